@@ -1,0 +1,762 @@
+//! The archive: one zip file per backup, with `manifest.json`, a `README.txt` and the database dump.
+//!
+//! Writing: [`ArchiveWriter`] streams entries into `<name>.partial`, hashing each; [`ArchiveWriter::finish`] adds
+//! the manifest, fsyncs, and the caller verifies the file with [`verify`] before renaming it into place.
+//! Reading: [`ArchiveReader::open`] checks the container (names, duplicates, manifest) before any entry is read, and
+//! every read counts bytes against the size the manifest declares, so a tampered or bomb archive stops early.
+
+use crate::error::{Error, IoContext, Result};
+use crate::fsutil;
+use crate::model::{EngineKind, Kind, Trigger};
+use crate::progress::{Copied, CopyError, JobControl, copy_hashing};
+use chrono::{DateTime, Datelike, Timelike, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashSet};
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, ZipArchive, ZipWriter};
+
+/// The archive format this build writes and the newest it reads.
+pub const FORMAT_VERSION: u32 = 1;
+/// The `format` field of every Backstop manifest.
+pub const FORMAT_NAME: &str = "backstop-archive";
+/// Name of the manifest entry.
+pub const MANIFEST_NAME: &str = "manifest.json";
+/// Name of the how-to-restore entry.
+pub const README_NAME: &str = "README.txt";
+/// Largest manifest accepted; a real one is a few KiB per thousand files.
+const MAX_MANIFEST_BYTES: u64 = 64 << 20;
+
+/// What the archive says about the database it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatabaseInfo {
+    /// The engine that wrote the dump.
+    pub engine: EngineKind,
+    /// The engine's version at backup time (SQLite library version, server version).
+    pub engine_version: String,
+    /// The database's name (a SQLite file's stem, a server database's name).
+    pub name: String,
+    /// The archive entry holding the dump (`database/<name>.sqlite3`).
+    pub entry: String,
+    /// Size of the live database at backup time, in bytes.
+    pub size_bytes: u64,
+    /// Each table's row count at backup time.
+    pub tables: BTreeMap<String, u64>,
+    /// SHA-256 of the schema text at backup time.
+    pub schema_sha256: String,
+}
+
+/// One entry of the archive with its size and checksum.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestEntry {
+    /// Path inside the zip.
+    pub path: String,
+    /// Uncompressed size in bytes.
+    pub size: u64,
+    /// SHA-256 of the uncompressed bytes, lowercase hex.
+    pub sha256: String,
+}
+
+/// `manifest.json`: what the archive is and the checksum of every entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Always [`FORMAT_NAME`].
+    pub format: String,
+    /// The archive format version.
+    pub format_version: u32,
+    /// The Backstop version that wrote it.
+    pub app_version: String,
+    /// The profile the backup belongs to.
+    pub profile: String,
+    /// What it holds.
+    pub kind: Kind,
+    /// What started it.
+    pub trigger: Trigger,
+    /// When the backup was taken (UTC).
+    pub created_at: DateTime<Utc>,
+    /// The database, for `full` and `database` backups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<DatabaseInfo>,
+    /// Every entry except the manifest itself.
+    pub entries: Vec<ManifestEntry>,
+    /// Where an imported backup came from (its original file name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported_from: Option<String>,
+    /// Things the user should know about this backup.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+impl Manifest {
+    /// The entry record for `path`.
+    pub fn entry(&self, path: &str) -> Option<&ManifestEntry> {
+        self.entries.iter().find(|e| e.path == path)
+    }
+}
+
+/// The archive file name for a backup: `<profile>_<kind>_<YYYYMMDD_HHMMSS>_<trigger>[-N].zip` (UTC).
+pub fn archive_name(
+    profile: &str,
+    kind: Kind,
+    created_at: DateTime<Utc>,
+    trigger: Trigger,
+    n: u32,
+) -> String {
+    let suffix = if n > 1 {
+        format!("-{n}")
+    } else {
+        String::new()
+    };
+    format!(
+        "{profile}_{kind}_{}_{trigger}{suffix}.zip",
+        created_at.format("%Y%m%d_%H%M%S")
+    )
+}
+
+/// A name in `dir` that no archive (finished or partial) uses yet.
+pub fn unique_archive_path(
+    dir: &Path,
+    profile: &str,
+    kind: Kind,
+    created_at: DateTime<Utc>,
+    trigger: Trigger,
+) -> PathBuf {
+    (1..)
+        .map(|n| dir.join(archive_name(profile, kind, created_at, trigger, n)))
+        .find(|p| !p.exists() && !fsutil::partial_path(p).exists())
+        .unwrap_or_else(|| dir.join("unreachable.zip"))
+}
+
+/// The `sha256sum` sidecar beside an archive.
+pub fn sidecar_path(archive: &Path) -> PathBuf {
+    let mut name = archive.file_name().unwrap_or_default().to_os_string();
+    name.push(".sha256");
+    archive.with_file_name(name)
+}
+
+/// The pin marker beside an archive (pins survive a catalog rebuild).
+pub fn pin_marker_path(archive: &Path) -> PathBuf {
+    let mut name = archive.file_name().unwrap_or_default().to_os_string();
+    name.push(".pinned");
+    archive.with_file_name(name)
+}
+
+/// Writes `<archive>.sha256` in `sha256sum` format, atomically.
+pub fn write_sidecar(archive: &Path, sha256: &str) -> Result<()> {
+    let name = archive
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    fsutil::atomic_write(
+        &sidecar_path(archive),
+        format!("{sha256}  {name}\n").as_bytes(),
+    )
+}
+
+/// Why an entry name cannot be written to disk safely, if it cannot.
+pub fn unsafe_name_reason(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        return Some("empty name");
+    }
+    if name.contains('\0') {
+        return Some("NUL byte in name");
+    }
+    if name.contains('\\') {
+        return Some("backslash in name");
+    }
+    if name.starts_with('/') {
+        return Some("absolute path");
+    }
+    let bytes = name.as_bytes();
+    if bytes.len() >= 2 && bytes[1] == b':' && bytes[0].is_ascii_alphabetic() {
+        return Some("drive-letter path");
+    }
+    let trimmed = name.strip_suffix('/').unwrap_or(name);
+    for part in trimmed.split('/') {
+        match part {
+            "" => return Some("empty path component"),
+            "." | ".." => return Some("'.' or '..' path component"),
+            _ => {}
+        }
+        let stem = part.split('.').next().unwrap_or(part).to_ascii_uppercase();
+        let reserved = matches!(stem.as_str(), "CON" | "PRN" | "AUX" | "NUL")
+            || ((stem.starts_with("COM") || stem.starts_with("LPT"))
+                && stem.len() == 4
+                && stem.as_bytes()[3].is_ascii_digit());
+        if reserved {
+            return Some("reserved device name");
+        }
+    }
+    None
+}
+
+/// zip's timestamp for `t` (DOS time, two-second resolution).
+fn zip_time(t: DateTime<Utc>) -> zip::DateTime {
+    zip::DateTime::from_date_and_time(
+        t.year().clamp(1980, 2107) as u16,
+        t.month() as u8,
+        t.day() as u8,
+        t.hour() as u8,
+        t.minute() as u8,
+        t.second().min(58) as u8,
+    )
+    .unwrap_or_default()
+}
+
+/// Streams entries into a new `.partial` zip file.
+pub struct ArchiveWriter {
+    zip: ZipWriter<BufWriter<File>>,
+    path: PathBuf,
+    entries: Vec<ManifestEntry>,
+    level: u32,
+    created_at: DateTime<Utc>,
+}
+
+impl ArchiveWriter {
+    /// Creates `path` (which must not exist; 0600) for writing.
+    pub fn create(path: &Path, compression_level: u32, created_at: DateTime<Utc>) -> Result<Self> {
+        let file = fsutil::create_private(path)?;
+        Ok(ArchiveWriter {
+            zip: ZipWriter::new(BufWriter::with_capacity(1 << 20, file)),
+            path: path.to_path_buf(),
+            entries: Vec::new(),
+            level: compression_level.min(9),
+            created_at,
+        })
+    }
+
+    fn options(&self, size_hint: u64, compress: bool) -> SimpleFileOptions {
+        let method = if compress && self.level > 0 {
+            CompressionMethod::Deflated
+        } else {
+            CompressionMethod::Stored
+        };
+        let level = (method == CompressionMethod::Deflated).then_some(i64::from(self.level));
+        SimpleFileOptions::default()
+            .compression_method(method)
+            .compression_level(level)
+            .unix_permissions(0o600)
+            .last_modified_time(zip_time(self.created_at))
+            // Zip64 headers when the entry may pass 4 GiB (deflate can grow incompressible data a little).
+            .large_file(size_hint >= 0xF000_0000)
+    }
+
+    /// Streams `reader` into the entry `name`, hashing it; `size_hint` chooses zip64 for large entries.
+    pub fn add_stream(
+        &mut self,
+        name: &str,
+        reader: &mut dyn Read,
+        size_hint: u64,
+        job: &JobControl,
+        stage: &str,
+    ) -> Result<Copied> {
+        if let Some(reason) = unsafe_name_reason(name) {
+            return Err(Error::Usage(format!(
+                "internal: bad entry name {name}: {reason}"
+            )));
+        }
+        let options = self.options(size_hint, true);
+        self.zip
+            .start_file(name, options)
+            .map_err(|e| zip_write_error(&self.path, e))?;
+        let path = self.path.clone();
+        let copied = copy_hashing(reader, &mut self.zip, u64::MAX, job, stage, Some(size_hint))
+            .map_err(|e| match e {
+                CopyError::Io(e) => Error::io("cannot write archive", &path, e),
+                CopyError::TooLarge(_) => Error::damaged(&path, "entry too large"),
+                CopyError::Cancelled => Error::Cancelled,
+            })?;
+        self.entries.push(ManifestEntry {
+            path: name.to_string(),
+            size: copied.bytes,
+            sha256: copied.sha256.clone(),
+        });
+        Ok(copied)
+    }
+
+    /// Adds a small entry from memory.
+    pub fn add_bytes(&mut self, name: &str, bytes: &[u8], job: &JobControl) -> Result<Copied> {
+        self.add_stream(
+            name,
+            &mut &bytes[..],
+            bytes.len() as u64,
+            job,
+            "writing archive",
+        )
+    }
+
+    /// Copies an entry from another archive as it is stored (no recompression), keeping its manifest record.
+    pub fn copy_raw(&mut self, reader: &mut ArchiveReader, record: &ManifestEntry) -> Result<()> {
+        let source = reader.path().to_path_buf();
+        let entry = reader
+            .zip_mut()
+            .by_name_raw(record.path.as_bytes())
+            .map_err(|e| {
+                Error::damaged(
+                    &source,
+                    format!("entry '{}' is unreadable: {e}", record.path),
+                )
+            })?;
+        self.zip
+            .raw_copy_file(entry)
+            .map_err(|e| zip_write_error(&self.path, e))?;
+        self.entries.push(record.clone());
+        Ok(())
+    }
+
+    /// The entries written so far.
+    pub fn entries(&self) -> &[ManifestEntry] {
+        &self.entries
+    }
+
+    /// Writes the manifest (with the recorded entries) last, closes the zip and fsyncs the file.
+    pub fn finish(mut self, mut manifest: Manifest) -> Result<Manifest> {
+        manifest.entries = std::mem::take(&mut self.entries);
+        let json = serde_json::to_vec_pretty(&manifest)
+            .map_err(|e| Error::Usage(format!("internal: cannot encode manifest: {e}")))?;
+        let options = self.options(json.len() as u64, true);
+        self.zip
+            .start_file(MANIFEST_NAME, options)
+            .map_err(|e| zip_write_error(&self.path, e))?;
+        self.zip
+            .write_all(&json)
+            .ctx("cannot write archive", &self.path)?;
+        let writer = self
+            .zip
+            .finish()
+            .map_err(|e| zip_write_error(&self.path, e))?;
+        let file = writer
+            .into_inner()
+            .map_err(|e| Error::io("cannot write archive", &self.path, e.into_error()))?;
+        file.sync_all().ctx("cannot sync archive", &self.path)?;
+        Ok(manifest)
+    }
+}
+
+fn zip_write_error(path: &Path, e: zip::result::ZipError) -> Error {
+    match e {
+        zip::result::ZipError::Io(io) => Error::io("cannot write archive", path, io),
+        other => Error::damaged(path, format!("cannot write zip: {other}")),
+    }
+}
+
+/// The README written into every archive: how to restore it with stock tools alone.
+pub fn readme_text(manifest: &Manifest) -> String {
+    let mut text = format!(
+        "Backstop archive (format {FORMAT_NAME} v{FORMAT_VERSION})\n\
+         Profile: {}\nKind: {}\nTrigger: {}\nCreated: {} (UTC)\n\n\
+         This is an ordinary zip file. manifest.json lists every entry with its size and SHA-256.\n\n\
+         Restore without Backstop:\n\
+         1. Check the archive:     sha256sum -c <archive>.zip.sha256   and   unzip -t <archive>.zip\n\
+         2. Unpack it:             unzip <archive>.zip -d restored\n",
+        manifest.profile,
+        manifest.kind,
+        manifest.trigger,
+        manifest.created_at.to_rfc3339(),
+    );
+    if let Some(db) = &manifest.database {
+        match db.engine {
+            EngineKind::Sqlite => text.push_str(&format!(
+                "3. The database is a plain SQLite file: restored/{entry}\n\
+                 \x20  Check it:             sqlite3 restored/{entry} 'PRAGMA integrity_check'\n\
+                 \x20  Put it in place while the application that uses it is stopped:\n\
+                 \x20                        sqlite3 /path/to/live.db \".restore 'restored/{entry}'\"\n\
+                 \x20  (or copy it over the live file and delete any stale -wal and -shm files beside it)\n",
+                entry = db.entry
+            )),
+        }
+    }
+    text.push_str("\nWith Backstop: backstop import <archive>.zip, then backstop restore ID\n");
+    text
+}
+
+/// An opened archive whose container and manifest passed the structural checks.
+pub struct ArchiveReader {
+    zip: ZipArchive<BufReader<File>>,
+    path: PathBuf,
+    /// The parsed manifest.
+    pub manifest: Manifest,
+}
+
+impl std::fmt::Debug for ArchiveReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ArchiveReader")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl ArchiveReader {
+    /// Opens an archive and checks its structure before any entry is extracted:
+    /// a zip, no duplicate or unsafe names, no links, a readable manifest of a known version that lists
+    /// exactly the entries present with their sizes.
+    pub fn open(path: &Path) -> Result<ArchiveReader> {
+        let meta = std::fs::symlink_metadata(path).ctx("cannot open archive", path)?;
+        if !meta.is_file() {
+            return Err(Error::refused(path, "not a regular file"));
+        }
+        let file = File::open(path).ctx("cannot open archive", path)?;
+        let mut zip = ZipArchive::new(BufReader::new(file)).map_err(|e| match e {
+            zip::result::ZipError::Io(io) => Error::io("cannot read archive", path, io),
+            other => Error::damaged(
+                path,
+                format!("not a readable zip file ({other}); it may be truncated or not a Backstop archive"),
+            ),
+        })?;
+        if zip.has_duplicate_names() {
+            return Err(Error::damaged(
+                path,
+                "two entries have the same name (a tampered archive); refusing to read it",
+            ));
+        }
+        if zip.has_overlapping_files().unwrap_or(true) {
+            return Err(Error::damaged(
+                path,
+                "entries overlap inside the file (a zip bomb or tampered archive)",
+            ));
+        }
+        let mut names = HashSet::new();
+        for i in 0..zip.len() {
+            let entry = zip
+                .by_index_raw(i)
+                .map_err(|e| Error::damaged(path, format!("entry #{i} is unreadable: {e}")))?;
+            let name = String::from_utf8_lossy(entry.name_raw()).into_owned();
+            if let Some(reason) = unsafe_name_reason(&name) {
+                return Err(Error::damaged(
+                    path,
+                    format!("unsafe entry name '{name}': {reason}"),
+                ));
+            }
+            if entry.is_symlink() {
+                return Err(Error::damaged(
+                    path,
+                    format!("entry '{name}' is a link; refusing it"),
+                ));
+            }
+            if entry.encrypted() {
+                return Err(Error::damaged(path, format!("entry '{name}' is encrypted")));
+            }
+            if !entry.is_dir() && !names.insert(name.to_lowercase()) {
+                return Err(Error::damaged(
+                    path,
+                    format!("two entries map to the same path '{name}' (differing only in case)"),
+                ));
+            }
+        }
+        let manifest = read_manifest(&mut zip, path)?;
+        let mut reader = ArchiveReader {
+            zip,
+            path: path.to_path_buf(),
+            manifest,
+        };
+        reader.check_listing()?;
+        Ok(reader)
+    }
+
+    /// The archive's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Every entry present is listed in the manifest with the same size, and vice versa.
+    fn check_listing(&mut self) -> Result<()> {
+        let mut listed: BTreeMap<&str, &ManifestEntry> = BTreeMap::new();
+        for entry in &self.manifest.entries {
+            if let Some(reason) = unsafe_name_reason(&entry.path) {
+                return Err(Error::damaged(
+                    &self.path,
+                    format!("manifest lists an unsafe path '{}': {reason}", entry.path),
+                ));
+            }
+            if listed.insert(entry.path.as_str(), entry).is_some() {
+                return Err(Error::damaged(
+                    &self.path,
+                    format!("manifest lists '{}' twice", entry.path),
+                ));
+            }
+        }
+        let mut present = HashSet::new();
+        for i in 0..self.zip.len() {
+            let entry = self.zip.by_index_raw(i).map_err(|e| {
+                Error::damaged(&self.path, format!("entry #{i} is unreadable: {e}"))
+            })?;
+            let name = entry.name().map(|n| n.into_owned()).unwrap_or_default();
+            if name == MANIFEST_NAME || entry.is_dir() {
+                continue;
+            }
+            match listed.get(name.as_str()) {
+                None => {
+                    return Err(Error::damaged(
+                        &self.path,
+                        format!("entry '{name}' is not listed in the manifest"),
+                    ));
+                }
+                Some(record) if record.size != entry.size() => {
+                    return Err(Error::damaged(
+                        &self.path,
+                        format!(
+                            "entry '{name}' is {} bytes but the manifest says {}",
+                            entry.size(),
+                            record.size
+                        ),
+                    ));
+                }
+                Some(_) => {}
+            }
+            present.insert(name);
+        }
+        if let Some(missing) = listed.keys().find(|k| !present.contains(**k)) {
+            return Err(Error::damaged(
+                &self.path,
+                format!("entry '{missing}' listed in the manifest is missing"),
+            ));
+        }
+        if let Some(db) = &self.manifest.database
+            && !listed.contains_key(db.entry.as_str())
+        {
+            return Err(Error::damaged(
+                &self.path,
+                format!("the manifest's database entry '{}' is missing", db.entry),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Streams one entry into `out`, checking its size and SHA-256 against the manifest as it goes.
+    /// Never writes more than the manifest declares (a bomb stops at that size).
+    pub fn extract_entry(
+        &mut self,
+        name: &str,
+        out: &mut dyn Write,
+        job: &JobControl,
+        stage: &str,
+    ) -> Result<u64> {
+        let record = self.manifest.entry(name).cloned().ok_or_else(|| {
+            Error::damaged(&self.path, format!("no entry '{name}' in the manifest"))
+        })?;
+        let path = self.path.clone();
+        let mut entry = self
+            .zip
+            .by_name(name)
+            .map_err(|e| Error::damaged(&path, format!("entry '{name}' is unreadable: {e}")))?;
+        let copied = copy_hashing(&mut entry, out, record.size, job, stage, Some(record.size))
+            .map_err(|e| match e {
+                CopyError::Io(io)
+                    if io.kind() == std::io::ErrorKind::InvalidData
+                        || io.kind() == std::io::ErrorKind::UnexpectedEof
+                        || io.kind() == std::io::ErrorKind::InvalidInput
+                        || io.kind() == std::io::ErrorKind::Other =>
+                {
+                    Error::damaged(&path, format!("entry '{name}' is damaged: {io}"))
+                }
+                CopyError::Io(io) => Error::io("cannot extract archive entry", &path, io),
+                CopyError::TooLarge(limit) => Error::damaged(
+                    &path,
+                    format!(
+                        "entry '{name}' holds more than the {limit} bytes its manifest declares"
+                    ),
+                ),
+                CopyError::Cancelled => Error::Cancelled,
+            })?;
+        if copied.bytes != record.size {
+            return Err(Error::damaged(
+                &path,
+                format!(
+                    "entry '{name}' is {} bytes, the manifest says {}",
+                    copied.bytes, record.size
+                ),
+            ));
+        }
+        if copied.sha256 != record.sha256 {
+            return Err(Error::damaged(
+                &path,
+                format!("entry '{name}' does not match its SHA-256 in the manifest"),
+            ));
+        }
+        Ok(copied.bytes)
+    }
+
+    /// Gives the archive's raw entries to a writer that copies them without recompressing.
+    pub fn zip_mut(&mut self) -> &mut ZipArchive<BufReader<File>> {
+        &mut self.zip
+    }
+}
+
+fn read_manifest(zip: &mut ZipArchive<BufReader<File>>, path: &Path) -> Result<Manifest> {
+    let mut entry = zip.by_name(MANIFEST_NAME).map_err(|_| {
+        Error::damaged(
+            path,
+            "no manifest.json inside; this is not a Backstop archive (or it is incomplete)",
+        )
+    })?;
+    if entry.size() > MAX_MANIFEST_BYTES {
+        return Err(Error::damaged(path, "manifest.json is implausibly large"));
+    }
+    let mut bytes = Vec::new();
+    (&mut entry)
+        .take(MAX_MANIFEST_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::damaged(path, format!("manifest.json is damaged: {e}")))?;
+    if bytes.len() as u64 > MAX_MANIFEST_BYTES {
+        return Err(Error::damaged(path, "manifest.json is implausibly large"));
+    }
+    // Look at the version first, so a newer format gets its own message rather than a field error.
+    let probe: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| Error::damaged(path, format!("manifest.json is not valid JSON: {e}")))?;
+    if probe.get("format").and_then(|v| v.as_str()) != Some(FORMAT_NAME) {
+        return Err(Error::damaged(
+            path,
+            "manifest.json is not a Backstop manifest",
+        ));
+    }
+    match probe.get("format_version").and_then(|v| v.as_u64()) {
+        Some(v) if v > u64::from(FORMAT_VERSION) => {
+            return Err(Error::refused(
+                path,
+                format!(
+                    "it uses archive format version {v}, newer than this Backstop understands ({FORMAT_VERSION}); upgrade Backstop to read it"
+                ),
+            ));
+        }
+        Some(_) => {}
+        None => return Err(Error::damaged(path, "manifest.json has no format_version")),
+    }
+    serde_json::from_value(probe)
+        .map_err(|e| Error::damaged(path, format!("manifest.json is malformed: {e}")))
+}
+
+/// What [`verify`] found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerifyReport {
+    /// The archive checked.
+    pub path: PathBuf,
+    /// Entries whose checksums were checked.
+    pub entries_checked: usize,
+    /// Uncompressed bytes read.
+    pub bytes_checked: u64,
+    /// SHA-256 of the whole archive file.
+    pub archive_sha256: Option<String>,
+    /// Each problem found, naming the entry; empty when the archive is good.
+    pub problems: Vec<String>,
+}
+
+impl VerifyReport {
+    /// Whether the archive is intact.
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Re-reads an archive completely: structure, manifest, every entry's size and SHA-256, and the whole file's
+/// SHA-256 (against `expected_sha256` when given, e.g. from the catalog or the sidecar). Damage is a report, not an error;
+/// only a cancel or an I/O failure of the reader is an error.
+pub fn verify(
+    path: &Path,
+    expected_sha256: Option<&str>,
+    job: &JobControl,
+) -> Result<VerifyReport> {
+    let mut report = VerifyReport {
+        path: path.to_path_buf(),
+        entries_checked: 0,
+        bytes_checked: 0,
+        archive_sha256: None,
+        problems: Vec::new(),
+    };
+    match crate::progress::sha256_file(path, job) {
+        Ok(whole) => {
+            if let Some(expected) = expected_sha256
+                && expected != whole.sha256
+            {
+                report.problems.push(format!(
+                    "the archive file's SHA-256 {} differs from the recorded {expected}",
+                    whole.sha256
+                ));
+            }
+            report.archive_sha256 = Some(whole.sha256);
+        }
+        Err(Error::Cancelled) => return Err(Error::Cancelled),
+        Err(e) => {
+            report.problems.push(e.to_string());
+            return Ok(report);
+        }
+    }
+    let mut reader = match ArchiveReader::open(path) {
+        Ok(reader) => reader,
+        Err(e) => {
+            report
+                .problems
+                .push(strip_path_prefix(&e.to_string(), path));
+            return Ok(report);
+        }
+    };
+    let names: Vec<String> = reader
+        .manifest
+        .entries
+        .iter()
+        .map(|e| e.path.clone())
+        .collect();
+    for name in names {
+        match reader.extract_entry(&name, &mut std::io::sink(), job, "verifying archive") {
+            Ok(bytes) => {
+                report.entries_checked += 1;
+                report.bytes_checked += bytes;
+            }
+            Err(Error::Cancelled) => return Err(Error::Cancelled),
+            Err(e) => report
+                .problems
+                .push(strip_path_prefix(&e.to_string(), path)),
+        }
+    }
+    Ok(report)
+}
+
+/// Removes the leading "archive <path> is damaged: " so that a report lists problems, not paths.
+fn strip_path_prefix(message: &str, path: &Path) -> String {
+    let prefix = format!("archive {} is damaged: ", path.display());
+    message.strip_prefix(&prefix).unwrap_or(message).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_sortable() {
+        let t = DateTime::parse_from_rfc3339("2025-11-24T03:15:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            archive_name("shop", Kind::Database, t, Trigger::Manual, 1),
+            "shop_database_20251124_031500_manual.zip"
+        );
+        assert_eq!(
+            archive_name("shop", Kind::Full, t, Trigger::Automatic, 2),
+            "shop_full_20251124_031500_automatic-2.zip"
+        );
+    }
+
+    #[test]
+    fn unsafe_names_are_named() {
+        let cases = [
+            ("../evil", Some("'.' or '..' path component")),
+            ("a/../../x", Some("'.' or '..' path component")),
+            ("/etc/passwd", Some("absolute path")),
+            ("C:\\x", Some("backslash in name")),
+            ("C:x", Some("drive-letter path")),
+            ("..\\x", Some("backslash in name")),
+            ("files/COM1", Some("reserved device name")),
+            ("files/nul.txt", Some("reserved device name")),
+            ("a\0b", Some("NUL byte in name")),
+            ("a//b", Some("empty path component")),
+            ("", Some("empty name")),
+            ("database/app.sqlite3", None),
+            ("files/dir/", None),
+            ("files/com10", None),
+        ];
+        for (name, expected) in cases {
+            assert_eq!(unsafe_name_reason(name), expected, "case {name:?}");
+        }
+    }
+}

@@ -1,0 +1,963 @@
+//! The command line: each subcommand builds a spec, calls a function in [`crate::jobs`] and prints the report.
+//!
+//! Exit codes: 0 ok; 1 the job failed or verify found damage; 2 usage or configuration error; 130 interrupted.
+
+use crate::config::{Config, DatabaseConfig, Paths, Profile, validate_profile_name};
+use crate::error::{Error, Result};
+use crate::jobs::{self, BackupRef, BackupSpec, Context, RestoreSpec, VerifyTarget};
+use crate::model::{Kind, Policy, Trigger};
+use crate::progress::{CancelToken, JobControl, NoProgress, ProgressSink, ProgressUpdate};
+use chrono::Utc;
+use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+/// Backstop: verified backups of SQLite databases, restored safely.
+#[derive(Debug, Parser)]
+#[command(name = "backstop", version, about, arg_required_else_help = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Add, edit, list or remove profiles.
+    #[command(subcommand)]
+    Profile(ProfileCommand),
+    /// Back up a profile now; prints the archive's path.
+    Backup {
+        /// The profile (may be left out when only one exists).
+        #[arg(long)]
+        profile: Option<String>,
+        /// full, database or files (default: database).
+        #[arg(long)]
+        kind: Option<Kind>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List backups, oldest first.
+    List {
+        /// Only this profile's backups.
+        #[arg(long)]
+        profile: Option<String>,
+        /// Include deleted backups.
+        #[arg(long)]
+        all: bool,
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-read archives and check every checksum.
+    Verify {
+        /// A backup id or an archive path.
+        target: Option<String>,
+        /// Verify every backup (of --profile, or of all profiles).
+        #[arg(long, conflicts_with = "target")]
+        all: bool,
+        /// With --all: only this profile.
+        #[arg(long)]
+        profile: Option<String>,
+        /// Print the reports as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Restore a backup (asks for the profile name unless --yes).
+    Restore {
+        /// A backup id or an archive path.
+        source: String,
+        /// The profile to restore into (default: the backup's).
+        #[arg(long)]
+        profile: Option<String>,
+        /// Check everything, change nothing.
+        #[arg(long)]
+        validate_only: bool,
+        /// Skip the safety backup of the current database.
+        #[arg(long)]
+        no_safety_backup: bool,
+        /// Consent to replacing the database without being asked.
+        #[arg(long)]
+        yes: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Apply the retention policy (or show it with --dry-run).
+    Prune {
+        /// The profile.
+        #[arg(long)]
+        profile: Option<String>,
+        /// Show what would be deleted, and why, without deleting.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the plan as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Import archives or database files as `uploaded` backups.
+    Import {
+        /// Files to import: Backstop archives, SQLite files, gzipped SQLite files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The profile to import into.
+        #[arg(long)]
+        profile: Option<String>,
+        /// Print the reports as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Copy a backup's archive somewhere else (checked on the way).
+    Export {
+        /// The backup id.
+        id: i64,
+        /// Destination file or folder.
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Delete a backup and its archive.
+    Delete {
+        /// The backup id.
+        id: i64,
+    },
+    /// Keep a backup forever (retention never deletes it).
+    Pin {
+        /// The backup id.
+        id: i64,
+    },
+    /// Let retention treat a backup normally again.
+    Unpin {
+        /// The backup id.
+        id: i64,
+    },
+    /// Run every automatic backup that is due (for cron, systemd timers, Task Scheduler).
+    RunDue {
+        /// Print the outcomes as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Statistics about a profile's backups.
+    Stats {
+        /// The profile.
+        #[arg(long)]
+        profile: Option<String>,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The restore log and the job log.
+    Log {
+        /// Only this profile.
+        #[arg(long)]
+        profile: Option<String>,
+        /// How many jobs to show.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Catalog maintenance.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
+    /// Make a sample database and a `demo` profile, back it up and list the backups.
+    Demo,
+}
+
+/// `backstop profile ...`
+#[derive(Debug, Subcommand)]
+pub enum ProfileCommand {
+    /// Add a profile.
+    Add {
+        /// Letters, digits and '-'.
+        name: String,
+        /// The SQLite database file.
+        #[arg(long)]
+        sqlite: PathBuf,
+        #[command(flatten)]
+        fields: ProfileFields,
+    },
+    /// Change a profile's settings.
+    Edit {
+        /// The profile.
+        name: String,
+        /// The SQLite database file.
+        #[arg(long)]
+        sqlite: Option<PathBuf>,
+        #[command(flatten)]
+        fields: ProfileFields,
+    },
+    /// List profiles.
+    List {
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a profile (its archives stay unless --delete-archives).
+    Remove {
+        /// The profile.
+        name: String,
+        /// Also delete the profile's archives.
+        #[arg(long)]
+        delete_archives: bool,
+    },
+}
+
+/// Profile fields shared by `add` and `edit`, named after their config keys.
+#[derive(Debug, Args, Default)]
+pub struct ProfileFields {
+    /// The folder of user files that goes with the database.
+    #[arg(long)]
+    pub files: Option<PathBuf>,
+    /// Where archives are written (default: the data folder's archives/<name>).
+    #[arg(long)]
+    pub storage: Option<PathBuf>,
+    /// Keep at most N backups.
+    #[arg(long)]
+    pub keep_last: Option<u32>,
+    /// Delete backups older than D days (0: no limit).
+    #[arg(long)]
+    pub max_age_days: Option<u32>,
+    /// Also keep the newest backup of each of the last N days.
+    #[arg(long)]
+    pub keep_daily: Option<u32>,
+    /// Also keep the newest backup of each of the last N weeks.
+    #[arg(long)]
+    pub keep_weekly: Option<u32>,
+    /// Also keep the newest backup of each of the last N months.
+    #[arg(long)]
+    pub keep_monthly: Option<u32>,
+    /// Turn automatic backups on.
+    #[arg(long, conflicts_with = "no_auto")]
+    pub auto: bool,
+    /// Turn automatic backups off.
+    #[arg(long)]
+    pub no_auto: bool,
+    /// Hours between automatic backups (implies --auto).
+    #[arg(long)]
+    pub auto_hours: Option<u32>,
+    /// Deflate level 0-9.
+    #[arg(long)]
+    pub compression_level: Option<u32>,
+}
+
+impl ProfileFields {
+    fn apply(&self, policy: &mut Policy) {
+        let set = |field: &mut u32, value: Option<u32>| {
+            if let Some(v) = value {
+                *field = v;
+            }
+        };
+        set(&mut policy.keep_last, self.keep_last);
+        set(&mut policy.max_age_days, self.max_age_days);
+        set(&mut policy.keep_daily, self.keep_daily);
+        set(&mut policy.keep_weekly, self.keep_weekly);
+        set(&mut policy.keep_monthly, self.keep_monthly);
+        set(&mut policy.auto_interval_hours, self.auto_hours);
+        set(&mut policy.compression_level, self.compression_level);
+        if self.auto || self.auto_hours.is_some() {
+            policy.auto_enabled = true;
+        }
+        if self.no_auto {
+            policy.auto_enabled = false;
+        }
+    }
+}
+
+/// `backstop catalog ...`
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// Rebuild the catalog from the archives' manifests.
+    Rebuild,
+}
+
+/// Shows progress on stderr when it is a terminal.
+struct TerminalProgress;
+
+impl ProgressSink for TerminalProgress {
+    fn update(&self, u: &ProgressUpdate) {
+        let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+        let line = match u.total {
+            Some(total) if total > 0 => format!(
+                "\r{}: {:.1} / {:.1} MiB ({:.0}%)   ",
+                u.stage,
+                mib(u.done),
+                mib(total),
+                100.0 * u.done as f64 / total as f64
+            ),
+            _ => format!("\r{}: {:.1} MiB   ", u.stage, mib(u.done)),
+        };
+        let mut err = std::io::stderr();
+        let _ = err.write_all(line.as_bytes());
+        let _ = err.flush();
+    }
+}
+
+/// Runs the CLI; returns the process exit code.
+pub fn run(cli: Cli, cancel: CancelToken) -> i32 {
+    let Some(command) = cli.command else {
+        return 2;
+    };
+    let show_progress = std::io::stderr().is_terminal();
+    let sink: &dyn ProgressSink = if show_progress {
+        &TerminalProgress
+    } else {
+        &NoProgress
+    };
+    let job = JobControl::new(sink, cancel);
+    let result = dispatch(command, &job);
+    if show_progress {
+        eprint!("\r\x1b[K");
+    }
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+fn print_json<T: Serialize>(value: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| Error::Usage(format!("cannot encode JSON: {e}")))?;
+    println!("{text}");
+    Ok(())
+}
+
+fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+fn open_context() -> Result<Context> {
+    let ctx = Context::open(Paths::from_env()?)?;
+    for line in &ctx.recovered {
+        eprintln!("note: {line}");
+    }
+    Ok(ctx)
+}
+
+fn dispatch(command: Command, job: &JobControl) -> Result<i32> {
+    match command {
+        Command::Profile(cmd) => profile_command(cmd),
+        Command::Catalog(CatalogCommand::Rebuild) => {
+            let report = jobs::rebuild_catalog(&Paths::from_env()?, job)?;
+            println!("catalog rebuilt: {} archive(s) catalogued", report.archives);
+            for damaged in &report.damaged {
+                println!("  damaged: {damaged}");
+            }
+            if let Some(old) = report.old_catalog {
+                println!("  the old catalog was kept as {}", old.display());
+            }
+            Ok(0)
+        }
+        Command::Demo => demo(job),
+        other => {
+            let mut ctx = open_context()?;
+            job_command(&mut ctx, other, job)
+        }
+    }
+}
+
+fn job_command(ctx: &mut Context, command: Command, job: &JobControl) -> Result<i32> {
+    match command {
+        Command::Backup {
+            profile,
+            kind,
+            json,
+        } => {
+            let spec = BackupSpec {
+                profile,
+                kind,
+                trigger: Trigger::Manual,
+            };
+            let report = jobs::backup(ctx, &spec, job)?;
+            if json {
+                print_json(&report)?;
+            } else {
+                println!("{}", report.path.display());
+                eprintln!(
+                    "backup {} completed: {} in {:.1} s{}",
+                    report.id,
+                    human_size(report.size_bytes),
+                    report.duration_ms as f64 / 1000.0,
+                    if report.pruned.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; retention deleted {} old backup(s)", report.pruned.len())
+                    }
+                );
+            }
+            Ok(0)
+        }
+        Command::List { profile, all, json } => {
+            if let Some(name) = &profile {
+                ctx.config.profile(name)?;
+            }
+            let rows = ctx.catalog.list(profile.as_deref(), all)?;
+            if json {
+                print_json(&rows)?;
+            } else if rows.is_empty() {
+                println!("no backups yet; make one with `backstop backup`");
+            } else {
+                println!(
+                    "{:>4}  {:<10} {:<9} {:<9} {:<20} {:>10}  PATH",
+                    "ID", "STATUS", "TRIGGER", "KIND", "CREATED (UTC)", "SIZE"
+                );
+                for r in rows {
+                    println!(
+                        "{:>4}  {:<10} {:<9} {:<9} {:<20} {:>10}  {}{}",
+                        r.id,
+                        r.status.as_str(),
+                        r.trigger.as_str(),
+                        r.kind.as_str(),
+                        r.created_at.format("%Y-%m-%d %H:%M:%S"),
+                        r.size_bytes.map(human_size).unwrap_or_else(|| "-".into()),
+                        r.path.display(),
+                        if r.pinned { "  (pinned)" } else { "" }
+                    );
+                }
+            }
+            Ok(0)
+        }
+        Command::Verify {
+            target,
+            all,
+            profile,
+            json,
+        } => {
+            let target = match (target, all) {
+                (Some(t), false) => VerifyTarget::One(BackupRef::parse(&t)),
+                (None, true) => VerifyTarget::All(profile),
+                _ => {
+                    return Err(Error::Usage(
+                        "say what to verify: an ID, a PATH, or --all".into(),
+                    ));
+                }
+            };
+            let outcomes = jobs::verify(ctx, &target, job)?;
+            let damaged = outcomes.iter().filter(|o| !o.report.ok()).count();
+            if json {
+                print_json(&outcomes)?;
+            } else {
+                for o in &outcomes {
+                    let name =
+                        o.id.map(|id| format!("backup {id}"))
+                            .unwrap_or_else(|| o.report.path.display().to_string());
+                    if o.report.ok() {
+                        println!(
+                            "ok       {name}: {} entries, {}",
+                            o.report.entries_checked,
+                            human_size(o.report.bytes_checked)
+                        );
+                    } else {
+                        println!("DAMAGED  {name}: {}", o.report.problems.join("; "));
+                    }
+                }
+                if outcomes.is_empty() {
+                    println!("nothing to verify");
+                }
+            }
+            Ok(if damaged > 0 { 1 } else { 0 })
+        }
+        Command::Restore {
+            source,
+            profile,
+            validate_only,
+            no_safety_backup,
+            yes,
+            json,
+        } => {
+            let spec = RestoreSpec {
+                source: BackupRef::parse(&source),
+                profile,
+                validate_only,
+                safety_backup: !no_safety_backup,
+            };
+            if !validate_only && !yes {
+                let plan = jobs::plan_restore(ctx, &spec)?;
+                confirm_restore(&plan)?;
+            }
+            let report = jobs::restore(ctx, &spec, job)?;
+            if json {
+                print_json(&report)?;
+            } else {
+                println!("{}", report.message);
+            }
+            Ok(0)
+        }
+        Command::Prune {
+            profile,
+            dry_run,
+            json,
+        } => {
+            let report = jobs::prune(ctx, profile.as_deref(), dry_run)?;
+            if json {
+                print_json(&report)?;
+            } else {
+                let verb = if dry_run { "would delete" } else { "deleted" };
+                for v in &report.verdicts {
+                    println!(
+                        "{:>4}  {:<12} {}",
+                        v.id,
+                        if v.keep { "keep" } else { verb },
+                        v.reason
+                    );
+                }
+                let n = report.verdicts.iter().filter(|v| !v.keep).count();
+                println!("{} {n} backup(s) of profile {}", verb, report.profile);
+            }
+            Ok(0)
+        }
+        Command::Import {
+            files,
+            profile,
+            json,
+        } => {
+            let mut reports = Vec::new();
+            let mut failed = 0;
+            for file in &files {
+                match jobs::import(ctx, file, profile.as_deref(), job) {
+                    Ok(report) => {
+                        if !json {
+                            println!(
+                                "imported {} ({}) as backup {}: {}",
+                                file.display(),
+                                report.detected,
+                                report.backup.id,
+                                report.backup.path.display()
+                            );
+                        }
+                        reports.push(report);
+                    }
+                    Err(Error::Cancelled) => return Err(Error::Cancelled),
+                    Err(e) if e.exit_code() == 2 => return Err(e),
+                    Err(e) => {
+                        failed += 1;
+                        eprintln!("error: {e}");
+                    }
+                }
+            }
+            if json {
+                print_json(&reports)?;
+            }
+            Ok(if failed > 0 { 1 } else { 0 })
+        }
+        Command::Export { id, to } => {
+            let dest = jobs::export(ctx, id, &to, job)?;
+            println!("{}", dest.display());
+            Ok(0)
+        }
+        Command::Delete { id } => {
+            let row = jobs::delete(ctx, id)?;
+            println!("deleted backup {} ({})", row.id, row.path.display());
+            Ok(0)
+        }
+        Command::Pin { id } => {
+            jobs::pin(ctx, id, true)?;
+            println!("backup {id} pinned: retention will keep it");
+            Ok(0)
+        }
+        Command::Unpin { id } => {
+            jobs::pin(ctx, id, false)?;
+            println!("backup {id} unpinned");
+            Ok(0)
+        }
+        Command::RunDue { json } => {
+            let outcomes = jobs::run_due(ctx, job, Utc::now())?;
+            let failed = outcomes.iter().filter(|o| o.error.is_some()).count();
+            if json {
+                print_json(&outcomes)?;
+            } else {
+                for o in &outcomes {
+                    match (&o.backup, &o.error) {
+                        (Some(b), _) => println!(
+                            "{}: backed up ({}){}",
+                            o.profile,
+                            b.path.display(),
+                            if o.missed > 0 {
+                                format!(
+                                    "; {} automatic backup(s) were missed, one catch-up backup was made",
+                                    o.missed
+                                )
+                            } else {
+                                String::new()
+                            }
+                        ),
+                        (None, Some(e)) => eprintln!("{}: automatic backup FAILED: {e}", o.profile),
+                        (None, None) => println!("{}: {}", o.profile, o.reason),
+                    }
+                }
+                if outcomes.is_empty() {
+                    println!("no profiles");
+                }
+            }
+            Ok(if failed > 0 { 1 } else { 0 })
+        }
+        Command::Stats { profile, json } => {
+            let stats = jobs::stats(ctx, profile.as_deref(), Utc::now())?;
+            if json {
+                print_json(&stats)?;
+            } else {
+                print_stats(&stats);
+            }
+            Ok(0)
+        }
+        Command::Log {
+            profile,
+            limit,
+            json,
+        } => {
+            let (restores, jobs_log) = jobs::history(ctx, profile.as_deref(), limit)?;
+            if json {
+                print_json(&serde_json::json!({ "restores": restores, "jobs": jobs_log }))?;
+            } else {
+                println!("Restores:");
+                for r in &restores {
+                    println!(
+                        "  {} {:<9} {} from {}{}",
+                        r.started_at.format("%Y-%m-%d %H:%M:%S"),
+                        r.outcome,
+                        r.profile,
+                        r.backup_id
+                            .map(|id| format!("backup {id}"))
+                            .unwrap_or_else(|| r.archive_path.display().to_string()),
+                        r.message
+                            .as_deref()
+                            .map(|m| format!(": {m}"))
+                            .unwrap_or_default()
+                    );
+                }
+                println!("Jobs:");
+                for j in &jobs_log {
+                    println!(
+                        "  {} {:<9} {:<8} {}{}",
+                        j.started_at.format("%Y-%m-%d %H:%M:%S"),
+                        j.outcome,
+                        j.job,
+                        j.profile.as_deref().unwrap_or("-"),
+                        j.message
+                            .as_deref()
+                            .map(|m| format!(": {m}"))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+            Ok(0)
+        }
+        Command::Profile(_) | Command::Catalog(_) | Command::Demo => {
+            Err(Error::Usage("internal: not a job".into()))
+        }
+    }
+}
+
+fn print_stats(s: &jobs::Stats) {
+    let when = |t: Option<chrono::DateTime<Utc>>| {
+        t.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+            .unwrap_or_else(|| "never".into())
+    };
+    println!("Profile {}", s.profile);
+    let join = |m: &std::collections::BTreeMap<String, u64>| {
+        m.iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    println!("  backups by trigger: {}", join(&s.by_trigger));
+    println!("  backups by status:  {}", join(&s.by_status));
+    println!(
+        "  total size: {}, average {}",
+        human_size(s.total_size_bytes),
+        human_size(s.average_size_bytes)
+    );
+    println!(
+        "  database size now: {}",
+        s.database_size_bytes
+            .map(human_size)
+            .unwrap_or_else(|| "unreadable".into())
+    );
+    match &s.last_backup {
+        Some(b) => println!(
+            "  last backup: {} ({}, {}, {:.1} s)",
+            b.created_at.format("%Y-%m-%d %H:%M:%S UTC"),
+            b.status,
+            b.trigger,
+            b.duration_ms.unwrap_or(0) as f64 / 1000.0
+        ),
+        None => println!("  last backup: never"),
+    }
+    println!("  last automatic backup: {}", when(s.last_automatic_at));
+    println!("  next automatic backup: {}", when(s.next_automatic_at));
+    if let Some(rate) = s.success_rate_percent {
+        println!("  success rate: {rate:.0}%");
+    }
+}
+
+fn confirm_restore(plan: &jobs::RestorePlan) -> Result<()> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::ConsentRequired {
+            target: plan.target.clone(),
+        });
+    }
+    let when = plan
+        .row
+        .as_ref()
+        .map(|r| r.created_at.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| plan.archive.display().to_string());
+    eprintln!("This replaces {} with the backup from {when}.", plan.target);
+    eprintln!("A safety backup of the current state is taken first (unless --no-safety-backup).");
+    eprint!("Type the profile name ({}) to confirm: ", plan.profile.name);
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| Error::Usage(format!("cannot read the confirmation: {e}")))?;
+    if answer.trim() == plan.profile.name {
+        Ok(())
+    } else {
+        Err(Error::Usage(
+            "restore cancelled: the name typed did not match; nothing was changed".into(),
+        ))
+    }
+}
+
+fn profile_command(cmd: ProfileCommand) -> Result<i32> {
+    let paths = Paths::from_env()?;
+    paths.ensure()?;
+    let mut config = Config::load(&paths.config_file)?;
+    match cmd {
+        ProfileCommand::Add {
+            name,
+            sqlite,
+            fields,
+        } => {
+            validate_profile_name(&name)?;
+            if config.profiles.iter().any(|p| p.name == name) {
+                return Err(Error::Usage(format!(
+                    "a profile named '{name}' already exists; use `backstop profile edit {name}`"
+                )));
+            }
+            let mut policy = Policy::default();
+            fields.apply(&mut policy);
+            let storage = absolute(
+                fields
+                    .storage
+                    .clone()
+                    .unwrap_or_else(|| paths.default_storage(&name)),
+            )?;
+            let profile = Profile {
+                name: name.clone(),
+                database: DatabaseConfig::Sqlite {
+                    path: absolute(sqlite)?,
+                },
+                files_dir: fields.files.clone().map(absolute).transpose()?,
+                storage_dir: storage,
+                policy,
+            };
+            check_profile(&profile)?;
+            config.profiles.push(profile.clone());
+            config.save(&paths.config_file)?;
+            println!(
+                "profile {name} added: {} -> {}",
+                profile.database.describe(),
+                profile.storage_dir.display()
+            );
+            Ok(0)
+        }
+        ProfileCommand::Edit {
+            name,
+            sqlite,
+            fields,
+        } => {
+            let index = config
+                .profiles
+                .iter()
+                .position(|p| p.name == name)
+                .ok_or_else(|| config.profile(&name).err().unwrap_or(Error::NoProfiles))?;
+            let mut profile = config.profiles[index].clone();
+            if let Some(path) = sqlite {
+                profile.database = DatabaseConfig::Sqlite {
+                    path: absolute(path)?,
+                };
+            }
+            if let Some(files) = &fields.files {
+                profile.files_dir = Some(absolute(files.clone())?);
+            }
+            if let Some(storage) = &fields.storage {
+                profile.storage_dir = absolute(storage.clone())?;
+            }
+            fields.apply(&mut profile.policy);
+            check_profile(&profile)?;
+            config.profiles[index] = profile;
+            config.save(&paths.config_file)?;
+            println!("profile {name} saved");
+            Ok(0)
+        }
+        ProfileCommand::List { json } => {
+            if json {
+                print_json(&config.profiles)?;
+            } else if config.profiles.is_empty() {
+                println!("no profiles yet; add one with `backstop profile add NAME --sqlite PATH`");
+            } else {
+                for p in &config.profiles {
+                    println!(
+                        "{}: {}; archives in {}; keep {} (max {} days); automatic {}",
+                        p.name,
+                        p.database.describe(),
+                        p.storage_dir.display(),
+                        p.policy.keep_last,
+                        p.policy.max_age_days,
+                        if p.policy.auto_enabled {
+                            format!("every {} h", p.policy.auto_interval_hours)
+                        } else {
+                            "off".into()
+                        }
+                    );
+                }
+            }
+            Ok(0)
+        }
+        ProfileCommand::Remove {
+            name,
+            delete_archives,
+        } => {
+            let profile = config.profile(&name)?.clone();
+            let _lock = crate::lock::ProfileLock::acquire(&paths, &name)?;
+            config.profiles.retain(|p| p.name != name);
+            config.save(&paths.config_file)?;
+            if delete_archives {
+                let catalog = crate::catalog::Catalog::open(&paths.catalog_file)?;
+                let mut n = 0;
+                for row in catalog.list(Some(&name), false)? {
+                    for path in [
+                        crate::archive::sidecar_path(&row.path),
+                        crate::archive::pin_marker_path(&row.path),
+                        row.path.clone(),
+                    ] {
+                        let _ = std::fs::remove_file(path);
+                    }
+                    catalog.set_status(
+                        row.id,
+                        crate::model::Status::Deleted,
+                        Some("profile removed with its archives"),
+                    )?;
+                    n += 1;
+                }
+                println!("profile {name} removed, with {n} archive(s)");
+            } else {
+                println!(
+                    "profile {name} removed; its archives stay in {}",
+                    profile.storage_dir.display()
+                );
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn absolute(path: PathBuf) -> Result<PathBuf> {
+    if path.is_absolute() {
+        return Ok(path);
+    }
+    let cwd = std::env::current_dir()
+        .map_err(|e| Error::io("cannot read the current folder", &path, e))?;
+    Ok(cwd.join(path))
+}
+
+/// Checks a profile before it is saved; creates its storage folder (only `profile add/edit` may).
+fn check_profile(profile: &Profile) -> Result<()> {
+    if let Some(problem) = profile.policy.problems().first() {
+        return Err(Error::Usage(problem.clone()));
+    }
+    if let Some(files) = &profile.files_dir
+        && !files.is_dir()
+    {
+        return Err(Error::Usage(format!(
+            "files folder {} does not exist",
+            files.display()
+        )));
+    }
+    if !profile.storage_dir.exists() {
+        crate::fsutil::create_private_dir(&profile.storage_dir)?;
+    }
+    crate::fsutil::check_writable_dir(&profile.storage_dir)
+}
+
+fn demo(job: &JobControl) -> Result<i32> {
+    let paths = Paths::from_env()?;
+    paths.ensure()?;
+    let mut config = Config::load(&paths.config_file)?;
+    let demo_dir = paths
+        .state_dir
+        .parent()
+        .unwrap_or(&paths.state_dir)
+        .join("demo");
+    let db = demo_dir.join("shop.sqlite3");
+    if !db.exists() {
+        crate::fsutil::create_private_dir(&demo_dir)?;
+        crate::demo::make_sample_database(&db, 20_000)
+            .map_err(|e| Error::sqlite("cannot create the demo database", e))?;
+        println!("created a sample database: {}", db.display());
+    }
+    if !config.profiles.iter().any(|p| p.name == "demo") {
+        let profile = Profile {
+            name: "demo".into(),
+            database: DatabaseConfig::Sqlite { path: db.clone() },
+            files_dir: None,
+            storage_dir: paths.default_storage("demo"),
+            policy: Policy::default(),
+        };
+        check_profile(&profile)?;
+        config.profiles.push(profile);
+        config.save(&paths.config_file)?;
+        println!(
+            "created profile demo (config: {})",
+            paths.config_file.display()
+        );
+    }
+    let mut ctx = open_context()?;
+    let report = jobs::backup(
+        &ctx,
+        &BackupSpec {
+            profile: Some("demo".into()),
+            kind: None,
+            trigger: Trigger::Manual,
+        },
+        job,
+    )?;
+    println!(
+        "backed up to {} ({})",
+        report.path.display(),
+        human_size(report.size_bytes)
+    );
+    println!();
+    job_command(
+        &mut ctx,
+        Command::List {
+            profile: Some("demo".into()),
+            all: false,
+            json: false,
+        },
+        job,
+    )?;
+    println!();
+    println!(
+        "Next: `backstop verify --all`, `backstop restore {} --validate-only`, `backstop stats`",
+        report.id
+    );
+    Ok(0)
+}

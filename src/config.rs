@@ -1,0 +1,345 @@
+//! Where Backstop keeps its state, and the profiles and settings in `config.toml`.
+//!
+//! `BACKSTOP_HOME=<dir>` puts the config, the catalog, the default archive folders and the state folder under one
+//! folder; without it the config goes to the platform config dir and the rest to the platform data dir.
+
+use crate::error::{Error, IoContext, Result};
+use crate::fsutil;
+use crate::model::{EngineKind, Kind, Policy};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The environment variable that puts all of Backstop's state under one folder.
+pub const HOME_ENV: &str = "BACKSTOP_HOME";
+
+/// Every location Backstop reads or writes, resolved once at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paths {
+    /// `config.toml`: profiles and settings.
+    pub config_file: PathBuf,
+    /// `catalog.sqlite3`: the history of backups, restores and jobs.
+    pub catalog_file: PathBuf,
+    /// Default parent of each profile's storage folder (`archives/<profile>/`).
+    pub archives_dir: PathBuf,
+    /// Window state, locks and logs.
+    pub state_dir: PathBuf,
+}
+
+impl Paths {
+    /// All state under one folder (what `BACKSTOP_HOME` selects).
+    pub fn under(home: &Path) -> Paths {
+        Paths {
+            config_file: home.join("config.toml"),
+            catalog_file: home.join("catalog.sqlite3"),
+            archives_dir: home.join("archives"),
+            state_dir: home.join("state"),
+        }
+    }
+
+    /// Resolves the locations from `BACKSTOP_HOME`, else the platform's config and data folders.
+    pub fn from_env() -> Result<Paths> {
+        if let Some(home) = std::env::var_os(HOME_ENV).filter(|v| !v.is_empty()) {
+            let home = PathBuf::from(home);
+            let home = if home.is_absolute() {
+                home
+            } else {
+                std::env::current_dir()
+                    .ctx("cannot read the current folder", &home)?
+                    .join(home)
+            };
+            return Ok(Paths::under(&home));
+        }
+        let config = dirs::config_dir().ok_or_else(|| {
+            Error::Usage(format!(
+                "cannot find the platform config folder; set {HOME_ENV}=<dir> to choose where Backstop keeps its state"
+            ))
+        })?;
+        let data = dirs::data_dir().ok_or_else(|| {
+            Error::Usage(format!(
+                "cannot find the platform data folder; set {HOME_ENV}=<dir> to choose where Backstop keeps its state"
+            ))
+        })?;
+        let data = data.join("backstop");
+        Ok(Paths {
+            config_file: config.join("backstop").join("config.toml"),
+            catalog_file: data.join("catalog.sqlite3"),
+            archives_dir: data.join("archives"),
+            state_dir: data.join("state"),
+        })
+    }
+
+    /// Folder of lock files, one per profile.
+    pub fn locks_dir(&self) -> PathBuf {
+        self.state_dir.join("locks")
+    }
+
+    /// The default storage folder for a profile.
+    pub fn default_storage(&self, profile: &str) -> PathBuf {
+        self.archives_dir.join(profile)
+    }
+
+    /// Creates the state folders (0700) if they are missing.
+    pub fn ensure(&self) -> Result<()> {
+        for dir in [
+            fsutil::parent_of(&self.config_file),
+            fsutil::parent_of(&self.catalog_file),
+            self.state_dir.as_path(),
+            self.locks_dir().as_path(),
+        ] {
+            if !dir.is_dir() {
+                fsutil::create_private_dir(dir)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Application-wide settings (the `[settings]` table).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// How long to wait for another program's lock on a SQLite database before giving up.
+    pub busy_timeout_secs: u64,
+    /// Largest total uncompressed size accepted from an imported file.
+    pub max_import_bytes: u64,
+    /// Most entries accepted in an imported archive.
+    pub max_import_entries: u64,
+    /// Whether to send desktop notifications.
+    pub notifications: bool,
+    /// Warn when a backup's size or a table's row count changes by more than this percentage.
+    pub change_alert_percent: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            busy_timeout_secs: 10,
+            max_import_bytes: 64 << 30,
+            max_import_entries: 100_000,
+            notifications: true,
+            change_alert_percent: 50,
+        }
+    }
+}
+
+/// Which database a profile backs up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "engine", rename_all = "lowercase", deny_unknown_fields)]
+pub enum DatabaseConfig {
+    /// A SQLite database file.
+    Sqlite {
+        /// Path of the database file.
+        path: PathBuf,
+    },
+}
+
+impl DatabaseConfig {
+    /// The engine this database uses.
+    pub fn engine(&self) -> EngineKind {
+        match self {
+            DatabaseConfig::Sqlite { .. } => EngineKind::Sqlite,
+        }
+    }
+
+    /// A short description for people ("sqlite /srv/app.db").
+    pub fn describe(&self) -> String {
+        match self {
+            DatabaseConfig::Sqlite { path } => format!("sqlite {}", path.display()),
+        }
+    }
+}
+
+/// One database (and optional files folder) that Backstop keeps safe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// Letters, digits and `-`.
+    pub name: String,
+    /// The database.
+    pub database: DatabaseConfig,
+    /// The folder of user files ("media") that goes with the database.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files_dir: Option<PathBuf>,
+    /// Where this profile's archives are written.
+    pub storage_dir: PathBuf,
+    /// Retention and automatic backups.
+    #[serde(default)]
+    pub policy: Policy,
+}
+
+impl Profile {
+    /// The kind used when none is given: full with a files folder, else database.
+    pub fn default_kind(&self) -> Kind {
+        if self.files_dir.is_some() {
+            Kind::Full
+        } else {
+            Kind::Database
+        }
+    }
+}
+
+/// Checks a profile name: letters, digits and `-`, so `_` can separate the parts of archive names.
+pub fn validate_profile_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !name.starts_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "invalid profile name '{name}': use letters, digits and '-' (at most 64, not starting with '-')"
+        )))
+    }
+}
+
+/// The whole `config.toml`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Application-wide settings.
+    #[serde(default)]
+    pub settings: Settings,
+    /// The profiles, in the order the user added them.
+    #[serde(default, rename = "profile")]
+    pub profiles: Vec<Profile>,
+}
+
+impl Config {
+    /// Reads the config file; a missing file is an empty config, a broken one an error naming file and line.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+            Err(e) => return Err(Error::io("cannot read config file", path, e)),
+        };
+        Config::parse(&text).map_err(|message| Error::ConfigInvalid {
+            path: path.to_path_buf(),
+            message,
+        })
+    }
+
+    /// Parses and checks config text; the error names the line and the problem.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let config: Config = toml::from_str(text).map_err(|e| e.to_string().trim().to_string())?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Problems a parsed config can still have: bad names, duplicates, impossible policies.
+    fn check(&self) -> Result<(), String> {
+        let mut seen = std::collections::HashSet::new();
+        for profile in &self.profiles {
+            validate_profile_name(&profile.name).map_err(|e| e.to_string())?;
+            if !seen.insert(profile.name.as_str()) {
+                return Err(format!("profile '{}' is defined twice", profile.name));
+            }
+            if let Some(problem) = profile.policy.problems().first() {
+                return Err(format!("profile '{}': {problem}", profile.name));
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the config atomically (temp file, fsync, rename).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        self.check().map_err(Error::Usage)?;
+        let text = toml::to_string_pretty(self)
+            .map_err(|e| Error::Usage(format!("cannot write config: {e}")))?;
+        let dir = fsutil::parent_of(path);
+        if !dir.is_dir() {
+            fsutil::create_private_dir(dir)?;
+        }
+        let header = "# Backstop configuration. Edit with care: `backstop profile ...` rewrites this file.\n";
+        fsutil::atomic_write(path, format!("{header}{text}").as_bytes())
+    }
+
+    /// The profile with this name.
+    pub fn profile(&self, name: &str) -> Result<&Profile> {
+        self.profiles
+            .iter()
+            .find(|p| p.name == name)
+            .ok_or_else(|| Error::UnknownProfile {
+                name: name.to_string(),
+                known: self.known_names(),
+            })
+    }
+
+    /// The named profile, or the only profile when no name is given.
+    pub fn select(&self, name: Option<&str>) -> Result<&Profile> {
+        match (name, self.profiles.as_slice()) {
+            (Some(name), _) => self.profile(name),
+            (None, []) => Err(Error::NoProfiles),
+            (None, [only]) => Ok(only),
+            (None, _) => Err(Error::ProfileAmbiguous {
+                known: self.known_names(),
+            }),
+        }
+    }
+
+    fn known_names(&self) -> String {
+        if self.profiles.is_empty() {
+            return "none".to_string();
+        }
+        self.profiles
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_error_names_line_and_problem() {
+        let text =
+            "[settings]\nbusy_timeout_secs = 10\n[[profile]]\nname = \"a\"\nstorage_dir = 5\n";
+        let err = Config::parse(text).unwrap_err();
+        assert!(err.contains("line 5"), "{err}");
+        assert!(
+            err.contains("storage_dir") || err.contains("invalid type"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn profile_names_are_checked() {
+        for good in ["shop", "shop-2", "A1"] {
+            assert!(validate_profile_name(good).is_ok(), "{good}");
+        }
+        for bad in ["", "a_b", "a b", "-x", "ü", "../x"] {
+            assert!(validate_profile_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn round_trip_and_defaults() {
+        let text = r#"
+[[profile]]
+name = "shop"
+storage_dir = "/backups/shop"
+[profile.database]
+engine = "sqlite"
+path = "/srv/shop.db"
+[profile.policy]
+keep_last = 3
+"#;
+        let config = Config::parse(text).unwrap();
+        let profile = config.select(None).unwrap();
+        assert_eq!(profile.policy.keep_last, 3);
+        assert_eq!(profile.policy.max_age_days, 30);
+        assert_eq!(profile.default_kind(), Kind::Database);
+        let again = Config::parse(&toml::to_string_pretty(&config).unwrap()).unwrap();
+        assert_eq!(again, config);
+    }
+
+    #[test]
+    fn duplicate_profiles_are_refused() {
+        let one = "[[profile]]\nname = \"a\"\nstorage_dir = \"/x\"\n[profile.database]\nengine = \"sqlite\"\npath = \"/a.db\"\n";
+        let err = Config::parse(&format!("{one}{one}")).unwrap_err();
+        assert!(err.contains("defined twice"), "{err}");
+    }
+}

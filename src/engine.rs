@@ -1,0 +1,89 @@
+//! The database engines behind one trait. One file per engine under `engine/`.
+//!
+//! Contract: `backup` writes a consistent copy of the live database into the archive (never a raw file copy of a
+//! live database) and returns what it recorded; `stage_restore` checks an archive's dump fully (integrity, row
+//! counts and schema against the manifest) *without touching the live database*; only `StagedRestore::apply`
+//! changes the live database, and it either fully happens or leaves it as it was.
+
+pub mod sqlite;
+
+use crate::archive::{ArchiveReader, ArchiveWriter, DatabaseInfo};
+use crate::config::{DatabaseConfig, Settings};
+use crate::error::Result;
+use crate::model::EngineKind;
+use crate::progress::JobControl;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// One kind of database that Backstop can back up and restore.
+pub trait Engine {
+    /// Which engine this is.
+    fn kind(&self) -> EngineKind;
+
+    /// The live database, for messages ("sqlite /srv/app.db").
+    fn describe(&self) -> String;
+
+    /// Checks that the database can be reached now, with a message saying what to fix if not.
+    fn preflight(&self) -> Result<()>;
+
+    /// Size of the live database in bytes.
+    fn size_bytes(&self) -> Result<u64>;
+
+    /// Each table's row count in the live database now.
+    fn table_counts(&self) -> Result<BTreeMap<String, u64>>;
+
+    /// Writes a consistent copy of the live database into the archive; `scratch` is a folder for temporary files.
+    fn backup(
+        &self,
+        writer: &mut ArchiveWriter,
+        scratch: &Path,
+        job: &JobControl,
+    ) -> Result<DatabaseInfo>;
+
+    /// Extracts and fully checks the archive's database without touching the live one.
+    fn stage_restore(
+        &self,
+        reader: &mut ArchiveReader,
+        info: &DatabaseInfo,
+        job: &JobControl,
+    ) -> Result<Box<dyn StagedRestore>>;
+}
+
+/// A checked copy of a backup, ready to replace the live database. Dropping it discards the copy.
+pub trait StagedRestore {
+    /// What will be replaced, for confirmations and reports.
+    fn describe(&self) -> String;
+
+    /// Replaces the live database with the staged copy: all or nothing.
+    fn apply(self: Box<Self>, job: &JobControl) -> Result<()>;
+}
+
+/// The engine for a profile's database.
+pub fn open(database: &DatabaseConfig, settings: &Settings) -> Box<dyn Engine> {
+    match database {
+        DatabaseConfig::Sqlite { path } => Box::new(sqlite::SqliteEngine::new(
+            path.clone(),
+            std::time::Duration::from_secs(settings.busy_timeout_secs),
+        )),
+    }
+}
+
+/// A database or entry name made safe for an archive path: letters, digits, `.`, `-`, `_`.
+pub fn safe_name(name: &str) -> String {
+    let cleaned: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let cleaned = cleaned.trim_matches('.').to_string();
+    if cleaned.is_empty() {
+        "database".to_string()
+    } else {
+        cleaned
+    }
+}

@@ -1,0 +1,530 @@
+//! SQLite: consistent copies through SQLite itself, restores through the backup API.
+//!
+//! Backup: `VACUUM INTO` from the live database's own connection. It runs in one read transaction, so a WAL-mode
+//! database that another process keeps writing to gives a consistent copy and the copy always finishes (an
+//! incremental backup-API loop restarts on every foreign write and may never finish). Never a file copy.
+//! Restore: extract to a temporary file beside the target, `PRAGMA integrity_check`, compare row counts and schema
+//! with the manifest, then write it into the target with the backup API in one step, which takes SQLite's own
+//! locks and is safe while other connections have the file open.
+
+use super::{Engine, StagedRestore, safe_name};
+use crate::archive::{ArchiveReader, ArchiveWriter, DatabaseInfo};
+use crate::error::{Error, IoContext, Result};
+use crate::fsutil::{self, TempGuard};
+use crate::model::EngineKind;
+use crate::progress::{CancelToken, JobControl};
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+use sha2::Digest;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// The first 16 bytes of every SQLite database file.
+pub const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+/// A SQLite database file.
+pub struct SqliteEngine {
+    path: PathBuf,
+    busy_timeout: Duration,
+}
+
+impl SqliteEngine {
+    /// The engine for the database at `path`; `busy_timeout` bounds waits for other programs' locks.
+    pub fn new(path: PathBuf, busy_timeout: Duration) -> Self {
+        SqliteEngine { path, busy_timeout }
+    }
+
+    /// Opens the live database without ever creating it.
+    fn open_live(&self) -> Result<Connection> {
+        if !self.path.exists() {
+            return Err(Error::DatabaseMissing(self.path.clone()));
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&self.path, flags)
+            .map_err(|e| self.map_err("cannot open database", e))?;
+        conn.busy_timeout(self.busy_timeout)
+            .map_err(|e| self.map_err("cannot set busy timeout", e))?;
+        Ok(conn)
+    }
+
+    fn map_err(&self, context: &str, e: rusqlite::Error) -> Error {
+        map_sqlite_error(&self.path, self.busy_timeout, context, e)
+    }
+
+    fn name(&self) -> String {
+        safe_name(
+            &self
+                .path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        )
+    }
+}
+
+/// Turns SQLite's error codes into messages a user can act on.
+pub fn map_sqlite_error(path: &Path, busy: Duration, context: &str, e: rusqlite::Error) -> Error {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => Error::DatabaseBusy {
+            path: path.to_path_buf(),
+            seconds: busy.as_secs(),
+        },
+        Some(ErrorCode::OperationInterrupted) => Error::Cancelled,
+        Some(ErrorCode::NotADatabase) => Error::IntegrityCheck {
+            what: path.display().to_string(),
+            detail: "the file is not a SQLite database (or is encrypted)".to_string(),
+        },
+        Some(ErrorCode::DatabaseCorrupt) => Error::IntegrityCheck {
+            what: path.display().to_string(),
+            detail: format!("the database is corrupt ({e})"),
+        },
+        Some(ErrorCode::DiskFull) => Error::DiskFull(path.to_path_buf()),
+        _ => Error::sqlite(format!("{context} {}", path.display()), e),
+    }
+}
+
+/// Opens a file that Backstop itself made (a snapshot or staged copy), read-write, never creating it.
+fn open_own(path: &Path) -> Result<Connection> {
+    Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| map_sqlite_error(path, Duration::ZERO, "cannot open", e))
+}
+
+/// Runs `PRAGMA integrity_check` (or the faster `quick_check`) and fails with SQLite's own findings.
+pub fn check_integrity(conn: &Connection, what: &str, quick: bool) -> Result<()> {
+    let pragma = if quick {
+        "PRAGMA quick_check"
+    } else {
+        "PRAGMA integrity_check"
+    };
+    let mut stmt = conn.prepare(pragma).map_err(|e| integrity_error(what, e))?;
+    let rows: Vec<String> = stmt
+        .query_map([], |row| row.get::<_, String>(0))
+        .and_then(|rows| rows.collect())
+        .map_err(|e| integrity_error(what, e))?;
+    if rows.len() == 1 && rows[0] == "ok" {
+        Ok(())
+    } else {
+        let mut detail = rows.into_iter().take(5).collect::<Vec<_>>().join("; ");
+        if detail.is_empty() {
+            detail = "no result".to_string();
+        }
+        Err(Error::IntegrityCheck {
+            what: what.to_string(),
+            detail,
+        })
+    }
+}
+
+fn integrity_error(what: &str, e: rusqlite::Error) -> Error {
+    Error::IntegrityCheck {
+        what: what.to_string(),
+        detail: e.to_string(),
+    }
+}
+
+/// Each ordinary table's row count and a SHA-256 of the schema, read in one transaction.
+pub fn describe_schema(conn: &Connection) -> rusqlite::Result<(BTreeMap<String, u64>, String)> {
+    conn.execute_batch("BEGIN")?;
+    let result = (|| {
+        let mut hasher = sha2::Sha256::new();
+        let mut tables = Vec::new();
+        {
+            let mut stmt = conn.prepare(
+                "SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_schema \
+                 WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name",
+            )?;
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
+                let kind: String = row.get(0)?;
+                let name: String = row.get(1)?;
+                let tbl: String = row.get(2)?;
+                let sql: String = row.get(3)?;
+                for part in [&kind, &name, &tbl, &sql] {
+                    hasher.update(part.as_bytes());
+                    hasher.update([0u8]);
+                }
+                // Virtual tables may need modules this build lacks; their shadow tables carry the data.
+                if kind == "table" && !sql.to_ascii_uppercase().starts_with("CREATE VIRTUAL") {
+                    tables.push(name);
+                }
+            }
+        }
+        let mut counts = BTreeMap::new();
+        for table in tables {
+            let sql = format!("SELECT count(*) FROM \"{}\"", table.replace('"', "\"\""));
+            let n: i64 = conn.query_row(&sql, [], |r| r.get(0))?;
+            counts.insert(table, n.max(0) as u64);
+        }
+        Ok((counts, hex::encode(hasher.finalize())))
+    })();
+    let _ = conn.execute_batch("COMMIT");
+    result
+}
+
+/// Copies the live database consistently into `dest` (which must not exist) with `VACUUM INTO`, in one read
+/// transaction; reports progress by the growing size of `dest`; a cancel interrupts SQLite.
+fn snapshot(
+    conn: &mut Connection,
+    source: &Path,
+    dest: &Path,
+    busy: Duration,
+    total: u64,
+    job: &JobControl,
+) -> Result<()> {
+    let cancel: CancelToken = job.cancel.clone();
+    conn.progress_handler(10_000, Some(move || cancel.is_cancelled()))
+        .map_err(|e| map_sqlite_error(source, busy, "cannot watch progress of", e))?;
+    let finished = AtomicBool::new(false);
+    let dest_text = dest.to_string_lossy().into_owned();
+    let result = std::thread::scope(|scope| {
+        let watcher = std::thread::Builder::new()
+            .name("backstop-snapshot-progress".into())
+            .spawn_scoped(scope, || {
+                while !finished.load(Ordering::SeqCst) {
+                    let done = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
+                    job.progress("copying database", done, Some(total));
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            });
+        let result = conn.execute("VACUUM INTO ?1", [&dest_text]);
+        finished.store(true, Ordering::SeqCst);
+        if let Ok(handle) = watcher {
+            let _ = handle.join();
+        }
+        result
+    });
+    let _ = conn.progress_handler(0, None::<fn() -> bool>);
+    result.map_err(|e| map_sqlite_error(source, busy, "cannot copy database", e))?;
+    job.check()
+}
+
+impl Engine for SqliteEngine {
+    fn kind(&self) -> EngineKind {
+        EngineKind::Sqlite
+    }
+
+    fn describe(&self) -> String {
+        format!("SQLite database {}", self.path.display())
+    }
+
+    fn preflight(&self) -> Result<()> {
+        let conn = self.open_live()?;
+        conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map_err(|e| self.map_err("cannot read database", e))?;
+        Ok(())
+    }
+
+    fn size_bytes(&self) -> Result<u64> {
+        let meta = std::fs::metadata(&self.path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::DatabaseMissing(self.path.clone()),
+            _ => Error::io("cannot read", &self.path, e),
+        })?;
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        let wal = std::fs::metadata(PathBuf::from(wal))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        Ok(meta.len() + wal)
+    }
+
+    fn table_counts(&self) -> Result<BTreeMap<String, u64>> {
+        let conn = self.open_live()?;
+        describe_schema(&conn)
+            .map(|(tables, _)| tables)
+            .map_err(|e| self.map_err("cannot read", e))
+    }
+
+    fn backup(
+        &self,
+        writer: &mut ArchiveWriter,
+        scratch: &Path,
+        job: &JobControl,
+    ) -> Result<DatabaseInfo> {
+        let total = self.size_bytes()?;
+        let mut conn = self.open_live()?;
+        let name = self.name();
+        let guard = TempGuard::new(scratch.join(format!(
+            ".{name}.{}.snapshot{}",
+            std::process::id(),
+            fsutil::PARTIAL_SUFFIX
+        )));
+        let _ = std::fs::remove_file(guard.path());
+        job.stage("copying database", Some(total));
+        snapshot(
+            &mut conn,
+            &self.path,
+            guard.path(),
+            self.busy_timeout,
+            total,
+            job,
+        )?;
+        let engine_version = rusqlite::version().to_string();
+        drop(conn);
+
+        job.stage("checking copy", None);
+        let (tables, schema_sha256) = {
+            let snap = open_own(guard.path())?;
+            // The copy is ours: make it a plain rollback-journal file that opens anywhere without sidecars.
+            snap.pragma_update(None, "journal_mode", "DELETE")
+                .map_err(|e| {
+                    map_sqlite_error(guard.path(), Duration::ZERO, "cannot prepare copy", e)
+                })?;
+            check_integrity(&snap, &format!("copy of {}", self.path.display()), true)?;
+            describe_schema(&snap).map_err(|e| {
+                map_sqlite_error(guard.path(), Duration::ZERO, "cannot read copy", e)
+            })?
+        };
+
+        let entry = format!("database/{name}.sqlite3");
+        let mut file = std::fs::File::open(guard.path()).ctx("cannot read copy", guard.path())?;
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        writer.add_stream(&entry, &mut file, size, job, "compressing database")?;
+        Ok(DatabaseInfo {
+            engine: EngineKind::Sqlite,
+            engine_version,
+            name,
+            entry,
+            size_bytes: total,
+            tables,
+            schema_sha256,
+        })
+    }
+
+    fn stage_restore(
+        &self,
+        reader: &mut ArchiveReader,
+        info: &DatabaseInfo,
+        job: &JobControl,
+    ) -> Result<Box<dyn StagedRestore>> {
+        if info.engine != EngineKind::Sqlite {
+            return Err(Error::Usage(format!(
+                "this archive holds a {} database; the profile's database is SQLite",
+                info.engine
+            )));
+        }
+        let dir = fsutil::parent_of(&self.path);
+        if !dir.is_dir() {
+            return Err(Error::Usage(format!(
+                "the folder of the database {} does not exist; create it first",
+                self.path.display()
+            )));
+        }
+        let file_name = self
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "database".into());
+        let guard = TempGuard::new(dir.join(format!(
+            ".{file_name}.restore-{}{}",
+            std::process::id(),
+            fsutil::PARTIAL_SUFFIX
+        )));
+        let _ = std::fs::remove_file(guard.path());
+        let size = reader
+            .manifest
+            .entry(&info.entry)
+            .map(|e| e.size)
+            .unwrap_or(0);
+        if let Some(free) = fsutil::available_space(dir)
+            && free < size
+        {
+            return Err(Error::NoSpace {
+                path: dir.to_path_buf(),
+                needed: size,
+                available: free,
+            });
+        }
+        job.stage("extracting database", Some(size));
+        {
+            let mut out = fsutil::create_private(guard.path())?;
+            reader.extract_entry(&info.entry, &mut out, job, "extracting database")?;
+            out.sync_all().ctx("cannot sync", guard.path())?;
+        }
+        job.stage("checking database", None);
+        let mut head = [0u8; 16];
+        {
+            use std::io::Read;
+            let mut f = std::fs::File::open(guard.path()).ctx("cannot read", guard.path())?;
+            let _ = f.read(&mut head).ctx("cannot read", guard.path())?;
+        }
+        if &head != SQLITE_MAGIC {
+            return Err(Error::IntegrityCheck {
+                what: format!("'{}' in the archive", info.entry),
+                detail: "not a SQLite database file".into(),
+            });
+        }
+        let staged = open_own(guard.path())?;
+        check_integrity(&staged, &format!("'{}' in the archive", info.entry), false)?;
+        let (tables, schema) = describe_schema(&staged)
+            .map_err(|e| map_sqlite_error(guard.path(), Duration::ZERO, "cannot read", e))?;
+        drop(staged);
+        if schema != info.schema_sha256 {
+            return Err(Error::damaged(
+                reader.path(),
+                "the database's schema differs from the one recorded at backup time",
+            ));
+        }
+        if tables != info.tables {
+            let detail = first_count_difference(&info.tables, &tables);
+            return Err(Error::damaged(
+                reader.path(),
+                format!("the database's row counts differ from the manifest: {detail}"),
+            ));
+        }
+        Ok(Box::new(SqliteStaged {
+            staged: guard,
+            target: self.path.clone(),
+            busy_timeout: self.busy_timeout,
+            tables,
+        }))
+    }
+}
+
+/// Names the first table whose row count differs.
+fn first_count_difference(
+    expected: &BTreeMap<String, u64>,
+    found: &BTreeMap<String, u64>,
+) -> String {
+    for (table, n) in expected {
+        match found.get(table) {
+            None => return format!("table '{table}' is missing"),
+            Some(m) if m != n => {
+                return format!("table '{table}' has {m} rows, the backup recorded {n}");
+            }
+            _ => {}
+        }
+    }
+    for table in found.keys() {
+        if !expected.contains_key(table) {
+            return format!("table '{table}' was not in the backup");
+        }
+    }
+    "no difference".into()
+}
+
+/// A checked copy of the database beside the target, waiting to be written in.
+struct SqliteStaged {
+    staged: TempGuard,
+    target: PathBuf,
+    busy_timeout: Duration,
+    tables: BTreeMap<String, u64>,
+}
+
+impl SqliteStaged {
+    /// A WAL-mode target cannot take pages of another size through the backup API: match its page size first.
+    fn match_page_size(&self, dst: &Connection) -> Result<()> {
+        let journal: String = dst
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .map_err(|e| map_sqlite_error(&self.target, self.busy_timeout, "cannot read", e))?;
+        if !journal.eq_ignore_ascii_case("wal") {
+            return Ok(());
+        }
+        let dst_size: i64 = dst
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .map_err(|e| map_sqlite_error(&self.target, self.busy_timeout, "cannot read", e))?;
+        let src = open_own(self.staged.path())?;
+        let src_size: i64 = src
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .map_err(|e| map_sqlite_error(self.staged.path(), Duration::ZERO, "cannot read", e))?;
+        if src_size != dst_size {
+            src.execute_batch(&format!("PRAGMA page_size = {dst_size}; VACUUM;"))
+                .map_err(|e| {
+                    map_sqlite_error(
+                        self.staged.path(),
+                        Duration::ZERO,
+                        "cannot convert page size of",
+                        e,
+                    )
+                })?;
+        }
+        Ok(())
+    }
+}
+
+impl StagedRestore for SqliteStaged {
+    fn describe(&self) -> String {
+        format!("SQLite database {}", self.target.display())
+    }
+
+    fn apply(self: Box<Self>, job: &JobControl) -> Result<()> {
+        job.check()?;
+        job.stage("writing database", None);
+        if !self.target.exists() {
+            // Nothing to replace and nobody can have it open: move the checked copy into place.
+            let staged = self.staged.keep();
+            if let Err(e) = fsutil::rename_no_replace(&staged, &self.target) {
+                let _ = std::fs::remove_file(&staged);
+                return Err(e);
+            }
+            return Ok(());
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mut dst = Connection::open_with_flags(&self.target, flags)
+            .map_err(|e| map_sqlite_error(&self.target, self.busy_timeout, "cannot open", e))?;
+        dst.busy_timeout(self.busy_timeout)
+            .map_err(|e| map_sqlite_error(&self.target, self.busy_timeout, "cannot open", e))?;
+        self.match_page_size(&dst)?;
+        let src = Connection::open_with_flags(
+            self.staged.path(),
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| map_sqlite_error(self.staged.path(), Duration::ZERO, "cannot open", e))?;
+        {
+            use rusqlite::backup::{Backup, StepResult};
+            let backup = Backup::new(&src, &mut dst).map_err(|e| {
+                map_sqlite_error(
+                    &self.target,
+                    self.busy_timeout,
+                    "cannot start restore into",
+                    e,
+                )
+            })?;
+            let deadline = Instant::now() + self.busy_timeout.max(Duration::from_secs(1));
+            // One step copies every page inside one write transaction on the target: all or nothing.
+            loop {
+                match backup.step(-1) {
+                    Ok(StepResult::Done) => break,
+                    Ok(StepResult::Busy) | Ok(StepResult::Locked) | Ok(StepResult::More) => {
+                        if Instant::now() >= deadline {
+                            return Err(Error::DatabaseBusy {
+                                path: self.target.clone(),
+                                seconds: self.busy_timeout.as_secs(),
+                            });
+                        }
+                        job.check()?;
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                    Ok(_) => break,
+                    Err(e) => {
+                        return Err(map_sqlite_error(
+                            &self.target,
+                            self.busy_timeout,
+                            "cannot restore into",
+                            e,
+                        ));
+                    }
+                }
+            }
+        }
+        // Prove the result against the checked copy.
+        let (tables, _) = describe_schema(&dst).map_err(|e| {
+            map_sqlite_error(&self.target, self.busy_timeout, "cannot read restored", e)
+        })?;
+        if tables != self.tables {
+            return Err(Error::IntegrityCheck {
+                what: self.target.display().to_string(),
+                detail: format!(
+                    "after the restore, {}",
+                    first_count_difference(&self.tables, &tables)
+                ),
+            });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,190 @@
+//! Typed errors. Every message says what went wrong and what the user can do about it.
+
+use std::path::{Path, PathBuf};
+
+/// Result with Backstop's error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in the library.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The config file exists but cannot be understood; it is never overwritten.
+    #[error(
+        "config file {path} is not valid: {message}\n  fix the file by hand (Backstop will not overwrite it)"
+    )]
+    ConfigInvalid { path: PathBuf, message: String },
+
+    /// A bad argument, flag or setting from the user.
+    #[error("{0}")]
+    Usage(String),
+
+    /// The named profile does not exist.
+    #[error("no profile named '{name}' (known profiles: {known}); see `backstop profile list`")]
+    UnknownProfile { name: String, known: String },
+
+    /// A command needs `--profile` because several profiles exist.
+    #[error("several profiles exist ({known}); say which one with --profile NAME")]
+    ProfileAmbiguous { known: String },
+
+    /// No profile exists yet.
+    #[error("no profile yet; create one with `backstop profile add NAME --sqlite PATH`")]
+    NoProfiles,
+
+    /// A restore needs the user's consent and there is no terminal to ask on.
+    #[error(
+        "restore refused: it would replace {target}; pass --yes to confirm (or --validate-only to check the archive without touching anything)"
+    )]
+    ConsentRequired { target: String },
+
+    /// No backup with this id in the catalog.
+    #[error("no backup with id {0}; see `backstop list`")]
+    UnknownBackup(i64),
+
+    /// The storage folder is missing: most likely an unmounted drive.
+    #[error(
+        "storage folder missing (is the drive mounted?): {0}\n  create it or fix the profile's storage folder with `backstop profile edit`"
+    )]
+    StorageMissing(PathBuf),
+
+    /// The storage folder cannot be written.
+    #[error("storage folder is not writable: {path}: {source}\n  check its permissions")]
+    StorageNotWritable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    /// Not enough free space for the backup.
+    #[error(
+        "not enough free space in {path}: {needed} bytes needed, {available} available; free some space or choose another storage folder"
+    )]
+    NoSpace {
+        path: PathBuf,
+        needed: u64,
+        available: u64,
+    },
+
+    /// The disk filled up while writing.
+    #[error(
+        "the disk filled up while writing {0}; nothing was kept of this job. Free some space or choose another storage folder"
+    )]
+    DiskFull(PathBuf),
+
+    /// The database file named by the profile does not exist.
+    #[error(
+        "database file not found: {0}\n  check the profile's database path (`backstop profile list`)"
+    )]
+    DatabaseMissing(PathBuf),
+
+    /// Another program holds a lock on the database for longer than the busy timeout.
+    #[error(
+        "database {path} is locked by another program (waited {seconds} s); try again when it is idle, or raise busy_timeout_secs in the config"
+    )]
+    DatabaseBusy { path: PathBuf, seconds: u64 },
+
+    /// A SQLite file failed its integrity check.
+    #[error("database {what} failed PRAGMA integrity_check: {detail}")]
+    IntegrityCheck { what: String, detail: String },
+
+    /// An error from the database engine.
+    #[error("{context}: {source}")]
+    Sqlite {
+        context: String,
+        source: rusqlite::Error,
+    },
+
+    /// An archive is damaged, incomplete or not what it claims to be.
+    #[error("archive {path} is damaged: {problem}")]
+    ArchiveDamaged { path: PathBuf, problem: String },
+
+    /// An archive (or imported file) is refused for safety or format reasons.
+    #[error("{path} was refused: {reason}")]
+    Refused { path: PathBuf, reason: String },
+
+    /// A job for this profile already runs in another process or window.
+    #[error(
+        "a job for profile {0} is already running; wait for it to finish (or close the other Backstop)"
+    )]
+    ProfileBusy(String),
+
+    /// The user cancelled the job.
+    #[error("cancelled")]
+    Cancelled,
+
+    /// A file system operation failed.
+    #[error("{context}: {path}: {source}")]
+    Io {
+        context: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    /// The catalog could not be read or written.
+    #[error("catalog {path}: {message}")]
+    Catalog { path: PathBuf, message: String },
+}
+
+impl Error {
+    /// The process exit code this error maps to: 2 for usage or configuration, 130 for cancel, else 1.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::ConfigInvalid { .. }
+            | Error::Usage(_)
+            | Error::UnknownProfile { .. }
+            | Error::ProfileAmbiguous { .. }
+            | Error::NoProfiles
+            | Error::ConsentRequired { .. }
+            | Error::UnknownBackup(_) => 2,
+            Error::Cancelled => 130,
+            _ => 1,
+        }
+    }
+
+    /// Wraps an I/O error with what was being done and to which path.
+    pub fn io(context: &'static str, path: &Path, source: std::io::Error) -> Self {
+        if source.raw_os_error() == Some(28) {
+            // ENOSPC: say it plainly rather than "No space left on device (os error 28)" alone.
+            return Error::DiskFull(path.to_path_buf());
+        }
+        Error::Io {
+            context,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// Wraps a SQLite error with what was being done.
+    pub fn sqlite(context: impl Into<String>, source: rusqlite::Error) -> Self {
+        Error::Sqlite {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// An archive problem.
+    pub fn damaged(path: &Path, problem: impl Into<String>) -> Self {
+        Error::ArchiveDamaged {
+            path: path.to_path_buf(),
+            problem: problem.into(),
+        }
+    }
+
+    /// A refused input.
+    pub fn refused(path: &Path, reason: impl Into<String>) -> Self {
+        Error::Refused {
+            path: path.to_path_buf(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Adds path context to `std::io::Result`.
+pub trait IoContext<T> {
+    /// Maps the error to [`Error::Io`] (or [`Error::NoSpace`]) naming the action and path.
+    fn ctx(self, context: &'static str, path: &Path) -> Result<T>;
+}
+
+impl<T> IoContext<T> for std::io::Result<T> {
+    fn ctx(self, context: &'static str, path: &Path) -> Result<T> {
+        self.map_err(|e| Error::io(context, path, e))
+    }
+}

@@ -1,0 +1,172 @@
+//! Durable file operations: every write goes to a temporary file, is fsynced, then renamed into place.
+
+use crate::error::{Error, IoContext, Result};
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Suffix of files being written; a stray one is removed on the next start.
+pub const PARTIAL_SUFFIX: &str = ".partial";
+
+/// Creates a new file readable only by its owner (0600 on Unix); fails if it exists.
+pub fn create_private(path: &Path) -> Result<File> {
+    let mut options = OpenOptions::new();
+    options.write(true).read(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path).ctx("cannot create file", path)
+}
+
+/// Creates a folder (and its parents) readable only by its owner (0700 on Unix).
+pub fn create_private_dir(path: &Path) -> Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(path).ctx("cannot create folder", path)
+}
+
+/// The temporary name used while `path` is being written.
+pub fn partial_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(PARTIAL_SUFFIX);
+    path.with_file_name(name)
+}
+
+/// Fsyncs a folder so that a rename inside it survives a crash.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .ctx("cannot sync folder", dir)?;
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+/// Writes `bytes` to `path` atomically: temp file, fsync, rename, fsync of the folder.
+pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = partial_path(path);
+    let _ = fs::remove_file(&tmp);
+    let result = (|| {
+        let mut file = create_private(&tmp)?;
+        file.write_all(bytes).ctx("cannot write", &tmp)?;
+        file.sync_all().ctx("cannot sync", &tmp)?;
+        drop(file);
+        fs::rename(&tmp, path).ctx("cannot rename into place", path)?;
+        sync_dir(parent_of(path))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Renames `from` to `to` without ever replacing an existing `to`, then syncs the folder.
+///
+/// A hard link fails when the target exists, so no archive is ever overwritten.
+pub fn rename_no_replace(from: &Path, to: &Path) -> Result<()> {
+    match fs::hard_link(from, to) {
+        Ok(()) => {
+            fs::remove_file(from).ctx("cannot remove temporary file", from)?;
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(Error::io("refusing to overwrite existing file", to, e));
+        }
+        Err(_) => {
+            // File systems without hard links (FAT, some network shares): check, then rename.
+            if to.exists() {
+                return Err(Error::io(
+                    "refusing to overwrite existing file",
+                    to,
+                    std::io::Error::from(std::io::ErrorKind::AlreadyExists),
+                ));
+            }
+            fs::rename(from, to).ctx("cannot rename into place", to)?;
+        }
+    }
+    sync_dir(parent_of(to))
+}
+
+/// The folder holding `path` (`.` for a bare name).
+pub fn parent_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Free bytes available to this user on the file system holding `path`, when the platform tells.
+pub fn available_space(path: &Path) -> Option<u64> {
+    #[cfg(unix)]
+    {
+        let stat = rustix::fs::statvfs(path).ok()?;
+        Some(stat.f_bavail.saturating_mul(stat.f_frsize))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
+/// Checks that `dir` exists and that a file can be created in it.
+pub fn check_writable_dir(dir: &Path) -> Result<()> {
+    if !dir.is_dir() {
+        return Err(Error::StorageMissing(dir.to_path_buf()));
+    }
+    let probe = dir.join(format!(".backstop-write-test-{}", std::process::id()));
+    match OpenOptions::new().write(true).create_new(true).open(&probe) {
+        Ok(_) => {
+            let _ = fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(source) => Err(Error::StorageNotWritable {
+            path: dir.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Removes a file when dropped unless [`TempGuard::keep`] was called: cleans up on every error path.
+pub struct TempGuard {
+    path: Option<PathBuf>,
+}
+
+impl TempGuard {
+    /// Guards `path` (which may not exist yet).
+    pub fn new(path: PathBuf) -> Self {
+        TempGuard { path: Some(path) }
+    }
+
+    /// The guarded path.
+    pub fn path(&self) -> &Path {
+        self.path.as_deref().unwrap_or(Path::new(""))
+    }
+
+    /// Stops guarding: the file stays.
+    pub fn keep(mut self) -> PathBuf {
+        self.path.take().unwrap_or_default()
+    }
+}
+
+impl Drop for TempGuard {
+    fn drop(&mut self) {
+        if let Some(path) = self.path.take() {
+            let _ = fs::remove_file(&path);
+            for suffix in ["-journal", "-wal", "-shm"] {
+                let mut sidecar = path.clone().into_os_string();
+                sidecar.push(suffix);
+                let _ = fs::remove_file(PathBuf::from(sidecar));
+            }
+        }
+    }
+}

@@ -1,0 +1,1612 @@
+//! Every job Backstop runs: backup, restore, verify, import, export, delete, prune, pin, run-due, stats.
+//!
+//! The CLI and the window build a spec and call these functions; nothing here knows who is listening. Each job
+//! takes its profile's lock, reports through a [`JobControl`], and records itself in the catalog and the log.
+
+use crate::archive::{self, ArchiveReader, ArchiveWriter, Manifest, VerifyReport};
+use crate::catalog::{BackupRow, Catalog, Completion, JobRow, RestoreRow};
+use crate::config::{Config, Paths, Profile};
+use crate::engine::{self, sqlite::SQLITE_MAGIC};
+use crate::error::{Error, IoContext, Result};
+use crate::fsutil::{self, TempGuard};
+use crate::lock::ProfileLock;
+use crate::model::{Kind, Status, Trigger};
+use crate::progress::JobControl;
+use crate::{retention, schedule};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Everything a job needs: where state lives, the config and the open catalog.
+pub struct Context {
+    /// Resolved locations.
+    pub paths: Paths,
+    /// The loaded config.
+    pub config: Config,
+    /// The open catalog.
+    pub catalog: Catalog,
+    /// What the start-up reconciliation did, for the user.
+    pub recovered: Vec<String>,
+}
+
+impl Context {
+    /// Loads the config, opens the catalog and finishes what a crash left behind.
+    pub fn open(paths: Paths) -> Result<Context> {
+        paths.ensure()?;
+        let config = Config::load(&paths.config_file)?;
+        let catalog = Catalog::open(&paths.catalog_file)?;
+        let mut ctx = Context {
+            paths,
+            config,
+            catalog,
+            recovered: Vec::new(),
+        };
+        ctx.reconcile()?;
+        Ok(ctx)
+    }
+
+    /// Saves the config atomically and keeps it in memory.
+    pub fn save_config(&mut self, config: Config) -> Result<()> {
+        config.save(&self.paths.config_file)?;
+        self.config = config;
+        Ok(())
+    }
+
+    /// After a crash: `running` rows of profiles nobody works on now are finished or failed, and stray
+    /// `.partial` files are removed. A profile whose lock is held by a live job is left alone.
+    fn reconcile(&mut self) -> Result<()> {
+        let profiles: Vec<Profile> = self.config.profiles.clone();
+        for profile in &profiles {
+            let Ok(_lock) = ProfileLock::acquire(&self.paths, &profile.name) else {
+                continue;
+            };
+            for row in self
+                .catalog
+                .running()?
+                .into_iter()
+                .filter(|r| r.profile == profile.name)
+            {
+                let message = self.recover_row(&row)?;
+                self.recovered.push(message);
+            }
+            self.catalog.fail_stale_runs(
+                &profile.name,
+                "interrupted: Backstop stopped before this job finished",
+            )?;
+            remove_partials(&profile.storage_dir);
+            if let Some(dir) = sqlite_dir(profile) {
+                remove_partials(&dir);
+            }
+        }
+        Ok(())
+    }
+
+    /// A backup row left `running`: if its archive was already renamed into place and verifies, it is complete;
+    /// otherwise it failed and any partial file goes.
+    fn recover_row(&self, row: &BackupRow) -> Result<String> {
+        let partial = fsutil::partial_path(&row.path);
+        let _ = std::fs::remove_file(&partial);
+        if row.path.is_file() {
+            let job = JobControl::new(&crate::progress::NoProgress, Default::default());
+            let report = archive::verify(&row.path, None, &job)?;
+            if report.ok()
+                && let Some(sha) = &report.archive_sha256
+            {
+                archive::write_sidecar(&row.path, sha)?;
+                let size = std::fs::metadata(&row.path).map(|m| m.len()).unwrap_or(0);
+                self.catalog.complete(
+                    row.id,
+                    &row.path,
+                    &Completion {
+                        size_bytes: size,
+                        sha256: sha.clone(),
+                        ..Completion::default()
+                    },
+                )?;
+                return Ok(format!(
+                    "backup {} of profile {} was interrupted after its archive was written; it verified and is now completed",
+                    row.id, row.profile
+                ));
+            }
+            let _ = std::fs::remove_file(&row.path);
+        }
+        self.catalog.end_unsuccessful(
+            row.id,
+            Status::Failed,
+            "interrupted: Backstop stopped before this backup finished",
+            0,
+        )?;
+        Ok(format!(
+            "backup {} of profile {} was interrupted (Backstop stopped while writing it); it is marked failed",
+            row.id, row.profile
+        ))
+    }
+
+    /// Appends a line to `state/backstop.log` (best effort: a full disk must not fail the job twice).
+    pub fn log(&self, job: &str, profile: Option<&str>, outcome: &str, message: &str) {
+        let line = format!(
+            "{} {job} profile={} {outcome}: {}\n",
+            Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            profile.unwrap_or("-"),
+            message.replace('\n', " | ")
+        );
+        let path = self.paths.state_dir.join("backstop.log");
+        if let Ok(mut file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+        {
+            let _ = file.write_all(line.as_bytes());
+        }
+    }
+
+    /// Runs `body` as a logged job: a job-log row, a log-file line, the outcome recorded either way.
+    fn logged<T>(
+        &self,
+        job: &str,
+        profile: Option<&str>,
+        body: impl FnOnce() -> Result<(T, String)>,
+    ) -> Result<T> {
+        let id = self.catalog.start_job(job, profile)?;
+        match body() {
+            Ok((value, message)) => {
+                self.catalog.finish_job(id, "completed", &message)?;
+                self.log(job, profile, "completed", &message);
+                Ok(value)
+            }
+            Err(e) => {
+                let outcome = if matches!(e, Error::Cancelled) {
+                    "cancelled"
+                } else {
+                    "failed"
+                };
+                let _ = self.catalog.finish_job(id, outcome, &e.to_string());
+                self.log(job, profile, outcome, &e.to_string());
+                Err(e)
+            }
+        }
+    }
+}
+
+fn sqlite_dir(profile: &Profile) -> Option<PathBuf> {
+    match &profile.database {
+        crate::config::DatabaseConfig::Sqlite { path } => {
+            Some(fsutil::parent_of(path).to_path_buf())
+        }
+    }
+}
+
+/// Removes Backstop's own `.partial` files (never anything else) from a folder.
+fn remove_partials(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ours = name.ends_with(fsutil::PARTIAL_SUFFIX)
+            && (name.ends_with(&format!(".zip{}", fsutil::PARTIAL_SUFFIX))
+                || name.contains(".snapshot")
+                || name.contains(".restore-")
+                || name.contains(".import-"));
+        if ours && entry.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+fn millis(start: Instant) -> u64 {
+    start.elapsed().as_millis().min(u128::from(u64::MAX)) as u64
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Backup
+
+/// What to back up.
+#[derive(Debug, Clone)]
+pub struct BackupSpec {
+    /// The profile (None: the only one).
+    pub profile: Option<String>,
+    /// The kind (None: the profile's default).
+    pub kind: Option<Kind>,
+    /// What started it.
+    pub trigger: Trigger,
+}
+
+/// What a backup produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct BackupReport {
+    /// Catalog id.
+    pub id: i64,
+    /// Profile name.
+    pub profile: String,
+    /// The archive.
+    pub path: PathBuf,
+    /// Archive size.
+    pub size_bytes: u64,
+    /// Archive SHA-256.
+    pub sha256: String,
+    /// How long it took.
+    pub duration_ms: u64,
+    /// Size of the live database.
+    pub database_size_bytes: u64,
+    /// Backups deleted by retention afterwards.
+    pub pruned: Vec<retention::Verdict>,
+}
+
+/// Backs up a profile: consistent copy, archive written as `.partial`, fsynced, verified, renamed; only then
+/// `completed`; then retention (not after a safety backup).
+pub fn backup(ctx: &Context, spec: &BackupSpec, job: &JobControl) -> Result<BackupReport> {
+    let profile = ctx.config.select(spec.profile.as_deref())?.clone();
+    let kind = resolve_kind(&profile, spec.kind)?;
+    let _lock = ProfileLock::acquire(&ctx.paths, &profile.name)?;
+    ctx.logged("backup", Some(&profile.name), || {
+        let report = backup_locked(ctx, &profile, kind, spec.trigger, job)?;
+        let message = format!(
+            "{} backup {} written: {} ({} bytes, {} ms){}",
+            spec.trigger,
+            report.id,
+            report.path.display(),
+            report.size_bytes,
+            report.duration_ms,
+            if report.pruned.is_empty() {
+                String::new()
+            } else {
+                format!("; retention deleted {} old backup(s)", report.pruned.len())
+            }
+        );
+        Ok((report, message))
+    })
+}
+
+fn resolve_kind(profile: &Profile, kind: Option<Kind>) -> Result<Kind> {
+    match kind.unwrap_or(Kind::Database) {
+        Kind::Database => Ok(Kind::Database),
+        other => Err(Error::Usage(format!(
+            "--kind {other} needs the files folder, which this version of Backstop cannot back up yet{}; use --kind database",
+            if profile.files_dir.is_none() {
+                " (and the profile has none)"
+            } else {
+                ""
+            }
+        ))),
+    }
+}
+
+/// The backup itself, for a caller that already holds the profile's lock (restore's safety backup).
+fn backup_locked(
+    ctx: &Context,
+    profile: &Profile,
+    kind: Kind,
+    trigger: Trigger,
+    job: &JobControl,
+) -> Result<BackupReport> {
+    let start = Instant::now();
+    let storage = &profile.storage_dir;
+    fsutil::check_writable_dir(storage)?;
+    // Microseconds: what the catalog stores, so the manifest and the catalog agree exactly.
+    let created_at = chrono::SubsecRound::trunc_subsecs(Utc::now(), 6);
+    let path = archive::unique_archive_path(storage, &profile.name, kind, created_at, trigger);
+    let id = ctx
+        .catalog
+        .insert_running(&profile.name, kind, trigger, created_at, &path)?;
+    let result = write_backup(ctx, profile, kind, trigger, created_at, &path, job);
+    match result {
+        Ok((done, database_size_bytes)) => {
+            ctx.catalog.complete(id, &path, &done)?;
+            let pruned = if matches!(trigger, Trigger::Manual | Trigger::Automatic) {
+                prune_locked(ctx, profile, false)?
+                    .verdicts
+                    .into_iter()
+                    .filter(|v| !v.keep)
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            Ok(BackupReport {
+                id,
+                profile: profile.name.clone(),
+                path,
+                size_bytes: done.size_bytes,
+                sha256: done.sha256,
+                duration_ms: millis(start),
+                database_size_bytes,
+                pruned,
+            })
+        }
+        Err(e) => {
+            let status = if matches!(e, Error::Cancelled) {
+                Status::Cancelled
+            } else {
+                Status::Failed
+            };
+            ctx.catalog
+                .end_unsuccessful(id, status, &e.to_string(), millis(start))?;
+            Err(e)
+        }
+    }
+}
+
+/// Writes and verifies the archive; returns what the catalog records. Any error leaves no file behind.
+fn write_backup(
+    ctx: &Context,
+    profile: &Profile,
+    kind: Kind,
+    trigger: Trigger,
+    created_at: DateTime<Utc>,
+    path: &Path,
+    job: &JobControl,
+) -> Result<(Completion, u64)> {
+    let start = Instant::now();
+    let engine = engine::open(&profile.database, &ctx.config.settings);
+    engine.preflight()?;
+    let db_size = engine.size_bytes()?;
+    let needed = db_size + db_size / 4 + (1 << 20);
+    if let Some(available) = fsutil::available_space(&profile.storage_dir)
+        && available < needed
+    {
+        return Err(Error::NoSpace {
+            path: profile.storage_dir.clone(),
+            needed,
+            available,
+        });
+    }
+    let partial = TempGuard::new(fsutil::partial_path(path));
+    let mut writer =
+        ArchiveWriter::create(partial.path(), profile.policy.compression_level, created_at)?;
+    let database = engine.backup(&mut writer, &profile.storage_dir, job)?;
+    let manifest = Manifest {
+        format: archive::FORMAT_NAME.to_string(),
+        format_version: archive::FORMAT_VERSION,
+        app_version: env!("CARGO_PKG_VERSION").to_string(),
+        profile: profile.name.clone(),
+        kind,
+        trigger,
+        created_at,
+        database: Some(database.clone()),
+        entries: Vec::new(),
+        imported_from: None,
+        warnings: Vec::new(),
+    };
+    writer.add_bytes(
+        archive::README_NAME,
+        archive::readme_text(&manifest).as_bytes(),
+        job,
+    )?;
+    writer.finish(manifest)?;
+    let completion = seal(partial, path, job)?;
+    Ok((
+        Completion {
+            duration_ms: millis(start),
+            engine: Some(database.engine.to_string()),
+            engine_version: Some(database.engine_version),
+            database_name: Some(database.name),
+            database_size_bytes: Some(database.size_bytes),
+            ..completion
+        },
+        db_size,
+    ))
+}
+
+/// Verifies a finished `.partial` archive by reading it back, renames it into place and writes its sidecar.
+fn seal(partial: TempGuard, path: &Path, job: &JobControl) -> Result<Completion> {
+    job.stage("verifying archive", None);
+    let report = archive::verify(partial.path(), None, job)?;
+    if !report.ok() {
+        return Err(Error::damaged(
+            path,
+            format!(
+                "verification after writing failed: {}",
+                report.problems.join("; ")
+            ),
+        ));
+    }
+    let sha256 = report.archive_sha256.unwrap_or_default();
+    let size_bytes = std::fs::metadata(partial.path())
+        .ctx("cannot read", partial.path())?
+        .len();
+    fsutil::rename_no_replace(partial.path(), path)?;
+    partial.keep();
+    archive::write_sidecar(path, &sha256)?;
+    Ok(Completion {
+        size_bytes,
+        sha256,
+        ..Completion::default()
+    })
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Restore
+
+/// Which backup: a catalog id or an archive path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackupRef {
+    /// A catalog id.
+    Id(i64),
+    /// An archive file.
+    Path(PathBuf),
+}
+
+impl BackupRef {
+    /// Digits only: an id; anything else: a path.
+    pub fn parse(text: &str) -> BackupRef {
+        match text.parse::<i64>() {
+            Ok(id) if !text.is_empty() && text.chars().all(|c| c.is_ascii_digit()) => {
+                BackupRef::Id(id)
+            }
+            _ => BackupRef::Path(PathBuf::from(text)),
+        }
+    }
+}
+
+/// What to restore and how.
+#[derive(Debug, Clone)]
+pub struct RestoreSpec {
+    /// The backup.
+    pub source: BackupRef,
+    /// The profile to restore into (None: the backup's, or the only one).
+    pub profile: Option<String>,
+    /// Check everything, change nothing.
+    pub validate_only: bool,
+    /// Take a safety backup of the current database first.
+    pub safety_backup: bool,
+}
+
+/// What a restore did (or would do, for validate-only).
+#[derive(Debug, Clone, Serialize)]
+pub struct RestoreReport {
+    /// Profile name.
+    pub profile: String,
+    /// The backup's catalog id, if it has one.
+    pub backup_id: Option<i64>,
+    /// The archive.
+    pub archive: PathBuf,
+    /// What was (or would be) replaced.
+    pub target: String,
+    /// Only validation ran.
+    pub validate_only: bool,
+    /// The safety backup taken before the swap.
+    pub safety_backup_id: Option<i64>,
+    /// When the backup was taken.
+    pub backup_created_at: DateTime<Utc>,
+    /// Row counts in the backup.
+    pub tables: BTreeMap<String, u64>,
+    /// One sentence for the user.
+    pub message: String,
+}
+
+/// The archive and profile a restore would use, resolved before asking the user to confirm.
+#[derive(Debug, Clone)]
+pub struct RestorePlan {
+    /// The profile restored into.
+    pub profile: Profile,
+    /// The backup's catalog row, if any.
+    pub row: Option<BackupRow>,
+    /// The archive file.
+    pub archive: PathBuf,
+    /// What would be replaced.
+    pub target: String,
+}
+
+/// Resolves a restore's source and target without changing anything.
+pub fn plan_restore(ctx: &Context, spec: &RestoreSpec) -> Result<RestorePlan> {
+    let (row, archive_path) = match &spec.source {
+        BackupRef::Id(id) => {
+            let row = ctx.catalog.get(*id)?;
+            match row.status {
+                Status::Completed => {}
+                Status::Corrupted => {
+                    return Err(Error::damaged(
+                        &row.path,
+                        format!(
+                            "backup {id} failed verification earlier ({}); restore refused",
+                            row.error.clone().unwrap_or_default()
+                        ),
+                    ));
+                }
+                other => {
+                    return Err(Error::Usage(format!(
+                        "backup {id} is {other}; only completed backups can be restored"
+                    )));
+                }
+            }
+            let path = row.path.clone();
+            (Some(row), path)
+        }
+        BackupRef::Path(path) => {
+            if !path.exists() {
+                return Err(Error::Usage(format!("no such archive: {}", path.display())));
+            }
+            let row = ctx.catalog.find_by_path(path)?;
+            (row, path.clone())
+        }
+    };
+    let profile_name = match (&spec.profile, &row) {
+        (Some(name), Some(row)) if *name != row.profile => {
+            return Err(Error::Usage(format!(
+                "backup {} belongs to profile {}, not {name}; import the archive into {name} first",
+                row.id, row.profile
+            )));
+        }
+        (Some(name), _) => Some(name.clone()),
+        (None, Some(row)) => Some(row.profile.clone()),
+        (None, None) => None,
+    };
+    let profile = ctx.config.select(profile_name.as_deref())?.clone();
+    let target = engine::open(&profile.database, &ctx.config.settings).describe();
+    Ok(RestorePlan {
+        profile,
+        row,
+        archive: archive_path,
+        target,
+    })
+}
+
+/// Restores a backup: validate everything (checksums, manifest, integrity, row counts), take a safety backup,
+/// then swap. Any failure leaves the live database exactly as it was.
+pub fn restore(ctx: &Context, spec: &RestoreSpec, job: &JobControl) -> Result<RestoreReport> {
+    let plan = plan_restore(ctx, spec)?;
+    let profile = plan.profile.clone();
+    let _lock = ProfileLock::acquire(&ctx.paths, &profile.name)?;
+    let job_name = if spec.validate_only {
+        "validate"
+    } else {
+        "restore"
+    };
+    ctx.logged(job_name, Some(&profile.name), || {
+        let restore_id = ctx.catalog.insert_restore(
+            &profile.name,
+            plan.row.as_ref().map(|r| r.id),
+            &plan.archive,
+            spec.validate_only,
+        )?;
+        let mut safety_id = None;
+        let result = restore_locked(ctx, &plan, spec, job, &mut safety_id);
+        match &result {
+            Ok(report) => {
+                ctx.catalog
+                    .finish_restore(restore_id, "completed", safety_id, &report.message)?
+            }
+            Err(e) => {
+                let outcome = if matches!(e, Error::Cancelled) {
+                    "cancelled"
+                } else {
+                    "failed"
+                };
+                ctx.catalog.finish_restore(
+                    restore_id,
+                    outcome,
+                    safety_id,
+                    &format!("{e}; the database was left as it was"),
+                )?;
+            }
+        }
+        result.map(|r| {
+            let message = r.message.clone();
+            (r, message)
+        })
+    })
+}
+
+fn restore_locked(
+    ctx: &Context,
+    plan: &RestorePlan,
+    spec: &RestoreSpec,
+    job: &JobControl,
+    safety_id: &mut Option<i64>,
+) -> Result<RestoreReport> {
+    let profile = &plan.profile;
+    job.stage("checking archive", None);
+    if let Some(expected) = plan.row.as_ref().and_then(|r| r.sha256.as_deref()) {
+        let whole = crate::progress::sha256_file(&plan.archive, job)?;
+        if whole.sha256 != expected {
+            if let Some(row) = &plan.row {
+                ctx.catalog.set_status(
+                    row.id,
+                    Status::Corrupted,
+                    Some("archive checksum mismatch"),
+                )?;
+            }
+            return Err(Error::damaged(
+                &plan.archive,
+                "the archive's SHA-256 differs from the one recorded when it was written; restore refused",
+            ));
+        }
+    }
+    let mut reader = ArchiveReader::open(&plan.archive)?;
+    let manifest = reader.manifest.clone();
+    let Some(info) = manifest.database.clone() else {
+        return Err(Error::Usage(format!(
+            "{} holds no database (kind {}); nothing to restore with this version",
+            plan.archive.display(),
+            manifest.kind
+        )));
+    };
+    let engine = engine::open(&profile.database, &ctx.config.settings);
+    if info.engine != engine.kind() {
+        return Err(Error::Usage(format!(
+            "the archive holds a {} database but profile {} uses {}",
+            info.engine,
+            profile.name,
+            engine.kind()
+        )));
+    }
+    // Every other entry's checksum first; the database entry is checked as it is extracted.
+    for entry in manifest.entries.iter().filter(|e| e.path != info.entry) {
+        reader.extract_entry(&entry.path, &mut std::io::sink(), job, "checking archive")?;
+    }
+    let staged = engine.stage_restore(&mut reader, &info, job)?;
+    let target = staged.describe();
+    let when = manifest.created_at.format("%Y-%m-%d %H:%M:%S UTC");
+    if spec.validate_only {
+        return Ok(RestoreReport {
+            profile: profile.name.clone(),
+            backup_id: plan.row.as_ref().map(|r| r.id),
+            archive: plan.archive.clone(),
+            target: target.clone(),
+            validate_only: true,
+            safety_backup_id: None,
+            backup_created_at: manifest.created_at,
+            tables: info.tables.clone(),
+            message: format!(
+                "validated: the backup from {when} is intact ({} tables, {} rows, integrity check ok); a restore would replace {target}; nothing was changed",
+                info.tables.len(),
+                info.tables.values().sum::<u64>()
+            ),
+        });
+    }
+    job.check()?;
+    if spec.safety_backup && engine.preflight().is_ok() {
+        job.stage("taking safety backup", None);
+        let safety = backup_locked(ctx, profile, Kind::Database, Trigger::Safety, job).map_err(|e| match e {
+            Error::Cancelled => Error::Cancelled,
+            other => Error::Usage(format!(
+                "the safety backup of the current database failed, so nothing was restored: {other}"
+            )),
+        })?;
+        *safety_id = Some(safety.id);
+    }
+    job.check()?;
+    staged.apply(job)?;
+    Ok(RestoreReport {
+        profile: profile.name.clone(),
+        backup_id: plan.row.as_ref().map(|r| r.id),
+        archive: plan.archive.clone(),
+        target: target.clone(),
+        validate_only: false,
+        safety_backup_id: *safety_id,
+        backup_created_at: manifest.created_at,
+        tables: info.tables.clone(),
+        message: format!(
+            "restored {target} from the backup of {when}{}",
+            match safety_id {
+                Some(id) => format!(" (safety backup {id} holds the state from just before)"),
+                None => String::new(),
+            }
+        ),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Verify
+
+/// One verified backup.
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyOutcome {
+    /// Catalog id, when the archive is in the catalog.
+    pub id: Option<i64>,
+    /// What was found.
+    #[serde(flatten)]
+    pub report: VerifyReport,
+}
+
+/// Which archives to verify.
+#[derive(Debug, Clone)]
+pub enum VerifyTarget {
+    /// One backup or archive file.
+    One(BackupRef),
+    /// Every completed or corrupted backup (of one profile, or all).
+    All(Option<String>),
+}
+
+/// Re-reads archives and checks every checksum; damage marks the backup `corrupted` (and a good re-check of a
+/// corrupted backup marks it `completed` again).
+pub fn verify(
+    ctx: &Context,
+    target: &VerifyTarget,
+    job: &JobControl,
+) -> Result<Vec<VerifyOutcome>> {
+    let rows: Vec<Option<BackupRow>> = match target {
+        VerifyTarget::One(BackupRef::Id(id)) => vec![Some(ctx.catalog.get(*id)?)],
+        VerifyTarget::One(BackupRef::Path(path)) => {
+            if let Some(row) = ctx.catalog.find_by_path(path)? {
+                vec![Some(row)]
+            } else {
+                let report = archive::verify(path, read_sidecar(path).as_deref(), job)?;
+                return Ok(vec![VerifyOutcome { id: None, report }]);
+            }
+        }
+        VerifyTarget::All(profile) => {
+            if let Some(name) = profile {
+                ctx.config.profile(name)?;
+            }
+            ctx.catalog
+                .list(profile.as_deref(), false)?
+                .into_iter()
+                .filter(|r| matches!(r.status, Status::Completed | Status::Corrupted))
+                .map(Some)
+                .collect()
+        }
+    };
+    let mut outcomes = Vec::new();
+    for row in rows.into_iter().flatten() {
+        let report = if row.path.is_file() {
+            archive::verify(&row.path, row.sha256.as_deref(), job)?
+        } else {
+            VerifyReport {
+                path: row.path.clone(),
+                entries_checked: 0,
+                bytes_checked: 0,
+                archive_sha256: None,
+                problems: vec!["the archive file is missing".to_string()],
+            }
+        };
+        if report.ok() && row.status == Status::Corrupted {
+            ctx.catalog.set_status(row.id, Status::Completed, None)?;
+        } else if !report.ok() && row.status == Status::Completed {
+            ctx.catalog
+                .set_status(row.id, Status::Corrupted, Some(&report.problems.join("; ")))?;
+        }
+        let outcome = if report.ok() { "completed" } else { "failed" };
+        ctx.log(
+            "verify",
+            Some(&row.profile),
+            outcome,
+            &format!(
+                "backup {}: {}",
+                row.id,
+                if report.ok() {
+                    "ok".to_string()
+                } else {
+                    report.problems.join("; ")
+                }
+            ),
+        );
+        outcomes.push(VerifyOutcome {
+            id: Some(row.id),
+            report,
+        });
+    }
+    Ok(outcomes)
+}
+
+fn read_sidecar(archive: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(archive::sidecar_path(archive)).ok()?;
+    text.split_whitespace().next().map(str::to_string)
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Import
+
+/// What one imported file became.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportReport {
+    /// The file given.
+    pub source: PathBuf,
+    /// The new backup's catalog row.
+    pub backup: BackupRow,
+    /// What the file was recognised as.
+    pub detected: String,
+}
+
+/// Imports files as `uploaded` backups of a profile: a Backstop archive, a bare SQLite file or a gzipped one.
+/// Each is checked fully before it is catalogued; a refused file adds nothing.
+pub fn import(
+    ctx: &Context,
+    file: &Path,
+    profile: Option<&str>,
+    job: &JobControl,
+) -> Result<ImportReport> {
+    let profile = ctx.config.select(profile)?.clone();
+    let _lock = ProfileLock::acquire(&ctx.paths, &profile.name)?;
+    ctx.logged("import", Some(&profile.name), || {
+        let report = import_locked(ctx, &profile, file, job)?;
+        let message = format!(
+            "imported {} ({}) as backup {}",
+            file.display(),
+            report.detected,
+            report.backup.id
+        );
+        Ok((report, message))
+    })
+}
+
+fn import_locked(
+    ctx: &Context,
+    profile: &Profile,
+    file: &Path,
+    job: &JobControl,
+) -> Result<ImportReport> {
+    let start = Instant::now();
+    let meta = std::fs::symlink_metadata(file)
+        .map_err(|e| Error::refused(file, format!("cannot read it: {e}")))?;
+    if !meta.is_file() {
+        return Err(Error::refused(file, "not a regular file"));
+    }
+    fsutil::check_writable_dir(&profile.storage_dir)?;
+    let mut head = [0u8; 16];
+    let n = std::fs::File::open(file)
+        .and_then(|mut f| f.read(&mut head))
+        .map_err(|e| Error::refused(file, format!("cannot read it: {e}")))?;
+    let head = &head[..n];
+    let source_name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let (detected, completion, created_at, kind, manifest_db) = if head.starts_with(b"PK\x03\x04") {
+        let (completion, manifest) = import_archive(ctx, profile, file, &source_name, job)?;
+        (
+            "Backstop archive".to_string(),
+            completion,
+            manifest.created_at,
+            manifest.kind,
+            manifest.database,
+        )
+    } else if head.starts_with(&[0x1f, 0x8b]) || head == SQLITE_MAGIC {
+        let gz = head.starts_with(&[0x1f, 0x8b]);
+        let created_at = created_time_of(file, &source_name);
+        let (completion, database) =
+            import_sqlite_file(ctx, profile, file, gz, created_at, &source_name, job)?;
+        (
+            if gz {
+                "gzipped SQLite database"
+            } else {
+                "SQLite database"
+            }
+            .to_string(),
+            completion,
+            created_at,
+            Kind::Database,
+            Some(database),
+        )
+    } else {
+        return Err(Error::refused(
+            file,
+            "not a format Backstop understands: it reads Backstop archives (.zip), SQLite database files \
+             (.sqlite, .sqlite3, .db) and gzipped SQLite files (.db.gz)",
+        ));
+    };
+    let row = BackupRow {
+        id: 0,
+        profile: profile.name.clone(),
+        kind,
+        trigger: Trigger::Uploaded,
+        status: Status::Completed,
+        path: completion.0.clone(),
+        size_bytes: Some(completion.1.size_bytes),
+        sha256: Some(completion.1.sha256.clone()),
+        created_at,
+        finished_at: Some(Utc::now()),
+        duration_ms: Some(millis(start)),
+        engine: manifest_db.as_ref().map(|d| d.engine.to_string()),
+        engine_version: manifest_db.as_ref().map(|d| d.engine_version.clone()),
+        database_name: manifest_db.as_ref().map(|d| d.name.clone()),
+        database_size_bytes: manifest_db.as_ref().map(|d| d.size_bytes),
+        error: None,
+        pinned: false,
+    };
+    let id = ctx.catalog.insert_completed(&row)?;
+    Ok(ImportReport {
+        source: file.to_path_buf(),
+        backup: BackupRow { id, ..row },
+        detected,
+    })
+}
+
+/// A time in the file name (`_YYYYMMDD_HHMMSS` or `-YYYYMMDD-HHMMSS`), else the file's modification time.
+pub fn created_time_of(file: &Path, name: &str) -> DateTime<Utc> {
+    let digits: Vec<(usize, char)> = name.char_indices().collect();
+    for start in 0..digits.len() {
+        let candidate: String = digits[start..].iter().map(|(_, c)| *c).take(15).collect();
+        if candidate.len() == 15
+            && let Ok(t) =
+                NaiveDateTime::parse_from_str(&candidate.replace('-', "_"), "%Y%m%d_%H%M%S")
+        {
+            return t.and_utc();
+        }
+    }
+    std::fs::metadata(file)
+        .and_then(|m| m.modified())
+        .map(DateTime::<Utc>::from)
+        .unwrap_or_else(|_| Utc::now())
+}
+
+/// Checks a Backstop archive fully, then re-packs it (entries copied raw, without recompressing) with a new
+/// manifest naming this profile and the `uploaded` trigger.
+fn import_archive(
+    ctx: &Context,
+    profile: &Profile,
+    file: &Path,
+    source_name: &str,
+    job: &JobControl,
+) -> Result<((PathBuf, Completion), Manifest)> {
+    let mut reader = ArchiveReader::open(file)?;
+    let total: u64 = reader.manifest.entries.iter().map(|e| e.size).sum();
+    if total > ctx.config.settings.max_import_bytes {
+        return Err(Error::refused(
+            file,
+            format!(
+                "it would unpack to {total} bytes, more than the import limit of {} (settings.max_import_bytes)",
+                ctx.config.settings.max_import_bytes
+            ),
+        ));
+    }
+    if reader.manifest.entries.len() as u64 > ctx.config.settings.max_import_entries {
+        return Err(Error::refused(
+            file,
+            "it has more entries than the import limit (settings.max_import_entries)",
+        ));
+    }
+    let engine_kind = profile.database.engine();
+    if let Some(db) = &reader.manifest.database
+        && db.engine != engine_kind
+    {
+        return Err(Error::refused(
+            file,
+            format!(
+                "it holds a {} database but profile {} uses {}",
+                db.engine, profile.name, engine_kind
+            ),
+        ));
+    }
+    // Check every entry's checksum (and a database's integrity) before anything is stored.
+    let entries = reader.manifest.entries.clone();
+    for entry in &entries {
+        reader.extract_entry(&entry.path, &mut std::io::sink(), job, "checking archive")?;
+    }
+    if let Some(info) = reader.manifest.database.clone() {
+        let scratch_target = profile
+            .storage_dir
+            .join(format!(".import-check-{}.sqlite3", std::process::id()));
+        let probe =
+            engine::sqlite::SqliteEngine::new(scratch_target, std::time::Duration::from_secs(1));
+        // stage_restore into a scratch target checks integrity, schema and row counts, then the copy is dropped.
+        drop(engine::Engine::stage_restore(
+            &probe,
+            &mut reader,
+            &info,
+            job,
+        )?);
+    }
+    let mut manifest = reader.manifest.clone();
+    manifest.profile = profile.name.clone();
+    manifest.trigger = Trigger::Uploaded;
+    manifest.imported_from = Some(source_name.to_string());
+    let path = archive::unique_archive_path(
+        &profile.storage_dir,
+        &profile.name,
+        manifest.kind,
+        manifest.created_at,
+        Trigger::Uploaded,
+    );
+    let partial = TempGuard::new(fsutil::partial_path(&path));
+    let mut writer = ArchiveWriter::create(
+        partial.path(),
+        profile.policy.compression_level,
+        manifest.created_at,
+    )?;
+    for entry in entries.iter().filter(|e| e.path != archive::README_NAME) {
+        writer.copy_raw(&mut reader, entry)?;
+    }
+    writer.add_bytes(
+        archive::README_NAME,
+        archive::readme_text(&manifest).as_bytes(),
+        job,
+    )?;
+    let manifest = writer.finish(manifest)?;
+    let completion = seal(partial, &path, job)?;
+    Ok(((path, completion), manifest))
+}
+
+/// Copies a bare or gzipped SQLite file into staging (bounded, counted while decompressing), checks it, and
+/// writes a Backstop archive of it through the SQLite engine.
+fn import_sqlite_file(
+    ctx: &Context,
+    profile: &Profile,
+    file: &Path,
+    gz: bool,
+    created_at: DateTime<Utc>,
+    source_name: &str,
+    job: &JobControl,
+) -> Result<((PathBuf, Completion), archive::DatabaseInfo)> {
+    if profile.database.engine() != crate::model::EngineKind::Sqlite {
+        return Err(Error::refused(
+            file,
+            format!(
+                "it is a SQLite database but profile {} is not",
+                profile.name
+            ),
+        ));
+    }
+    let staged = TempGuard::new(profile.storage_dir.join(format!(
+        ".import-{}{}",
+        std::process::id(),
+        fsutil::PARTIAL_SUFFIX
+    )));
+    let _ = std::fs::remove_file(staged.path());
+    {
+        let input = std::fs::File::open(file)
+            .map_err(|e| Error::refused(file, format!("cannot read it: {e}")))?;
+        let total = input.metadata().ok().map(|m| m.len());
+        let mut reader: Box<dyn Read> = if gz {
+            Box::new(flate2::read::MultiGzDecoder::new(std::io::BufReader::new(
+                input,
+            )))
+        } else {
+            Box::new(input)
+        };
+        let mut out = fsutil::create_private(staged.path())?;
+        let limit = ctx.config.settings.max_import_bytes;
+        crate::progress::copy_hashing(&mut reader, &mut out, limit, job, "copying import", total).map_err(|e| match e {
+            crate::progress::CopyError::Io(e) => Error::refused(
+                file,
+                format!("it cannot be read completely ({e}); it may be truncated or damaged"),
+            ),
+            crate::progress::CopyError::TooLarge(limit) => Error::refused(
+                file,
+                format!("it unpacks to more than the import limit of {limit} bytes (settings.max_import_bytes); a decompression bomb?"),
+            ),
+            crate::progress::CopyError::Cancelled => Error::Cancelled,
+        })?;
+        out.sync_all().ctx("cannot sync", staged.path())?;
+    }
+    let mut head = [0u8; 16];
+    std::fs::File::open(staged.path())
+        .and_then(|mut f| f.read_exact(&mut head))
+        .map_err(|_| Error::refused(file, "it does not hold a SQLite database"))?;
+    if &head != SQLITE_MAGIC {
+        return Err(Error::refused(file, "it does not hold a SQLite database"));
+    }
+    {
+        let conn = rusqlite::Connection::open_with_flags(
+            staged.path(),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| Error::refused(file, format!("SQLite cannot open it: {e}")))?;
+        engine::sqlite::check_integrity(&conn, source_name, false)
+            .map_err(|e| Error::refused(file, e.to_string()))?;
+    }
+    let engine = engine::sqlite::SqliteEngine::new(
+        staged.path().to_path_buf(),
+        std::time::Duration::from_secs(1),
+    );
+    let path = archive::unique_archive_path(
+        &profile.storage_dir,
+        &profile.name,
+        Kind::Database,
+        created_at,
+        Trigger::Uploaded,
+    );
+    let partial = TempGuard::new(fsutil::partial_path(&path));
+    let mut writer =
+        ArchiveWriter::create(partial.path(), profile.policy.compression_level, created_at)?;
+    let mut database = engine::Engine::backup(&engine, &mut writer, &profile.storage_dir, job)?;
+    database.name = engine::safe_name(source_name.split('.').next().unwrap_or("database"));
+    let manifest = Manifest {
+        format: archive::FORMAT_NAME.to_string(),
+        format_version: archive::FORMAT_VERSION,
+        app_version: env!("CARGO_PKG_VERSION").to_string(),
+        profile: profile.name.clone(),
+        kind: Kind::Database,
+        trigger: Trigger::Uploaded,
+        created_at,
+        database: Some(database.clone()),
+        entries: Vec::new(),
+        imported_from: Some(source_name.to_string()),
+        warnings: Vec::new(),
+    };
+    writer.add_bytes(
+        archive::README_NAME,
+        archive::readme_text(&manifest).as_bytes(),
+        job,
+    )?;
+    writer.finish(manifest)?;
+    let completion = seal(partial, &path, job)?;
+    Ok(((path, completion), database))
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Export, delete, pin
+
+/// Copies a completed backup's archive to `to` (a file, or a folder to put it in), checking its SHA-256 on the way;
+/// written as a temporary file, fsynced, renamed. A sidecar `.sha256` goes beside it.
+pub fn export(ctx: &Context, id: i64, to: &Path, job: &JobControl) -> Result<PathBuf> {
+    let row = ctx.catalog.get(id)?;
+    if row.status != Status::Completed {
+        return Err(Error::Usage(format!(
+            "backup {id} is {}; only completed backups can be exported",
+            row.status
+        )));
+    }
+    let dest = if to.is_dir() {
+        to.join(row.path.file_name().unwrap_or_default())
+    } else {
+        to.to_path_buf()
+    };
+    if dest.exists() {
+        return Err(Error::Usage(format!(
+            "{} already exists; choose another name",
+            dest.display()
+        )));
+    }
+    ctx.logged("export", Some(&row.profile), || {
+        let partial = TempGuard::new(fsutil::partial_path(&dest));
+        let mut input = std::fs::File::open(&row.path).ctx("cannot read archive", &row.path)?;
+        let total = input.metadata().ok().map(|m| m.len());
+        let mut out = fsutil::create_private(partial.path())?;
+        let copied =
+            crate::progress::copy_hashing(&mut input, &mut out, u64::MAX, job, "exporting", total)
+                .map_err(|e| match e {
+                    crate::progress::CopyError::Io(e) => Error::io("cannot copy archive", &dest, e),
+                    crate::progress::CopyError::TooLarge(_) => {
+                        Error::damaged(&row.path, "too large")
+                    }
+                    crate::progress::CopyError::Cancelled => Error::Cancelled,
+                })?;
+        if Some(&copied.sha256) != row.sha256.as_ref() {
+            ctx.catalog
+                .set_status(id, Status::Corrupted, Some("archive checksum mismatch"))?;
+            return Err(Error::damaged(
+                &row.path,
+                "its SHA-256 differs from the one recorded; not exported",
+            ));
+        }
+        out.sync_all().ctx("cannot sync", partial.path())?;
+        drop(out);
+        fsutil::rename_no_replace(partial.path(), &dest)?;
+        partial.keep();
+        archive::write_sidecar(&dest, &copied.sha256)?;
+        Ok((
+            dest.clone(),
+            format!("exported backup {id} to {}", dest.display()),
+        ))
+    })
+}
+
+/// Deletes a backup: the catalog row is marked `deleted` first, then the archive and its sidecars are removed.
+pub fn delete(ctx: &Context, id: i64) -> Result<BackupRow> {
+    let row = ctx.catalog.get(id)?;
+    if row.status == Status::Deleted {
+        return Err(Error::Usage(format!("backup {id} is already deleted")));
+    }
+    if row.pinned {
+        return Err(Error::Usage(format!(
+            "backup {id} is pinned; unpin it first (`backstop unpin {id}`)"
+        )));
+    }
+    let _lock = ProfileLock::acquire(&ctx.paths, &row.profile)?;
+    ctx.logged("delete", Some(&row.profile), || {
+        delete_files(ctx, &row, "deleted by the user")?;
+        Ok((
+            row.clone(),
+            format!("deleted backup {id} ({})", row.path.display()),
+        ))
+    })
+}
+
+fn delete_files(ctx: &Context, row: &BackupRow, reason: &str) -> Result<()> {
+    ctx.catalog
+        .set_status(row.id, Status::Deleted, Some(reason))?;
+    for path in [
+        archive::sidecar_path(&row.path),
+        archive::pin_marker_path(&row.path),
+        row.path.clone(),
+    ] {
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io("cannot delete", &path, e)),
+        }
+    }
+    fsutil::sync_dir(fsutil::parent_of(&row.path))
+}
+
+/// Pins (never deleted by retention) or unpins a backup; the pin is also a `.pinned` file beside the archive.
+pub fn pin(ctx: &Context, id: i64, pinned: bool) -> Result<BackupRow> {
+    let row = ctx.catalog.get(id)?;
+    if row.status == Status::Deleted {
+        return Err(Error::Usage(format!("backup {id} is deleted")));
+    }
+    let marker = archive::pin_marker_path(&row.path);
+    if pinned {
+        fsutil::atomic_write(&marker, b"")?;
+    } else {
+        match std::fs::remove_file(&marker) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io("cannot remove pin marker", &marker, e)),
+        }
+    }
+    ctx.catalog.set_pinned(id, pinned)?;
+    ctx.catalog.get(id)
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Prune
+
+/// Retention's plan for a profile, and whether it was carried out.
+#[derive(Debug, Clone, Serialize)]
+pub struct PruneReport {
+    /// Profile name.
+    pub profile: String,
+    /// Only planned, nothing deleted.
+    pub dry_run: bool,
+    /// One verdict per completed backup, newest first.
+    pub verdicts: Vec<retention::Verdict>,
+}
+
+/// Applies the profile's retention policy (or only shows it with `dry_run`).
+pub fn prune(ctx: &Context, profile: Option<&str>, dry_run: bool) -> Result<PruneReport> {
+    let profile = ctx.config.select(profile)?.clone();
+    let _lock = ProfileLock::acquire(&ctx.paths, &profile.name)?;
+    if dry_run {
+        return prune_locked(ctx, &profile, true);
+    }
+    ctx.logged("prune", Some(&profile.name), || {
+        let report = prune_locked(ctx, &profile, false)?;
+        let n = report.verdicts.iter().filter(|v| !v.keep).count();
+        Ok((report, format!("retention deleted {n} backup(s)")))
+    })
+}
+
+fn prune_locked(ctx: &Context, profile: &Profile, dry_run: bool) -> Result<PruneReport> {
+    let rows = ctx.catalog.list(Some(&profile.name), false)?;
+    let summaries: Vec<retention::BackupSummary> = rows
+        .iter()
+        .map(|r| retention::BackupSummary {
+            id: r.id,
+            created_at: r.created_at,
+            trigger: r.trigger,
+            status: r.status,
+            pinned: r.pinned,
+        })
+        .collect();
+    let verdicts = retention::plan(&summaries, &profile.policy, Utc::now());
+    if !dry_run {
+        for verdict in retention::deletions(&verdicts) {
+            if let Some(row) = rows.iter().find(|r| r.id == verdict.id) {
+                delete_files(ctx, row, &format!("retention: {}", verdict.reason))?;
+                ctx.log(
+                    "prune",
+                    Some(&profile.name),
+                    "deleted",
+                    &format!(
+                        "backup {} ({}): {}",
+                        row.id,
+                        row.path.display(),
+                        verdict.reason
+                    ),
+                );
+            }
+        }
+    }
+    Ok(PruneReport {
+        profile: profile.name.clone(),
+        dry_run,
+        verdicts,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Run due
+
+/// What `run-due` did for one profile.
+#[derive(Debug, Clone, Serialize)]
+pub struct DueOutcome {
+    /// Profile name.
+    pub profile: String,
+    /// Whether a backup was due.
+    pub due: bool,
+    /// Intervals missed beyond the one due now.
+    pub missed: u32,
+    /// Why (not) due.
+    pub reason: String,
+    /// The backup made, if one was due and it worked.
+    pub backup: Option<BackupReport>,
+    /// Why the backup failed, if it did.
+    pub error: Option<String>,
+}
+
+/// Runs every automatic backup that is due (for cron, systemd timers and Task Scheduler).
+pub fn run_due(ctx: &Context, job: &JobControl, now: DateTime<Utc>) -> Result<Vec<DueOutcome>> {
+    let mut outcomes = Vec::new();
+    for profile in &ctx.config.profiles {
+        let last = ctx.catalog.last_automatic(&profile.name)?;
+        let check = schedule::check(
+            last,
+            profile.policy.auto_enabled,
+            profile.policy.auto_interval_hours,
+            now,
+        );
+        let mut outcome = DueOutcome {
+            profile: profile.name.clone(),
+            due: check.due,
+            missed: check.missed,
+            reason: check.reason.clone(),
+            backup: None,
+            error: None,
+        };
+        if check.due {
+            let spec = BackupSpec {
+                profile: Some(profile.name.clone()),
+                kind: None,
+                trigger: Trigger::Automatic,
+            };
+            match backup(ctx, &spec, job) {
+                Ok(report) => outcome.backup = Some(report),
+                Err(Error::Cancelled) => return Err(Error::Cancelled),
+                Err(e) => outcome.error = Some(e.to_string()),
+            }
+        }
+        outcomes.push(outcome);
+    }
+    Ok(outcomes)
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Stats
+
+/// Numbers about a profile's backups.
+#[derive(Debug, Clone, Serialize)]
+pub struct Stats {
+    /// Profile name.
+    pub profile: String,
+    /// Backups (not deleted) by trigger.
+    pub by_trigger: BTreeMap<String, u64>,
+    /// Backups (not deleted) by status.
+    pub by_status: BTreeMap<String, u64>,
+    /// Total size of completed archives.
+    pub total_size_bytes: u64,
+    /// Average size of a completed archive.
+    pub average_size_bytes: u64,
+    /// Size of the live database now (None when it cannot be read).
+    pub database_size_bytes: Option<u64>,
+    /// The most recent backup job of any outcome.
+    pub last_backup: Option<BackupRow>,
+    /// When the last automatic backup was taken.
+    pub last_automatic_at: Option<DateTime<Utc>>,
+    /// When the next automatic backup falls due.
+    pub next_automatic_at: Option<DateTime<Utc>>,
+    /// Completed backups over finished backup jobs (manual, automatic, safety), in percent.
+    pub success_rate_percent: Option<f64>,
+}
+
+/// Computes a profile's statistics.
+pub fn stats(ctx: &Context, profile: Option<&str>, now: DateTime<Utc>) -> Result<Stats> {
+    let profile = ctx.config.select(profile)?;
+    let all = ctx.catalog.list(Some(&profile.name), true)?;
+    let live: Vec<&BackupRow> = all.iter().filter(|r| r.status != Status::Deleted).collect();
+    let mut by_trigger = BTreeMap::new();
+    let mut by_status = BTreeMap::new();
+    for row in &live {
+        *by_trigger.entry(row.trigger.to_string()).or_insert(0) += 1;
+        *by_status.entry(row.status.to_string()).or_insert(0) += 1;
+    }
+    let completed: Vec<&&BackupRow> = live
+        .iter()
+        .filter(|r| r.status == Status::Completed)
+        .collect();
+    let total: u64 = completed.iter().filter_map(|r| r.size_bytes).sum();
+    let jobs: Vec<&BackupRow> = all
+        .iter()
+        .filter(|r| {
+            r.trigger != Trigger::Uploaded
+                && r.status != Status::Running
+                && r.status != Status::Cancelled
+        })
+        .collect();
+    let good = jobs
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.status,
+                Status::Completed | Status::Deleted | Status::Corrupted
+            )
+        })
+        .count();
+    let last_automatic_at = ctx.catalog.last_automatic(&profile.name)?;
+    let due = schedule::check(
+        last_automatic_at,
+        profile.policy.auto_enabled,
+        profile.policy.auto_interval_hours,
+        now,
+    );
+    let last_backup = all
+        .iter()
+        .filter(|r| r.trigger != Trigger::Uploaded)
+        .max_by_key(|r| r.id)
+        .cloned();
+    Ok(Stats {
+        profile: profile.name.clone(),
+        by_trigger,
+        by_status,
+        total_size_bytes: total,
+        average_size_bytes: if completed.is_empty() {
+            0
+        } else {
+            total / completed.len() as u64
+        },
+        database_size_bytes: engine::open(&profile.database, &ctx.config.settings)
+            .size_bytes()
+            .ok(),
+        last_backup,
+        last_automatic_at,
+        next_automatic_at: due.next_at,
+        success_rate_percent: if jobs.is_empty() {
+            None
+        } else {
+            Some(100.0 * good as f64 / jobs.len() as f64)
+        },
+    })
+}
+
+/// The restore log and job log, for `backstop log`.
+pub fn history(
+    ctx: &Context,
+    profile: Option<&str>,
+    limit: usize,
+) -> Result<(Vec<RestoreRow>, Vec<JobRow>)> {
+    Ok((
+        ctx.catalog.restores(profile)?,
+        ctx.catalog.jobs(profile, limit)?,
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Catalog rebuild
+
+/// What a rebuild found.
+#[derive(Debug, Clone, Serialize)]
+pub struct RebuildReport {
+    /// Archives catalogued as completed.
+    pub archives: usize,
+    /// Archives that could not be read (catalogued as corrupted).
+    pub damaged: Vec<String>,
+    /// Where the old catalog was moved.
+    pub old_catalog: Option<PathBuf>,
+}
+
+/// Rebuilds the catalog from the manifests in every profile's storage folder (the archives are the truth).
+/// The old catalog is kept beside it; its restore and job logs are carried over when it can be read.
+pub fn rebuild_catalog(paths: &Paths, job: &JobControl) -> Result<RebuildReport> {
+    paths.ensure()?;
+    let config = Config::load(&paths.config_file)?;
+    let mut locks = Vec::new();
+    for profile in &config.profiles {
+        locks.push(ProfileLock::acquire(paths, &profile.name)?);
+    }
+    let new_path = fsutil::partial_path(&paths.catalog_file);
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut p = new_path.clone().into_os_string();
+        p.push(suffix);
+        let _ = std::fs::remove_file(PathBuf::from(p));
+    }
+    let mut report = RebuildReport {
+        archives: 0,
+        damaged: Vec::new(),
+        old_catalog: None,
+    };
+    {
+        let catalog = Catalog::open(&new_path)?;
+        let mut rows = Vec::new();
+        let mut seen_dirs = std::collections::HashSet::new();
+        for profile in &config.profiles {
+            if !seen_dirs.insert(profile.storage_dir.clone()) {
+                continue;
+            }
+            let Ok(entries) = std::fs::read_dir(&profile.storage_dir) else {
+                continue;
+            };
+            let mut files: Vec<PathBuf> = entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "zip") && p.is_file())
+                .collect();
+            files.sort();
+            for file in files {
+                job.check()?;
+                rows.push(row_from_archive(&file, &profile.name, &mut report));
+            }
+        }
+        rows.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.path.cmp(&b.path)));
+        for row in &rows {
+            catalog.insert_completed(row)?;
+        }
+        if paths.catalog_file.exists() && catalog.copy_history_from(&paths.catalog_file).is_err() {
+            report
+                .damaged
+                .push("the old catalog's restore and job logs could not be read".into());
+        }
+        // Leave a single self-contained file before the rename.
+        catalog.into_single_file()?;
+    }
+    if paths.catalog_file.exists() {
+        let stamp = Utc::now().format("%Y%m%d_%H%M%S");
+        let old = paths
+            .catalog_file
+            .with_file_name(format!("catalog.sqlite3.old-{stamp}"));
+        std::fs::rename(&paths.catalog_file, &old)
+            .ctx("cannot move old catalog aside", &paths.catalog_file)?;
+        for suffix in ["-wal", "-shm"] {
+            let mut from = paths.catalog_file.clone().into_os_string();
+            from.push(suffix);
+            let mut to = old.clone().into_os_string();
+            to.push(suffix);
+            let _ = std::fs::rename(PathBuf::from(from), PathBuf::from(to));
+        }
+        report.old_catalog = Some(old);
+    }
+    std::fs::rename(&new_path, &paths.catalog_file)
+        .ctx("cannot put new catalog in place", &paths.catalog_file)?;
+    fsutil::sync_dir(fsutil::parent_of(&paths.catalog_file))?;
+    drop(locks);
+    Ok(report)
+}
+
+fn row_from_archive(file: &Path, storage_profile: &str, report: &mut RebuildReport) -> BackupRow {
+    let size = std::fs::metadata(file).map(|m| m.len()).ok();
+    let pinned = archive::pin_marker_path(file).exists();
+    let created_fallback = created_time_of(
+        file,
+        &file.file_name().unwrap_or_default().to_string_lossy(),
+    );
+    match ArchiveReader::open(file) {
+        Ok(reader) => {
+            report.archives += 1;
+            let m = reader.manifest;
+            BackupRow {
+                id: 0,
+                profile: m.profile.clone(),
+                kind: m.kind,
+                trigger: m.trigger,
+                status: Status::Completed,
+                path: file.to_path_buf(),
+                size_bytes: size,
+                sha256: read_sidecar(file),
+                created_at: m.created_at,
+                finished_at: None,
+                duration_ms: None,
+                engine: m.database.as_ref().map(|d| d.engine.to_string()),
+                engine_version: m.database.as_ref().map(|d| d.engine_version.clone()),
+                database_name: m.database.as_ref().map(|d| d.name.clone()),
+                database_size_bytes: m.database.as_ref().map(|d| d.size_bytes),
+                error: None,
+                pinned,
+            }
+        }
+        Err(e) => {
+            report.damaged.push(format!("{}: {e}", file.display()));
+            BackupRow {
+                id: 0,
+                profile: storage_profile.to_string(),
+                kind: Kind::Database,
+                trigger: Trigger::Manual,
+                status: Status::Corrupted,
+                path: file.to_path_buf(),
+                size_bytes: size,
+                sha256: read_sidecar(file),
+                created_at: created_fallback,
+                finished_at: None,
+                duration_ms: None,
+                engine: None,
+                engine_version: None,
+                database_name: None,
+                database_size_bytes: None,
+                error: Some(e.to_string()),
+                pinned,
+            }
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! Backstop keeps SQLite databases (PostgreSQL and MySQL/MariaDB to come) and their files folder safe in
+//! verified archives, and gives them back when something breaks.
+//!
+//! Modules in reading order:
+//! - [`model`]: the shared words (kind, trigger, status, policy).
+//! - [`config`]: where state lives (`BACKSTOP_HOME`), profiles and settings in `config.toml`.
+//! - [`fsutil`]: durable writes (temp file, fsync, rename).
+//! - [`progress`]: progress sinks, cancel tokens, streamed hashing copies.
+//! - [`archive`]: the zip archive, its manifest and checksums; safe reading of untrusted archives.
+//! - [`engine`]: the database engines behind one trait (`engine::sqlite`).
+//! - [`catalog`]: the history of backups, restores and jobs.
+//! - [`retention`], [`schedule`]: pure decisions, tested with case tables.
+//! - [`lock`]: one lock per profile.
+//! - [`jobs`]: every job the CLI and the window run.
+//! - [`cli`]: the command line, a thin adapter over `jobs`.
+//!
+//! Dependencies point one way: `cli` → `jobs` → `catalog`, `config`, `engine`, `archive`, `retention`,
+//! `schedule`. Nothing below `jobs` knows whether a terminal or a window is listening.
+//!
+//! Invariants: an archive is written once, to `<name>.partial`, fsynced, read back and verified, then renamed;
+//! only then is its catalog row `completed`. A restore changes the live database only after the archive and the
+//! extracted copy passed every check, and after a safety backup of the current state.
+
+pub mod archive;
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod engine;
+pub mod error;
+pub mod fsutil;
+pub mod jobs;
+pub mod lock;
+pub mod model;
+pub mod progress;
+pub mod retention;
+pub mod schedule;
+
+pub use error::{Error, Result};
