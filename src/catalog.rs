@@ -292,13 +292,13 @@ impl Catalog {
         Ok(self.conn.last_insert_rowid())
     }
 
-    /// Inserts a finished backup found on disk (import, rebuild).
+    /// Inserts a finished backup found on disk (import, rebuild); a positive `row.id` is kept (rebuild keeps ids).
     pub fn insert_completed(&self, row: &BackupRow) -> Result<i64> {
         self.conn
             .execute(
-                "INSERT INTO backups (profile, kind, trigger, status, path, size_bytes, sha256, created_at, finished_at, \
+                "INSERT INTO backups (id, profile, kind, trigger, status, path, size_bytes, sha256, created_at, finished_at, \
                  duration_ms, engine, engine_version, database_name, database_size_bytes, error, pinned) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                 VALUES (?17, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
                 params![
                     row.profile,
                     row.kind.as_str(),
@@ -316,6 +316,7 @@ impl Catalog {
                     row.database_size_bytes.map(|v| v as i64),
                     row.error,
                     row.pinned as i64,
+                    (row.id > 0).then_some(row.id),
                 ],
             )
             .map_err(|e| self.err(e))?;

@@ -1521,6 +1521,24 @@ pub fn rebuild_catalog(paths: &Paths, job: &JobControl) -> Result<RebuildReport>
             }
         }
         rows.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.path.cmp(&b.path)));
+        // Keep the ids (and job timings) the old catalog gave these archives, when it can still be read, so that
+        // ids in scripts and in the restore log stay true.
+        if let Ok(old) = Catalog::open(&paths.catalog_file)
+            && let Ok(old_rows) = old.list(None, true)
+        {
+            let by_path: std::collections::HashMap<&Path, &BackupRow> = old_rows
+                .iter()
+                .filter(|r| matches!(r.status, Status::Completed | Status::Corrupted))
+                .map(|r| (r.path.as_path(), r))
+                .collect();
+            for row in &mut rows {
+                if let Some(old_row) = by_path.get(row.path.as_path()) {
+                    row.id = old_row.id;
+                    row.finished_at = old_row.finished_at;
+                    row.duration_ms = old_row.duration_ms;
+                }
+            }
+        }
         for row in &rows {
             catalog.insert_completed(row)?;
         }

@@ -1,0 +1,214 @@
+//! The catalog: crash leftovers are reconciled on the next start, and the archives rebuild it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use backstop::catalog::Catalog;
+use backstop::model::{Kind, Status, Trigger};
+use chrono::Utc;
+use common::TestHome;
+use std::path::PathBuf;
+
+#[test]
+fn a_crash_while_writing_leaves_a_failed_row_and_no_partial_file() {
+    let home = TestHome::new();
+    home.sqlite_profile("shop", 100, &[]);
+    let good = home.backup("shop");
+    let storage = good.parent().unwrap().to_path_buf();
+    // What a kill -9 during a backup leaves: a running row and a half-written .partial (and a snapshot file).
+    let final_path = storage.join("shop_database_20260101_000000_manual.zip");
+    {
+        let catalog = Catalog::open(&home.paths().catalog_file).unwrap();
+        catalog
+            .insert_running(
+                "shop",
+                Kind::Database,
+                Trigger::Manual,
+                Utc::now(),
+                &final_path,
+            )
+            .unwrap();
+    }
+    let partial = storage.join("shop_database_20260101_000000_manual.zip.partial");
+    std::fs::write(&partial, b"PK\x03\x04 half an archive").unwrap();
+    let snapshot = storage.join(".shop.12345.snapshot.partial");
+    std::fs::write(&snapshot, b"SQLite format 3\0...").unwrap();
+    let unrelated = storage.join("notes.partial");
+    std::fs::write(&unrelated, b"not ours").unwrap();
+
+    let out = home.run(&["list", "--json", "--all"]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("interrupted") && err.contains("marked failed"),
+        "{err}"
+    );
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows[1]["status"], "failed");
+    assert!(rows[1]["error"].as_str().unwrap().contains("interrupted"));
+    assert_eq!(
+        rows[0]["status"], "completed",
+        "the older backup is untouched"
+    );
+    assert!(
+        !partial.exists() && !snapshot.exists(),
+        "stray partial files are removed"
+    );
+    assert!(
+        unrelated.exists(),
+        "files that are not Backstop's are never removed"
+    );
+    assert!(good.is_file());
+}
+
+#[test]
+fn a_crash_after_the_rename_completes_the_verified_archive() {
+    let home = TestHome::new();
+    home.sqlite_profile("shop", 100, &[]);
+    let good = home.backup("shop");
+    // The archive reached its final name but the process died before the catalog said completed.
+    let renamed = good.with_file_name("shop_database_20260101_000000_manual.zip");
+    std::fs::copy(&good, &renamed).unwrap();
+    {
+        let catalog = Catalog::open(&home.paths().catalog_file).unwrap();
+        catalog
+            .insert_running(
+                "shop",
+                Kind::Database,
+                Trigger::Manual,
+                Utc::now(),
+                &renamed,
+            )
+            .unwrap();
+    }
+    let rows = home.list_json();
+    assert_eq!(rows[1]["status"], "completed");
+    assert!(PathBuf::from(format!("{}.sha256", renamed.display())).is_file());
+    home.run_ok(&["verify", "2"]);
+}
+
+#[test]
+fn a_running_row_of_a_live_job_is_left_alone() {
+    let home = TestHome::new();
+    home.sqlite_profile("shop", 10, &[]);
+    {
+        let catalog = Catalog::open(&home.paths().catalog_file).unwrap();
+        catalog
+            .insert_running(
+                "shop",
+                Kind::Database,
+                Trigger::Manual,
+                Utc::now(),
+                &home.work().join("x.zip"),
+            )
+            .unwrap();
+    }
+    let lock = backstop::lock::ProfileLock::acquire(&home.paths(), "shop").unwrap();
+    let rows = home.list_json();
+    assert_eq!(
+        rows[0]["status"], "running",
+        "another process holds the profile: its row is live"
+    );
+    drop(lock);
+    let rows = home.list_json();
+    assert_eq!(rows[0]["status"], "failed");
+}
+
+#[test]
+fn rebuild_restores_the_catalog_from_the_archives() {
+    let home = TestHome::new();
+    let db = home.sqlite_profile("shop", 200, &[]);
+    home.backup("shop");
+    home.backup("shop");
+    home.run_ok(&["pin", "1"]);
+    home.run_ok(&["restore", "2", "--yes"]);
+    let before = home.list_json();
+    assert_eq!(before.len(), 3);
+
+    // With the old catalog readable, a rebuild keeps every id.
+    home.run_ok(&["catalog", "rebuild"]);
+    let kept = home.list_json();
+    for (a, b) in before.iter().zip(&kept) {
+        for field in ["id", "path", "sha256", "created_at", "duration_ms"] {
+            assert_eq!(a[field], b[field], "{field}");
+        }
+    }
+
+    // Lose the catalog entirely.
+    let catalog = home.paths().catalog_file;
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", catalog.display()));
+    }
+    assert_eq!(home.list_json().len(), 0);
+    let out = home.run_ok(&["catalog", "rebuild"]);
+    assert!(out.contains("3 archive(s)"), "{out}");
+    let after = home.list_json();
+    assert_eq!(after.len(), 3);
+    for (a, b) in before.iter().zip(&after) {
+        for field in [
+            "profile",
+            "kind",
+            "trigger",
+            "status",
+            "path",
+            "size_bytes",
+            "sha256",
+            "created_at",
+        ] {
+            assert_eq!(a[field], b[field], "{field}");
+        }
+    }
+    assert_eq!(after[0]["pinned"], true, "pins survive a rebuild");
+    home.run_ok(&["verify", "--all"]);
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute("DELETE FROM orders", [])
+        .unwrap();
+    home.run_ok(&["restore", "1", "--yes"]);
+}
+
+#[test]
+fn a_damaged_catalog_says_to_rebuild_and_rebuild_fixes_it() {
+    let home = TestHome::new();
+    home.sqlite_profile("shop", 50, &[]);
+    home.backup("shop");
+    home.backup("shop");
+    let catalog = home.paths().catalog_file;
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", catalog.display()));
+    }
+    std::fs::write(&catalog, vec![0x42u8; 8192]).unwrap();
+    let out = home.run(&["list"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("catalog rebuild"), "{err}");
+    let out = home.run_ok(&["catalog", "rebuild"]);
+    assert!(
+        out.contains("2 archive(s)") && out.contains("old catalog was kept"),
+        "{out}"
+    );
+    assert_eq!(home.list_json().len(), 2);
+    home.run_ok(&["verify", "--all"]);
+}
+
+#[test]
+fn migrations_are_idempotent_and_versioned() {
+    let home = TestHome::new();
+    let path = home.work().join("catalog.sqlite3");
+    let catalog = Catalog::open(&path).unwrap();
+    let id = catalog
+        .insert_running("p", Kind::Database, Trigger::Manual, Utc::now(), &path)
+        .unwrap();
+    drop(catalog);
+    let catalog = Catalog::open(&path).unwrap();
+    assert_eq!(catalog.get(id).unwrap().status, Status::Running);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 1);
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(conn);
+    let err = Catalog::open(&path).err().unwrap().to_string();
+    assert!(err.contains("newer than this Backstop knows"), "{err}");
+}

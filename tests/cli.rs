@@ -1,0 +1,513 @@
+//! The CLI is an interface: commands, flags, `--json` fields, exit codes and `BACKSTOP_HOME`, run on the real binary.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use backstop::lock::ProfileLock;
+use common::{TestHome, db_fingerprint, file_sha};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn stderr_of(home: &TestHome, args: &[&str], code: i32) -> String {
+    let out = home.run(args);
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "backstop {args:?}\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stderr).unwrap()
+}
+
+#[test]
+fn backstop_home_holds_config_catalog_and_archives() {
+    let home = TestHome::new();
+    home.sqlite_profile("shop", 100, &[]);
+    let archive = home.backup("shop");
+    assert!(home.home().join("config.toml").is_file());
+    assert!(home.home().join("catalog.sqlite3").is_file());
+    assert!(
+        archive.starts_with(home.home().join("archives").join("shop")),
+        "{}",
+        archive.display()
+    );
+    let name = archive.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        name.starts_with("shop_database_") && name.ends_with("_manual.zip"),
+        "{name}"
+    );
+    assert!(home.home().join("state").join("backstop.log").is_file());
+}
+
+#[test]
+fn profile_add_list_edit_remove() {
+    let home = TestHome::new();
+    let db = home.work().join("a.sqlite3");
+    backstop::demo::make_sample_database(&db, 10).unwrap();
+    let storage = home.work().join("store");
+    home.run_ok(&[
+        "profile",
+        "add",
+        "app-1",
+        "--sqlite",
+        db.to_str().unwrap(),
+        "--storage",
+        storage.to_str().unwrap(),
+        "--keep-last",
+        "3",
+        "--max-age-days",
+        "0",
+        "--auto-hours",
+        "6",
+    ]);
+    assert!(storage.is_dir(), "profile add creates the storage folder");
+    let list: serde_json::Value =
+        serde_json::from_str(&home.run_ok(&["profile", "list", "--json"])).unwrap();
+    let p = &list[0];
+    assert_eq!(p["name"], "app-1");
+    assert_eq!(p["database"]["engine"], "sqlite");
+    assert_eq!(p["database"]["path"], db.to_str().unwrap());
+    assert_eq!(p["storage_dir"], storage.to_str().unwrap());
+    assert_eq!(p["policy"]["keep_last"], 3);
+    assert_eq!(p["policy"]["max_age_days"], 0);
+    assert_eq!(p["policy"]["auto_enabled"], true);
+    assert_eq!(p["policy"]["auto_interval_hours"], 6);
+
+    home.run_ok(&["profile", "edit", "app-1", "--no-auto", "--keep-daily", "7"]);
+    let list: serde_json::Value =
+        serde_json::from_str(&home.run_ok(&["profile", "list", "--json"])).unwrap();
+    assert_eq!(list[0]["policy"]["auto_enabled"], false);
+    assert_eq!(list[0]["policy"]["keep_daily"], 7);
+
+    let err = stderr_of(&home, &["profile", "add", "app-1", "--sqlite", "x.db"], 2);
+    assert!(err.contains("already exists"), "{err}");
+    let err = stderr_of(
+        &home,
+        &["profile", "add", "bad_name", "--sqlite", "x.db"],
+        2,
+    );
+    assert!(err.contains("invalid profile name"), "{err}");
+    let err = stderr_of(&home, &["profile", "edit", "app-1", "--keep-last", "0"], 2);
+    assert!(err.contains("keep_last must be at least 1"), "{err}");
+    let err = stderr_of(&home, &["backup", "--profile", "nope"], 2);
+    assert!(
+        err.contains("no profile named 'nope'") && err.contains("app-1"),
+        "{err}"
+    );
+
+    home.backup("app-1");
+    home.run_ok(&["profile", "remove", "app-1"]);
+    assert_eq!(
+        std::fs::read_dir(&storage).unwrap().count(),
+        2,
+        "archives stay unless asked"
+    );
+    let list: serde_json::Value =
+        serde_json::from_str(&home.run_ok(&["profile", "list", "--json"])).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn list_json_fields_order_and_unique_names() {
+    let home = TestHome::new();
+    home.sqlite_profile("shop", 50, &[]);
+    let a = home.backup("shop");
+    let b = home.backup("shop");
+    let c = home.backup("shop");
+    assert!(a != b && b != c && a != c);
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_str(&home.run_ok(&["list", "--json"])).unwrap();
+    assert_eq!(rows.len(), 3);
+    for (row, path) in rows.iter().zip([&a, &b, &c]) {
+        for field in [
+            "id",
+            "profile",
+            "kind",
+            "trigger",
+            "status",
+            "path",
+            "size_bytes",
+            "sha256",
+            "created_at",
+        ] {
+            assert!(row.get(field).is_some(), "missing {field} in {row}");
+        }
+        assert_eq!(row["path"], path.to_str().unwrap());
+        assert_eq!(row["status"], "completed");
+        assert_eq!(row["kind"], "database");
+        assert_eq!(row["trigger"], "manual");
+        let created = row["created_at"].as_str().unwrap();
+        assert!(created.ends_with('Z'), "{created}");
+        chrono::DateTime::parse_from_rfc3339(created).unwrap();
+        assert_eq!(
+            row["size_bytes"].as_u64().unwrap(),
+            std::fs::metadata(path).unwrap().len()
+        );
+        assert_eq!(row["sha256"].as_str().unwrap(), file_sha(path));
+    }
+    let ids: Vec<i64> = rows.iter().map(|r| r["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, [1, 2, 3], "oldest first");
+}
+
+#[test]
+fn stock_tools_accept_every_archive() {
+    let home = TestHome::new();
+    let db = home.sqlite_profile("shop", 2_000, &[]);
+    let archive = home.backup("shop");
+    let dir = archive.parent().unwrap();
+    let unzip = Command::new("unzip")
+        .arg("-t")
+        .arg(&archive)
+        .output()
+        .unwrap();
+    assert!(
+        unzip.status.success(),
+        "unzip -t: {}",
+        String::from_utf8_lossy(&unzip.stdout)
+    );
+    let sha = Command::new("sha256sum")
+        .arg("-c")
+        .arg(format!("{}.sha256", archive.display()))
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        sha.status.success(),
+        "sha256sum -c: {}",
+        String::from_utf8_lossy(&sha.stdout)
+    );
+    // The README's stock-tools recipe works: unzip, then the file is the database.
+    let out = home.work().join("unzipped");
+    assert!(
+        Command::new("unzip")
+            .arg("-q")
+            .arg(&archive)
+            .arg("-d")
+            .arg(&out)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let readme = std::fs::read_to_string(out.join("README.txt")).unwrap();
+    assert!(
+        readme.contains("sqlite3") && readme.contains("unzip"),
+        "{readme}"
+    );
+    let restored = out.join("database").join("shop.sqlite3");
+    assert_eq!(db_fingerprint(&restored).0, db_fingerprint(&db).0);
+}
+
+#[test]
+fn profile_may_be_left_out_only_when_one_exists() {
+    let home = TestHome::new();
+    home.sqlite_profile("one", 10, &[]);
+    let out = home.run_ok(&["backup"]);
+    assert!(Path::new(out.trim()).is_file());
+    home.sqlite_profile("two", 10, &[]);
+    let err = stderr_of(&home, &["backup"], 2);
+    assert!(
+        err.contains("several profiles exist") && err.contains("--profile"),
+        "{err}"
+    );
+    let err = stderr_of(&home, &["backup", "--kind", "files"], 2);
+    assert!(
+        err.contains("several profiles") || err.contains("files"),
+        "{err}"
+    );
+}
+
+#[test]
+fn restore_needs_consent_without_a_terminal() {
+    let home = TestHome::new();
+    let db = home.sqlite_profile("shop", 100, &[]);
+    home.backup("shop");
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute("DELETE FROM orders", [])
+        .unwrap();
+    let before = db_fingerprint(&db);
+    let err = stderr_of(&home, &["restore", "1"], 2);
+    assert!(err.contains("pass --yes"), "{err}");
+    assert_eq!(db_fingerprint(&db), before);
+    let out = home.run_ok(&["restore", "1", "--validate-only"]);
+    assert!(out.contains("nothing was changed"), "{out}");
+    assert_eq!(db_fingerprint(&db), before);
+    let err = stderr_of(&home, &["restore", "99", "--yes"], 2);
+    assert!(err.contains("no backup with id 99"), "{err}");
+}
+
+#[test]
+fn verify_reports_ok_and_damage_with_exit_codes() {
+    let home = TestHome::new();
+    home.sqlite_profile("shop", 500, &[]);
+    let archive = home.backup("shop");
+    home.backup("shop");
+    let out = home.run_ok(&["verify", "--all"]);
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("ok")).count(),
+        2,
+        "{out}"
+    );
+    home.run_ok(&["verify", "1"]);
+    home.run_ok(&["verify", archive.to_str().unwrap()]);
+    // Truncate the first archive: verify --all finds it, names it and exits 1.
+    let bytes = std::fs::read(&archive).unwrap();
+    std::fs::write(&archive, &bytes[..bytes.len() / 2]).unwrap();
+    let out = home.run_code(&["verify", "--all", "--json"], 1);
+    let reports: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(reports[0]["id"], 1);
+    assert!(!reports[0]["problems"].as_array().unwrap().is_empty());
+    assert_eq!(reports[1]["problems"].as_array().unwrap().len(), 0);
+    let rows = home.list_json();
+    assert_eq!(rows[0]["status"], "corrupted");
+    assert_eq!(rows[1]["status"], "completed");
+    let err = stderr_of(&home, &["verify"], 2);
+    assert!(err.contains("--all"), "{err}");
+}
+
+#[test]
+fn retention_runs_after_each_backup_and_prune_dry_run_shows_the_plan() {
+    let home = TestHome::new();
+    home.sqlite_profile("shop", 20, &["--keep-last", "2"]);
+    let first = home.backup("shop");
+    home.run_ok(&["pin", "1"]);
+    assert!(PathBuf::from(format!("{}.pinned", first.display())).is_file());
+    let second = home.backup("shop");
+    let third = home.backup("shop");
+    let fourth = home.backup("shop");
+    // keep_last 2: the pinned first and the two newest stay; the second went.
+    assert!(first.is_file() && !second.exists() && third.is_file() && fourth.is_file());
+    assert!(!PathBuf::from(format!("{}.sha256", second.display())).exists());
+    let rows = home.list_json();
+    let status: Vec<&str> = rows.iter().map(|r| r["status"].as_str().unwrap()).collect();
+    assert_eq!(status, ["completed", "deleted", "completed", "completed"]);
+
+    home.run_ok(&["profile", "edit", "shop", "--keep-last", "1"]);
+    let out = home.run_ok(&["prune", "--dry-run"]);
+    assert!(out.contains("would delete 1 backup(s)"), "{out}");
+    assert!(out.contains("pinned"), "{out}");
+    assert!(third.is_file(), "dry run deletes nothing");
+    let plan: serde_json::Value =
+        serde_json::from_str(&home.run_ok(&["prune", "--dry-run", "--json"])).unwrap();
+    assert_eq!(plan["dry_run"], true);
+    let out = home.run_ok(&["prune"]);
+    assert!(out.contains("deleted 1 backup(s)"), "{out}");
+    assert!(!third.exists() && fourth.is_file() && first.is_file());
+
+    home.run_ok(&["unpin", "1"]);
+    assert!(!PathBuf::from(format!("{}.pinned", first.display())).exists());
+    let err = stderr_of(&home, &["delete", "2"], 2);
+    assert!(err.contains("already deleted"), "{err}");
+    home.run_ok(&["delete", "1"]);
+    assert!(!first.exists());
+}
+
+#[test]
+fn import_export_and_delete() {
+    let home = TestHome::new();
+    let db = home.sqlite_profile("shop", 300, &[]);
+    home.backup("shop");
+    let export = home.work().join("exported.zip");
+    let out = home.run_ok(&["export", "1", "--to", export.to_str().unwrap()]);
+    assert_eq!(out.trim(), export.to_str().unwrap());
+    let sidecar = Command::new("sha256sum")
+        .arg("-c")
+        .arg("exported.zip.sha256")
+        .current_dir(home.work())
+        .output()
+        .unwrap();
+    assert!(sidecar.status.success());
+    let err = stderr_of(&home, &["export", "1", "--to", export.to_str().unwrap()], 2);
+    assert!(err.contains("already exists"), "{err}");
+
+    // A gzipped SQLite file named the way web apps name them: its time comes from the name.
+    let gz = home.work().join("shop_20250102_030405.db.gz");
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(format!("gzip -c '{}' > '{}'", db.display(), gz.display()))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let bare = home.work().join("copy.sqlite3");
+    let status = Command::new("sqlite3")
+        .arg(&db)
+        .arg(format!(".backup '{}'", bare.display()))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = home.run_ok(&[
+        "import",
+        export.to_str().unwrap(),
+        gz.to_str().unwrap(),
+        bare.to_str().unwrap(),
+    ]);
+    assert_eq!(out.lines().count(), 3, "{out}");
+    let rows = home.list_json();
+    let uploaded: Vec<&serde_json::Value> =
+        rows.iter().filter(|r| r["trigger"] == "uploaded").collect();
+    assert_eq!(uploaded.len(), 3);
+    assert!(
+        uploaded
+            .iter()
+            .any(|r| r["created_at"] == "2025-01-02T03:04:05Z"),
+        "{uploaded:?}"
+    );
+    home.run_ok(&["verify", "--all"]);
+
+    // Each imported backup restores the original data.
+    let original = db_fingerprint(&db);
+    for row in &uploaded {
+        rusqlite::Connection::open(&db)
+            .unwrap()
+            .execute("UPDATE customers SET name = 'x'", [])
+            .unwrap();
+        home.run_ok(&[
+            "restore",
+            &row["id"].to_string(),
+            "--yes",
+            "--no-safety-backup",
+        ]);
+        assert_eq!(
+            db_fingerprint(&db).0,
+            original.0,
+            "restore of {}",
+            row["path"]
+        );
+    }
+
+    let junk = home.work().join("notes.txt");
+    std::fs::write(&junk, "hello").unwrap();
+    let before = home.list_json().len();
+    let err = stderr_of(&home, &["import", junk.to_str().unwrap()], 1);
+    assert!(
+        err.contains("not a format Backstop understands") && err.contains(".db.gz"),
+        "{err}"
+    );
+    assert_eq!(
+        home.list_json().len(),
+        before,
+        "a refused import adds no row"
+    );
+
+    let path = PathBuf::from(uploaded[0]["path"].as_str().unwrap());
+    home.run_ok(&["delete", &uploaded[0]["id"].to_string()]);
+    assert!(!path.exists());
+}
+
+#[test]
+fn run_due_backs_up_only_what_is_due() {
+    let home = TestHome::new();
+    home.sqlite_profile("auto", 20, &[]);
+    home.sqlite_profile("manual-only", 20, &["--no-auto"]);
+    let first: serde_json::Value =
+        serde_json::from_str(&home.run_ok(&["run-due", "--json"])).unwrap();
+    assert_eq!(first[0]["profile"], "auto");
+    assert_eq!(first[0]["due"], true);
+    assert!(first[0]["backup"]["path"].is_string());
+    assert_eq!(first[1]["due"], false);
+    let second: serde_json::Value =
+        serde_json::from_str(&home.run_ok(&["run-due", "--json"])).unwrap();
+    assert_eq!(second[0]["due"], false, "the interval has not elapsed");
+    let rows = home.list_json();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["trigger"], "automatic");
+
+    let stats: serde_json::Value =
+        serde_json::from_str(&home.run_ok(&["stats", "--profile", "auto", "--json"])).unwrap();
+    assert_eq!(stats["by_trigger"]["automatic"], 1);
+    assert_eq!(stats["by_status"]["completed"], 1);
+    assert!(stats["next_automatic_at"].is_string());
+    assert!(stats["database_size_bytes"].as_u64().unwrap() > 0);
+    assert_eq!(stats["success_rate_percent"], 100.0);
+}
+
+#[test]
+fn run_due_fails_with_exit_1_when_a_backup_fails() {
+    let home = TestHome::new();
+    let db = home.sqlite_profile("auto", 20, &[]);
+    std::fs::remove_file(&db).unwrap();
+    let out = home.run(&["run-due"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("database file not found"), "{err}");
+}
+
+#[test]
+fn a_second_job_on_the_same_profile_fails_at_once() {
+    let home = TestHome::new();
+    home.sqlite_profile("shop", 20, &[]);
+    let lock = ProfileLock::acquire(&home.paths(), "shop").unwrap();
+    let err = stderr_of(&home, &["backup"], 1);
+    assert!(
+        err.contains("a job for profile shop is already running"),
+        "{err}"
+    );
+    drop(lock);
+    home.backup("shop");
+}
+
+#[test]
+fn a_broken_config_is_reported_with_its_line_and_never_overwritten() {
+    let home = TestHome::new();
+    home.sqlite_profile("shop", 10, &[]);
+    let config = home.home().join("config.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("\n[settings]\nbusy_timeout_secs = \"soon\"\n");
+    std::fs::write(&config, &text).unwrap();
+    for args in [
+        &["list"][..],
+        &["profile", "add", "x", "--sqlite", "x.db"][..],
+        &["backup"][..],
+    ] {
+        let err = stderr_of(&home, args, 2);
+        assert!(err.contains("config.toml") && err.contains("line"), "{err}");
+    }
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), text);
+}
+
+#[test]
+fn log_shows_restores_and_failed_jobs() {
+    let home = TestHome::new();
+    let db = home.sqlite_profile("shop", 20, &[]);
+    home.backup("shop");
+    home.run_ok(&["restore", "1", "--yes"]);
+    std::fs::remove_file(&db).unwrap();
+    home.run_code(&["backup"], 1);
+    let log: serde_json::Value = serde_json::from_str(&home.run_ok(&["log", "--json"])).unwrap();
+    assert_eq!(log["restores"][0]["outcome"], "completed");
+    assert!(log["restores"][0]["safety_backup_id"].is_i64());
+    let failed = log["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["outcome"] == "failed")
+        .unwrap();
+    assert!(
+        failed["message"]
+            .as_str()
+            .unwrap()
+            .contains("database file not found")
+    );
+    let text = std::fs::read_to_string(home.home().join("state").join("backstop.log")).unwrap();
+    assert!(
+        text.contains("failed") && text.contains("restore profile=shop completed"),
+        "{text}"
+    );
+}
+
+#[test]
+fn demo_makes_a_working_profile_on_a_fresh_home() {
+    let home = TestHome::new();
+    let out = home.run_ok(&["demo"]);
+    assert!(
+        out.contains("backed up to") && out.contains("completed"),
+        "{out}"
+    );
+    let out = home.run_ok(&["demo"]);
+    assert!(
+        !out.contains("created a sample database"),
+        "a second demo reuses the first: {out}"
+    );
+    assert_eq!(home.list_json().len(), 2);
+}
