@@ -59,10 +59,23 @@ impl Context {
     /// `.partial` files are removed. A profile whose lock is held by a live job is left alone.
     fn reconcile(&mut self) -> Result<()> {
         let profiles: Vec<Profile> = self.config.profiles.clone();
+        // Take every lock that is free; a profile whose lock is held belongs to a live job.
+        let mut locked = std::collections::HashMap::new();
         for profile in &profiles {
-            let Ok(_lock) = ProfileLock::acquire(&self.paths, &profile.name) else {
+            if let Ok(lock) = ProfileLock::acquire(&self.paths, &profile.name) {
+                locked.insert(profile.name.clone(), lock);
+            }
+        }
+        let mut dirs: BTreeMap<PathBuf, bool> = BTreeMap::new();
+        for profile in &profiles {
+            let free = locked.contains_key(&profile.name);
+            for dir in std::iter::once(profile.storage_dir.clone()).chain(sqlite_dir(profile)) {
+                let all_free = dirs.entry(dir).or_insert(true);
+                *all_free &= free;
+            }
+            if !free {
                 continue;
-            };
+            }
             for row in self
                 .catalog
                 .running()?
@@ -76,8 +89,10 @@ impl Context {
                 &profile.name,
                 "interrupted: Backstop stopped before this job finished",
             )?;
-            remove_partials(&profile.storage_dir);
-            if let Some(dir) = sqlite_dir(profile) {
+        }
+        // A folder shared by several profiles is cleaned only when none of them has a job running.
+        for (dir, all_free) in dirs {
+            if all_free {
                 remove_partials(&dir);
             }
         }

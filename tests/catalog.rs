@@ -212,3 +212,27 @@ fn migrations_are_idempotent_and_versioned() {
     let err = Catalog::open(&path).err().unwrap().to_string();
     assert!(err.contains("newer than this Backstop knows"), "{err}");
 }
+
+#[test]
+fn a_shared_folder_is_not_cleaned_while_another_profile_writes_to_it() {
+    let home = TestHome::new();
+    let shared = home.work().join("shared");
+    let shared_arg = shared.to_str().unwrap().to_string();
+    home.sqlite_profile("a", 10, &["--storage", &shared_arg]);
+    home.sqlite_profile("b", 10, &["--storage", &shared_arg]);
+    // Profile b is busy writing an archive in the shared folder.
+    let lock = backstop::lock::ProfileLock::acquire(&home.paths(), "b").unwrap();
+    let in_progress = shared.join("b_database_20260101_000000_manual.zip.partial");
+    std::fs::write(&in_progress, b"being written").unwrap();
+    home.list_json();
+    assert!(
+        in_progress.exists(),
+        "another profile's live partial file must survive start-up"
+    );
+    drop(lock);
+    home.list_json();
+    assert!(
+        !in_progress.exists(),
+        "once nobody holds the folder, the stray partial goes"
+    );
+}

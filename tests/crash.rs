@@ -1,0 +1,167 @@
+//! Fault injection: `kill -9` of real backup and restore processes at many moments. After each kill, the next start
+//! must leave every backup either absent or complete and verifiable, no partial file, and a live database that is
+//! intact and holds either the old or the new state, never a mix.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{TestHome, db_fingerprint};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// Kill moments spread evenly over one uninterrupted run of the same job (copy, compress, verify, rename, catalog),
+/// plus one right at the start and more near the end.
+fn delays(full_run: Duration) -> Vec<Duration> {
+    let mut out = vec![Duration::from_millis(1)];
+    out.extend((1..=12).map(|k| full_run * k / 13));
+    // The swap and the catalog update are at the end: look there more closely.
+    out.extend((0..8).map(|k| full_run * (80 + 3 * k) / 100));
+    // And one that lets the job finish even on a loaded machine.
+    out.push(full_run * 3);
+    out
+}
+
+/// Times one complete run of `args`.
+fn time_run(home: &TestHome, args: &[&str]) -> Duration {
+    let start = std::time::Instant::now();
+    home.run_ok(args);
+    start.elapsed()
+}
+
+fn spawn(home: &TestHome, args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_backstop"))
+        .args(args)
+        .env("BACKSTOP_HOME", home.home())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn partial_files(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".partial"))
+        .collect()
+}
+
+#[test]
+fn kill_9_during_backups_never_leaves_a_half_archive() {
+    let home = TestHome::new();
+    let db = home.sqlite_profile("shop", 120_000, &["--keep-last", "100"]);
+    let original = db_fingerprint(&db);
+    let storage = home.home().join("archives").join("shop");
+    let full = time_run(&home, &["backup"]);
+    for delay in delays(full) {
+        let mut child = spawn(&home, &["backup"]);
+        std::thread::sleep(delay);
+        let _ = child.kill();
+        let _ = child.wait();
+        // The next start reconciles: no running rows, no partial files, and every completed archive verifies.
+        let rows = home.list_json();
+        assert!(
+            rows.iter().all(|r| r["status"] != "running"),
+            "after {delay:?}: {rows:?}"
+        );
+        assert!(
+            partial_files(&storage).is_empty(),
+            "after {delay:?}: {:?}",
+            partial_files(&storage)
+        );
+        home.run_ok(&["verify", "--all"]);
+        for row in rows.iter().filter(|r| r["status"] == "failed") {
+            assert!(
+                !std::path::Path::new(row["path"].as_str().unwrap()).exists(),
+                "a failed row has no archive"
+            );
+        }
+        let leftovers: Vec<String> = std::fs::read_dir(db.parent().unwrap())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(".restore-") || n.contains(".snapshot"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+    assert_eq!(
+        db_fingerprint(&db),
+        original,
+        "backups never change the live database"
+    );
+    // The killed process's lock died with it: a new backup runs at once and completes.
+    home.backup("shop");
+    let rows = home.list_json();
+    assert!(rows.iter().any(|r| r["status"] == "completed"));
+}
+
+#[test]
+fn kill_9_during_restores_leaves_the_old_or_the_new_database() {
+    let home = TestHome::new();
+    let db = home.sqlite_profile("shop", 120_000, &["--keep-last", "100"]);
+    let backed_up = db_fingerprint(&db);
+    home.backup("shop");
+    let full = time_run(&home, &["restore", "1", "--yes", "--no-safety-backup"]);
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch("DELETE FROM orders WHERE id % 2 = 0; VACUUM;")
+            .unwrap();
+    }
+    let changed = db_fingerprint(&db);
+    let mut outcomes = (0, 0);
+    for delay in delays(full) {
+        // Put the changed state back before each attempt, so each kill interrupts a real swap.
+        if db_fingerprint(&db) != changed {
+            let conn = rusqlite::Connection::open(&db).unwrap();
+            conn.execute("DELETE FROM orders WHERE id % 2 = 0", [])
+                .unwrap();
+        }
+        let mut child = spawn(&home, &["restore", "1", "--yes", "--no-safety-backup"]);
+        std::thread::sleep(delay);
+        let _ = child.kill();
+        let _ = child.wait();
+        home.list_json();
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        let check: String = conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(check, "ok", "after {delay:?}");
+        drop(conn);
+        let now = db_fingerprint(&db);
+        if now.0 == backed_up.0 {
+            outcomes.1 += 1;
+        } else {
+            assert_eq!(
+                now.0, changed.0,
+                "after {delay:?} the database is neither the old nor the new state"
+            );
+            outcomes.0 += 1;
+        }
+        let leftovers: Vec<String> = std::fs::read_dir(db.parent().unwrap())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".partial"))
+            .collect();
+        assert!(leftovers.is_empty(), "after {delay:?}: {leftovers:?}");
+    }
+    eprintln!(
+        "restores killed before the swap: {}, after: {}",
+        outcomes.0, outcomes.1
+    );
+    assert!(
+        outcomes.0 > 0 && outcomes.1 > 0,
+        "kills must land both before and after the swap: {outcomes:?}"
+    );
+    let log: serde_json::Value = serde_json::from_str(&home.run_ok(&["log", "--json"])).unwrap();
+    assert!(
+        log["restores"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["outcome"] != "running"),
+        "interrupted restores are marked failed"
+    );
+}
