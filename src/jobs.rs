@@ -1051,20 +1051,15 @@ fn import_sqlite_file(
         fsutil::PARTIAL_SUFFIX
     )));
     let _ = std::fs::remove_file(staged.path());
-    {
+    let limit = ctx.config.settings.max_import_bytes;
+    if gz {
         let input = std::fs::File::open(file)
             .map_err(|e| Error::refused(file, format!("cannot read it: {e}")))?;
         let total = input.metadata().ok().map(|m| m.len());
-        let mut reader: Box<dyn Read> = if gz {
-            Box::new(flate2::read::MultiGzDecoder::new(std::io::BufReader::new(
-                input,
-            )))
-        } else {
-            Box::new(input)
-        };
+        // Several gzip members are read as one stream; bytes are counted as they come out, never trusted from headers.
+        let mut reader = flate2::read::MultiGzDecoder::new(std::io::BufReader::new(input));
         let mut out = fsutil::create_private(staged.path())?;
-        let limit = ctx.config.settings.max_import_bytes;
-        crate::progress::copy_hashing(&mut reader, &mut out, limit, job, "copying import", total).map_err(|e| match e {
+        crate::progress::copy_hashing(&mut reader, &mut out, limit, job, "unpacking import", total).map_err(|e| match e {
             crate::progress::CopyError::Io(e) => Error::refused(
                 file,
                 format!("it cannot be read completely ({e}); it may be truncated or damaged"),
@@ -1076,6 +1071,20 @@ fn import_sqlite_file(
             crate::progress::CopyError::Cancelled => Error::Cancelled,
         })?;
         out.sync_all().ctx("cannot sync", staged.path())?;
+    } else {
+        let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+        if size > limit {
+            return Err(Error::refused(
+                file,
+                format!(
+                    "it is larger than the import limit of {limit} bytes (settings.max_import_bytes)"
+                ),
+            ));
+        }
+        engine::sqlite::copy_read_only(file, staged.path(), job).map_err(|e| match e {
+            Error::Cancelled => Error::Cancelled,
+            other => Error::refused(file, format!("SQLite cannot read it: {other}")),
+        })?;
     }
     let mut head = [0u8; 16];
     std::fs::File::open(staged.path())

@@ -298,3 +298,101 @@ fn validate_only_checks_everything_and_changes_nothing() {
     assert_eq!(log.len(), 1);
     assert!(log[0].validate_only);
 }
+
+#[test]
+fn rows_that_live_only_in_the_wal_are_in_the_backup() {
+    let home = TestHome::new();
+    let db = home.sqlite_profile("wal", 100, &[]);
+    // A writer that never checkpoints and stays open: its committed rows exist only in shop.sqlite3-wal.
+    let writer = Connection::open(&db).unwrap();
+    writer.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+    writer
+        .execute_batch("CREATE TABLE late (x); INSERT INTO late VALUES (1), (2), (3);")
+        .unwrap();
+    let wal = std::fs::metadata(format!("{}-wal", db.display()))
+        .unwrap()
+        .len();
+    assert!(wal > 0, "the rows are in the WAL");
+    let archive = home.backup("wal");
+    let copy = home.work().join("copy.sqlite3");
+    extract_db(&archive, &copy);
+    let n: i64 = Connection::open(&copy)
+        .unwrap()
+        .query_row("SELECT count(*) FROM late", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 3);
+    drop(writer);
+}
+
+#[test]
+fn a_hot_journal_left_by_a_killed_writer_is_rolled_back_before_the_copy() {
+    let home = TestHome::new();
+    let db = home.sqlite_profile("hot", 5_000, &[]);
+    Connection::open(&db)
+        .unwrap()
+        .pragma_update(None, "journal_mode", "DELETE")
+        .unwrap();
+    let committed = db_fingerprint(&db);
+    // A writer in rollback-journal mode spills a big uncommitted change into the file, then is killed.
+    let sql = "PRAGMA cache_size = 1; BEGIN; UPDATE orders SET comment = hex(randomblob(300)); \
+               WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100000000000) SELECT count(*) FROM c;";
+    let mut writer = Command::new("sqlite3")
+        .arg(&db)
+        .arg(sql)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let journal = std::path::PathBuf::from(format!("{}-journal", db.display()));
+    let start = Instant::now();
+    while std::fs::metadata(&journal).map(|m| m.len()).unwrap_or(0) < 64 * 1024
+        && start.elapsed() < Duration::from_secs(20)
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    writer.kill().unwrap();
+    writer.wait().unwrap();
+    assert!(journal.exists(), "the killed writer left a hot journal");
+
+    let archive = home.backup("hot");
+    let copy = home.work().join("copy.sqlite3");
+    extract_db(&archive, &copy);
+    assert_eq!(
+        db_fingerprint(&copy).0,
+        committed.0,
+        "the backup holds the committed state only"
+    );
+    assert!(
+        !journal.exists() || std::fs::metadata(&journal).unwrap().len() == 0,
+        "SQLite recovered the database"
+    );
+}
+
+#[test]
+fn audit_no_raw_copies_of_a_live_database() {
+    // The only ways Backstop reads a live database are SQLite's own (VACUUM INTO, the backup API): no byte copies.
+    let mut offenders = Vec::new();
+    let mut stack = vec![std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for (i, line) in text.lines().enumerate() {
+                if line.contains("fs::copy(")
+                    || line.contains("File::open(&self.path")
+                    || line.contains("File::open(&self.target")
+                {
+                    offenders.push(format!("{}:{}: {}", path.display(), i + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "raw file access to a database: {offenders:#?}"
+    );
+}

@@ -202,6 +202,26 @@ fn snapshot(
     job.check()
 }
 
+/// Copies a database file that is not ours (an import) through SQLite, opened read-only so that it is never
+/// changed, into `dest`: any committed rows still in its `-wal` are included, unlike a byte copy.
+pub fn copy_read_only(source: &Path, dest: &Path, job: &JobControl) -> Result<()> {
+    let busy = Duration::from_secs(5);
+    let mut conn = Connection::open_with_flags(
+        source,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| map_sqlite_error(source, busy, "cannot open", e))?;
+    conn.busy_timeout(busy)
+        .map_err(|e| map_sqlite_error(source, busy, "cannot open", e))?;
+    // An untrusted file's schema must not run functions with side effects.
+    conn.pragma_update(None, "trusted_schema", "OFF")
+        .map_err(|e| map_sqlite_error(source, busy, "cannot open", e))?;
+    // VACUUM INTO rebuilds indexes, so check the original first: a damaged file is refused, not silently mended.
+    check_integrity(&conn, &source.display().to_string(), false)?;
+    let total = std::fs::metadata(source).map(|m| m.len()).unwrap_or(0);
+    snapshot(&mut conn, source, dest, busy, total, job)
+}
+
 impl Engine for SqliteEngine {
     fn kind(&self) -> EngineKind {
         EngineKind::Sqlite
