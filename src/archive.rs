@@ -264,7 +264,8 @@ impl ArchiveWriter {
         let path = self.path.clone();
         let copied = copy_hashing(reader, &mut self.zip, u64::MAX, job, stage, Some(size_hint))
             .map_err(|e| match e {
-                CopyError::Io(e) => Error::io("cannot write archive", &path, e),
+                CopyError::Read(e) => Error::io("cannot read the data to archive", &path, e),
+                CopyError::Write(e) => Error::io("cannot write archive", &path, e),
                 CopyError::TooLarge(_) => Error::damaged(&path, "entry too large"),
                 CopyError::Cancelled => Error::Cancelled,
             })?;
@@ -530,6 +531,7 @@ impl ArchiveReader {
         &mut self,
         name: &str,
         out: &mut dyn Write,
+        out_path: &Path,
         job: &JobControl,
         stage: &str,
     ) -> Result<u64> {
@@ -543,7 +545,7 @@ impl ArchiveReader {
             .map_err(|e| Error::damaged(&path, format!("entry '{name}' is unreadable: {e}")))?;
         let copied = copy_hashing(&mut entry, out, record.size, job, stage, Some(record.size))
             .map_err(|e| match e {
-                CopyError::Io(io)
+                CopyError::Read(io)
                     if io.kind() == std::io::ErrorKind::InvalidData
                         || io.kind() == std::io::ErrorKind::UnexpectedEof
                         || io.kind() == std::io::ErrorKind::InvalidInput
@@ -551,7 +553,8 @@ impl ArchiveReader {
                 {
                     Error::damaged(&path, format!("entry '{name}' is damaged: {io}"))
                 }
-                CopyError::Io(io) => Error::io("cannot extract archive entry", &path, io),
+                CopyError::Read(io) => Error::io("cannot read archive", &path, io),
+                CopyError::Write(io) => Error::io("cannot write the extracted entry", out_path, io),
                 CopyError::TooLarge(limit) => Error::damaged(
                     &path,
                     format!(
@@ -576,6 +579,17 @@ impl ArchiveReader {
             ));
         }
         Ok(copied.bytes)
+    }
+
+    /// Reads one entry completely and checks its size and SHA-256 against the manifest, keeping nothing.
+    pub fn check_entry(&mut self, name: &str, job: &JobControl, stage: &str) -> Result<u64> {
+        self.extract_entry(
+            name,
+            &mut std::io::sink(),
+            Path::new("(nowhere)"),
+            job,
+            stage,
+        )
     }
 
     /// Gives the archive's raw entries to a writer that copies them without recompressing.
@@ -698,7 +712,7 @@ pub fn verify(
         .map(|e| e.path.clone())
         .collect();
     for name in names {
-        match reader.extract_entry(&name, &mut std::io::sink(), job, "verifying archive") {
+        match reader.check_entry(&name, job, "verifying archive") {
             Ok(bytes) => {
                 report.entries_checked += 1;
                 report.bytes_checked += bytes;
@@ -714,8 +728,13 @@ pub fn verify(
 
 /// Removes the leading "archive <path> is damaged: " so that a report lists problems, not paths.
 fn strip_path_prefix(message: &str, path: &Path) -> String {
-    let prefix = format!("archive {} is damaged: ", path.display());
-    message.strip_prefix(&prefix).unwrap_or(message).to_string()
+    let damaged = format!("archive {} is damaged: ", path.display());
+    let refused = format!("{} was refused: ", path.display());
+    message
+        .strip_prefix(&damaged)
+        .or_else(|| message.strip_prefix(&refused))
+        .unwrap_or(message)
+        .to_string()
 }
 
 #[cfg(test)]

@@ -650,7 +650,7 @@ fn restore_locked(
     }
     // Every other entry's checksum first; the database entry is checked as it is extracted.
     for entry in manifest.entries.iter().filter(|e| e.path != info.entry) {
-        reader.extract_entry(&entry.path, &mut std::io::sink(), job, "checking archive")?;
+        reader.check_entry(&entry.path, job, "checking archive")?;
     }
     let staged = engine.stage_restore(&mut reader, &info, job)?;
     let target = staged.describe();
@@ -673,7 +673,17 @@ fn restore_locked(
         });
     }
     job.check()?;
-    if spec.safety_backup && engine.preflight().is_ok() {
+    // A missing database has nothing to keep; any other problem reading it stops the restore here.
+    let live_exists = match engine.preflight() {
+        Ok(()) => true,
+        Err(Error::DatabaseMissing(_)) => false,
+        Err(e) => {
+            return Err(Error::Usage(format!(
+                "the current database cannot be read, so no safety backup can be taken and nothing was restored: {e}"
+            )));
+        }
+    };
+    if spec.safety_backup && live_exists {
         job.stage("taking safety backup", None);
         let safety = backup_locked(ctx, profile, Kind::Database, Trigger::Safety, job).map_err(|e| match e {
             Error::Cancelled => Error::Cancelled,
@@ -979,7 +989,7 @@ fn import_archive(
     // Check every entry's checksum (and a database's integrity) before anything is stored.
     let entries = reader.manifest.entries.clone();
     for entry in &entries {
-        reader.extract_entry(&entry.path, &mut std::io::sink(), job, "checking archive")?;
+        reader.check_entry(&entry.path, job, "checking archive")?;
     }
     if let Some(info) = reader.manifest.database.clone() {
         let scratch_target = profile
@@ -1060,10 +1070,11 @@ fn import_sqlite_file(
         let mut reader = flate2::read::MultiGzDecoder::new(std::io::BufReader::new(input));
         let mut out = fsutil::create_private(staged.path())?;
         crate::progress::copy_hashing(&mut reader, &mut out, limit, job, "unpacking import", total).map_err(|e| match e {
-            crate::progress::CopyError::Io(e) => Error::refused(
+            crate::progress::CopyError::Read(e) => Error::refused(
                 file,
                 format!("it cannot be read completely ({e}); it may be truncated or damaged"),
             ),
+            crate::progress::CopyError::Write(e) => Error::io("cannot write the imported copy", staged.path(), e),
             crate::progress::CopyError::TooLarge(limit) => Error::refused(
                 file,
                 format!("it unpacks to more than the import limit of {limit} bytes (settings.max_import_bytes); a decompression bomb?"),
@@ -1082,7 +1093,7 @@ fn import_sqlite_file(
             ));
         }
         engine::sqlite::copy_read_only(file, staged.path(), job).map_err(|e| match e {
-            Error::Cancelled => Error::Cancelled,
+            e @ (Error::Cancelled | Error::DiskFull(_) | Error::NoSpace { .. }) => e,
             other => Error::refused(file, format!("SQLite cannot read it: {other}")),
         })?;
     }
@@ -1173,7 +1184,12 @@ pub fn export(ctx: &Context, id: i64, to: &Path, job: &JobControl) -> Result<Pat
         let copied =
             crate::progress::copy_hashing(&mut input, &mut out, u64::MAX, job, "exporting", total)
                 .map_err(|e| match e {
-                    crate::progress::CopyError::Io(e) => Error::io("cannot copy archive", &dest, e),
+                    crate::progress::CopyError::Read(e) => {
+                        Error::io("cannot read archive", &row.path, e)
+                    }
+                    crate::progress::CopyError::Write(e) => {
+                        Error::io("cannot write the copy", &dest, e)
+                    }
                     crate::progress::CopyError::TooLarge(_) => {
                         Error::damaged(&row.path, "too large")
                     }

@@ -134,8 +134,10 @@ pub struct Copied {
 /// Why a bounded copy stopped early.
 #[derive(Debug)]
 pub enum CopyError {
-    /// Reading or writing failed.
-    Io(std::io::Error),
+    /// Reading the source failed.
+    Read(std::io::Error),
+    /// Writing the destination failed (a full disk shows up here).
+    Write(std::io::Error),
     /// More than the allowed number of bytes came out.
     TooLarge(u64),
     /// The job was cancelled.
@@ -163,14 +165,14 @@ pub fn copy_hashing(
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(CopyError::Io(e)),
+            Err(e) => return Err(CopyError::Read(e)),
         };
         bytes += n as u64;
         if bytes > limit {
             return Err(CopyError::TooLarge(limit));
         }
         hasher.update(&buf[..n]);
-        writer.write_all(&buf[..n]).map_err(CopyError::Io)?;
+        writer.write_all(&buf[..n]).map_err(CopyError::Write)?;
         job.progress(stage, bytes, total);
     }
     Ok(Copied {
@@ -193,7 +195,7 @@ pub fn sha256_file(path: &std::path::Path, job: &JobControl) -> Result<Copied> {
         total,
     )
     .map_err(|e| match e {
-        CopyError::Io(e) => Error::io("cannot read", path, e),
+        CopyError::Read(e) | CopyError::Write(e) => Error::io("cannot read", path, e),
         CopyError::TooLarge(_) => Error::damaged(path, "file too large"),
         CopyError::Cancelled => Error::Cancelled,
     })

@@ -198,7 +198,11 @@ fn snapshot(
         result
     });
     let _ = conn.progress_handler(0, None::<fn() -> bool>);
-    result.map_err(|e| map_sqlite_error(source, busy, "cannot copy database", e))?;
+    result.map_err(|e| match e.sqlite_error_code() {
+        // Only the copy is written: a full disk is about where the copy goes.
+        Some(ErrorCode::DiskFull) => Error::DiskFull(dest.to_path_buf()),
+        _ => map_sqlite_error(source, busy, "cannot copy database", e),
+    })?;
     job.check()
 }
 
@@ -363,7 +367,13 @@ impl Engine for SqliteEngine {
         job.stage("extracting database", Some(size));
         {
             let mut out = fsutil::create_private(guard.path())?;
-            reader.extract_entry(&info.entry, &mut out, job, "extracting database")?;
+            reader.extract_entry(
+                &info.entry,
+                &mut out,
+                guard.path(),
+                job,
+                "extracting database",
+            )?;
             out.sync_all().ctx("cannot sync", guard.path())?;
         }
         job.stage("checking database", None);
