@@ -55,6 +55,8 @@ const MIGRATIONS: &[&str] = &[
         outcome TEXT NOT NULL,
         message TEXT
     );",
+    // 2: each table's row count at backup time, for the "row count changed a lot" alert.
+    "ALTER TABLE backups ADD COLUMN tables_json TEXT;",
 ];
 
 /// One backup as the catalog records it (also the `list --json` object).
@@ -94,6 +96,9 @@ pub struct BackupRow {
     pub error: Option<String>,
     /// Pinned backups are never deleted by retention.
     pub pinned: bool,
+    /// Each table's row count at backup time (when known).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tables: Option<std::collections::BTreeMap<String, u64>>,
 }
 
 /// One restore in the restore log.
@@ -157,6 +162,8 @@ pub struct Completion {
     pub database_name: Option<String>,
     /// Live database size.
     pub database_size_bytes: Option<u64>,
+    /// Row counts at backup time.
+    pub tables: Option<std::collections::BTreeMap<String, u64>>,
 }
 
 /// An open catalog.
@@ -184,7 +191,7 @@ fn parse_word<T: std::str::FromStr<Err = String>>(text: &str) -> rusqlite::Resul
 }
 
 const BACKUP_COLUMNS: &str = "id, profile, kind, trigger, status, path, size_bytes, sha256, created_at, \
-    finished_at, duration_ms, engine, engine_version, database_name, database_size_bytes, error, pinned";
+    finished_at, duration_ms, engine, engine_version, database_name, database_size_bytes, error, pinned, tables_json";
 
 fn backup_from_row(row: &Row) -> rusqlite::Result<BackupRow> {
     let opt_ts = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
@@ -213,6 +220,9 @@ fn backup_from_row(row: &Row) -> rusqlite::Result<BackupRow> {
         database_size_bytes: opt_u64(14)?,
         error: row.get(15)?,
         pinned: row.get::<_, i64>(16)? != 0,
+        tables: row
+            .get::<_, Option<String>>(17)?
+            .and_then(|text| serde_json::from_str(&text).ok()),
     })
 }
 
@@ -297,8 +307,8 @@ impl Catalog {
         self.conn
             .execute(
                 "INSERT INTO backups (id, profile, kind, trigger, status, path, size_bytes, sha256, created_at, finished_at, \
-                 duration_ms, engine, engine_version, database_name, database_size_bytes, error, pinned) \
-                 VALUES (?17, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                 duration_ms, engine, engine_version, database_name, database_size_bytes, error, pinned, tables_json) \
+                 VALUES (?17, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?18)",
                 params![
                     row.profile,
                     row.kind.as_str(),
@@ -317,6 +327,7 @@ impl Catalog {
                     row.error,
                     row.pinned as i64,
                     (row.id > 0).then_some(row.id),
+                    row.tables.as_ref().and_then(|t| serde_json::to_string(t).ok()),
                 ],
             )
             .map_err(|e| self.err(e))?;
@@ -329,7 +340,7 @@ impl Catalog {
             .execute(
                 "UPDATE backups SET status = 'completed', path = ?2, size_bytes = ?3, sha256 = ?4, finished_at = ?5, \
                  duration_ms = ?6, engine = ?7, engine_version = ?8, database_name = ?9, database_size_bytes = ?10, \
-                 error = NULL WHERE id = ?1",
+                 tables_json = ?11, error = NULL WHERE id = ?1",
                 params![
                     id,
                     path.to_string_lossy(),
@@ -341,6 +352,7 @@ impl Catalog {
                     done.engine_version,
                     done.database_name,
                     done.database_size_bytes.map(|v| v as i64),
+                    done.tables.as_ref().and_then(|t| serde_json::to_string(t).ok()),
                 ],
             )
             .map_err(|e| self.err(e))?;
@@ -580,6 +592,19 @@ impl Catalog {
                 )
             })
             .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Moves every row of a profile to its new name.
+    pub fn rename_profile(&self, old: &str, new: &str) -> Result<()> {
+        for table in ["backups", "restores", "job_runs"] {
+            self.conn
+                .execute(
+                    &format!("UPDATE {table} SET profile = ?2 WHERE profile = ?1"),
+                    params![old, new],
+                )
+                .map_err(|e| self.err(e))?;
+        }
         Ok(())
     }
 

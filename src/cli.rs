@@ -768,7 +768,7 @@ fn profile_command(cmd: ProfileCommand) -> Result<i32> {
                 storage_dir: storage,
                 policy,
             };
-            check_profile(&profile)?;
+            jobs::prepare_profile(&profile)?;
             config.profiles.push(profile.clone());
             config.save(&paths.config_file)?;
             println!(
@@ -801,7 +801,7 @@ fn profile_command(cmd: ProfileCommand) -> Result<i32> {
                 profile.storage_dir = absolute(storage.clone())?;
             }
             fields.apply(&mut profile.policy);
-            check_profile(&profile)?;
+            jobs::prepare_profile(&profile)?;
             config.profiles[index] = profile;
             config.save(&paths.config_file)?;
             println!("profile {name} saved");
@@ -836,28 +836,9 @@ fn profile_command(cmd: ProfileCommand) -> Result<i32> {
             delete_archives,
         } => {
             let profile = config.profile(&name)?.clone();
-            let _lock = crate::lock::ProfileLock::acquire(&paths, &name)?;
-            config.profiles.retain(|p| p.name != name);
-            config.save(&paths.config_file)?;
+            let removed = jobs::remove_profile(&paths, &name, delete_archives)?;
             if delete_archives {
-                let catalog = crate::catalog::Catalog::open(&paths.catalog_file)?;
-                let mut n = 0;
-                for row in catalog.list(Some(&name), false)? {
-                    for path in [
-                        crate::archive::sidecar_path(&row.path),
-                        crate::archive::pin_marker_path(&row.path),
-                        row.path.clone(),
-                    ] {
-                        let _ = std::fs::remove_file(path);
-                    }
-                    catalog.set_status(
-                        row.id,
-                        crate::model::Status::Deleted,
-                        Some("profile removed with its archives"),
-                    )?;
-                    n += 1;
-                }
-                println!("profile {name} removed, with {n} archive(s)");
+                println!("profile {name} removed, with {removed} archive(s)");
             } else {
                 println!(
                     "profile {name} removed; its archives stay in {}",
@@ -878,56 +859,10 @@ fn absolute(path: PathBuf) -> Result<PathBuf> {
     Ok(cwd.join(path))
 }
 
-/// Checks a profile before it is saved; creates its storage folder (only `profile add/edit` may).
-fn check_profile(profile: &Profile) -> Result<()> {
-    if let Some(problem) = profile.policy.problems().first() {
-        return Err(Error::Usage(problem.clone()));
-    }
-    if let Some(files) = &profile.files_dir
-        && !files.is_dir()
-    {
-        return Err(Error::Usage(format!(
-            "files folder {} does not exist",
-            files.display()
-        )));
-    }
-    if !profile.storage_dir.exists() {
-        crate::fsutil::create_private_dir(&profile.storage_dir)?;
-    }
-    crate::fsutil::check_writable_dir(&profile.storage_dir)
-}
-
 fn demo(job: &JobControl) -> Result<i32> {
     let paths = Paths::from_env()?;
-    paths.ensure()?;
-    let mut config = Config::load(&paths.config_file)?;
-    let demo_dir = paths
-        .state_dir
-        .parent()
-        .unwrap_or(&paths.state_dir)
-        .join("demo");
-    let db = demo_dir.join("shop.sqlite3");
-    if !db.exists() {
-        crate::fsutil::create_private_dir(&demo_dir)?;
-        crate::demo::make_sample_database(&db, 20_000)
-            .map_err(|e| Error::sqlite("cannot create the demo database", e))?;
-        println!("created a sample database: {}", db.display());
-    }
-    if !config.profiles.iter().any(|p| p.name == "demo") {
-        let profile = Profile {
-            name: "demo".into(),
-            database: DatabaseConfig::Sqlite { path: db.clone() },
-            files_dir: None,
-            storage_dir: paths.default_storage("demo"),
-            policy: Policy::default(),
-        };
-        check_profile(&profile)?;
-        config.profiles.push(profile);
-        config.save(&paths.config_file)?;
-        println!(
-            "created profile demo (config: {})",
-            paths.config_file.display()
-        );
+    for line in jobs::ensure_demo(&paths)? {
+        println!("{line}");
     }
     let mut ctx = open_context()?;
     let report = jobs::backup(

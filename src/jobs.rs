@@ -217,6 +217,100 @@ fn millis(start: Instant) -> u64 {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Profiles
+
+/// Checks a profile before it is saved, and creates its storage folder (only adding or editing a profile may:
+/// a scheduled backup never creates a missing storage folder, which is how an unmounted drive looks).
+pub fn prepare_profile(profile: &Profile) -> Result<()> {
+    crate::config::validate_profile_name(&profile.name)?;
+    if let Some(problem) = profile.policy.problems().first() {
+        return Err(Error::Usage(problem.clone()));
+    }
+    if let Some(files) = &profile.files_dir
+        && !files.is_dir()
+    {
+        return Err(Error::Usage(format!(
+            "files folder {} does not exist",
+            files.display()
+        )));
+    }
+    if !profile.storage_dir.exists() {
+        fsutil::create_private_dir(&profile.storage_dir)?;
+    }
+    fsutil::check_writable_dir(&profile.storage_dir)
+}
+
+/// Makes the sample database and the `demo` profile if they are missing; returns what it did, for people.
+pub fn ensure_demo(paths: &Paths) -> Result<Vec<String>> {
+    paths.ensure()?;
+    let mut done = Vec::new();
+    let mut config = Config::load(&paths.config_file)?;
+    let demo_dir = fsutil::parent_of(&paths.state_dir).join("demo");
+    let db = demo_dir.join("shop.sqlite3");
+    if !db.exists() {
+        fsutil::create_private_dir(&demo_dir)?;
+        crate::demo::make_sample_database(&db, 20_000)
+            .map_err(|e| Error::sqlite("cannot create the demo database", e))?;
+        done.push(format!("created a sample database: {}", db.display()));
+    }
+    if !config.profiles.iter().any(|p| p.name == "demo") {
+        let profile = Profile {
+            name: "demo".into(),
+            database: crate::config::DatabaseConfig::Sqlite { path: db },
+            files_dir: None,
+            storage_dir: paths.default_storage("demo"),
+            policy: crate::model::Policy::default(),
+        };
+        prepare_profile(&profile)?;
+        config.profiles.push(profile);
+        config.save(&paths.config_file)?;
+        done.push(format!(
+            "created profile demo (config: {})",
+            paths.config_file.display()
+        ));
+    }
+    Ok(done)
+}
+
+/// Removes a profile from the config; its archives stay unless `delete_archives`. Returns archives deleted.
+pub fn remove_profile(paths: &Paths, name: &str, delete_archives: bool) -> Result<usize> {
+    let mut config = Config::load(&paths.config_file)?;
+    config.profile(name)?;
+    let _lock = ProfileLock::acquire(paths, name)?;
+    config.profiles.retain(|p| p.name != name);
+    config.save(&paths.config_file)?;
+    let mut removed = 0;
+    if delete_archives {
+        let catalog = Catalog::open(&paths.catalog_file)?;
+        for row in catalog.list(Some(name), false)? {
+            delete_files_of(&catalog, &row, "profile removed with its archives")?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+/// Renames a profile in the config and in the catalog. Archives keep their file names and their manifests the old
+/// name; a catalog rebuild assigns the archives in a profile's storage folder to that profile.
+pub fn rename_profile(ctx: &mut Context, old: &str, new: &str) -> Result<()> {
+    crate::config::validate_profile_name(new)?;
+    if ctx.config.profiles.iter().any(|p| p.name == new) {
+        return Err(Error::Usage(format!(
+            "a profile named '{new}' already exists"
+        )));
+    }
+    let _old_lock = ProfileLock::acquire(&ctx.paths, old)?;
+    let _new_lock = ProfileLock::acquire(&ctx.paths, new)?;
+    let mut config = ctx.config.clone();
+    let Some(profile) = config.profiles.iter_mut().find(|p| p.name == old) else {
+        return Err(ctx.config.profile(old).err().unwrap_or(Error::NoProfiles));
+    };
+    profile.name = new.to_string();
+    ctx.catalog.rename_profile(old, new)?;
+    ctx.save_config(config)
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Backup
 
 /// What to back up.
@@ -399,6 +493,7 @@ fn write_backup(
             engine_version: Some(database.engine_version),
             database_name: Some(database.name),
             database_size_bytes: Some(database.size_bytes),
+            tables: Some(database.tables),
             ..completion
         },
         db_size,
@@ -921,6 +1016,7 @@ fn import_locked(
         database_size_bytes: manifest_db.as_ref().map(|d| d.size_bytes),
         error: None,
         pinned: false,
+        tables: manifest_db.as_ref().map(|d| d.tables.clone()),
     };
     let id = ctx.catalog.insert_completed(&row)?;
     Ok(ImportReport {
@@ -1237,8 +1333,13 @@ pub fn delete(ctx: &Context, id: i64) -> Result<BackupRow> {
 }
 
 fn delete_files(ctx: &Context, row: &BackupRow, reason: &str) -> Result<()> {
-    ctx.catalog
-        .set_status(row.id, Status::Deleted, Some(reason))?;
+    delete_files_of(&ctx.catalog, row, reason)
+}
+
+/// Marks the row `deleted` first, then removes the archive and its sidecars (a crash in between leaves a
+/// deleted row whose file a later rebuild would bring back, never a completed row without its file).
+fn delete_files_of(catalog: &Catalog, row: &BackupRow, reason: &str) -> Result<()> {
+    catalog.set_status(row.id, Status::Deleted, Some(reason))?;
     for path in [
         archive::sidecar_path(&row.path),
         archive::pin_marker_path(&row.path),
@@ -1557,7 +1658,12 @@ pub fn rebuild_catalog(paths: &Paths, job: &JobControl) -> Result<RebuildReport>
             files.sort();
             for file in files {
                 job.check()?;
-                rows.push(row_from_archive(&file, &profile.name, &mut report));
+                let mut row = row_from_archive(&file, &profile.name, &mut report);
+                // A renamed profile's archives still carry the old name: they belong to the folder's profile.
+                if !config.profiles.iter().any(|p| p.name == row.profile) {
+                    row.profile = profile.name.clone();
+                }
+                rows.push(row);
             }
         }
         rows.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.path.cmp(&b.path)));
@@ -1642,6 +1748,7 @@ fn row_from_archive(file: &Path, storage_profile: &str, report: &mut RebuildRepo
                 database_size_bytes: m.database.as_ref().map(|d| d.size_bytes),
                 error: None,
                 pinned,
+                tables: m.database.as_ref().map(|d| d.tables.clone()),
             }
         }
         Err(e) => {
@@ -1664,6 +1771,7 @@ fn row_from_archive(file: &Path, storage_profile: &str, report: &mut RebuildRepo
                 database_size_bytes: None,
                 error: Some(e.to_string()),
                 pinned,
+                tables: None,
             }
         }
     }
