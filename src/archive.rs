@@ -115,17 +115,19 @@ pub fn archive_name(
     )
 }
 
-/// A name in `dir` that no archive (finished or partial) uses yet.
+/// A name in `dir` that no archive (finished or partial) uses yet, and that `taken` (the catalog's rows, even
+/// failed ones) does not know: a path always names one backup.
 pub fn unique_archive_path(
     dir: &Path,
     profile: &str,
     kind: Kind,
     created_at: DateTime<Utc>,
     trigger: Trigger,
+    taken: impl Fn(&Path) -> bool,
 ) -> PathBuf {
     (1..)
         .map(|n| dir.join(archive_name(profile, kind, created_at, trigger, n)))
-        .find(|p| !p.exists() && !fsutil::partial_path(p).exists())
+        .find(|p| !p.exists() && !fsutil::partial_path(p).exists() && !taken(p))
         .unwrap_or_else(|| dir.join("unreachable.zip"))
 }
 

@@ -423,6 +423,20 @@ impl Catalog {
             .map_err(|e| self.err(e))
     }
 
+    /// Whether any row, whatever its status, names this archive path.
+    pub fn path_known(&self, path: &Path) -> bool {
+        self.conn
+            .query_row(
+                "SELECT 1 FROM backups WHERE path = ?1 LIMIT 1",
+                [path.to_string_lossy()],
+                |_| Ok(()),
+            )
+            .optional()
+            .ok()
+            .flatten()
+            .is_some()
+    }
+
     /// Backups oldest first (created time, then id); `deleted` ones only when asked.
     pub fn list(&self, profile: Option<&str>, include_deleted: bool) -> Result<Vec<BackupRow>> {
         let sql = format!(

@@ -15,7 +15,12 @@ use std::path::PathBuf;
 
 /// Backstop: verified backups of SQLite databases, restored safely.
 #[derive(Debug, Parser)]
-#[command(name = "backstop", version, about, arg_required_else_help = true)]
+#[command(
+    name = "backstop",
+    version,
+    about,
+    after_help = "With no command, the Backstop window opens."
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]

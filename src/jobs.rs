@@ -397,7 +397,10 @@ fn backup_locked(
     fsutil::check_writable_dir(storage)?;
     // Microseconds: what the catalog stores, so the manifest and the catalog agree exactly.
     let created_at = chrono::SubsecRound::trunc_subsecs(Utc::now(), 6);
-    let path = archive::unique_archive_path(storage, &profile.name, kind, created_at, trigger);
+    let path =
+        archive::unique_archive_path(storage, &profile.name, kind, created_at, trigger, |p| {
+            ctx.catalog.path_known(p)
+        });
     let id = ctx
         .catalog
         .insert_running(&profile.name, kind, trigger, created_at, &path)?;
@@ -1111,6 +1114,7 @@ fn import_archive(
         manifest.kind,
         manifest.created_at,
         Trigger::Uploaded,
+        |p| ctx.catalog.path_known(p),
     );
     let partial = TempGuard::new(fsutil::partial_path(&path));
     let mut writer = ArchiveWriter::create(
@@ -1219,6 +1223,7 @@ fn import_sqlite_file(
         Kind::Database,
         created_at,
         Trigger::Uploaded,
+        |p| ctx.catalog.path_known(p),
     );
     let partial = TempGuard::new(fsutil::partial_path(&path));
     let mut writer =

@@ -11,11 +11,15 @@
 //! - [`catalog`]: the history of backups, restores and jobs.
 //! - [`retention`], [`schedule`]: pure decisions, tested with case tables.
 //! - [`lock`]: one lock per profile.
+//! - [`health`]: the warnings a profile's banner shows (pure).
 //! - [`jobs`]: every job the CLI and the window run.
+//! - [`worker`]: the window's one worker thread (commands in, events out).
+//! - [`notify`]: desktop notifications behind a small trait.
 //! - [`cli`]: the command line, a thin adapter over `jobs`.
+//! - [`ui`]: the window (eframe/egui); the only module that knows eframe.
 //!
-//! Dependencies point one way: `cli` → `jobs` → `catalog`, `config`, `engine`, `archive`, `retention`,
-//! `schedule`. Nothing below `jobs` knows whether a terminal or a window is listening.
+//! Dependencies point one way: `ui` → `worker` → `jobs`; `cli` → `jobs`; `jobs` → `catalog`, `config`,
+//! `engine`, `archive`, `retention`, `schedule`. Nothing below `jobs` knows whether a terminal or a window listens.
 //!
 //! Invariants: an archive is written once, to `<name>.partial`, fsynced, read back and verified, then renamed;
 //! only then is its catalog row `completed`. A restore changes the live database only after the archive and the
@@ -29,11 +33,15 @@ pub mod demo;
 pub mod engine;
 pub mod error;
 pub mod fsutil;
+pub mod health;
 pub mod jobs;
 pub mod lock;
 pub mod model;
+pub mod notify;
 pub mod progress;
 pub mod retention;
 pub mod schedule;
+pub mod ui;
+pub mod worker;
 
 pub use error::{Error, Result};

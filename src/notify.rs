@@ -1,0 +1,85 @@
+//! Desktop notifications behind a small trait, so the window and tests do not depend on a notification daemon.
+//!
+//! notify-rust can block for a long time when something owns the notification name on the bus but never answers,
+//! so the real notifier sends from a thread of its own and never from the UI thread.
+
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
+
+/// Something that shows a short message to the user outside the window.
+pub trait Notifier: Send {
+    /// Shows a notification; never blocks.
+    fn notify(&self, summary: &str, body: &str);
+
+    /// A problem the notifier met since the last call (e.g. "no notification service"), reported once.
+    fn take_problem(&self) -> Option<String>;
+}
+
+/// Sends through the desktop's notification service (D-Bus on Linux) from a thread named `backstop-notify`.
+pub struct DesktopNotifier {
+    requests: Sender<(String, String)>,
+    problems: Mutex<Receiver<String>>,
+}
+
+impl DesktopNotifier {
+    /// Starts the sending thread.
+    pub fn start() -> DesktopNotifier {
+        let (requests, incoming) = channel::<(String, String)>();
+        let (problem_tx, problems) = channel::<String>();
+        let spawned = std::thread::Builder::new().name("backstop-notify".into()).spawn(move || {
+            let mut reported = false;
+            while let Ok((summary, body)) = incoming.recv() {
+                let result = notify_rust::Notification::new()
+                    .appname("Backstop")
+                    .summary(&summary)
+                    .body(&body)
+                    .icon("io.github.backstop.Backstop")
+                    .show();
+                if let Err(e) = result
+                    && !reported
+                {
+                    reported = true;
+                    let _ = problem_tx.send(format!(
+                        "Desktop notifications are unavailable ({e}); Backstop keeps working and shows messages in the window"
+                    ));
+                }
+            }
+        });
+        if spawned.is_err() {
+            // Without the thread, requests are simply dropped; the window still shows every message.
+        }
+        DesktopNotifier {
+            requests,
+            problems: Mutex::new(problems),
+        }
+    }
+}
+
+impl Notifier for DesktopNotifier {
+    fn notify(&self, summary: &str, body: &str) {
+        let _ = self.requests.send((summary.to_string(), body.to_string()));
+    }
+
+    fn take_problem(&self) -> Option<String> {
+        self.problems.lock().ok()?.try_recv().ok()
+    }
+}
+
+/// Keeps notifications in memory (tests, and machines where the user turned notifications off).
+#[derive(Clone, Default)]
+pub struct RecordingNotifier {
+    /// Every (summary, body) sent.
+    pub sent: Arc<Mutex<Vec<(String, String)>>>,
+}
+
+impl Notifier for RecordingNotifier {
+    fn notify(&self, summary: &str, body: &str) {
+        if let Ok(mut sent) = self.sent.lock() {
+            sent.push((summary.to_string(), body.to_string()));
+        }
+    }
+
+    fn take_problem(&self) -> Option<String> {
+        None
+    }
+}

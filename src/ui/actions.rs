@@ -1,0 +1,139 @@
+//! The Actions panel: back up now, verify all, prune (with its preview), import, run due backups.
+
+use super::app::BackstopApp;
+use super::dialogs::DialogPurpose;
+use crate::jobs::VerifyTarget;
+use crate::model::{Kind, Trigger};
+use crate::worker::JobRequest;
+use egui::RichText;
+use std::path::PathBuf;
+
+impl BackstopApp {
+    pub(crate) fn actions_panel(&mut self, ui: &mut egui::Ui) {
+        let Some(profile) = self.profile().cloned() else {
+            return;
+        };
+        ui.heading(format!("Actions for {}", profile.name));
+        ui.add_space(6.0);
+        ui.horizontal(|ui| {
+            ui.label("Kind:");
+            let has_files = profile.files_dir.is_some();
+            ui.selectable_value(&mut self.backup_kind, Kind::Database, "Database only");
+            ui.add_enabled_ui(has_files, |ui| {
+                ui.selectable_value(&mut self.backup_kind, Kind::Full, "Full")
+                    .on_disabled_hover_text(
+                        "Backing up the files folder arrives in a later version",
+                    );
+                ui.selectable_value(&mut self.backup_kind, Kind::Files, "Files only")
+                    .on_disabled_hover_text(
+                        "Backing up the files folder arrives in a later version",
+                    );
+            });
+        });
+        if ui.button(RichText::new("Back up now").strong()).clicked() {
+            self.submit(JobRequest::Backup {
+                profile: profile.name.clone(),
+                kind: Some(self.backup_kind),
+                trigger: Trigger::Manual,
+            });
+        }
+        ui.add_space(8.0);
+        ui.horizontal(|ui| {
+            if ui
+                .button("Verify all")
+                .on_hover_text("Re-read every archive of this profile and check every checksum")
+                .clicked()
+            {
+                self.submit(JobRequest::Verify(VerifyTarget::All(Some(
+                    profile.name.clone(),
+                ))));
+            }
+            if ui
+                .button("Prune now…")
+                .on_hover_text("Show what retention would delete, then ask")
+                .clicked()
+            {
+                self.state.prune_preview = None;
+                self.prune_confirm_open = true;
+                self.submit(JobRequest::Prune {
+                    profile: profile.name.clone(),
+                    dry_run: true,
+                });
+            }
+            if ui.button("Run due backups now").clicked() {
+                self.run_due_now();
+            }
+        });
+        ui.add_space(8.0);
+        ui.label(RichText::new("Import").strong());
+        ui.horizontal(|ui| {
+            if ui
+                .button("Import…")
+                .on_hover_text(
+                    "Choose Backstop archives or SQLite files to add as uploaded backups",
+                )
+                .clicked()
+            {
+                self.open_dialog(DialogPurpose::Import);
+            }
+            let label = ui.label("or a path:");
+            ui.text_edit_singleline(&mut self.import_path)
+                .labelled_by(label.id);
+            if ui
+                .add_enabled(
+                    !self.import_path.trim().is_empty(),
+                    egui::Button::new("Import path"),
+                )
+                .clicked()
+            {
+                let path = PathBuf::from(self.import_path.trim());
+                self.import_path.clear();
+                self.import(vec![path]);
+            }
+        });
+        ui.label(RichText::new("You can also drop archives onto the window.").weak());
+    }
+
+    /// Queues an automatic backup for every profile whose interval elapsed (like `backstop run-due`).
+    pub(crate) fn run_due_now(&mut self) {
+        let now = chrono::Utc::now();
+        let due: Vec<String> = self
+            .state
+            .snapshot
+            .config
+            .profiles
+            .iter()
+            .filter(|p| {
+                let last = self
+                    .state
+                    .snapshot
+                    .stats
+                    .get(&p.name)
+                    .and_then(|s| s.last_automatic_at);
+                crate::schedule::check(
+                    last,
+                    p.policy.auto_enabled,
+                    p.policy.auto_interval_hours,
+                    now,
+                )
+                .due
+            })
+            .map(|p| p.name.clone())
+            .collect();
+        if due.is_empty() {
+            self.state.toast(
+                super::state::ToastKind::Info,
+                "No automatic backup is due",
+                std::time::Instant::now(),
+            );
+        }
+        for profile in due {
+            let ticket = self.submit(JobRequest::Backup {
+                profile: profile.clone(),
+                kind: None,
+                trigger: Trigger::Automatic,
+            });
+            self.state.automatic.insert(ticket, profile);
+        }
+    }
+}

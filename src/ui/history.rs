@@ -1,0 +1,672 @@
+//! The History panel (backups with per-row actions, the restore log, the job log), the restore dialog, and the
+//! confirmations for deleting, pruning and removing a profile.
+
+use super::app::{BackstopApp, RestoreDialog};
+use super::dialogs::DialogPurpose;
+use super::state::{ToastKind, human_size};
+use crate::catalog::BackupRow;
+use crate::jobs::{BackupRef, VerifyTarget};
+use crate::model::Status;
+use crate::worker::JobRequest;
+use egui::{Color32, RichText};
+use egui_extras::{Column, TableBuilder};
+
+/// The History panel's tabs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HistoryTab {
+    /// The backups table.
+    #[default]
+    Backups,
+    /// Restores.
+    Restores,
+    /// Jobs, with failures and their messages.
+    Jobs,
+}
+
+/// Which column the backups table is sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortColumn {
+    /// Id.
+    Id,
+    /// Created time.
+    #[default]
+    Created,
+    /// Status.
+    Status,
+    /// Trigger.
+    Trigger,
+    /// Kind.
+    Kind,
+    /// Size.
+    Size,
+}
+
+/// Sort column and direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sort {
+    /// Column.
+    pub column: SortColumn,
+    /// Newest or largest first.
+    pub descending: bool,
+}
+
+impl Default for Sort {
+    fn default() -> Self {
+        Sort {
+            column: SortColumn::Created,
+            descending: true,
+        }
+    }
+}
+
+/// Orders rows for the table.
+pub fn sort_rows(rows: &mut [BackupRow], sort: Sort) {
+    rows.sort_by(|a, b| {
+        let order = match sort.column {
+            SortColumn::Id => a.id.cmp(&b.id),
+            SortColumn::Created => a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)),
+            SortColumn::Status => a.status.as_str().cmp(b.status.as_str()),
+            SortColumn::Trigger => a.trigger.as_str().cmp(b.trigger.as_str()),
+            SortColumn::Kind => a.kind.as_str().cmp(b.kind.as_str()),
+            SortColumn::Size => a.size_bytes.cmp(&b.size_bytes),
+        };
+        if sort.descending {
+            order.reverse()
+        } else {
+            order
+        }
+    });
+}
+
+fn status_color(status: Status) -> Color32 {
+    match status {
+        Status::Completed => Color32::from_rgb(40, 150, 80),
+        Status::Running => Color32::from_rgb(60, 110, 190),
+        Status::Failed | Status::Corrupted => Color32::from_rgb(200, 60, 60),
+        Status::Cancelled | Status::Deleted => Color32::GRAY,
+    }
+}
+
+fn local(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.with_timezone(&chrono::Local)
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
+}
+
+impl BackstopApp {
+    pub(crate) fn history_panel(&mut self, ui: &mut egui::Ui) {
+        let Some(profile) = self.profile().cloned() else {
+            return;
+        };
+        ui.horizontal(|ui| {
+            ui.selectable_value(&mut self.history_tab, HistoryTab::Backups, "Backups");
+            ui.selectable_value(&mut self.history_tab, HistoryTab::Restores, "Restore log");
+            ui.selectable_value(&mut self.history_tab, HistoryTab::Jobs, "Job log");
+        });
+        ui.separator();
+        match self.history_tab {
+            HistoryTab::Backups => self.backups_table(ui, &profile.name),
+            HistoryTab::Restores => self.restore_log(ui, &profile.name),
+            HistoryTab::Jobs => self.job_log(ui, &profile.name),
+        }
+    }
+
+    fn undo_button(&mut self, ui: &mut egui::Ui, profile: &str) {
+        let last = self
+            .state
+            .snapshot
+            .restores
+            .iter()
+            .find(|r| r.profile == profile && !r.validate_only && r.outcome == "completed")
+            .cloned();
+        let Some(last) = last else { return };
+        let Some(safety) = last.safety_backup_id else {
+            return;
+        };
+        let available = self
+            .state
+            .snapshot
+            .backups
+            .iter()
+            .any(|b| b.id == safety && b.status == Status::Completed);
+        if available
+            && ui
+                .button(format!(
+                    "Undo last restore (put back the state from just before {})",
+                    local(last.started_at)
+                ))
+                .clicked()
+        {
+            self.restore(safety, false, true);
+        }
+    }
+
+    fn backups_table(&mut self, ui: &mut egui::Ui, profile: &str) {
+        self.undo_button(ui, profile);
+        let mut rows: Vec<BackupRow> = self
+            .state
+            .snapshot
+            .backups
+            .iter()
+            .filter(|b| b.profile == profile)
+            .cloned()
+            .collect();
+        if rows.is_empty() {
+            ui.label("No backups yet. Make one with Back up now in Actions.");
+            return;
+        }
+        sort_rows(&mut rows, self.sort);
+        let mut clicked_sort = None;
+        let mut actions: Vec<(&'static str, BackupRow)> = Vec::new();
+        TableBuilder::new(ui)
+            .striped(true)
+            .column(Column::auto().at_least(40.0))
+            .column(Column::auto().at_least(150.0))
+            .column(Column::auto().at_least(90.0))
+            .column(Column::auto().at_least(80.0))
+            .column(Column::auto().at_least(70.0))
+            .column(Column::auto().at_least(80.0))
+            .column(Column::remainder())
+            .header(22.0, |mut header| {
+                for (title, column) in [
+                    ("ID", SortColumn::Id),
+                    ("Created", SortColumn::Created),
+                    ("Status", SortColumn::Status),
+                    ("Trigger", SortColumn::Trigger),
+                    ("Kind", SortColumn::Kind),
+                    ("Size", SortColumn::Size),
+                ] {
+                    header.col(|ui| {
+                        let arrow = if self.sort.column == column {
+                            if self.sort.descending {
+                                " (desc)"
+                            } else {
+                                " (asc)"
+                            }
+                        } else {
+                            ""
+                        };
+                        if ui
+                            .button(RichText::new(format!("{title}{arrow}")).strong())
+                            .on_hover_text(format!("Sort by {title}"))
+                            .clicked()
+                        {
+                            clicked_sort = Some(column);
+                        }
+                    });
+                }
+                header.col(|ui| {
+                    ui.strong("Actions");
+                });
+            })
+            .body(|mut body| {
+                for row in &rows {
+                    body.row(26.0, |mut table_row| {
+                        table_row.col(|ui| {
+                            ui.label(row.id.to_string());
+                        });
+                        table_row.col(|ui| {
+                            ui.label(local(row.created_at));
+                        });
+                        table_row.col(|ui| {
+                            let badge = RichText::new(row.status.as_str())
+                                .color(Color32::WHITE)
+                                .background_color(status_color(row.status));
+                            let response = ui.label(badge);
+                            if let Some(error) = &row.error {
+                                response.on_hover_text(error);
+                            }
+                        });
+                        table_row.col(|ui| {
+                            ui.label(format!(
+                                "{}{}",
+                                row.trigger,
+                                if row.pinned { " (pinned)" } else { "" }
+                            ));
+                        });
+                        table_row.col(|ui| {
+                            ui.label(row.kind.as_str());
+                        });
+                        table_row.col(|ui| {
+                            ui.label(row.size_bytes.map(human_size).unwrap_or_else(|| "-".into()));
+                        });
+                        table_row.col(|ui| {
+                            let usable = row.status == Status::Completed;
+                            ui.horizontal(|ui| {
+                                let id = row.id;
+                                if ui
+                                    .add_enabled(usable, egui::Button::new("Restore…"))
+                                    .on_hover_text(format!("Restore backup {id}"))
+                                    .clicked()
+                                {
+                                    actions.push(("restore", row.clone()));
+                                }
+                                if ui
+                                    .add_enabled(usable, egui::Button::new("Export…"))
+                                    .on_hover_text(format!("Export backup {id}"))
+                                    .clicked()
+                                {
+                                    actions.push(("export", row.clone()));
+                                }
+                                if ui
+                                    .add_enabled(
+                                        matches!(row.status, Status::Completed | Status::Corrupted),
+                                        egui::Button::new("Verify"),
+                                    )
+                                    .on_hover_text(format!("Verify backup {id}"))
+                                    .clicked()
+                                {
+                                    actions.push(("verify", row.clone()));
+                                }
+                                let pin = if row.pinned { "Unpin" } else { "Pin" };
+                                if ui
+                                    .add_enabled(usable, egui::Button::new(pin))
+                                    .on_hover_text(format!("{pin} backup {id}"))
+                                    .clicked()
+                                {
+                                    actions.push(("pin", row.clone()));
+                                }
+                                if ui
+                                    .add_enabled(!row.pinned, egui::Button::new("Delete…"))
+                                    .on_hover_text(format!("Delete backup {id}"))
+                                    .clicked()
+                                {
+                                    actions.push(("delete", row.clone()));
+                                }
+                            });
+                        });
+                    });
+                }
+            });
+        if let Some(column) = clicked_sort {
+            if self.sort.column == column {
+                self.sort.descending = !self.sort.descending;
+            } else {
+                self.sort = Sort {
+                    column,
+                    descending: true,
+                };
+            }
+        }
+        for (action, row) in actions {
+            match action {
+                "restore" => self.open_restore(&row),
+                "export" => {
+                    let file_name = row
+                        .path
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    self.export_path.entry(row.id).or_insert_with(|| {
+                        dirs::download_dir()
+                            .or_else(dirs::home_dir)
+                            .unwrap_or_default()
+                            .join(&file_name)
+                            .display()
+                            .to_string()
+                    });
+                    self.open_dialog(DialogPurpose::Export {
+                        id: row.id,
+                        file_name,
+                    });
+                }
+                "verify" => {
+                    self.submit(JobRequest::Verify(VerifyTarget::One(BackupRef::Id(row.id))));
+                }
+                "pin" => {
+                    self.submit(JobRequest::Pin {
+                        id: row.id,
+                        pinned: !row.pinned,
+                    });
+                }
+                "delete" => self.delete_confirm = Some(row.id),
+                _ => {}
+            }
+        }
+        // Typed fallbacks for exports whose dialog did not answer (no desktop portal).
+        let pending: Vec<(i64, String)> = self
+            .export_path
+            .iter()
+            .map(|(k, v)| (*k, v.clone()))
+            .collect();
+        for (id, mut path) in pending {
+            ui.horizontal(|ui| {
+                let label = ui.label(format!("Export backup {id} to:"));
+                ui.text_edit_singleline(&mut path).labelled_by(label.id);
+                if ui.button("Export").clicked() {
+                    self.submit(JobRequest::Export {
+                        id,
+                        to: std::path::PathBuf::from(path.trim()),
+                    });
+                    self.export_path.remove(&id);
+                } else if ui.button("Close").clicked() {
+                    self.export_path.remove(&id);
+                } else {
+                    self.export_path.insert(id, path.clone());
+                }
+            });
+        }
+    }
+
+    pub(crate) fn open_restore(&mut self, row: &BackupRow) {
+        self.state.inspection = None;
+        self.restore_dialog = Some(RestoreDialog {
+            id: row.id,
+            profile: row.profile.clone(),
+            confirm: String::new(),
+            safety: true,
+        });
+        self.submit(JobRequest::Inspect { id: row.id });
+    }
+
+    fn restore_log(&mut self, ui: &mut egui::Ui, profile: &str) {
+        let rows: Vec<_> = self
+            .state
+            .snapshot
+            .restores
+            .iter()
+            .filter(|r| r.profile == profile)
+            .cloned()
+            .collect();
+        if rows.is_empty() {
+            ui.label("No restores yet.");
+        }
+        egui::Grid::new("restore-log")
+            .num_columns(4)
+            .striped(true)
+            .spacing([12.0, 4.0])
+            .show(ui, |ui| {
+                for r in rows {
+                    ui.label(local(r.started_at));
+                    let color = if r.outcome == "completed" {
+                        Color32::from_rgb(40, 150, 80)
+                    } else {
+                        Color32::from_rgb(200, 60, 60)
+                    };
+                    ui.label(
+                        RichText::new(if r.validate_only {
+                            format!("validate: {}", r.outcome)
+                        } else {
+                            r.outcome.clone()
+                        })
+                        .color(color),
+                    );
+                    ui.label(
+                        r.backup_id
+                            .map(|id| format!("backup {id}"))
+                            .unwrap_or_else(|| r.archive_path.display().to_string()),
+                    );
+                    ui.label(r.message.unwrap_or_default());
+                    ui.end_row();
+                }
+            });
+    }
+
+    fn job_log(&mut self, ui: &mut egui::Ui, profile: &str) {
+        if !self.state.session_log.is_empty() {
+            ui.label(RichText::new("This session").strong());
+            for (kind, text) in self.state.session_log.iter().rev().take(50) {
+                let color = match kind {
+                    ToastKind::Error => Color32::from_rgb(200, 60, 60),
+                    _ => ui.visuals().text_color(),
+                };
+                ui.label(RichText::new(text).color(color));
+            }
+            ui.separator();
+        }
+        ui.label(RichText::new("Job log").strong());
+        egui::Grid::new("job-log")
+            .num_columns(4)
+            .striped(true)
+            .spacing([12.0, 4.0])
+            .show(ui, |ui| {
+                for j in self
+                    .state
+                    .snapshot
+                    .jobs
+                    .iter()
+                    .filter(|j| j.profile.as_deref() == Some(profile))
+                {
+                    ui.label(local(j.started_at));
+                    let color = match j.outcome.as_str() {
+                        "completed" => Color32::from_rgb(40, 150, 80),
+                        "failed" => Color32::from_rgb(200, 60, 60),
+                        _ => Color32::GRAY,
+                    };
+                    ui.label(RichText::new(&j.outcome).color(color));
+                    ui.label(&j.job);
+                    ui.label(j.message.clone().unwrap_or_default());
+                    ui.end_row();
+                }
+            });
+    }
+
+    /// The restore dialog: what will be replaced, now versus in the backup, Validate only, the safety-backup
+    /// checkbox, and Restore enabled only once the profile name is typed.
+    pub(crate) fn restore_window(&mut self, ctx: &egui::Context) {
+        let Some(mut dialog) = self.restore_dialog.clone() else {
+            return;
+        };
+        let mut open = true;
+        let mut close = false;
+        egui::Window::new(format!("Restore backup {}", dialog.id))
+            .open(&mut open)
+            .collapsible(false)
+            .default_width(560.0)
+            .show(ctx, |ui| {
+                match self.state.inspection.clone().filter(|i| i.id == dialog.id) {
+                    None => {
+                        ui.horizontal(|ui| {
+                            ui.spinner();
+                            ui.label("Reading the backup and the current database…");
+                        });
+                    }
+                    Some(inspection) => {
+                        ui.label(
+                            RichText::new(format!("This replaces {}", inspection.target)).strong(),
+                        );
+                        ui.label(format!(
+                            "with the backup taken {}.",
+                            local(inspection.backup_created_at)
+                        ));
+                        if let Some(error) = &inspection.now_error {
+                            ui.label(
+                                RichText::new(format!(
+                                    "The current database cannot be read: {error}"
+                                ))
+                                .color(Color32::from_rgb(190, 120, 0)),
+                            );
+                        }
+                        egui::Grid::new("restore-compare")
+                            .num_columns(3)
+                            .striped(true)
+                            .show(ui, |ui| {
+                                ui.strong("");
+                                ui.strong("Now");
+                                ui.strong("In the backup");
+                                ui.end_row();
+                                ui.label("Database size");
+                                ui.label(
+                                    inspection
+                                        .now_database_size
+                                        .map(human_size)
+                                        .unwrap_or_else(|| "-".into()),
+                                );
+                                ui.label(human_size(inspection.backup_database_size));
+                                ui.end_row();
+                                let mut tables: Vec<&String> = inspection
+                                    .backup_tables
+                                    .keys()
+                                    .chain(inspection.now_tables.keys())
+                                    .collect();
+                                tables.sort();
+                                tables.dedup();
+                                for table in tables {
+                                    ui.label(format!("{table} (rows)"));
+                                    ui.label(
+                                        inspection
+                                            .now_tables
+                                            .get(table)
+                                            .map(|n| n.to_string())
+                                            .unwrap_or_else(|| "-".into()),
+                                    );
+                                    ui.label(
+                                        inspection
+                                            .backup_tables
+                                            .get(table)
+                                            .map(|n| n.to_string())
+                                            .unwrap_or_else(|| "-".into()),
+                                    );
+                                    ui.end_row();
+                                }
+                            });
+                    }
+                }
+                ui.add_space(6.0);
+                ui.checkbox(
+                    &mut dialog.safety,
+                    "Take a safety backup of the current database first",
+                );
+                let label = ui.label(format!(
+                    "Type the profile name ({}) to confirm:",
+                    dialog.profile
+                ));
+                ui.text_edit_singleline(&mut dialog.confirm)
+                    .labelled_by(label.id);
+                ui.horizontal(|ui| {
+                    if ui
+                        .button("Validate only")
+                        .on_hover_text("Check the backup completely without changing anything")
+                        .clicked()
+                    {
+                        self.restore(dialog.id, true, false);
+                        close = true;
+                    }
+                    let confirmed = dialog.confirm.trim() == dialog.profile;
+                    if ui
+                        .add_enabled(
+                            confirmed,
+                            egui::Button::new(RichText::new("Restore").strong()),
+                        )
+                        .clicked()
+                    {
+                        self.restore(dialog.id, false, dialog.safety);
+                        close = true;
+                    }
+                    if ui.button("Cancel").clicked() {
+                        close = true;
+                    }
+                });
+            });
+        self.restore_dialog = if open && !close { Some(dialog) } else { None };
+    }
+
+    /// Confirmations: delete a backup, apply retention, remove a profile.
+    pub(crate) fn confirm_windows(&mut self, ctx: &egui::Context) {
+        if let Some(id) = self.delete_confirm {
+            let mut decided = false;
+            egui::Window::new("Delete backup?")
+                .collapsible(false)
+                .show(ctx, |ui| {
+                    ui.label(format!(
+                        "Backup {id} and its archive will be deleted. This cannot be undone."
+                    ));
+                    ui.horizontal(|ui| {
+                        if ui.button(format!("Delete backup {id}")).clicked() {
+                            self.submit(JobRequest::Delete { id });
+                            decided = true;
+                        }
+                        if ui.button("Keep it").clicked() {
+                            decided = true;
+                        }
+                    });
+                });
+            if decided {
+                self.delete_confirm = None;
+            }
+        }
+        if self.prune_confirm_open {
+            let mut decided = false;
+            egui::Window::new("Prune backups?")
+                .collapsible(false)
+                .default_width(520.0)
+                .show(ctx, |ui| match self.state.prune_preview.clone() {
+                    None => {
+                        ui.horizontal(|ui| {
+                            ui.spinner();
+                            ui.label("Planning…");
+                        });
+                    }
+                    Some(plan) => {
+                        let doomed = plan.verdicts.iter().filter(|v| !v.keep).count();
+                        egui::Grid::new("prune-plan")
+                            .num_columns(3)
+                            .striped(true)
+                            .show(ui, |ui| {
+                                for v in &plan.verdicts {
+                                    ui.label(format!("backup {}", v.id));
+                                    ui.label(if v.keep {
+                                        RichText::new("keep")
+                                    } else {
+                                        RichText::new("delete")
+                                            .color(Color32::from_rgb(200, 60, 60))
+                                    });
+                                    ui.label(&v.reason);
+                                    ui.end_row();
+                                }
+                            });
+                        ui.horizontal(|ui| {
+                            if ui
+                                .add_enabled(
+                                    doomed > 0,
+                                    egui::Button::new(format!("Delete {doomed} backup(s)")),
+                                )
+                                .clicked()
+                            {
+                                self.submit(JobRequest::Prune {
+                                    profile: plan.profile.clone(),
+                                    dry_run: false,
+                                });
+                                decided = true;
+                            }
+                            if ui.button("Cancel").clicked() {
+                                decided = true;
+                            }
+                        });
+                    }
+                });
+            if decided {
+                self.prune_confirm_open = false;
+                self.state.prune_preview = None;
+            }
+        }
+        if let Some((name, mut delete_archives)) = self.remove_profile.clone() {
+            let mut decided = false;
+            egui::Window::new("Remove profile?")
+                .collapsible(false)
+                .show(ctx, |ui| {
+                    ui.label(format!(
+                        "Profile {name} will be removed from Backstop. Its database is not touched."
+                    ));
+                    ui.checkbox(&mut delete_archives, "Also delete its archives");
+                    ui.horizontal(|ui| {
+                        if ui.button(format!("Remove {name}")).clicked() {
+                            self.submit(JobRequest::RemoveProfile {
+                                name: name.clone(),
+                                delete_archives,
+                            });
+                            decided = true;
+                        }
+                        if ui.button("Cancel").clicked() {
+                            decided = true;
+                        }
+                    });
+                });
+            self.remove_profile = if decided {
+                None
+            } else {
+                Some((name, delete_archives))
+            };
+        }
+    }
+}

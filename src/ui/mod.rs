@@ -1,0 +1,14 @@
+//! The desktop window (eframe/egui, glow renderer so it runs without a GPU). Only this module knows eframe.
+//!
+//! `app` owns the window and the one place state changes; `state` is the pure state machine; the panels
+//! (`settings`, `statistics`, `actions`, `history`) draw and submit jobs; `dialogs` hides the native file dialogs.
+
+pub mod actions;
+pub mod app;
+pub mod dialogs;
+pub mod history;
+pub mod settings;
+pub mod state;
+pub mod statistics;
+
+pub use app::{AppOptions, BackstopApp, Tab, run};

@@ -1,0 +1,498 @@
+//! The Settings panel: the selected profile edited as a draft (Save and Revert appear only when it differs),
+//! inline validation with the reason beside each field, app-wide settings, and adding or removing profiles.
+
+use super::app::BackstopApp;
+use super::dialogs::DialogPurpose;
+use crate::config::{Config, DatabaseConfig, Profile, Settings};
+use crate::worker::JobRequest;
+use egui::{Color32, RichText};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Which path field a dialog fills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathField {
+    /// The SQLite database file.
+    Database,
+    /// The files folder.
+    Files,
+    /// The storage folder.
+    Storage,
+}
+
+/// The editable text of one profile and the app settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Draft {
+    /// Profile name.
+    pub name: String,
+    /// SQLite database path.
+    pub database: String,
+    /// Files folder (empty: none).
+    pub files: String,
+    /// Storage folder.
+    pub storage: String,
+    /// Policy fields as typed.
+    pub keep_last: String,
+    /// Max age in days.
+    pub max_age_days: String,
+    /// Daily, weekly, monthly keeps.
+    pub keep_daily: String,
+    /// Weekly keeps.
+    pub keep_weekly: String,
+    /// Monthly keeps.
+    pub keep_monthly: String,
+    /// Automatic backups on.
+    pub auto_enabled: bool,
+    /// Interval in hours.
+    pub auto_hours: String,
+    /// Deflate level.
+    pub compression: String,
+    /// Desktop notifications on.
+    pub notifications: bool,
+    /// Change alert threshold (%).
+    pub alert_percent: String,
+}
+
+impl Draft {
+    /// The draft of a saved profile and settings.
+    pub fn of(profile: &Profile, settings: &Settings) -> Draft {
+        let DatabaseConfig::Sqlite { path } = &profile.database;
+        let p = &profile.policy;
+        Draft {
+            name: profile.name.clone(),
+            database: path.display().to_string(),
+            files: profile
+                .files_dir
+                .as_ref()
+                .map(|f| f.display().to_string())
+                .unwrap_or_default(),
+            storage: profile.storage_dir.display().to_string(),
+            keep_last: p.keep_last.to_string(),
+            max_age_days: p.max_age_days.to_string(),
+            keep_daily: p.keep_daily.to_string(),
+            keep_weekly: p.keep_weekly.to_string(),
+            keep_monthly: p.keep_monthly.to_string(),
+            auto_enabled: p.auto_enabled,
+            auto_hours: p.auto_interval_hours.to_string(),
+            compression: p.compression_level.to_string(),
+            notifications: settings.notifications,
+            alert_percent: settings.change_alert_percent.to_string(),
+        }
+    }
+
+    /// Field → why it is not acceptable. Empty when the draft can be saved.
+    pub fn problems(&self) -> BTreeMap<&'static str, String> {
+        let mut out = BTreeMap::new();
+        if let Err(e) = crate::config::validate_profile_name(&self.name) {
+            out.insert("name", e.to_string());
+        }
+        let number = |text: &str, min: u32, max: u32| -> Result<u32, String> {
+            match text.trim().parse::<u32>() {
+                Ok(n) if n < min => Err(format!("must be at least {min}")),
+                Ok(n) if n > max => Err(format!("must be at most {max}")),
+                Ok(n) => Ok(n),
+                Err(_) => Err("must be a whole number".into()),
+            }
+        };
+        for (field, text, min, max) in [
+            ("keep_last", &self.keep_last, 1, 100_000),
+            ("max_age_days", &self.max_age_days, 0, 100_000),
+            ("keep_daily", &self.keep_daily, 0, 100_000),
+            ("keep_weekly", &self.keep_weekly, 0, 100_000),
+            ("keep_monthly", &self.keep_monthly, 0, 100_000),
+            ("auto_hours", &self.auto_hours, 1, 24 * 365),
+            ("compression", &self.compression, 0, 9),
+            ("alert_percent", &self.alert_percent, 1, 100_000),
+        ] {
+            if let Err(e) = number(text, min, max) {
+                out.insert(field, e);
+            }
+        }
+        let database = Path::new(self.database.trim());
+        if self.database.trim().is_empty() {
+            out.insert("database", "choose the SQLite database file".into());
+        } else if !database.is_absolute() {
+            out.insert("database", "use an absolute path".into());
+        } else if !database.is_file() {
+            out.insert("database", "file does not exist".into());
+        }
+        if !self.files.trim().is_empty() && !Path::new(self.files.trim()).is_dir() {
+            out.insert("files", "folder does not exist".into());
+        }
+        let storage = Path::new(self.storage.trim());
+        if self.storage.trim().is_empty() || !storage.is_absolute() {
+            out.insert("storage", "use an absolute folder path".into());
+        } else if !storage.is_dir() {
+            out.insert(
+                "storage",
+                "folder does not exist (is the drive mounted?)".into(),
+            );
+        } else if let Err(e) = crate::fsutil::check_writable_dir(storage) {
+            out.insert("storage", e.to_string());
+        }
+        out
+    }
+
+    /// The profile and settings this draft describes (call only when `problems()` is empty).
+    pub fn apply(&self, profile: &Profile, settings: &Settings) -> (Profile, Settings) {
+        let n = |text: &str, default: u32| text.trim().parse::<u32>().unwrap_or(default);
+        let mut profile = profile.clone();
+        profile.database = DatabaseConfig::Sqlite {
+            path: PathBuf::from(self.database.trim()),
+        };
+        profile.files_dir =
+            (!self.files.trim().is_empty()).then(|| PathBuf::from(self.files.trim()));
+        profile.storage_dir = PathBuf::from(self.storage.trim());
+        let p = &mut profile.policy;
+        p.keep_last = n(&self.keep_last, p.keep_last);
+        p.max_age_days = n(&self.max_age_days, p.max_age_days);
+        p.keep_daily = n(&self.keep_daily, p.keep_daily);
+        p.keep_weekly = n(&self.keep_weekly, p.keep_weekly);
+        p.keep_monthly = n(&self.keep_monthly, p.keep_monthly);
+        p.auto_enabled = self.auto_enabled;
+        p.auto_interval_hours = n(&self.auto_hours, p.auto_interval_hours);
+        p.compression_level = n(&self.compression, p.compression_level);
+        let mut settings = settings.clone();
+        settings.notifications = self.notifications;
+        settings.change_alert_percent = n(&self.alert_percent, settings.change_alert_percent);
+        (profile, settings)
+    }
+}
+
+/// The draft being edited, and what it started from.
+#[derive(Debug, Clone, Default)]
+pub struct SettingsDraft {
+    /// The profile the draft belongs to.
+    pub profile: Option<String>,
+    /// The saved state, as a draft.
+    pub saved: Draft,
+    /// What the user typed.
+    pub draft: Draft,
+}
+
+impl SettingsDraft {
+    /// Fills a path field from a dialog answer.
+    pub fn set_path_field(&mut self, field: PathField, value: String) {
+        match field {
+            PathField::Database => self.draft.database = value,
+            PathField::Files => self.draft.files = value,
+            PathField::Storage => self.draft.storage = value,
+        }
+    }
+
+    /// Whether the user changed anything.
+    pub fn dirty(&self) -> bool {
+        self.draft != self.saved
+    }
+}
+
+/// The "add a profile" form.
+#[derive(Debug, Clone, Default)]
+pub struct NewProfileForm {
+    /// Name.
+    pub name: String,
+    /// SQLite database path.
+    pub database: String,
+}
+
+/// A labelled one-line text field with its problem shown beside it.
+fn field(
+    ui: &mut egui::Ui,
+    label: &str,
+    value: &mut String,
+    problem: Option<&String>,
+) -> egui::Response {
+    let label = ui.label(label);
+    let response = ui
+        .add(egui::TextEdit::singleline(value).desired_width(380.0))
+        .labelled_by(label.id);
+    match problem {
+        Some(problem) => ui.label(RichText::new(problem).color(Color32::from_rgb(200, 60, 60))),
+        None => ui.label(""),
+    };
+    response
+}
+
+impl BackstopApp {
+    pub(crate) fn settings_panel(&mut self, ui: &mut egui::Ui) {
+        let Some(profile) = self.profile().cloned() else {
+            return;
+        };
+        let settings = self.state.snapshot.config.settings.clone();
+        let saved = Draft::of(&profile, &settings);
+        // A new selection, or a save that landed: start from the saved state again.
+        if self.settings.profile.as_deref() != Some(&profile.name)
+            || (self.settings.saved != saved && !self.settings.dirty())
+        {
+            self.settings = SettingsDraft {
+                profile: Some(profile.name.clone()),
+                saved: saved.clone(),
+                draft: saved,
+            };
+        }
+        let problems = self.settings.draft.problems();
+        ui.heading(format!("Profile {}", profile.name));
+        egui::Grid::new("profile-fields")
+            .num_columns(4)
+            .spacing([8.0, 6.0])
+            .show(ui, |ui| {
+                let d = &mut self.settings.draft;
+                field(ui, "Name", &mut d.name, problems.get("name"));
+                ui.end_row();
+                field(
+                    ui,
+                    "SQLite database",
+                    &mut d.database,
+                    problems.get("database"),
+                );
+                if ui.button("Choose database…").clicked() {
+                    self.open_dialog(DialogPurpose::DatabaseFile);
+                }
+                ui.end_row();
+                let d = &mut self.settings.draft;
+                field(
+                    ui,
+                    "Files folder (optional)",
+                    &mut d.files,
+                    problems.get("files"),
+                );
+                if ui.button("Choose files folder…").clicked() {
+                    self.open_dialog(DialogPurpose::FilesFolder);
+                }
+                ui.end_row();
+                let d = &mut self.settings.draft;
+                field(
+                    ui,
+                    "Storage folder",
+                    &mut d.storage,
+                    problems.get("storage"),
+                );
+                if ui.button("Choose storage folder…").clicked() {
+                    self.open_dialog(DialogPurpose::StorageFolder);
+                }
+                ui.end_row();
+                let d = &mut self.settings.draft;
+                field(
+                    ui,
+                    "Keep at most (backups)",
+                    &mut d.keep_last,
+                    problems.get("keep_last"),
+                );
+                ui.end_row();
+                field(
+                    ui,
+                    "Delete older than (days, 0 = never)",
+                    &mut d.max_age_days,
+                    problems.get("max_age_days"),
+                );
+                ui.end_row();
+                field(
+                    ui,
+                    "Also keep one per day for (days)",
+                    &mut d.keep_daily,
+                    problems.get("keep_daily"),
+                );
+                ui.end_row();
+                field(
+                    ui,
+                    "Also keep one per week for (weeks)",
+                    &mut d.keep_weekly,
+                    problems.get("keep_weekly"),
+                );
+                ui.end_row();
+                field(
+                    ui,
+                    "Also keep one per month for (months)",
+                    &mut d.keep_monthly,
+                    problems.get("keep_monthly"),
+                );
+                ui.end_row();
+                ui.label("");
+                ui.checkbox(&mut d.auto_enabled, "Automatic backups");
+                ui.end_row();
+                field(
+                    ui,
+                    "Every (hours)",
+                    &mut d.auto_hours,
+                    problems.get("auto_hours"),
+                );
+                ui.end_row();
+                field(
+                    ui,
+                    "Compression level (0-9)",
+                    &mut d.compression,
+                    problems.get("compression"),
+                );
+                ui.end_row();
+            });
+        ui.separator();
+        ui.heading("All profiles");
+        egui::Grid::new("app-settings")
+            .num_columns(3)
+            .spacing([8.0, 6.0])
+            .show(ui, |ui| {
+                let d = &mut self.settings.draft;
+                ui.label("");
+                ui.checkbox(&mut d.notifications, "Desktop notifications");
+                ui.end_row();
+                field(
+                    ui,
+                    "Warn when size or row count changes by more than (%)",
+                    &mut d.alert_percent,
+                    problems.get("alert_percent"),
+                );
+                ui.end_row();
+            });
+        if self.settings.dirty() {
+            ui.horizontal(|ui| {
+                let save = ui.add_enabled(problems.is_empty(), egui::Button::new("Save"));
+                if !problems.is_empty() {
+                    ui.label(
+                        RichText::new("Fix the fields marked in red to save")
+                            .color(Color32::from_rgb(200, 60, 60)),
+                    );
+                }
+                if save.clicked() {
+                    self.save_settings(&profile, &settings);
+                }
+                if ui.button("Revert").clicked() {
+                    self.settings.draft = self.settings.saved.clone();
+                }
+            });
+        }
+        ui.separator();
+        ui.heading("Add a profile");
+        self.new_profile_form(ui);
+        ui.separator();
+        if ui
+            .button(format!("Remove profile {}…", profile.name))
+            .clicked()
+        {
+            self.remove_profile = Some((profile.name.clone(), false));
+        }
+    }
+
+    fn save_settings(&mut self, profile: &Profile, settings: &Settings) {
+        let draft = self.settings.draft.clone();
+        let (mut updated, new_settings) = draft.apply(profile, settings);
+        if draft.name != profile.name {
+            self.submit(JobRequest::RenameProfile {
+                old: profile.name.clone(),
+                new: draft.name.clone(),
+            });
+            self.selected = Some(draft.name.clone());
+            updated.name = draft.name.clone();
+        }
+        let mut config: Config = self.state.snapshot.config.clone();
+        config.settings = new_settings;
+        for p in config.profiles.iter_mut() {
+            if p.name == profile.name {
+                *p = updated.clone();
+            }
+        }
+        self.submit(JobRequest::SaveConfig(Box::new(config)));
+        self.settings.saved = draft;
+        self.settings.profile = Some(updated.name);
+    }
+
+    pub(crate) fn new_profile_form(&mut self, ui: &mut egui::Ui) {
+        let form = self.new_profile.clone();
+        let name_problem = crate::config::validate_profile_name(form.name.trim())
+            .err()
+            .map(|e| e.to_string());
+        let db = Path::new(form.database.trim());
+        let db_problem = if form.database.trim().is_empty() {
+            Some("choose the SQLite database file".to_string())
+        } else if !db.is_absolute() || !db.is_file() {
+            Some("file does not exist".to_string())
+        } else {
+            None
+        };
+        egui::Grid::new("new-profile")
+            .num_columns(4)
+            .spacing([8.0, 6.0])
+            .show(ui, |ui| {
+                field(
+                    ui,
+                    "New profile name",
+                    &mut self.new_profile.name,
+                    name_problem.as_ref().filter(|_| !form.name.is_empty()),
+                );
+                ui.end_row();
+                field(
+                    ui,
+                    "Its SQLite database",
+                    &mut self.new_profile.database,
+                    db_problem.as_ref().filter(|_| !form.database.is_empty()),
+                );
+                if ui.button("Choose file…").clicked() {
+                    self.open_dialog(DialogPurpose::NewProfileDatabase);
+                }
+                ui.end_row();
+            });
+        let ok = name_problem.is_none() && db_problem.is_none();
+        if ui
+            .add_enabled(ok, egui::Button::new("Add profile"))
+            .clicked()
+        {
+            let name = form.name.trim().to_string();
+            let profile = Profile {
+                name: name.clone(),
+                database: DatabaseConfig::Sqlite {
+                    path: PathBuf::from(form.database.trim()),
+                },
+                files_dir: None,
+                storage_dir: self.paths.default_storage(&name),
+                policy: Default::default(),
+            };
+            self.submit(JobRequest::AddProfile(Box::new(profile)));
+            self.selected = Some(name);
+            self.new_profile = NewProfileForm::default();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn draft_problems_name_each_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("a.sqlite3");
+        std::fs::write(&db, b"").unwrap();
+        let good = Draft {
+            name: "shop".into(),
+            database: db.display().to_string(),
+            files: String::new(),
+            storage: dir.path().display().to_string(),
+            keep_last: "10".into(),
+            max_age_days: "30".into(),
+            keep_daily: "0".into(),
+            keep_weekly: "0".into(),
+            keep_monthly: "0".into(),
+            auto_enabled: true,
+            auto_hours: "24".into(),
+            compression: "6".into(),
+            notifications: true,
+            alert_percent: "50".into(),
+        };
+        assert!(good.problems().is_empty(), "{:?}", good.problems());
+        let bad = Draft {
+            name: "a b".into(),
+            auto_hours: "0".into(),
+            keep_last: "0".into(),
+            compression: "12".into(),
+            storage: dir.path().join("missing").display().to_string(),
+            files: "/nonexistent/folder".into(),
+            ..good.clone()
+        };
+        let problems = bad.problems();
+        assert_eq!(problems["auto_hours"], "must be at least 1");
+        assert_eq!(problems["keep_last"], "must be at least 1");
+        assert_eq!(problems["compression"], "must be at most 9");
+        assert!(problems["storage"].contains("does not exist"));
+        assert!(problems["files"].contains("does not exist"));
+        assert!(problems["name"].contains("invalid profile name"));
+    }
+}

@@ -1,0 +1,582 @@
+//! The window's state, changed in one place: [`AppState::apply`] takes a worker [`Event`] and returns the
+//! side effects to perform (notifications). Pure: no I/O, time is a parameter; unit-tested below.
+
+use crate::jobs::PruneReport;
+use crate::progress::CancelToken;
+use crate::worker::{Event, Inspection, JobFailure, JobOutput, Snapshot, Ticket};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// The job the worker is running now.
+#[derive(Debug, Clone)]
+pub struct RunningJob {
+    /// Ticket id.
+    pub ticket: u64,
+    /// Label.
+    pub label: String,
+    /// Current stage.
+    pub stage: String,
+    /// Bytes done in this stage.
+    pub done: u64,
+    /// Bytes in this stage, when known.
+    pub total: Option<u64>,
+    /// When the stage began.
+    pub stage_started: Instant,
+    /// Its cancel token.
+    pub cancel: Option<CancelToken>,
+}
+
+impl RunningJob {
+    /// Bytes per second in this stage.
+    pub fn rate(&self, now: Instant) -> Option<f64> {
+        let secs = now.duration_since(self.stage_started).as_secs_f64();
+        (secs > 0.2 && self.done > 0).then(|| self.done as f64 / secs)
+    }
+
+    /// Time left in this stage, from the rate so far.
+    pub fn eta(&self, now: Instant) -> Option<Duration> {
+        let rate = self.rate(now)?;
+        let total = self.total?;
+        (rate > 0.0 && total >= self.done)
+            .then(|| Duration::from_secs_f64((total - self.done) as f64 / rate))
+    }
+
+    /// Fraction done, when the total is known.
+    pub fn fraction(&self) -> Option<f32> {
+        self.total
+            .filter(|t| *t > 0)
+            .map(|t| (self.done as f32 / t as f32).clamp(0.0, 1.0))
+    }
+}
+
+/// A job waiting its turn.
+#[derive(Debug, Clone)]
+pub struct QueuedJob {
+    /// Ticket id.
+    pub ticket: u64,
+    /// Label.
+    pub label: String,
+    /// Its cancel token.
+    pub cancel: CancelToken,
+}
+
+/// How a toast looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ToastKind {
+    /// Something worked.
+    Success,
+    /// Something to know.
+    Info,
+    /// Something failed.
+    Error,
+}
+
+/// A short message shown at the bottom right for a while (and kept in the session log).
+#[derive(Debug, Clone)]
+pub struct Toast {
+    /// Look.
+    pub kind: ToastKind,
+    /// Text.
+    pub text: String,
+    /// When it appeared.
+    pub born: Instant,
+}
+
+/// A side effect the window performs after applying an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Send a desktop notification.
+    Notify {
+        /// Title.
+        summary: String,
+        /// Text.
+        body: String,
+    },
+}
+
+/// Everything the window shows that comes from jobs.
+#[derive(Debug, Default)]
+pub struct AppState {
+    /// Catalog and config, as the worker last sent them.
+    pub snapshot: Snapshot,
+    /// Whether the worker sent a snapshot yet.
+    pub snapshot_received: bool,
+    /// The job running now.
+    pub running: Option<RunningJob>,
+    /// Jobs waiting, in order.
+    pub queue: Vec<QueuedJob>,
+    /// Messages on screen.
+    pub toasts: Vec<Toast>,
+    /// This session's messages (the job log shows them above the catalog's).
+    pub session_log: Vec<(ToastKind, String)>,
+    /// The restore dialog's comparison, once the worker read it.
+    pub inspection: Option<Inspection>,
+    /// The retention preview, once the worker planned it.
+    pub prune_preview: Option<PruneReport>,
+    /// Catch-up backups queued at launch: ticket → intervals missed.
+    pub catch_up: HashMap<u64, (String, u32)>,
+    /// Tickets of automatic backups whose failure may be retried: ticket → profile.
+    pub automatic: HashMap<u64, String>,
+    /// Automatic backups that failed because the database or storage was not reachable: profile → message.
+    pub unreachable: Vec<(String, String)>,
+}
+
+fn size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// Bytes for people ("1.2 MiB").
+pub fn human_size(bytes: u64) -> String {
+    size(bytes)
+}
+
+impl AppState {
+    /// Records a job the window just submitted.
+    pub fn queued(&mut self, ticket: &Ticket) {
+        self.queue.push(QueuedJob {
+            ticket: ticket.id,
+            label: ticket.label.clone(),
+            cancel: ticket.cancel.clone(),
+        });
+    }
+
+    /// Adds a toast and a session-log line.
+    pub fn toast(&mut self, kind: ToastKind, text: impl Into<String>, now: Instant) {
+        let text = text.into();
+        self.session_log.push((kind, text.clone()));
+        self.toasts.push(Toast {
+            kind,
+            text,
+            born: now,
+        });
+    }
+
+    /// Drops toasts older than `ttl` (errors stay twice as long).
+    pub fn expire_toasts(&mut self, now: Instant, ttl: Duration) {
+        self.toasts.retain(|t| {
+            let life = if t.kind == ToastKind::Error {
+                ttl * 2
+            } else {
+                ttl
+            };
+            now.duration_since(t.born) < life
+        });
+    }
+
+    /// Whether a job for this profile of this label is waiting or running.
+    pub fn is_pending(&self, label: &str) -> bool {
+        self.queue.iter().any(|q| q.label == label)
+            || self.running.as_ref().is_some_and(|r| r.label == label)
+    }
+
+    /// Applies one worker event; returns what the window should do about it.
+    pub fn apply(&mut self, event: Event, now: Instant) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        match event {
+            Event::Snapshot(snapshot) => {
+                self.snapshot = *snapshot;
+                self.snapshot_received = true;
+            }
+            Event::Notice(text) => self.toast(ToastKind::Info, text, now),
+            Event::Started { ticket, label } => {
+                let cancel = self
+                    .queue
+                    .iter()
+                    .find(|q| q.ticket == ticket)
+                    .map(|q| q.cancel.clone());
+                self.queue.retain(|q| q.ticket != ticket);
+                self.running = Some(RunningJob {
+                    ticket,
+                    label,
+                    stage: "starting".into(),
+                    done: 0,
+                    total: None,
+                    stage_started: now,
+                    cancel,
+                });
+            }
+            Event::Progress { ticket, update } => {
+                if let Some(running) = self.running.as_mut().filter(|r| r.ticket == ticket) {
+                    if running.stage != update.stage {
+                        running.stage = update.stage;
+                        running.stage_started = now;
+                    }
+                    running.done = update.done;
+                    running.total = update.total;
+                }
+            }
+            Event::Finished {
+                ticket,
+                label,
+                result,
+            } => {
+                self.queue.retain(|q| q.ticket != ticket);
+                if self.running.as_ref().is_some_and(|r| r.ticket == ticket) {
+                    self.running = None;
+                }
+                let catch_up = self.catch_up.remove(&ticket);
+                let automatic = self.automatic.remove(&ticket);
+                match result {
+                    Ok(output) => self.finished_ok(&label, output, catch_up, &mut effects, now),
+                    Err(failure) => {
+                        self.finished_err(&label, failure, automatic, &mut effects, now)
+                    }
+                }
+            }
+        }
+        effects
+    }
+
+    fn finished_ok(
+        &mut self,
+        label: &str,
+        output: JobOutput,
+        catch_up: Option<(String, u32)>,
+        effects: &mut Vec<Effect>,
+        now: Instant,
+    ) {
+        match output {
+            JobOutput::Backup(report) => {
+                self.unreachable.retain(|(p, _)| *p != report.profile);
+                let text = format!(
+                    "Backup of {} completed: {} in {:.1} s",
+                    report.profile,
+                    size(report.size_bytes),
+                    report.duration_ms as f64 / 1000.0
+                );
+                effects.push(Effect::Notify {
+                    summary: format!("Backstop: {} backed up", report.profile),
+                    body: format!(
+                        "{} in {:.1} s{}",
+                        size(report.size_bytes),
+                        report.duration_ms as f64 / 1000.0,
+                        if report.pruned.is_empty() {
+                            String::new()
+                        } else {
+                            format!(
+                                "; {} old backup(s) removed by retention",
+                                report.pruned.len()
+                            )
+                        }
+                    ),
+                });
+                self.toast(ToastKind::Success, text, now);
+                if let Some((profile, missed)) = catch_up {
+                    let text = if missed == 1 {
+                        format!(
+                            "1 automatic backup of {profile} was missed while Backstop was closed; one catch-up backup was made."
+                        )
+                    } else {
+                        format!(
+                            "{missed} automatic backups of {profile} were missed while Backstop was closed; one catch-up backup was made."
+                        )
+                    };
+                    self.toast(ToastKind::Info, text, now);
+                }
+            }
+            JobOutput::Restore(report) => {
+                self.toast(ToastKind::Success, report.message.clone(), now);
+                if !report.validate_only {
+                    effects.push(Effect::Notify {
+                        summary: format!("Backstop: {} restored", report.profile),
+                        body: report.message.clone(),
+                    });
+                }
+            }
+            JobOutput::Verify(outcomes) => {
+                let damaged: Vec<String> = outcomes
+                    .iter()
+                    .filter(|o| !o.report.ok())
+                    .map(|o| {
+                        format!(
+                            "{}: {}",
+                            o.id.map(|id| format!("backup {id}")).unwrap_or_else(|| o
+                                .report
+                                .path
+                                .display()
+                                .to_string()),
+                            o.report.problems.join("; ")
+                        )
+                    })
+                    .collect();
+                if damaged.is_empty() {
+                    self.toast(
+                        ToastKind::Success,
+                        format!("{} backup(s) verified: all intact", outcomes.len()),
+                        now,
+                    );
+                } else {
+                    let text = format!(
+                        "Damage found in {} backup(s): {}",
+                        damaged.len(),
+                        damaged.join(" | ")
+                    );
+                    effects.push(Effect::Notify {
+                        summary: "Backstop: damaged backup found".into(),
+                        body: text.clone(),
+                    });
+                    self.toast(ToastKind::Error, text, now);
+                }
+            }
+            JobOutput::Import(results) => {
+                for result in results {
+                    match result {
+                        Ok(report) => self.toast(
+                            ToastKind::Success,
+                            format!(
+                                "Imported {} ({}) as backup {}",
+                                report
+                                    .source
+                                    .file_name()
+                                    .unwrap_or_default()
+                                    .to_string_lossy(),
+                                report.detected,
+                                report.backup.id
+                            ),
+                            now,
+                        ),
+                        Err(message) => self.toast(ToastKind::Error, message, now),
+                    }
+                }
+            }
+            JobOutput::Export(path) => self.toast(
+                ToastKind::Success,
+                format!("Exported to {}", path.display()),
+                now,
+            ),
+            JobOutput::Deleted(id) => {
+                self.toast(ToastKind::Info, format!("Backup {id} deleted"), now)
+            }
+            JobOutput::Prune(report) => {
+                if report.dry_run {
+                    self.prune_preview = Some(report);
+                } else {
+                    let n = report.verdicts.iter().filter(|v| !v.keep).count();
+                    self.toast(
+                        ToastKind::Info,
+                        format!("Retention deleted {n} backup(s) of {}", report.profile),
+                        now,
+                    );
+                }
+            }
+            JobOutput::Pinned(id, pinned) => self.toast(
+                ToastKind::Info,
+                if pinned {
+                    format!("Backup {id} pinned")
+                } else {
+                    format!("Backup {id} unpinned")
+                },
+                now,
+            ),
+            JobOutput::Inspect(inspection) => self.inspection = Some(*inspection),
+            JobOutput::ConfigSaved => self.toast(ToastKind::Success, "Settings saved", now),
+            JobOutput::ProfilesChanged(text) => self.toast(ToastKind::Success, text, now),
+            JobOutput::Refreshed => {}
+        }
+        let _ = label;
+    }
+
+    fn finished_err(
+        &mut self,
+        label: &str,
+        failure: JobFailure,
+        automatic: Option<String>,
+        effects: &mut Vec<Effect>,
+        now: Instant,
+    ) {
+        if failure.cancelled {
+            self.toast(
+                ToastKind::Info,
+                format!("{label}: cancelled; nothing was kept"),
+                now,
+            );
+            return;
+        }
+        let text = format!("{label} failed: {}", failure.message);
+        effects.push(Effect::Notify {
+            summary: format!("Backstop: {label} failed"),
+            body: failure.message.clone(),
+        });
+        if let Some(profile) = automatic
+            && is_unreachable(&failure.message)
+        {
+            self.unreachable.retain(|(p, _)| *p != profile);
+            self.unreachable.push((profile, failure.message.clone()));
+        }
+        self.toast(ToastKind::Error, text, now);
+    }
+}
+
+/// Failures that a later retry may fix: a server still starting, a drive not mounted yet, a busy database.
+pub fn is_unreachable(message: &str) -> bool {
+    [
+        "database file not found",
+        "storage folder missing",
+        "locked by another program",
+        "is the drive mounted",
+    ]
+    .iter()
+    .any(|needle| message.contains(needle))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::progress::ProgressUpdate;
+
+    fn ticket(id: u64, label: &str) -> Ticket {
+        Ticket {
+            id,
+            label: label.into(),
+            cancel: CancelToken::new(),
+        }
+    }
+
+    #[test]
+    fn a_job_moves_from_queue_to_running_to_done() {
+        let t0 = Instant::now();
+        let mut state = AppState::default();
+        state.queued(&ticket(1, "Manual backup of shop"));
+        state.queued(&ticket(2, "Verify all backups"));
+        assert_eq!(state.queue.len(), 2);
+        state.apply(
+            Event::Started {
+                ticket: 1,
+                label: "Manual backup of shop".into(),
+            },
+            t0,
+        );
+        assert_eq!(state.queue.len(), 1);
+        assert!(
+            state.running.as_ref().unwrap().cancel.is_some(),
+            "the running job keeps its cancel token"
+        );
+        state.apply(
+            Event::Progress {
+                ticket: 1,
+                update: ProgressUpdate {
+                    stage: "compressing database".into(),
+                    done: 50,
+                    total: Some(100),
+                },
+            },
+            t0 + Duration::from_secs(1),
+        );
+        let running = state.running.as_ref().unwrap();
+        assert_eq!(running.fraction(), Some(0.5));
+        let later = t0 + Duration::from_secs(2);
+        assert!(running.rate(later).unwrap() > 0.0);
+        assert!(running.eta(later).is_some());
+        let effects = state.apply(
+            Event::Finished {
+                ticket: 1,
+                label: "Manual backup of shop".into(),
+                result: Err(JobFailure {
+                    message: "database file not found: /x.db".into(),
+                    cancelled: false,
+                }),
+            },
+            later,
+        );
+        assert!(state.running.is_none());
+        assert_eq!(effects.len(), 1, "a failure notifies");
+        assert_eq!(state.toasts.last().unwrap().kind, ToastKind::Error);
+        assert!(
+            state
+                .toasts
+                .last()
+                .unwrap()
+                .text
+                .contains("database file not found")
+        );
+    }
+
+    #[test]
+    fn a_cancelled_job_says_so_and_does_not_notify() {
+        let mut state = AppState::default();
+        let now = Instant::now();
+        state.queued(&ticket(3, "Manual backup of shop"));
+        let effects = state.apply(
+            Event::Finished {
+                ticket: 3,
+                label: "Manual backup of shop".into(),
+                result: Err(JobFailure {
+                    message: "cancelled".into(),
+                    cancelled: true,
+                }),
+            },
+            now,
+        );
+        assert!(effects.is_empty());
+        assert!(state.queue.is_empty());
+        assert!(state.toasts[0].text.contains("cancelled"));
+    }
+
+    #[test]
+    fn progress_of_another_ticket_is_ignored_and_toasts_expire() {
+        let now = Instant::now();
+        let mut state = AppState::default();
+        state.apply(
+            Event::Started {
+                ticket: 7,
+                label: "x".into(),
+            },
+            now,
+        );
+        state.apply(
+            Event::Progress {
+                ticket: 8,
+                update: ProgressUpdate {
+                    stage: "s".into(),
+                    done: 9,
+                    total: None,
+                },
+            },
+            now,
+        );
+        assert_eq!(state.running.as_ref().unwrap().done, 0);
+        state.toast(ToastKind::Info, "hello", now);
+        state.toast(ToastKind::Error, "bad", now);
+        state.expire_toasts(now + Duration::from_secs(6), Duration::from_secs(5));
+        assert_eq!(state.toasts.len(), 1, "errors stay longer");
+        assert_eq!(
+            state.session_log.len(),
+            2,
+            "the session log keeps everything"
+        );
+    }
+
+    #[test]
+    fn unreachable_automatic_failures_are_remembered_for_retry() {
+        let now = Instant::now();
+        let mut state = AppState::default();
+        state.automatic.insert(4, "shop".into());
+        state.apply(
+            Event::Finished {
+                ticket: 4,
+                label: "Automatic backup of shop".into(),
+                result: Err(JobFailure {
+                    message: "storage folder missing (is the drive mounted?): /mnt/usb".into(),
+                    cancelled: false,
+                }),
+            },
+            now,
+        );
+        assert_eq!(state.unreachable.len(), 1);
+        assert!(is_unreachable(
+            "database /x is locked by another program (waited 10 s)"
+        ));
+        assert!(!is_unreachable("archive x is damaged"));
+    }
+}

@@ -1,0 +1,147 @@
+//! The Statistics panel: counts, sizes, last and next backups, success rate, and a chart of archive size and
+//! duration over time.
+
+use super::app::BackstopApp;
+use super::state::human_size;
+use crate::model::Status;
+use egui_plot::{Legend, Line, Plot, PlotPoints};
+
+fn when(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    t.map(|t| {
+        t.with_timezone(&chrono::Local)
+            .format("%Y-%m-%d %H:%M")
+            .to_string()
+    })
+    .unwrap_or_else(|| "never".into())
+}
+
+impl BackstopApp {
+    pub(crate) fn statistics_panel(&mut self, ui: &mut egui::Ui) {
+        let Some(profile) = self.profile().cloned() else {
+            return;
+        };
+        let Some(stats) = self.state.snapshot.stats.get(&profile.name).cloned() else {
+            ui.label("Reading the catalog…");
+            return;
+        };
+        ui.heading(format!("Statistics of {}", profile.name));
+        egui::Grid::new("stats")
+            .num_columns(2)
+            .spacing([16.0, 6.0])
+            .striped(true)
+            .show(ui, |ui| {
+                let join = |m: &std::collections::BTreeMap<String, u64>| {
+                    if m.is_empty() {
+                        "none".to_string()
+                    } else {
+                        m.iter()
+                            .map(|(k, v)| format!("{k}: {v}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
+                };
+                ui.label("Backups by trigger");
+                ui.label(join(&stats.by_trigger));
+                ui.end_row();
+                ui.label("Backups by status");
+                ui.label(join(&stats.by_status));
+                ui.end_row();
+                ui.label("Total size of archives");
+                ui.label(human_size(stats.total_size_bytes));
+                ui.end_row();
+                ui.label("Average archive size");
+                ui.label(human_size(stats.average_size_bytes));
+                ui.end_row();
+                ui.label("Database size now");
+                ui.label(
+                    stats
+                        .database_size_bytes
+                        .map(human_size)
+                        .unwrap_or_else(|| "cannot be read".into()),
+                );
+                ui.end_row();
+                ui.label("Last backup");
+                ui.label(match &stats.last_backup {
+                    Some(b) => format!(
+                        "{} · {} · {:.1} s · {}",
+                        when(Some(b.created_at)),
+                        b.status,
+                        b.duration_ms.unwrap_or(0) as f64 / 1000.0,
+                        b.error.as_deref().unwrap_or("ok")
+                    ),
+                    None => "never".into(),
+                });
+                ui.end_row();
+                ui.label("Last automatic backup");
+                ui.label(when(stats.last_automatic_at));
+                ui.end_row();
+                ui.label("Next automatic backup");
+                ui.label(if profile.policy.auto_enabled {
+                    when(stats.next_automatic_at)
+                } else {
+                    "automatic backups are off".into()
+                });
+                ui.end_row();
+                ui.label("Success rate");
+                ui.label(
+                    stats
+                        .success_rate_percent
+                        .map(|r| format!("{r:.0}%"))
+                        .unwrap_or_else(|| "no backups yet".into()),
+                );
+                ui.end_row();
+            });
+        ui.add_space(10.0);
+        let points: Vec<(f64, f64, f64)> = self
+            .state
+            .snapshot
+            .backups
+            .iter()
+            .filter(|b| b.profile == profile.name && b.status == Status::Completed)
+            .map(|b| {
+                (
+                    b.created_at.timestamp() as f64,
+                    b.size_bytes.unwrap_or(0) as f64 / (1024.0 * 1024.0),
+                    b.duration_ms.unwrap_or(0) as f64 / 1000.0,
+                )
+            })
+            .collect();
+        if points.is_empty() {
+            ui.label("The chart appears after the first backup.");
+            return;
+        }
+        let format_time = |mark: egui_plot::GridMark, _range: &std::ops::RangeInclusive<f64>| {
+            chrono::DateTime::from_timestamp(mark.value as i64, 0)
+                .map(|t| {
+                    t.with_timezone(&chrono::Local)
+                        .format("%m-%d %H:%M")
+                        .to_string()
+                })
+                .unwrap_or_default()
+        };
+        ui.label("Archive size (MiB) over time");
+        Plot::new("size-plot")
+            .height(150.0)
+            .legend(Legend::default())
+            .x_axis_formatter(format_time)
+            .allow_scroll(false)
+            .show(ui, |plot| {
+                plot.line(Line::new(
+                    "archive size (MiB)",
+                    PlotPoints::from_iter(points.iter().map(|p| [p.0, p.1])),
+                ));
+            });
+        ui.label("Backup duration (s) over time");
+        Plot::new("duration-plot")
+            .height(150.0)
+            .legend(Legend::default())
+            .x_axis_formatter(format_time)
+            .allow_scroll(false)
+            .show(ui, |plot| {
+                plot.line(Line::new(
+                    "duration (s)",
+                    PlotPoints::from_iter(points.iter().map(|p| [p.0, p.2])),
+                ));
+            });
+    }
+}

@@ -1,0 +1,586 @@
+//! The window's one worker thread: commands in, events out. Every job runs here, so the window never freezes.
+//!
+//! The UI sends a [`JobRequest`] with [`Worker::submit`] and gets a [`Ticket`] whose cancel token it may set; the
+//! worker runs requests one at a time in order, reports [`Event`]s, and calls the repaint callback after each send.
+//! After every job it sends a fresh [`Snapshot`] of the catalog and config, so the UI never reads them itself.
+
+use crate::archive::ArchiveReader;
+use crate::catalog::{BackupRow, JobRow, RestoreRow};
+use crate::config::{Config, Paths};
+use crate::engine;
+use crate::error::{Error, Result};
+use crate::jobs::{
+    self, BackupReport, BackupSpec, Context, ImportReport, PruneReport, RestoreReport, RestoreSpec,
+    Stats, VerifyOutcome, VerifyTarget,
+};
+use crate::model::{Kind, Trigger};
+use crate::progress::{CancelToken, JobControl, ProgressSink, ProgressUpdate};
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
+
+/// Everything the window can ask the worker to do.
+#[derive(Debug, Clone)]
+pub enum JobRequest {
+    /// Back up a profile.
+    Backup {
+        /// Profile name.
+        profile: String,
+        /// What to back up.
+        kind: Option<Kind>,
+        /// manual or automatic.
+        trigger: Trigger,
+    },
+    /// Restore (or validate) a backup.
+    Restore(RestoreSpec),
+    /// Verify archives.
+    Verify(VerifyTarget),
+    /// Import files into a profile.
+    Import {
+        /// The files.
+        files: Vec<PathBuf>,
+        /// Profile name.
+        profile: String,
+    },
+    /// Copy an archive out.
+    Export {
+        /// Backup id.
+        id: i64,
+        /// Destination.
+        to: PathBuf,
+    },
+    /// Delete a backup.
+    Delete {
+        /// Backup id.
+        id: i64,
+    },
+    /// Show (dry run) or apply retention.
+    Prune {
+        /// Profile name.
+        profile: String,
+        /// Only plan.
+        dry_run: bool,
+    },
+    /// Pin or unpin.
+    Pin {
+        /// Backup id.
+        id: i64,
+        /// Pin (true) or unpin.
+        pinned: bool,
+    },
+    /// Read what the restore dialog compares: the backup's tables and the live database's now.
+    Inspect {
+        /// Backup id.
+        id: i64,
+    },
+    /// Save a new config (profiles and settings).
+    SaveConfig(Box<Config>),
+    /// Add a profile (its storage folder is created if missing).
+    AddProfile(Box<crate::config::Profile>),
+    /// Rename a profile (config and catalog).
+    RenameProfile {
+        /// Current name.
+        old: String,
+        /// New name.
+        new: String,
+    },
+    /// Remove a profile; its archives stay unless asked.
+    RemoveProfile {
+        /// Profile name.
+        name: String,
+        /// Also delete its archives.
+        delete_archives: bool,
+    },
+    /// Make the sample database and the `demo` profile.
+    CreateDemo,
+    /// Only refresh the snapshot.
+    Refresh,
+}
+
+impl JobRequest {
+    /// A short label for the job bar, queue and log.
+    pub fn label(&self) -> String {
+        match self {
+            JobRequest::Backup {
+                profile,
+                kind,
+                trigger,
+            } => format!(
+                "{} backup of {profile}{}",
+                match trigger {
+                    Trigger::Automatic => "Automatic",
+                    Trigger::Safety => "Safety",
+                    _ => "Manual",
+                },
+                kind.map(|k| format!(" ({k})")).unwrap_or_default()
+            ),
+            JobRequest::Restore(spec) => {
+                let what = match &spec.source {
+                    jobs::BackupRef::Id(id) => format!("backup {id}"),
+                    jobs::BackupRef::Path(p) => p.display().to_string(),
+                };
+                if spec.validate_only {
+                    format!("Validate {what}")
+                } else {
+                    format!("Restore {what}")
+                }
+            }
+            JobRequest::Verify(VerifyTarget::All(_)) => "Verify all backups".into(),
+            JobRequest::Verify(VerifyTarget::One(jobs::BackupRef::Id(id))) => {
+                format!("Verify backup {id}")
+            }
+            JobRequest::Verify(VerifyTarget::One(jobs::BackupRef::Path(p))) => {
+                format!("Verify {}", p.display())
+            }
+            JobRequest::Import { files, .. } => format!("Import {} file(s)", files.len()),
+            JobRequest::Export { id, .. } => format!("Export backup {id}"),
+            JobRequest::Delete { id } => format!("Delete backup {id}"),
+            JobRequest::Prune {
+                profile,
+                dry_run: true,
+            } => format!("Retention preview of {profile}"),
+            JobRequest::Prune {
+                profile,
+                dry_run: false,
+            } => format!("Prune {profile}"),
+            JobRequest::Pin { id, pinned: true } => format!("Pin backup {id}"),
+            JobRequest::Pin { id, pinned: false } => format!("Unpin backup {id}"),
+            JobRequest::Inspect { id } => format!("Inspect backup {id}"),
+            JobRequest::SaveConfig(_) => "Save settings".into(),
+            JobRequest::AddProfile(p) => format!("Add profile {}", p.name),
+            JobRequest::RenameProfile { old, new } => format!("Rename profile {old} to {new}"),
+            JobRequest::RemoveProfile { name, .. } => format!("Remove profile {name}"),
+            JobRequest::CreateDemo => "Create the demo profile".into(),
+            JobRequest::Refresh => "Refresh".into(),
+        }
+    }
+
+    /// Whether the job bar should show this job (quick reads and saves are not shown).
+    pub fn is_visible(&self) -> bool {
+        !matches!(
+            self,
+            JobRequest::Inspect { .. }
+                | JobRequest::Refresh
+                | JobRequest::SaveConfig(_)
+                | JobRequest::AddProfile(_)
+                | JobRequest::RenameProfile { .. }
+                | JobRequest::RemoveProfile { .. }
+        )
+    }
+}
+
+/// A submitted job: its number, label and cancel token.
+#[derive(Debug, Clone)]
+pub struct Ticket {
+    /// Increasing number.
+    pub id: u64,
+    /// Label for people.
+    pub label: String,
+    /// Set it to cancel the job (queued or running).
+    pub cancel: CancelToken,
+}
+
+/// What the restore dialog compares side by side.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inspection {
+    /// Backup id.
+    pub id: i64,
+    /// Profile name.
+    pub profile: String,
+    /// What a restore replaces.
+    pub target: String,
+    /// When the backup was taken.
+    pub backup_created_at: DateTime<Utc>,
+    /// Live database size at backup time.
+    pub backup_database_size: u64,
+    /// Row counts in the backup.
+    pub backup_tables: BTreeMap<String, u64>,
+    /// Live database size now (None: unreadable, with the reason in `now_error`).
+    pub now_database_size: Option<u64>,
+    /// Row counts now.
+    pub now_tables: BTreeMap<String, u64>,
+    /// Why the live database could not be read.
+    pub now_error: Option<String>,
+}
+
+/// A job's result.
+#[derive(Debug, Clone)]
+pub enum JobOutput {
+    /// A backup was written.
+    Backup(Box<BackupReport>),
+    /// A restore or validation ran.
+    Restore(Box<RestoreReport>),
+    /// Archives were verified.
+    Verify(Vec<VerifyOutcome>),
+    /// Files were imported (each may have been refused).
+    Import(Vec<std::result::Result<ImportReport, String>>),
+    /// An archive was exported.
+    Export(PathBuf),
+    /// A backup was deleted.
+    Deleted(i64),
+    /// Retention planned or applied.
+    Prune(PruneReport),
+    /// A pin changed.
+    Pinned(i64, bool),
+    /// The restore dialog's comparison.
+    Inspect(Box<Inspection>),
+    /// The config was saved.
+    ConfigSaved,
+    /// Profiles changed (added, renamed, removed, demo made): the text says what happened.
+    ProfilesChanged(String),
+    /// Nothing but a new snapshot.
+    Refreshed,
+}
+
+/// Why a job did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobFailure {
+    /// What went wrong and what to do.
+    pub message: String,
+    /// The user cancelled it.
+    pub cancelled: bool,
+}
+
+/// The catalog and config as the window shows them.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Profiles and settings.
+    pub config: Config,
+    /// Every backup except deleted ones, oldest first.
+    pub backups: Vec<BackupRow>,
+    /// The restore log, newest first.
+    pub restores: Vec<RestoreRow>,
+    /// The job log, newest first.
+    pub jobs: Vec<JobRow>,
+    /// Statistics per profile.
+    pub stats: BTreeMap<String, Stats>,
+    /// Problems reading state (config or catalog), shown as a banner.
+    pub error: Option<String>,
+}
+
+/// What the worker tells the window.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A job began.
+    Started {
+        /// Ticket id.
+        ticket: u64,
+        /// Label.
+        label: String,
+    },
+    /// A job moved on.
+    Progress {
+        /// Ticket id.
+        ticket: u64,
+        /// The report.
+        update: ProgressUpdate,
+    },
+    /// A job ended.
+    Finished {
+        /// Ticket id.
+        ticket: u64,
+        /// Label.
+        label: String,
+        /// Output or failure.
+        result: std::result::Result<JobOutput, JobFailure>,
+    },
+    /// Fresh catalog and config.
+    Snapshot(Box<Snapshot>),
+    /// Something the user should read (start-up recovery).
+    Notice(String),
+}
+
+/// The window's handle on the worker thread.
+pub struct Worker {
+    requests: Sender<(Ticket, JobRequest)>,
+    events: Receiver<Event>,
+    next: u64,
+}
+
+/// Sends progress to the window and asks it to repaint.
+struct ChannelSink {
+    ticket: u64,
+    events: Sender<Event>,
+    repaint: Arc<dyn Fn() + Send + Sync>,
+}
+
+impl ProgressSink for ChannelSink {
+    fn update(&self, update: &ProgressUpdate) {
+        let _ = self.events.send(Event::Progress {
+            ticket: self.ticket,
+            update: update.clone(),
+        });
+        (self.repaint)();
+    }
+}
+
+impl Worker {
+    /// Starts the worker thread on the state at `paths`; `repaint` wakes the window after each event.
+    pub fn spawn(paths: Paths, repaint: Arc<dyn Fn() + Send + Sync>) -> Result<Worker> {
+        let (request_tx, request_rx) = channel::<(Ticket, JobRequest)>();
+        let (event_tx, event_rx) = channel::<Event>();
+        std::thread::Builder::new()
+            .name("backstop-worker".into())
+            .spawn(move || worker_loop(paths, request_rx, event_tx, repaint))
+            .map_err(|e| Error::Usage(format!("cannot start the worker thread: {e}")))?;
+        Ok(Worker {
+            requests: request_tx,
+            events: event_rx,
+            next: 1,
+        })
+    }
+
+    /// Queues a job; returns its ticket (keep the cancel token to cancel it).
+    pub fn submit(&mut self, request: JobRequest) -> Ticket {
+        let ticket = Ticket {
+            id: self.next,
+            label: request.label(),
+            cancel: CancelToken::new(),
+        };
+        self.next += 1;
+        let _ = self.requests.send((ticket.clone(), request));
+        ticket
+    }
+
+    /// The next event, if one is waiting (never blocks).
+    pub fn try_recv(&self) -> Option<Event> {
+        self.events.try_recv().ok()
+    }
+
+    /// Waits up to `timeout` for the next event (tests).
+    pub fn recv_timeout(&self, timeout: std::time::Duration) -> Option<Event> {
+        self.events.recv_timeout(timeout).ok()
+    }
+}
+
+fn worker_loop(
+    paths: Paths,
+    requests: Receiver<(Ticket, JobRequest)>,
+    events: Sender<Event>,
+    repaint: Arc<dyn Fn() + Send + Sync>,
+) {
+    let send = |event: Event| {
+        let _ = events.send(event);
+        repaint();
+    };
+    let ctx = Mutex::new(Context::open(paths.clone()));
+    if let Ok(Ok(ctx)) = ctx.lock().as_deref() {
+        for line in &ctx.recovered {
+            send(Event::Notice(line.clone()));
+        }
+    }
+    send(Event::Snapshot(Box::new(snapshot(&ctx, &paths))));
+    while let Ok((ticket, request)) = requests.recv() {
+        let label = ticket.label.clone();
+        if ticket.cancel.is_cancelled() {
+            send(Event::Finished {
+                ticket: ticket.id,
+                label,
+                result: Err(JobFailure {
+                    message: "cancelled before it started".into(),
+                    cancelled: true,
+                }),
+            });
+            continue;
+        }
+        send(Event::Started {
+            ticket: ticket.id,
+            label: label.clone(),
+        });
+        let sink = ChannelSink {
+            ticket: ticket.id,
+            events: events.clone(),
+            repaint: repaint.clone(),
+        };
+        let job = JobControl::new(&sink, ticket.cancel.clone());
+        let result = {
+            let mut guard = match ctx.lock() {
+                Ok(guard) => guard,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            // A state that could not be opened (say, a broken config) is retried before each job.
+            if guard.is_err() {
+                *guard = Context::open(paths.clone());
+            }
+            match guard.as_mut() {
+                Ok(ctx) => run(ctx, request, &job),
+                Err(e) => Err(Error::Usage(e.to_string())),
+            }
+        };
+        let result = result.map_err(|e| JobFailure {
+            cancelled: matches!(e, Error::Cancelled),
+            message: e.to_string(),
+        });
+        send(Event::Finished {
+            ticket: ticket.id,
+            label,
+            result,
+        });
+        send(Event::Snapshot(Box::new(snapshot(&ctx, &paths))));
+    }
+}
+
+/// Runs one request on the worker's context.
+fn run(ctx: &mut Context, request: JobRequest, job: &JobControl) -> Result<JobOutput> {
+    match request {
+        JobRequest::Backup {
+            profile,
+            kind,
+            trigger,
+        } => {
+            let spec = BackupSpec {
+                profile: Some(profile),
+                kind,
+                trigger,
+            };
+            jobs::backup(ctx, &spec, job).map(|r| JobOutput::Backup(Box::new(r)))
+        }
+        JobRequest::Restore(spec) => {
+            jobs::restore(ctx, &spec, job).map(|r| JobOutput::Restore(Box::new(r)))
+        }
+        JobRequest::Verify(target) => jobs::verify(ctx, &target, job).map(JobOutput::Verify),
+        JobRequest::Import { files, profile } => {
+            let mut results = Vec::new();
+            for file in files {
+                match jobs::import(ctx, &file, Some(&profile), job) {
+                    Ok(report) => results.push(Ok(report)),
+                    Err(Error::Cancelled) => return Err(Error::Cancelled),
+                    Err(e) => results.push(Err(e.to_string())),
+                }
+            }
+            Ok(JobOutput::Import(results))
+        }
+        JobRequest::Export { id, to } => jobs::export(ctx, id, &to, job).map(JobOutput::Export),
+        JobRequest::Delete { id } => jobs::delete(ctx, id).map(|r| JobOutput::Deleted(r.id)),
+        JobRequest::Prune { profile, dry_run } => {
+            jobs::prune(ctx, Some(&profile), dry_run).map(JobOutput::Prune)
+        }
+        JobRequest::Pin { id, pinned } => {
+            jobs::pin(ctx, id, pinned).map(|_| JobOutput::Pinned(id, pinned))
+        }
+        JobRequest::Inspect { id } => inspect(ctx, id).map(|i| JobOutput::Inspect(Box::new(i))),
+        JobRequest::SaveConfig(config) => ctx.save_config(*config).map(|_| JobOutput::ConfigSaved),
+        JobRequest::AddProfile(profile) => {
+            if ctx.config.profiles.iter().any(|p| p.name == profile.name) {
+                return Err(Error::Usage(format!(
+                    "a profile named '{}' already exists",
+                    profile.name
+                )));
+            }
+            jobs::prepare_profile(&profile)?;
+            let mut config = ctx.config.clone();
+            let name = profile.name.clone();
+            config.profiles.push(*profile);
+            ctx.save_config(config)?;
+            Ok(JobOutput::ProfilesChanged(format!("Profile {name} added")))
+        }
+        JobRequest::RenameProfile { old, new } => {
+            jobs::rename_profile(ctx, &old, &new)?;
+            Ok(JobOutput::ProfilesChanged(format!(
+                "Profile {old} renamed to {new}"
+            )))
+        }
+        JobRequest::RemoveProfile {
+            name,
+            delete_archives,
+        } => {
+            let removed = jobs::remove_profile(&ctx.paths, &name, delete_archives)?;
+            ctx.config = Config::load(&ctx.paths.config_file)?;
+            Ok(JobOutput::ProfilesChanged(if delete_archives {
+                format!("Profile {name} removed with its {removed} archive(s)")
+            } else {
+                format!("Profile {name} removed; its archives were kept")
+            }))
+        }
+        JobRequest::CreateDemo => {
+            let done = jobs::ensure_demo(&ctx.paths)?;
+            ctx.config = Config::load(&ctx.paths.config_file)?;
+            Ok(JobOutput::ProfilesChanged(if done.is_empty() {
+                "The demo profile already exists".to_string()
+            } else {
+                done.join("; ")
+            }))
+        }
+        JobRequest::Refresh => {
+            ctx.config = Config::load(&ctx.paths.config_file)?;
+            Ok(JobOutput::Refreshed)
+        }
+    }
+}
+
+/// Reads the backup's recorded tables and the live database's current ones.
+pub fn inspect(ctx: &Context, id: i64) -> Result<Inspection> {
+    let row = ctx.catalog.get(id)?;
+    let profile = ctx.config.profile(&row.profile)?;
+    let reader = ArchiveReader::open(&row.path)?;
+    let db = reader
+        .manifest
+        .database
+        .clone()
+        .unwrap_or_else(|| crate::archive::DatabaseInfo {
+            engine: profile.database.engine(),
+            engine_version: String::new(),
+            name: String::new(),
+            entry: String::new(),
+            size_bytes: 0,
+            tables: BTreeMap::new(),
+            schema_sha256: String::new(),
+        });
+    let engine = engine::open(&profile.database, &ctx.config.settings);
+    let (now_database_size, now_tables, now_error) =
+        match (engine.size_bytes(), engine.table_counts()) {
+            (Ok(size), Ok(tables)) => (Some(size), tables, None),
+            (Err(e), _) | (_, Err(e)) => (None, BTreeMap::new(), Some(e.to_string())),
+        };
+    Ok(Inspection {
+        id,
+        profile: profile.name.clone(),
+        target: engine.describe(),
+        backup_created_at: reader.manifest.created_at,
+        backup_database_size: db.size_bytes,
+        backup_tables: db.tables,
+        now_database_size,
+        now_tables,
+        now_error,
+    })
+}
+
+fn snapshot(ctx: &Mutex<Result<Context>>, paths: &Paths) -> Snapshot {
+    let guard = match ctx.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    let ctx = match guard.as_ref() {
+        Ok(ctx) => ctx,
+        Err(e) => {
+            return Snapshot {
+                config: Config::load(&paths.config_file).unwrap_or_default(),
+                error: Some(e.to_string()),
+                ..Snapshot::default()
+            };
+        }
+    };
+    let now = Utc::now();
+    let mut snap = Snapshot {
+        config: ctx.config.clone(),
+        ..Snapshot::default()
+    };
+    let result = (|| -> Result<()> {
+        snap.backups = ctx.catalog.list(None, false)?;
+        snap.restores = ctx.catalog.restores(None)?;
+        snap.jobs = ctx.catalog.jobs(None, 200)?;
+        for profile in &ctx.config.profiles {
+            snap.stats.insert(
+                profile.name.clone(),
+                jobs::stats(ctx, Some(&profile.name), now)?,
+            );
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        snap.error = Some(e.to_string());
+    }
+    snap
+}
