@@ -405,7 +405,18 @@ fn worker_loop(
                 *guard = Context::open(paths.clone());
             }
             match guard.as_mut() {
-                Ok(ctx) => run(ctx, request, &job),
+                // A bug in one job must not kill the worker and freeze the window: report it as a failure.
+                Ok(ctx) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(ctx, request, &job)))
+                    .unwrap_or_else(|panic| {
+                        let what = panic
+                            .downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                            .unwrap_or_else(|| "unknown".into());
+                        Err(Error::Usage(format!(
+                            "internal error ({what}); the job stopped and Backstop keeps running. Please report it"
+                        )))
+                    }),
                 Err(e) => Err(Error::Usage(e.to_string())),
             }
         };

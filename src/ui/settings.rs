@@ -195,22 +195,37 @@ pub struct NewProfileForm {
     pub database: String,
 }
 
-/// A labelled one-line text field with its problem shown beside it.
+/// One form row: a label, a text field labelled by it, an optional button, and the field's problem in red.
+/// Returns whether the button was clicked.
 fn field(
     ui: &mut egui::Ui,
     label: &str,
     value: &mut String,
     problem: Option<&String>,
-) -> egui::Response {
-    let label = ui.label(label);
-    let response = ui
-        .add(egui::TextEdit::singleline(value).desired_width(380.0))
-        .labelled_by(label.id);
-    match problem {
-        Some(problem) => ui.label(RichText::new(problem).color(Color32::from_rgb(200, 60, 60))),
-        None => ui.label(""),
-    };
-    response
+    button: Option<&str>,
+) -> bool {
+    let mut clicked = false;
+    ui.horizontal(|ui| {
+        let label = ui
+            .allocate_ui_with_layout(
+                egui::vec2(300.0, 20.0),
+                egui::Layout::left_to_right(egui::Align::Center),
+                |ui| {
+                    ui.set_min_width(300.0);
+                    ui.label(label)
+                },
+            )
+            .inner;
+        ui.add(egui::TextEdit::singleline(value).desired_width(380.0))
+            .labelled_by(label.id);
+        if let Some(text) = button {
+            clicked = ui.button(text).clicked();
+        }
+        if let Some(problem) = problem {
+            ui.label(RichText::new(problem).color(Color32::from_rgb(200, 60, 60)));
+        }
+    });
+    clicked
 }
 
 impl BackstopApp {
@@ -232,117 +247,103 @@ impl BackstopApp {
         }
         let problems = self.settings.draft.problems();
         ui.heading(format!("Profile {}", profile.name));
-        egui::Grid::new("profile-fields")
-            .num_columns(4)
-            .spacing([8.0, 6.0])
-            .show(ui, |ui| {
-                let d = &mut self.settings.draft;
-                field(ui, "Name", &mut d.name, problems.get("name"));
-                ui.end_row();
-                field(
-                    ui,
-                    "SQLite database",
-                    &mut d.database,
-                    problems.get("database"),
-                );
-                if ui.button("Choose database…").clicked() {
-                    self.open_dialog(DialogPurpose::DatabaseFile);
-                }
-                ui.end_row();
-                let d = &mut self.settings.draft;
-                field(
-                    ui,
-                    "Files folder (optional)",
-                    &mut d.files,
-                    problems.get("files"),
-                );
-                if ui.button("Choose files folder…").clicked() {
-                    self.open_dialog(DialogPurpose::FilesFolder);
-                }
-                ui.end_row();
-                let d = &mut self.settings.draft;
-                field(
-                    ui,
-                    "Storage folder",
-                    &mut d.storage,
-                    problems.get("storage"),
-                );
-                if ui.button("Choose storage folder…").clicked() {
-                    self.open_dialog(DialogPurpose::StorageFolder);
-                }
-                ui.end_row();
-                let d = &mut self.settings.draft;
-                field(
-                    ui,
-                    "Keep at most (backups)",
-                    &mut d.keep_last,
-                    problems.get("keep_last"),
-                );
-                ui.end_row();
-                field(
-                    ui,
-                    "Delete older than (days, 0 = never)",
-                    &mut d.max_age_days,
-                    problems.get("max_age_days"),
-                );
-                ui.end_row();
-                field(
-                    ui,
-                    "Also keep one per day for (days)",
-                    &mut d.keep_daily,
-                    problems.get("keep_daily"),
-                );
-                ui.end_row();
-                field(
-                    ui,
-                    "Also keep one per week for (weeks)",
-                    &mut d.keep_weekly,
-                    problems.get("keep_weekly"),
-                );
-                ui.end_row();
-                field(
-                    ui,
-                    "Also keep one per month for (months)",
-                    &mut d.keep_monthly,
-                    problems.get("keep_monthly"),
-                );
-                ui.end_row();
-                ui.label("");
-                ui.checkbox(&mut d.auto_enabled, "Automatic backups");
-                ui.end_row();
-                field(
-                    ui,
-                    "Every (hours)",
-                    &mut d.auto_hours,
-                    problems.get("auto_hours"),
-                );
-                ui.end_row();
-                field(
-                    ui,
-                    "Compression level (0-9)",
-                    &mut d.compression,
-                    problems.get("compression"),
-                );
-                ui.end_row();
-            });
+        ui.vertical(|ui| {
+            let d = &mut self.settings.draft;
+            field(ui, "Name", &mut d.name, problems.get("name"), None);
+            if field(
+                ui,
+                "SQLite database",
+                &mut d.database,
+                problems.get("database"),
+                Some("Choose database…"),
+            ) {
+                self.open_dialog(DialogPurpose::DatabaseFile);
+            }
+            let d = &mut self.settings.draft;
+            if field(
+                ui,
+                "Files folder (optional)",
+                &mut d.files,
+                problems.get("files"),
+                Some("Choose files folder…"),
+            ) {
+                self.open_dialog(DialogPurpose::FilesFolder);
+            }
+            let d = &mut self.settings.draft;
+            if field(
+                ui,
+                "Storage folder",
+                &mut d.storage,
+                problems.get("storage"),
+                Some("Choose storage folder…"),
+            ) {
+                self.open_dialog(DialogPurpose::StorageFolder);
+            }
+            let d = &mut self.settings.draft;
+            field(
+                ui,
+                "Keep at most (backups)",
+                &mut d.keep_last,
+                problems.get("keep_last"),
+                None,
+            );
+            field(
+                ui,
+                "Delete older than (days, 0 = never)",
+                &mut d.max_age_days,
+                problems.get("max_age_days"),
+                None,
+            );
+            field(
+                ui,
+                "Also keep one per day for (days)",
+                &mut d.keep_daily,
+                problems.get("keep_daily"),
+                None,
+            );
+            field(
+                ui,
+                "Also keep one per week for (weeks)",
+                &mut d.keep_weekly,
+                problems.get("keep_weekly"),
+                None,
+            );
+            field(
+                ui,
+                "Also keep one per month for (months)",
+                &mut d.keep_monthly,
+                problems.get("keep_monthly"),
+                None,
+            );
+            ui.checkbox(&mut d.auto_enabled, "Automatic backups");
+            field(
+                ui,
+                "Every (hours)",
+                &mut d.auto_hours,
+                problems.get("auto_hours"),
+                None,
+            );
+            field(
+                ui,
+                "Compression level (0-9)",
+                &mut d.compression,
+                problems.get("compression"),
+                None,
+            );
+        });
         ui.separator();
         ui.heading("All profiles");
-        egui::Grid::new("app-settings")
-            .num_columns(3)
-            .spacing([8.0, 6.0])
-            .show(ui, |ui| {
-                let d = &mut self.settings.draft;
-                ui.label("");
-                ui.checkbox(&mut d.notifications, "Desktop notifications");
-                ui.end_row();
-                field(
-                    ui,
-                    "Warn when size or row count changes by more than (%)",
-                    &mut d.alert_percent,
-                    problems.get("alert_percent"),
-                );
-                ui.end_row();
-            });
+        ui.vertical(|ui| {
+            let d = &mut self.settings.draft;
+            ui.checkbox(&mut d.notifications, "Desktop notifications");
+            field(
+                ui,
+                "Warn when size or row count changes by more than (%)",
+                &mut d.alert_percent,
+                problems.get("alert_percent"),
+                None,
+            );
+        });
         if self.settings.dirty() {
             ui.horizontal(|ui| {
                 let save = ui.add_enabled(problems.is_empty(), egui::Button::new("Save"));
@@ -408,28 +409,24 @@ impl BackstopApp {
         } else {
             None
         };
-        egui::Grid::new("new-profile")
-            .num_columns(4)
-            .spacing([8.0, 6.0])
-            .show(ui, |ui| {
-                field(
-                    ui,
-                    "New profile name",
-                    &mut self.new_profile.name,
-                    name_problem.as_ref().filter(|_| !form.name.is_empty()),
-                );
-                ui.end_row();
-                field(
-                    ui,
-                    "Its SQLite database",
-                    &mut self.new_profile.database,
-                    db_problem.as_ref().filter(|_| !form.database.is_empty()),
-                );
-                if ui.button("Choose file…").clicked() {
-                    self.open_dialog(DialogPurpose::NewProfileDatabase);
-                }
-                ui.end_row();
-            });
+        ui.vertical(|ui| {
+            field(
+                ui,
+                "New profile name",
+                &mut self.new_profile.name,
+                name_problem.as_ref().filter(|_| !form.name.is_empty()),
+                None,
+            );
+            if field(
+                ui,
+                "Its SQLite database",
+                &mut self.new_profile.database,
+                db_problem.as_ref().filter(|_| !form.database.is_empty()),
+                Some("Choose file…"),
+            ) {
+                self.open_dialog(DialogPurpose::NewProfileDatabase);
+            }
+        });
         let ok = name_problem.is_none() && db_problem.is_none();
         if ui
             .add_enabled(ok, egui::Button::new("Add profile"))

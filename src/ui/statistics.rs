@@ -4,7 +4,7 @@
 use super::app::BackstopApp;
 use super::state::human_size;
 use crate::model::Status;
-use egui_plot::{Legend, Line, Plot, PlotPoints};
+use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
 
 fn when(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
     t.map(|t| {
@@ -92,26 +92,31 @@ impl BackstopApp {
                 ui.end_row();
             });
         ui.add_space(10.0);
-        let points: Vec<(f64, f64, f64)> = self
+        let rows: Vec<_> = self
             .state
             .snapshot
             .backups
             .iter()
             .filter(|b| b.profile == profile.name && b.status == Status::Completed)
-            .map(|b| {
-                (
-                    b.created_at.timestamp() as f64,
-                    b.size_bytes.unwrap_or(0) as f64 / (1024.0 * 1024.0),
-                    b.duration_ms.unwrap_or(0) as f64 / 1000.0,
-                )
-            })
             .collect();
-        if points.is_empty() {
+        let Some(base) = rows.iter().map(|b| b.created_at.timestamp()).min() else {
             ui.label("The chart appears after the first backup.");
             return;
-        }
-        let format_time = |mark: egui_plot::GridMark, _range: &std::ops::RangeInclusive<f64>| {
-            chrono::DateTime::from_timestamp(mark.value as i64, 0)
+        };
+        // Hours since the first backup: plot coordinates stay small, so the lines stay sharp.
+        let points: Vec<[f64; 3]> = rows
+            .iter()
+            .map(|b| {
+                [
+                    (b.created_at.timestamp() - base) as f64 / 3600.0,
+                    b.size_bytes.unwrap_or(0) as f64 / (1024.0 * 1024.0),
+                    b.duration_ms.unwrap_or(0) as f64 / 1000.0,
+                ]
+            })
+            .collect();
+        let format_time = move |mark: egui_plot::GridMark,
+                                _range: &std::ops::RangeInclusive<f64>| {
+            chrono::DateTime::from_timestamp(base + (mark.value * 3600.0) as i64, 0)
                 .map(|t| {
                     t.with_timezone(&chrono::Local)
                         .format("%m-%d %H:%M")
@@ -119,29 +124,32 @@ impl BackstopApp {
                 })
                 .unwrap_or_default()
         };
-        ui.label("Archive size (MiB) over time");
-        Plot::new("size-plot")
-            .height(150.0)
-            .legend(Legend::default())
-            .x_axis_formatter(format_time)
-            .allow_scroll(false)
-            .show(ui, |plot| {
-                plot.line(Line::new(
-                    "archive size (MiB)",
-                    PlotPoints::from_iter(points.iter().map(|p| [p.0, p.1])),
-                ));
-            });
-        ui.label("Backup duration (s) over time");
-        Plot::new("duration-plot")
-            .height(150.0)
-            .legend(Legend::default())
-            .x_axis_formatter(format_time)
-            .allow_scroll(false)
-            .show(ui, |plot| {
-                plot.line(Line::new(
-                    "duration (s)",
-                    PlotPoints::from_iter(points.iter().map(|p| [p.0, p.2])),
-                ));
-            });
+        for (title, id, series, index) in [
+            (
+                "Archive size (MiB) over time",
+                "size-plot",
+                "archive size (MiB)",
+                1,
+            ),
+            (
+                "Backup duration (s) over time",
+                "duration-plot",
+                "duration (s)",
+                2,
+            ),
+        ] {
+            ui.label(title);
+            let values: Vec<[f64; 2]> = points.iter().map(|p| [p[0], p[index]]).collect();
+            Plot::new(id)
+                .height(150.0)
+                .legend(Legend::default())
+                .x_axis_formatter(format_time)
+                .include_y(0.0)
+                .allow_scroll(false)
+                .show(ui, |plot| {
+                    plot.line(Line::new(series, PlotPoints::from(values.clone())));
+                    plot.points(Points::new(series, PlotPoints::from(values)).radius(3.0));
+                });
+        }
     }
 }
