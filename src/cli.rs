@@ -585,6 +585,27 @@ fn job_command(ctx: &mut Context, command: Command, job: &JobControl) -> Result<
         Command::RunDue { json } => {
             let outcomes = jobs::run_due(ctx, job, Utc::now())?;
             let failed = outcomes.iter().filter(|o| o.error.is_some()).count();
+            // Scheduled runs have no window: tell the desktop, when there is one, what happened.
+            if ctx.config.settings.notifications {
+                for o in &outcomes {
+                    let (summary, body) = match (&o.backup, &o.error) {
+                        (Some(b), _) => (
+                            format!("Backstop: {} backed up", o.profile),
+                            format!("{} ({} bytes)", b.path.display(), b.size_bytes),
+                        ),
+                        (None, Some(e)) => (
+                            format!("Backstop: automatic backup of {} failed", o.profile),
+                            e.clone(),
+                        ),
+                        (None, None) => continue,
+                    };
+                    crate::notify::notify_and_wait(
+                        &summary,
+                        &body,
+                        std::time::Duration::from_secs(2),
+                    );
+                }
+            }
             if json {
                 print_json(&outcomes)?;
             } else {

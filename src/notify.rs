@@ -65,6 +65,30 @@ impl Notifier for DesktopNotifier {
     }
 }
 
+/// Sends one notification and waits at most `timeout` for it (for the CLI, whose process ends right after).
+/// Does nothing without a session bus; a daemon that never answers costs `timeout`, never a hang.
+pub fn notify_and_wait(summary: &str, body: &str, timeout: std::time::Duration) {
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
+        return;
+    }
+    let (done_tx, done_rx) = channel();
+    let (summary, body) = (summary.to_string(), body.to_string());
+    let spawned = std::thread::Builder::new()
+        .name("backstop-notify".into())
+        .spawn(move || {
+            let _ = notify_rust::Notification::new()
+                .appname("Backstop")
+                .summary(&summary)
+                .body(&body)
+                .icon("io.github.backstop.Backstop")
+                .show();
+            let _ = done_tx.send(());
+        });
+    if spawned.is_ok() {
+        let _ = done_rx.recv_timeout(timeout);
+    }
+}
+
 /// Keeps notifications in memory (tests, and machines where the user turned notifications off).
 #[derive(Clone, Default)]
 pub struct RecordingNotifier {

@@ -92,6 +92,22 @@ fn due_now(missed: u32, reason: String, now: DateTime<Utc>) -> DueCheck {
     }
 }
 
+/// How far the wall clock may run ahead of the monotonic clock before we call it a wake from sleep.
+pub const WAKE_SLACK: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Whether the machine slept (or the wall clock was changed) between two checks: the monotonic clock stops during
+/// suspend on Linux and macOS while the wall clock does not, so wall time that ran ahead (or backwards) says so.
+/// `wall_elapsed` is `None` when the wall clock went backwards.
+pub fn clock_jumped(
+    mono_elapsed: std::time::Duration,
+    wall_elapsed: Option<std::time::Duration>,
+) -> bool {
+    match wall_elapsed {
+        Some(wall) => wall > mono_elapsed + WAKE_SLACK,
+        None => true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,6 +316,41 @@ mod tests {
                     assert_eq!(got.missed, 0, "case: {name}, {minutes_ago} min ago");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn clock_jump_cases() {
+        use std::time::Duration as D;
+        let cases = [
+            (
+                "steady minute",
+                D::from_secs(60),
+                Some(D::from_secs(60)),
+                false,
+            ),
+            (
+                "small drift",
+                D::from_secs(60),
+                Some(D::from_secs(150)),
+                false,
+            ),
+            (
+                "woke after 3 hours asleep",
+                D::from_secs(60),
+                Some(D::from_secs(3 * 3600 + 60)),
+                true,
+            ),
+            ("wall clock moved backwards", D::from_secs(60), None, true),
+            (
+                "busy machine, late tick",
+                D::from_secs(300),
+                Some(D::from_secs(300)),
+                false,
+            ),
+        ];
+        for (name, mono, wall, want) in cases {
+            assert_eq!(clock_jumped(mono, wall), want, "case {name}");
         }
     }
 }

@@ -516,3 +516,67 @@ fn the_launch_catches_up_missed_automatic_backups_once() {
             .any(|t| t.text.contains("Another Backstop window is open"))
     );
 }
+
+#[test]
+fn an_unreachable_database_is_retried_with_backoff_and_the_user_is_told() {
+    let home = TestHome::new();
+    let db = home.sqlite_profile("away", 10, &[]);
+    // The drive with the database is not mounted yet.
+    std::fs::remove_file(&db).unwrap();
+    let notifier = RecordingNotifier::default();
+    let paths = home.paths();
+    let n = notifier.clone();
+    let mut harness = Harness::builder()
+        .with_size([1000.0, 700.0])
+        .build_eframe(move |cc| {
+            BackstopApp::new(
+                cc,
+                AppOptions {
+                    paths,
+                    notifier: Box::new(n),
+                    dialogs: Box::new(ScriptedDialogs::default()),
+                    scheduler: true,
+                },
+            )
+        });
+    let start = Instant::now();
+    while !harness
+        .state()
+        .state
+        .toasts
+        .iter()
+        .any(|t| t.text.contains("not reachable yet"))
+    {
+        harness.step();
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no retry message"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let toast = harness
+        .state()
+        .state
+        .toasts
+        .iter()
+        .find(|t| t.text.contains("not reachable yet"))
+        .unwrap()
+        .text
+        .clone();
+    assert!(toast.contains("try again in 60 s"), "{toast}");
+    let failed = harness
+        .state()
+        .state
+        .toasts
+        .iter()
+        .any(|t| t.text.contains("database file not found"));
+    assert!(failed, "the failure itself is shown too");
+    let sent = notifier.sent.lock().unwrap().clone();
+    assert!(
+        sent.iter().any(|(s, _)| s.contains("failed")),
+        "a failure notifies: {sent:?}"
+    );
+    // The banner names the failed backup.
+    harness.step();
+    harness.get_by_label_contains("The last backup failed");
+}

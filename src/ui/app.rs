@@ -378,11 +378,8 @@ impl BackstopApp {
             None => true,
             Some((mono, wall_then)) => {
                 let mono_elapsed = now.duration_since(mono);
-                // The monotonic clock stops during sleep, the wall clock does not: a gap means we woke up.
-                let jumped = match wall.duration_since(wall_then) {
-                    Ok(wall_elapsed) => wall_elapsed > mono_elapsed + Duration::from_secs(120),
-                    Err(_) => true,
-                };
+                let jumped =
+                    schedule::clock_jumped(mono_elapsed, wall.duration_since(wall_then).ok());
                 mono_elapsed >= Duration::from_secs(60) || jumped
             }
         };
