@@ -46,6 +46,9 @@ pub struct DatabaseInfo {
     pub tables: BTreeMap<String, u64>,
     /// SHA-256 of the schema text at backup time.
     pub schema_sha256: String,
+    /// The dump tool's version (`pg_dump --version`), for engines that use one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_version: Option<String>,
 }
 
 /// One entry of the archive with its size and checksum.
@@ -368,6 +371,14 @@ pub fn readme_text(manifest: &Manifest) -> String {
                  \x20                        sqlite3 /path/to/live.db \".restore 'restored/{entry}'\"\n\
                  \x20  (or copy it over the live file and delete any stale -wal and -shm files beside it)\n",
                 entry = db.entry
+            )),
+            EngineKind::Postgres => text.push_str(&format!(
+                "3. The database is a pg_dump custom-format dump: restored/{entry}\n\
+                 \x20  Restore it into a new database (the live one stays as it is):\n\
+                 \x20                        createdb newdb && pg_restore --no-owner --dbname newdb restored/{entry}\n\
+                 \x20  (pg_restore must be at least as new as: {tool})\n",
+                entry = db.entry,
+                tool = db.tool_version.as_deref().unwrap_or("the pg_dump that made it")
             )),
         }
     }

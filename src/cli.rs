@@ -32,7 +32,7 @@ pub struct Cli {
 pub enum Command {
     /// Add, edit, list or remove profiles.
     #[command(subcommand)]
-    Profile(ProfileCommand),
+    Profile(Box<ProfileCommand>),
     /// Back up a profile now; prints the archive's path.
     Backup {
         /// The profile (may be left out when only one exists).
@@ -87,6 +87,12 @@ pub enum Command {
         /// Consent to replacing the database without being asked.
         #[arg(long)]
         yes: bool,
+        /// Restore into this new database instead (PostgreSQL); the original stays untouched.
+        #[arg(long, value_name = "NAME")]
+        to_database: Option<String>,
+        /// End other sessions connected to the target database before the swap (PostgreSQL).
+        #[arg(long)]
+        terminate_sessions: bool,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -180,10 +186,24 @@ pub enum ProfileCommand {
         /// Letters, digits and '-'.
         name: String,
         /// The SQLite database file.
+        #[arg(
+            long,
+            required_unless_present = "postgres",
+            conflicts_with = "postgres"
+        )]
+        sqlite: Option<PathBuf>,
+        /// A PostgreSQL database (with --host, --port, --user, --dbname).
         #[arg(long)]
-        sqlite: PathBuf,
+        postgres: bool,
+        #[command(flatten)]
+        connection: ConnectionFields,
         #[command(flatten)]
         fields: ProfileFields,
+    },
+    /// Check that a profile's database can be reached (and its tools found).
+    Test {
+        /// The profile.
+        name: String,
     },
     /// Change a profile's settings.
     Edit {
@@ -192,6 +212,8 @@ pub enum ProfileCommand {
         /// The SQLite database file.
         #[arg(long)]
         sqlite: Option<PathBuf>,
+        #[command(flatten)]
+        connection: ConnectionFields,
         #[command(flatten)]
         fields: ProfileFields,
     },
@@ -209,6 +231,110 @@ pub enum ProfileCommand {
         #[arg(long)]
         delete_archives: bool,
     },
+}
+
+/// Connection fields of server databases, named after their config keys.
+#[derive(Debug, Args, Default)]
+pub struct ConnectionFields {
+    /// Server host (default 127.0.0.1).
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Server port (default 5432).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Role to connect as.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Database name.
+    #[arg(long)]
+    pub dbname: Option<String>,
+    /// libpq SSL mode (disable, prefer, require, verify-ca, verify-full).
+    #[arg(long)]
+    pub sslmode: Option<String>,
+    /// Read the password from standard input (never from argv); stored in the keyring or a 0600 file.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Where to keep the password: keyring (default) or file.
+    #[arg(long, value_name = "keyring|file")]
+    pub secret_store: Option<String>,
+}
+
+impl ConnectionFields {
+    fn secret_store(&self) -> Result<crate::secrets::SecretStore> {
+        match self.secret_store.as_deref() {
+            None | Some("keyring") => Ok(crate::secrets::SecretStore::Keyring),
+            Some("file") => Ok(crate::secrets::SecretStore::File),
+            Some(other) => Err(Error::Usage(format!(
+                "--secret-store must be keyring or file, not {other}"
+            ))),
+        }
+    }
+
+    /// Applies the given fields to a PostgreSQL config (missing ones keep their value).
+    fn apply(&self, cfg: &mut crate::config::PostgresConfig) -> Result<()> {
+        if let Some(host) = &self.host {
+            cfg.host = host.clone();
+        }
+        if let Some(port) = self.port {
+            cfg.port = port;
+        }
+        if let Some(user) = &self.user {
+            cfg.user = user.clone();
+        }
+        if let Some(dbname) = &self.dbname {
+            cfg.dbname = dbname.clone();
+        }
+        if let Some(mode) = &self.sslmode {
+            const MODES: [&str; 6] = [
+                "disable",
+                "allow",
+                "prefer",
+                "require",
+                "verify-ca",
+                "verify-full",
+            ];
+            if !MODES.contains(&mode.as_str()) {
+                return Err(Error::Usage(format!(
+                    "--sslmode must be one of {}",
+                    MODES.join(", ")
+                )));
+            }
+            cfg.sslmode = mode.clone();
+        }
+        if self.secret_store.is_some() {
+            cfg.secret_store = self.secret_store()?;
+        }
+        Ok(())
+    }
+
+    /// Reads the password from stdin and stores it, when asked.
+    fn store_password(
+        &self,
+        paths: &Paths,
+        profile: &str,
+        cfg: &mut crate::config::PostgresConfig,
+    ) -> Result<()> {
+        if !self.password_stdin {
+            return Ok(());
+        }
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map_err(|e| {
+            Error::Usage(format!("cannot read the password from standard input: {e}"))
+        })?;
+        let password = line.trim_end_matches(['\n', '\r']);
+        if password.is_empty() {
+            return Err(Error::Usage(
+                "--password-stdin read an empty password".into(),
+            ));
+        }
+        crate::secrets::Secrets::new(paths.secrets_dir()).set(
+            profile,
+            cfg.secret_store,
+            password,
+        )?;
+        cfg.has_password = true;
+        Ok(())
+    }
 }
 
 /// Profile fields shared by `add` and `edit`, named after their config keys.
@@ -358,7 +484,7 @@ fn open_context() -> Result<Context> {
 
 fn dispatch(command: Command, job: &JobControl) -> Result<i32> {
     match command {
-        Command::Profile(cmd) => profile_command(cmd),
+        Command::Profile(cmd) => profile_command(*cmd),
         Command::Catalog(CatalogCommand::Rebuild) => {
             let report = jobs::rebuild_catalog(&Paths::from_env()?, job)?;
             println!("catalog rebuilt: {} archive(s) catalogued", report.archives);
@@ -485,6 +611,8 @@ fn job_command(ctx: &mut Context, command: Command, job: &JobControl) -> Result<
             validate_only,
             no_safety_backup,
             yes,
+            to_database,
+            terminate_sessions,
             json,
         } => {
             let spec = RestoreSpec {
@@ -492,6 +620,8 @@ fn job_command(ctx: &mut Context, command: Command, job: &JobControl) -> Result<
                 profile,
                 validate_only,
                 safety_backup: !no_safety_backup,
+                target_database: to_database,
+                terminate_sessions,
             };
             if !validate_only && !yes {
                 let plan = jobs::plan_restore(ctx, &spec)?;
@@ -769,6 +899,8 @@ fn profile_command(cmd: ProfileCommand) -> Result<i32> {
         ProfileCommand::Add {
             name,
             sqlite,
+            postgres: _,
+            connection,
             fields,
         } => {
             validate_profile_name(&name)?;
@@ -785,11 +917,33 @@ fn profile_command(cmd: ProfileCommand) -> Result<i32> {
                     .clone()
                     .unwrap_or_else(|| paths.default_storage(&name)),
             )?;
+            let database = match sqlite {
+                Some(path) => DatabaseConfig::Sqlite {
+                    path: absolute(path)?,
+                },
+                None => {
+                    let mut cfg = crate::config::PostgresConfig {
+                        host: "127.0.0.1".into(),
+                        port: 5432,
+                        user: String::new(),
+                        dbname: String::new(),
+                        sslmode: "prefer".into(),
+                        has_password: false,
+                        secret_store: connection.secret_store()?,
+                    };
+                    connection.apply(&mut cfg)?;
+                    if cfg.user.is_empty() || cfg.dbname.is_empty() {
+                        return Err(Error::Usage(
+                            "a PostgreSQL profile needs --user and --dbname".into(),
+                        ));
+                    }
+                    connection.store_password(&paths, &name, &mut cfg)?;
+                    DatabaseConfig::Postgres(cfg)
+                }
+            };
             let profile = Profile {
                 name: name.clone(),
-                database: DatabaseConfig::Sqlite {
-                    path: absolute(sqlite)?,
-                },
+                database,
                 files_dir: fields.files.clone().map(absolute).transpose()?,
                 storage_dir: storage,
                 policy,
@@ -807,6 +961,7 @@ fn profile_command(cmd: ProfileCommand) -> Result<i32> {
         ProfileCommand::Edit {
             name,
             sqlite,
+            connection,
             fields,
         } => {
             let index = config
@@ -820,6 +975,32 @@ fn profile_command(cmd: ProfileCommand) -> Result<i32> {
                     path: absolute(path)?,
                 };
             }
+            match &mut profile.database {
+                DatabaseConfig::Postgres(cfg) => {
+                    let old_store = cfg.secret_store;
+                    connection.apply(cfg)?;
+                    if cfg.secret_store != old_store
+                        && cfg.has_password
+                        && !connection.password_stdin
+                    {
+                        return Err(Error::Usage(
+                            "moving the password to another store needs it again: add --password-stdin".into(),
+                        ));
+                    }
+                    connection.store_password(&paths, &name, cfg)?;
+                }
+                DatabaseConfig::Sqlite { .. } => {
+                    if connection.host.is_some()
+                        || connection.user.is_some()
+                        || connection.dbname.is_some()
+                        || connection.password_stdin
+                    {
+                        return Err(Error::Usage(format!(
+                            "profile {name} is a SQLite profile: connection flags do not apply"
+                        )));
+                    }
+                }
+            }
             if let Some(files) = &fields.files {
                 profile.files_dir = Some(absolute(files.clone())?);
             }
@@ -831,6 +1012,18 @@ fn profile_command(cmd: ProfileCommand) -> Result<i32> {
             config.profiles[index] = profile;
             config.save(&paths.config_file)?;
             println!("profile {name} saved");
+            Ok(0)
+        }
+        ProfileCommand::Test { name } => {
+            let ctx = open_context()?;
+            let profile = ctx.config.profile(&name)?.clone();
+            let engine = jobs::engine_for(&ctx, &profile)?;
+            engine.preflight()?;
+            let size = engine
+                .size_bytes()
+                .map(human_size)
+                .unwrap_or_else(|_| "unknown size".into());
+            println!("ok: {} is reachable ({size})", engine.describe());
             Ok(0)
         }
         ProfileCommand::List { json } => {

@@ -73,6 +73,16 @@ impl Paths {
         self.state_dir.join("locks")
     }
 
+    /// Folder of password files (only for profiles whose user chose file storage over the keyring).
+    pub fn secrets_dir(&self) -> PathBuf {
+        fsutil::parent_of(&self.state_dir).join("secrets")
+    }
+
+    /// Folder for temporary files of running jobs (password files, dumps being restored).
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.state_dir.join("tmp")
+    }
+
     /// The default storage folder for a profile.
     pub fn default_storage(&self, profile: &str) -> PathBuf {
         self.archives_dir.join(profile)
@@ -131,6 +141,39 @@ pub enum DatabaseConfig {
         /// Path of the database file.
         path: PathBuf,
     },
+    /// A database on a PostgreSQL server. The password is never here: it lives in the keyring or a 0600 file.
+    Postgres(PostgresConfig),
+}
+
+/// How to reach a PostgreSQL database.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PostgresConfig {
+    /// Server host name or address (or a socket folder).
+    pub host: String,
+    /// Server port.
+    #[serde(default = "default_pg_port")]
+    pub port: u16,
+    /// Role to connect as.
+    pub user: String,
+    /// Database name.
+    pub dbname: String,
+    /// libpq SSL mode (disable, allow, prefer, require, verify-ca, verify-full).
+    #[serde(default = "default_sslmode")]
+    pub sslmode: String,
+    /// Whether a password is stored for this profile (in the keyring or a file, see `secret_store`).
+    #[serde(default)]
+    pub has_password: bool,
+    /// Where the password is stored: `keyring` (default) or `file`.
+    #[serde(default)]
+    pub secret_store: crate::secrets::SecretStore,
+}
+
+fn default_pg_port() -> u16 {
+    5432
+}
+
+fn default_sslmode() -> String {
+    "prefer".to_string()
 }
 
 impl DatabaseConfig {
@@ -138,13 +181,18 @@ impl DatabaseConfig {
     pub fn engine(&self) -> EngineKind {
         match self {
             DatabaseConfig::Sqlite { .. } => EngineKind::Sqlite,
+            DatabaseConfig::Postgres(_) => EngineKind::Postgres,
         }
     }
 
-    /// A short description for people ("sqlite /srv/app.db").
+    /// A short description for people ("sqlite /srv/app.db", "postgres shop on 127.0.0.1:5432").
     pub fn describe(&self) -> String {
         match self {
             DatabaseConfig::Sqlite { path } => format!("sqlite {}", path.display()),
+            DatabaseConfig::Postgres(pg) => format!(
+                "postgres {} on {}:{} as {}",
+                pg.dbname, pg.host, pg.port, pg.user
+            ),
         }
     }
 }

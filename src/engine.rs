@@ -5,6 +5,7 @@
 //! counts and schema against the manifest) *without touching the live database*; only `StagedRestore::apply`
 //! changes the live database, and it either fully happens or leaves it as it was.
 
+pub mod postgres;
 pub mod sqlite;
 
 use crate::archive::{ArchiveReader, ArchiveWriter, DatabaseInfo};
@@ -45,8 +46,31 @@ pub trait Engine {
         &self,
         reader: &mut ArchiveReader,
         info: &DatabaseInfo,
+        options: &RestoreOptions,
         job: &JobControl,
     ) -> Result<Box<dyn StagedRestore>>;
+}
+
+/// How a restore may treat the server and the target.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RestoreOptions {
+    /// Restore into this new database instead of the profile's (server engines).
+    pub target_database: Option<String>,
+    /// End other sessions on the target before the swap (the user agreed).
+    pub terminate_sessions: bool,
+    /// Only check: the staged copy is discarded.
+    pub validate_only: bool,
+}
+
+/// What an engine needs besides its database config.
+#[derive(Debug, Clone)]
+pub struct EngineEnv {
+    /// App settings (busy timeout).
+    pub settings: Settings,
+    /// Folder for temporary files (password files, dumps being restored).
+    pub scratch: std::path::PathBuf,
+    /// The profile's password, when it has one.
+    pub password: Option<String>,
 }
 
 /// A checked copy of a backup, ready to replace the live database. Dropping it discards the copy.
@@ -59,11 +83,16 @@ pub trait StagedRestore {
 }
 
 /// The engine for a profile's database.
-pub fn open(database: &DatabaseConfig, settings: &Settings) -> Box<dyn Engine> {
+pub fn open(database: &DatabaseConfig, env: &EngineEnv) -> Box<dyn Engine> {
     match database {
         DatabaseConfig::Sqlite { path } => Box::new(sqlite::SqliteEngine::new(
             path.clone(),
-            std::time::Duration::from_secs(settings.busy_timeout_secs),
+            std::time::Duration::from_secs(env.settings.busy_timeout_secs),
+        )),
+        DatabaseConfig::Postgres(cfg) => Box::new(postgres::PostgresEngine::new(
+            cfg.clone(),
+            env.password.clone(),
+            env.scratch.clone(),
         )),
     }
 }

@@ -100,6 +100,34 @@ pub enum Error {
     #[error("{path} was refused: {reason}")]
     Refused { path: PathBuf, reason: String },
 
+    /// A client tool (pg_dump, psql, ...) is missing or unusable.
+    #[error("{tool} cannot be used: {hint}")]
+    ToolMissing { tool: String, hint: String },
+
+    /// A client tool ran and failed.
+    #[error("{tool} failed: {detail}")]
+    ToolFailed { tool: String, detail: String },
+
+    /// The database server does not answer.
+    #[error(
+        "cannot reach the database server at {server} ({detail}); is it running, and are the host and port right?"
+    )]
+    ServerUnreachable { server: String, detail: String },
+
+    /// The server refused the credentials.
+    #[error(
+        "the server at {server} refused the password of {user} ({detail}); store the right one with `backstop profile edit PROFILE --password-stdin`"
+    )]
+    AuthFailed {
+        server: String,
+        user: String,
+        detail: String,
+    },
+
+    /// The database named by the profile does not exist on the server.
+    #[error("database {name} does not exist on {server}; check the profile's database name")]
+    RemoteDatabaseMissing { name: String, server: String },
+
     /// A job for this profile already runs in another process or window.
     #[error(
         "a job for profile {0} is already running; wait for it to finish (or close the other Backstop)"

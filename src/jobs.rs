@@ -191,6 +191,7 @@ fn sqlite_dir(profile: &Profile) -> Option<PathBuf> {
         crate::config::DatabaseConfig::Sqlite { path } => {
             Some(fsutil::parent_of(path).to_path_buf())
         }
+        crate::config::DatabaseConfig::Postgres(_) => None,
     }
 }
 
@@ -218,6 +219,24 @@ fn millis(start: Instant) -> u64 {
 
 // ---------------------------------------------------------------------------------------------------------------
 // Profiles
+
+/// The engine of a profile's database, with its password (if it has one) read from where it is stored.
+pub fn engine_for(ctx: &Context, profile: &Profile) -> Result<Box<dyn engine::Engine>> {
+    let password = match &profile.database {
+        crate::config::DatabaseConfig::Postgres(cfg) if cfg.has_password => {
+            Some(read_password(ctx, profile, cfg)?)
+        }
+        _ => None,
+    };
+    Ok(engine::open(
+        &profile.database,
+        &engine::EngineEnv {
+            settings: ctx.config.settings.clone(),
+            scratch: ctx.paths.state_dir.join("tmp"),
+            password,
+        },
+    ))
+}
 
 /// Checks a profile before it is saved, and creates its storage folder (only adding or editing a profile may:
 /// a scheduled backup never creates a missing storage folder, which is how an unmounted drive looks).
@@ -308,6 +327,17 @@ pub fn rename_profile(ctx: &mut Context, old: &str, new: &str) -> Result<()> {
     profile.name = new.to_string();
     ctx.catalog.rename_profile(old, new)?;
     ctx.save_config(config)
+}
+
+/// A profile's stored password (keyring, or the 0600 file the user chose); never prompts.
+fn read_password(
+    ctx: &Context,
+    profile: &Profile,
+    cfg: &crate::config::PostgresConfig,
+) -> Result<String> {
+    crate::secrets::Secrets::new(ctx.paths.secrets_dir())
+        .get(&profile.name, cfg.secret_store)
+        .map_err(Into::into)
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -452,7 +482,7 @@ fn write_backup(
     job: &JobControl,
 ) -> Result<(Completion, u64)> {
     let start = Instant::now();
-    let engine = engine::open(&profile.database, &ctx.config.settings);
+    let engine = engine_for(ctx, profile)?;
     engine.preflight()?;
     let db_size = engine.size_bytes()?;
     let needed = db_size + db_size / 4 + (1 << 20);
@@ -565,6 +595,10 @@ pub struct RestoreSpec {
     pub validate_only: bool,
     /// Take a safety backup of the current database first.
     pub safety_backup: bool,
+    /// Restore into this new database instead (server engines); the original is not touched.
+    pub target_database: Option<String>,
+    /// End other sessions on the target before the swap.
+    pub terminate_sessions: bool,
 }
 
 /// What a restore did (or would do, for validate-only).
@@ -648,7 +682,15 @@ pub fn plan_restore(ctx: &Context, spec: &RestoreSpec) -> Result<RestorePlan> {
         (None, None) => None,
     };
     let profile = ctx.config.select(profile_name.as_deref())?.clone();
-    let target = engine::open(&profile.database, &ctx.config.settings).describe();
+    let target = match (&spec.target_database, &profile.database) {
+        (Some(name), crate::config::DatabaseConfig::Postgres(cfg)) => {
+            format!(
+                "a new PostgreSQL database {name} on {}:{}",
+                cfg.host, cfg.port
+            )
+        }
+        _ => engine_for(ctx, &profile)?.describe(),
+    };
     Ok(RestorePlan {
         profile,
         row,
@@ -737,7 +779,7 @@ fn restore_locked(
             manifest.kind
         )));
     };
-    let engine = engine::open(&profile.database, &ctx.config.settings);
+    let engine = engine_for(ctx, profile)?;
     if info.engine != engine.kind() {
         return Err(Error::Usage(format!(
             "the archive holds a {} database but profile {} uses {}",
@@ -750,7 +792,12 @@ fn restore_locked(
     for entry in manifest.entries.iter().filter(|e| e.path != info.entry) {
         reader.check_entry(&entry.path, job, "checking archive")?;
     }
-    let staged = engine.stage_restore(&mut reader, &info, job)?;
+    let options = engine::RestoreOptions {
+        target_database: spec.target_database.clone(),
+        terminate_sessions: spec.terminate_sessions,
+        validate_only: spec.validate_only,
+    };
+    let staged = engine.stage_restore(&mut reader, &info, &options, job)?;
     let target = staged.describe();
     let when = manifest.created_at.format("%Y-%m-%d %H:%M:%S UTC");
     if spec.validate_only {
@@ -1101,6 +1148,7 @@ fn import_archive(
             &probe,
             &mut reader,
             &info,
+            &engine::RestoreOptions::default(),
             job,
         )?);
     }
@@ -1584,9 +1632,7 @@ pub fn stats(ctx: &Context, profile: Option<&str>, now: DateTime<Utc>) -> Result
         } else {
             total / completed.len() as u64
         },
-        database_size_bytes: engine::open(&profile.database, &ctx.config.settings)
-            .size_bytes()
-            .ok(),
+        database_size_bytes: engine_for(ctx, profile)?.size_bytes().ok(),
         last_backup,
         last_automatic_at,
         next_automatic_at: due.next_at,

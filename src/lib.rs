@@ -11,6 +11,7 @@
 //! - [`catalog`]: the history of backups, restores and jobs.
 //! - [`retention`], [`schedule`]: pure decisions, tested with case tables.
 //! - [`lock`]: one lock per profile.
+//! - [`secrets`]: database passwords in the OS keyring, or a 0600 file when the user chose it.
 //! - [`health`]: the warnings a profile's banner shows (pure).
 //! - [`jobs`]: every job the CLI and the window run.
 //! - [`worker`]: the window's one worker thread (commands in, events out).
@@ -41,6 +42,7 @@ pub mod notify;
 pub mod progress;
 pub mod retention;
 pub mod schedule;
+pub mod secrets;
 pub mod ui;
 pub mod worker;
 

@@ -96,6 +96,8 @@ word_enum! {
     EngineKind {
         /// A SQLite database file.
         Sqlite => "sqlite",
+        /// A PostgreSQL database.
+        Postgres => "postgres",
     }
 }
 

@@ -7,7 +7,6 @@
 use crate::archive::ArchiveReader;
 use crate::catalog::{BackupRow, JobRow, RestoreRow};
 use crate::config::{Config, Paths};
-use crate::engine;
 use crate::error::{Error, Result};
 use crate::jobs::{
     self, BackupReport, BackupSpec, Context, ImportReport, PruneReport, RestoreReport, RestoreSpec,
@@ -20,6 +19,16 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
+
+/// A password on its way to the secret store; never printed (its Debug says "***").
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Password(pub String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
 
 /// Everything the window can ask the worker to do.
 #[derive(Debug, Clone)]
@@ -95,6 +104,18 @@ pub enum JobRequest {
     },
     /// Make the sample database and the `demo` profile.
     CreateDemo,
+    /// Store a profile's password (keyring or file, as the profile says) and mark the profile as having one.
+    SetPassword {
+        /// Profile name.
+        profile: String,
+        /// The password.
+        password: Password,
+    },
+    /// Check that a profile's database answers.
+    TestConnection {
+        /// Profile name.
+        profile: String,
+    },
     /// Only refresh the snapshot.
     Refresh,
 }
@@ -153,6 +174,8 @@ impl JobRequest {
             JobRequest::RenameProfile { old, new } => format!("Rename profile {old} to {new}"),
             JobRequest::RemoveProfile { name, .. } => format!("Remove profile {name}"),
             JobRequest::CreateDemo => "Create the demo profile".into(),
+            JobRequest::SetPassword { profile, .. } => format!("Store the password of {profile}"),
+            JobRequest::TestConnection { profile } => format!("Test connection of {profile}"),
             JobRequest::Refresh => "Refresh".into(),
         }
     }
@@ -167,6 +190,7 @@ impl JobRequest {
                 | JobRequest::AddProfile(_)
                 | JobRequest::RenameProfile { .. }
                 | JobRequest::RemoveProfile { .. }
+                | JobRequest::SetPassword { .. }
         )
     }
 }
@@ -505,6 +529,44 @@ fn run(ctx: &mut Context, request: JobRequest, job: &JobControl) -> Result<JobOu
                 format!("Profile {name} removed; its archives were kept")
             }))
         }
+        JobRequest::SetPassword { profile, password } => {
+            let mut config = ctx.config.clone();
+            let Some(p) = config.profiles.iter_mut().find(|p| p.name == profile) else {
+                return Err(ctx
+                    .config
+                    .profile(&profile)
+                    .err()
+                    .unwrap_or(Error::NoProfiles));
+            };
+            let crate::config::DatabaseConfig::Postgres(cfg) = &mut p.database else {
+                return Err(Error::Usage(format!(
+                    "profile {profile} has no server password"
+                )));
+            };
+            crate::secrets::Secrets::new(ctx.paths.secrets_dir()).set(
+                &profile,
+                cfg.secret_store,
+                &password.0,
+            )?;
+            cfg.has_password = true;
+            ctx.save_config(config)?;
+            Ok(JobOutput::ProfilesChanged(format!(
+                "Password of {profile} stored"
+            )))
+        }
+        JobRequest::TestConnection { profile } => {
+            let p = ctx.config.profile(&profile)?.clone();
+            let engine = jobs::engine_for(ctx, &p)?;
+            engine.preflight()?;
+            let size = engine
+                .size_bytes()
+                .map(crate::ui::state::human_size)
+                .unwrap_or_else(|_| "size unknown".into());
+            Ok(JobOutput::ProfilesChanged(format!(
+                "Connection ok: {} ({size})",
+                engine.describe()
+            )))
+        }
         JobRequest::CreateDemo => {
             let done = jobs::ensure_demo(&ctx.paths)?;
             ctx.config = Config::load(&ctx.paths.config_file)?;
@@ -538,8 +600,9 @@ pub fn inspect(ctx: &Context, id: i64) -> Result<Inspection> {
             size_bytes: 0,
             tables: BTreeMap::new(),
             schema_sha256: String::new(),
+            tool_version: None,
         });
-    let engine = engine::open(&profile.database, &ctx.config.settings);
+    let engine = jobs::engine_for(ctx, profile)?;
     let (now_database_size, now_tables, now_error) =
         match (engine.size_bytes(), engine.table_counts()) {
             (Ok(size), Ok(tables)) => (Some(size), tables, None),

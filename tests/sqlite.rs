@@ -277,6 +277,8 @@ fn validate_only_checks_everything_and_changes_nothing() {
             profile: None,
             validate_only: true,
             safety_backup: true,
+            target_database: None,
+            terminate_sessions: false,
         },
         &quiet_job(),
     )

@@ -7,7 +7,7 @@
 //! with the manifest, then write it into the target with the backup API in one step, which takes SQLite's own
 //! locks and is safe while other connections have the file open.
 
-use super::{Engine, StagedRestore, safe_name};
+use super::{Engine, RestoreOptions, StagedRestore, safe_name};
 use crate::archive::{ArchiveReader, ArchiveWriter, DatabaseInfo};
 use crate::error::{Error, IoContext, Result};
 use crate::fsutil::{self, TempGuard};
@@ -317,6 +317,7 @@ impl Engine for SqliteEngine {
             size_bytes: total,
             tables,
             schema_sha256,
+            tool_version: None,
         })
     }
 
@@ -324,8 +325,14 @@ impl Engine for SqliteEngine {
         &self,
         reader: &mut ArchiveReader,
         info: &DatabaseInfo,
+        options: &RestoreOptions,
         job: &JobControl,
     ) -> Result<Box<dyn StagedRestore>> {
+        if options.target_database.is_some() {
+            return Err(Error::Usage(
+                "--to-database is for server databases; to restore a SQLite backup elsewhere, export it and unzip it".into(),
+            ));
+        }
         if info.engine != EngineKind::Sqlite {
             return Err(Error::Usage(format!(
                 "this archive holds a {} database; the profile's database is SQLite",
@@ -417,7 +424,7 @@ impl Engine for SqliteEngine {
 }
 
 /// Names the first table whose row count differs.
-fn first_count_difference(
+pub(crate) fn first_count_difference(
     expected: &BTreeMap<String, u64>,
     found: &BTreeMap<String, u64>,
 ) -> String {

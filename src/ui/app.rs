@@ -331,6 +331,8 @@ impl BackstopApp {
             profile: None,
             validate_only,
             safety_backup,
+            target_database: None,
+            terminate_sessions: false,
         }));
     }
 

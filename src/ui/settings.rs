@@ -51,16 +51,49 @@ pub struct Draft {
     pub notifications: bool,
     /// Change alert threshold (%).
     pub alert_percent: String,
+    /// Connection fields, for a PostgreSQL profile.
+    pub pg: Option<PgDraft>,
+    /// A new password typed in the masked field (empty: keep the stored one).
+    pub new_password: crate::worker::Password,
+}
+
+/// The connection fields of a PostgreSQL profile, as typed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PgDraft {
+    /// Host.
+    pub host: String,
+    /// Port.
+    pub port: String,
+    /// Role.
+    pub user: String,
+    /// Database name.
+    pub dbname: String,
+    /// SSL mode.
+    pub sslmode: String,
 }
 
 impl Draft {
     /// The draft of a saved profile and settings.
     pub fn of(profile: &Profile, settings: &Settings) -> Draft {
-        let DatabaseConfig::Sqlite { path } = &profile.database;
+        let (database, pg) = match &profile.database {
+            DatabaseConfig::Sqlite { path } => (path.display().to_string(), None),
+            DatabaseConfig::Postgres(cfg) => (
+                String::new(),
+                Some(PgDraft {
+                    host: cfg.host.clone(),
+                    port: cfg.port.to_string(),
+                    user: cfg.user.clone(),
+                    dbname: cfg.dbname.clone(),
+                    sslmode: cfg.sslmode.clone(),
+                }),
+            ),
+        };
         let p = &profile.policy;
         Draft {
             name: profile.name.clone(),
-            database: path.display().to_string(),
+            database,
+            pg,
+            new_password: Default::default(),
             files: profile
                 .files_dir
                 .as_ref()
@@ -108,13 +141,48 @@ impl Draft {
                 out.insert(field, e);
             }
         }
-        let database = Path::new(self.database.trim());
-        if self.database.trim().is_empty() {
-            out.insert("database", "choose the SQLite database file".into());
-        } else if !database.is_absolute() {
-            out.insert("database", "use an absolute path".into());
-        } else if !database.is_file() {
-            out.insert("database", "file does not exist".into());
+        match &self.pg {
+            None => {
+                let database = Path::new(self.database.trim());
+                if self.database.trim().is_empty() {
+                    out.insert("database", "choose the SQLite database file".into());
+                } else if !database.is_absolute() {
+                    out.insert("database", "use an absolute path".into());
+                } else if !database.is_file() {
+                    out.insert("database", "file does not exist".into());
+                }
+            }
+            Some(pg) => {
+                if pg.host.trim().is_empty() {
+                    out.insert("host", "enter the server's host name or address".into());
+                }
+                if pg
+                    .port
+                    .trim()
+                    .parse::<u16>()
+                    .map(|p| p == 0)
+                    .unwrap_or(true)
+                {
+                    out.insert("port", "must be a port number (1-65535)".into());
+                }
+                if pg.user.trim().is_empty() {
+                    out.insert("user", "enter the role to connect as".into());
+                }
+                if pg.dbname.trim().is_empty() {
+                    out.insert("dbname", "enter the database name".into());
+                }
+                const MODES: [&str; 6] = [
+                    "disable",
+                    "allow",
+                    "prefer",
+                    "require",
+                    "verify-ca",
+                    "verify-full",
+                ];
+                if !MODES.contains(&pg.sslmode.trim()) {
+                    out.insert("sslmode", format!("one of {}", MODES.join(", ")));
+                }
+            }
         }
         if !self.files.trim().is_empty() && !Path::new(self.files.trim()).is_dir() {
             out.insert("files", "folder does not exist".into());
@@ -137,9 +205,20 @@ impl Draft {
     pub fn apply(&self, profile: &Profile, settings: &Settings) -> (Profile, Settings) {
         let n = |text: &str, default: u32| text.trim().parse::<u32>().unwrap_or(default);
         let mut profile = profile.clone();
-        profile.database = DatabaseConfig::Sqlite {
-            path: PathBuf::from(self.database.trim()),
-        };
+        match (&self.pg, &mut profile.database) {
+            (Some(pg), DatabaseConfig::Postgres(cfg)) => {
+                cfg.host = pg.host.trim().to_string();
+                cfg.port = pg.port.trim().parse().unwrap_or(cfg.port);
+                cfg.user = pg.user.trim().to_string();
+                cfg.dbname = pg.dbname.trim().to_string();
+                cfg.sslmode = pg.sslmode.trim().to_string();
+            }
+            _ => {
+                profile.database = DatabaseConfig::Sqlite {
+                    path: PathBuf::from(self.database.trim()),
+                };
+            }
+        }
         profile.files_dir =
             (!self.files.trim().is_empty()).then(|| PathBuf::from(self.files.trim()));
         profile.storage_dir = PathBuf::from(self.storage.trim());
@@ -187,12 +266,61 @@ impl SettingsDraft {
 }
 
 /// The "add a profile" form.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct NewProfileForm {
     /// Name.
     pub name: String,
     /// SQLite database path.
     pub database: String,
+    /// A PostgreSQL profile instead of a SQLite one.
+    pub postgres: bool,
+    /// Server host.
+    pub host: String,
+    /// Server port.
+    pub port: String,
+    /// Role.
+    pub user: String,
+    /// Database name.
+    pub dbname: String,
+    /// Password (optional).
+    pub password: crate::worker::Password,
+}
+
+impl Default for NewProfileForm {
+    fn default() -> Self {
+        NewProfileForm {
+            name: String::new(),
+            database: String::new(),
+            postgres: false,
+            host: "127.0.0.1".into(),
+            port: "5432".into(),
+            user: String::new(),
+            dbname: String::new(),
+            password: Default::default(),
+        }
+    }
+}
+
+/// A masked password row.
+fn password_field(ui: &mut egui::Ui, label: &str, value: &mut String) {
+    ui.horizontal(|ui| {
+        let label = ui
+            .allocate_ui_with_layout(
+                egui::vec2(300.0, 20.0),
+                egui::Layout::left_to_right(egui::Align::Center),
+                |ui| {
+                    ui.set_min_width(300.0);
+                    ui.label(label)
+                },
+            )
+            .inner;
+        ui.add(
+            egui::TextEdit::singleline(value)
+                .password(true)
+                .desired_width(380.0),
+        )
+        .labelled_by(label.id);
+    });
 }
 
 /// One form row: a label, a text field labelled by it, an optional button, and the field's problem in red.
@@ -250,7 +378,41 @@ impl BackstopApp {
         ui.vertical(|ui| {
             let d = &mut self.settings.draft;
             field(ui, "Name", &mut d.name, problems.get("name"), None);
-            if field(
+            if let Some(pg) = d.pg.as_mut() {
+                field(ui, "Host", &mut pg.host, problems.get("host"), None);
+                field(ui, "Port", &mut pg.port, problems.get("port"), None);
+                field(ui, "User", &mut pg.user, problems.get("user"), None);
+                field(ui, "Database", &mut pg.dbname, problems.get("dbname"), None);
+                field(
+                    ui,
+                    "SSL mode",
+                    &mut pg.sslmode,
+                    problems.get("sslmode"),
+                    None,
+                );
+                password_field(ui, "Password (leave empty to keep)", &mut d.new_password.0);
+                let stored =
+                    matches!(&profile.database, DatabaseConfig::Postgres(cfg) if cfg.has_password);
+                ui.horizontal(|ui| {
+                    ui.label(
+                        RichText::new(if stored {
+                            "A password is stored (keyring or file)."
+                        } else {
+                            "No password stored."
+                        })
+                        .weak(),
+                    );
+                    if ui
+                        .button("Test connection")
+                        .on_hover_text("Connect with the saved settings and report")
+                        .clicked()
+                    {
+                        self.submit(JobRequest::TestConnection {
+                            profile: profile.name.clone(),
+                        });
+                    }
+                });
+            } else if field(
                 ui,
                 "SQLite database",
                 &mut d.database,
@@ -392,7 +554,16 @@ impl BackstopApp {
             }
         }
         self.submit(JobRequest::SaveConfig(Box::new(config)));
-        self.settings.saved = draft;
+        if !draft.new_password.0.is_empty() {
+            self.submit(JobRequest::SetPassword {
+                profile: updated.name.clone(),
+                password: draft.new_password.clone(),
+            });
+        }
+        let mut draft = draft;
+        draft.new_password = Default::default();
+        self.settings.saved = draft.clone();
+        self.settings.draft.new_password = Default::default();
         self.settings.profile = Some(updated.name);
     }
 
@@ -401,48 +572,118 @@ impl BackstopApp {
         let name_problem = crate::config::validate_profile_name(form.name.trim())
             .err()
             .map(|e| e.to_string());
-        let db = Path::new(form.database.trim());
-        let db_problem = if form.database.trim().is_empty() {
-            Some("choose the SQLite database file".to_string())
-        } else if !db.is_absolute() || !db.is_file() {
-            Some("file does not exist".to_string())
+        ui.horizontal(|ui| {
+            ui.selectable_value(&mut self.new_profile.postgres, false, "SQLite file");
+            ui.selectable_value(&mut self.new_profile.postgres, true, "PostgreSQL server");
+        });
+        let mut problems: BTreeMap<&'static str, String> = BTreeMap::new();
+        if let Some(problem) = &name_problem {
+            problems.insert("name", problem.clone());
+        }
+        if form.postgres {
+            if form.user.trim().is_empty() {
+                problems.insert("user", "enter the role to connect as".into());
+            }
+            if form.dbname.trim().is_empty() {
+                problems.insert("dbname", "enter the database name".into());
+            }
+            if form
+                .port
+                .trim()
+                .parse::<u16>()
+                .map(|p| p == 0)
+                .unwrap_or(true)
+            {
+                problems.insert("port", "must be a port number (1-65535)".into());
+            }
         } else {
-            None
-        };
+            let db = Path::new(form.database.trim());
+            if form.database.trim().is_empty() {
+                problems.insert("database", "choose the SQLite database file".into());
+            } else if !db.is_absolute() || !db.is_file() {
+                problems.insert("database", "file does not exist".into());
+            }
+        }
+        // Say what is wrong only once the user started typing in that field.
+        let shown =
+            |key: &str, typed: &str| problems.get(key).filter(|_| !typed.is_empty()).cloned();
         ui.vertical(|ui| {
+            let f = &mut self.new_profile;
             field(
                 ui,
                 "New profile name",
-                &mut self.new_profile.name,
-                name_problem.as_ref().filter(|_| !form.name.is_empty()),
+                &mut f.name,
+                shown("name", &form.name).as_ref(),
                 None,
             );
-            if field(
+            if f.postgres {
+                field(ui, "Host", &mut f.host, None, None);
+                field(
+                    ui,
+                    "Port",
+                    &mut f.port,
+                    shown("port", &form.port).as_ref(),
+                    None,
+                );
+                field(
+                    ui,
+                    "User",
+                    &mut f.user,
+                    shown("user", &form.user).as_ref(),
+                    None,
+                );
+                field(
+                    ui,
+                    "Database",
+                    &mut f.dbname,
+                    shown("dbname", &form.dbname).as_ref(),
+                    None,
+                );
+                password_field(ui, "Password (optional)", &mut f.password.0);
+            } else if field(
                 ui,
                 "Its SQLite database",
-                &mut self.new_profile.database,
-                db_problem.as_ref().filter(|_| !form.database.is_empty()),
+                &mut f.database,
+                shown("database", &form.database).as_ref(),
                 Some("Choose file…"),
             ) {
                 self.open_dialog(DialogPurpose::NewProfileDatabase);
             }
         });
-        let ok = name_problem.is_none() && db_problem.is_none();
         if ui
-            .add_enabled(ok, egui::Button::new("Add profile"))
+            .add_enabled(problems.is_empty(), egui::Button::new("Add profile"))
             .clicked()
         {
             let name = form.name.trim().to_string();
+            let database = if form.postgres {
+                DatabaseConfig::Postgres(crate::config::PostgresConfig {
+                    host: form.host.trim().to_string(),
+                    port: form.port.trim().parse().unwrap_or(5432),
+                    user: form.user.trim().to_string(),
+                    dbname: form.dbname.trim().to_string(),
+                    sslmode: "prefer".into(),
+                    has_password: false,
+                    secret_store: Default::default(),
+                })
+            } else {
+                DatabaseConfig::Sqlite {
+                    path: PathBuf::from(form.database.trim()),
+                }
+            };
             let profile = Profile {
                 name: name.clone(),
-                database: DatabaseConfig::Sqlite {
-                    path: PathBuf::from(form.database.trim()),
-                },
+                database,
                 files_dir: None,
                 storage_dir: self.paths.default_storage(&name),
                 policy: Default::default(),
             };
             self.submit(JobRequest::AddProfile(Box::new(profile)));
+            if form.postgres && !form.password.0.is_empty() {
+                self.submit(JobRequest::SetPassword {
+                    profile: name.clone(),
+                    password: form.password.clone(),
+                });
+            }
             self.selected = Some(name);
             self.new_profile = NewProfileForm::default();
         }
@@ -473,6 +714,8 @@ mod tests {
             compression: "6".into(),
             notifications: true,
             alert_percent: "50".into(),
+            pg: None,
+            new_password: Default::default(),
         };
         assert!(good.problems().is_empty(), "{:?}", good.problems());
         let bad = Draft {
@@ -491,5 +734,28 @@ mod tests {
         assert!(problems["storage"].contains("does not exist"));
         assert!(problems["files"].contains("does not exist"));
         assert!(problems["name"].contains("invalid profile name"));
+        let pg = Draft {
+            pg: Some(PgDraft {
+                host: "".into(),
+                port: "70000".into(),
+                user: "".into(),
+                dbname: "shop".into(),
+                sslmode: "maybe".into(),
+            }),
+            database: String::new(),
+            ..good
+        };
+        let problems = pg.problems();
+        assert!(
+            problems.contains_key("host")
+                && problems.contains_key("user")
+                && !problems.contains_key("database")
+        );
+        assert_eq!(problems["port"], "must be a port number (1-65535)");
+        assert!(problems["sslmode"].starts_with("one of disable"));
+        assert_eq!(
+            format!("{:?}", crate::worker::Password("hunter2".into())),
+            "***"
+        );
     }
 }

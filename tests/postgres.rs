@@ -1,0 +1,667 @@
+//! PostgreSQL against the real server on 127.0.0.1:5432 with the real pg_dump, pg_restore and psql: round trips
+//! compared table by table and schema by schema, all-or-nothing restores, and each failure's message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::TestHome;
+use std::process::{Command, Stdio};
+
+/// Runs SQL as the local superuser (trust auth on loopback); panics with psql's stderr on failure.
+fn psql(db: &str, sql: &str) -> String {
+    let out = Command::new("psql")
+        .args([
+            "-X",
+            "-A",
+            "-t",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            "5432",
+            "-U",
+            "postgres",
+            "-d",
+            db,
+            "-c",
+            sql,
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .expect("psql runs");
+    assert!(
+        out.status.success(),
+        "psql {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A fresh database for one test, dropped (with any copies a restore made) at the end.
+struct Db {
+    name: String,
+}
+
+impl Db {
+    fn new(tag: &str) -> Db {
+        let name = format!("bk_{tag}_{}", std::process::id());
+        psql(
+            "postgres",
+            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        );
+        psql("postgres", &format!("CREATE DATABASE {name}"));
+        Db { name }
+    }
+
+    /// Every user table's rows hashed in a stable order, plus the schema text: equal fingerprints, equal databases.
+    fn fingerprint(&self) -> (Vec<(String, String)>, String) {
+        self.fingerprint_of(&self.name)
+    }
+
+    fn fingerprint_of(&self, db: &str) -> (Vec<(String, String)>, String) {
+        let tables = psql(
+            db,
+            "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1",
+        );
+        let mut out = Vec::new();
+        for table in tables.lines().filter(|l| !l.is_empty()) {
+            let hash = psql(
+                db,
+                &format!(
+                    "SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM {table} t"
+                ),
+            );
+            out.push((table.to_string(), hash.trim().to_string()));
+        }
+        let schema = Command::new("pg_dump")
+            .args([
+                "--schema-only",
+                "--no-owner",
+                "--no-privileges",
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-d",
+                db,
+            ])
+            .output()
+            .unwrap();
+        let schema: String = String::from_utf8_lossy(&schema.stdout)
+            .lines()
+            .filter(|l| {
+                !l.starts_with("\\restrict")
+                    && !l.starts_with("\\unrestrict")
+                    && !l.starts_with("--")
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        (out, schema)
+    }
+
+    fn profile(&self, home: &TestHome, profile: &str) {
+        home.run_ok(&[
+            "profile",
+            "add",
+            profile,
+            "--postgres",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "5432",
+            "--user",
+            "postgres",
+            "--dbname",
+            &self.name,
+            "--no-auto",
+        ]);
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        let others = psql(
+            "postgres",
+            &format!(
+                "SELECT datname FROM pg_database WHERE datname LIKE '{}%'",
+                self.name
+            ),
+        );
+        for db in others.lines().filter(|l| !l.is_empty()) {
+            let _ = Command::new("psql")
+                .args([
+                    "-X",
+                    "-q",
+                    "-h",
+                    "127.0.0.1",
+                    "-U",
+                    "postgres",
+                    "-d",
+                    "postgres",
+                    "-c",
+                    &format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"),
+                ])
+                .output();
+        }
+    }
+}
+
+/// Many column types, a sequence, a view, a function, a trigger, an index, a foreign key, and pgbench's tables.
+fn fill(db: &Db) {
+    psql(
+        &db.name,
+        "CREATE EXTENSION IF NOT EXISTS pgcrypto;
+         CREATE SEQUENCE invoice_no START 1000;
+         CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL, balance numeric(12,2), tags text[], meta jsonb,
+             avatar bytea, joined timestamptz DEFAULT now(), token uuid DEFAULT gen_random_uuid());
+         CREATE TABLE orders (id bigserial PRIMARY KEY, customer_id int REFERENCES customers(id), total numeric, note text,
+             invoice int DEFAULT nextval('invoice_no'));
+         CREATE INDEX orders_customer ON orders(customer_id);
+         CREATE TABLE audit (id serial PRIMARY KEY, what text, at timestamptz DEFAULT now());
+         CREATE FUNCTION log_order() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO audit(what) VALUES ('order ' || NEW.id); RETURN NEW; END $$;
+         CREATE TRIGGER orders_audit AFTER INSERT ON orders FOR EACH ROW EXECUTE FUNCTION log_order();
+         CREATE VIEW big_orders AS SELECT * FROM orders WHERE total > 100;
+         INSERT INTO customers (name, balance, tags, meta, avatar)
+             SELECT 'customer ' || g, g * 1.5, ARRAY['a', 'b' || g], jsonb_build_object('n', g, 'ü', 'ñ'), decode(md5(g::text), 'hex')
+             FROM generate_series(1, 500) g;
+         INSERT INTO orders (customer_id, total, note) SELECT 1 + g % 500, g * 0.37, repeat('x', g % 50) FROM generate_series(1, 3000) g;",
+    );
+    let status = Command::new("pgbench")
+        .args([
+            "-i",
+            "-s",
+            "1",
+            "-q",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            &db.name,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "pgbench -i");
+}
+
+#[test]
+fn round_trip_restores_data_and_schema_exactly() {
+    let home = TestHome::new();
+    let db = Db::new("round");
+    fill(&db);
+    db.profile(&home, "pg");
+    let before = db.fingerprint();
+    let archive = home.backup("pg");
+    assert!(
+        archive
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("pg_database_")
+    );
+    // Stock tools read the archive: unzip, then pg_restore --list.
+    let out = home.work().join("unzipped");
+    assert!(
+        Command::new("unzip")
+            .arg("-q")
+            .arg(&archive)
+            .arg("-d")
+            .arg(&out)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let dump = out.join("database").join(format!("{}.dump", db.name));
+    assert!(
+        Command::new("pg_restore")
+            .arg("--list")
+            .arg(&dump)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap()
+            .success()
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["database"]["engine"], "postgres");
+    assert_eq!(
+        manifest["database"]["tables"]["public.pgbench_accounts"],
+        100000
+    );
+    assert!(
+        manifest["database"]["tool_version"]
+            .as_str()
+            .unwrap()
+            .contains("pg_dump")
+    );
+
+    psql(
+        &db.name,
+        "DELETE FROM orders WHERE id % 2 = 0; DROP VIEW big_orders; UPDATE customers SET name = 'x'; CREATE TABLE junk (x int);",
+    );
+    assert_ne!(db.fingerprint(), before);
+    let out = home.run_ok(&["restore", "1", "--yes"]);
+    assert!(out.contains("restored"), "{out}");
+    let after = db.fingerprint();
+    assert_eq!(after.0, before.0, "every table's rows");
+    assert_eq!(after.1, before.1, "the schema");
+    // The replaced database is kept beside it, and a safety backup was taken first.
+    let kept = psql(
+        "postgres",
+        &format!(
+            "SELECT datname FROM pg_database WHERE datname LIKE '{}_pre_restore_%'",
+            db.name
+        ),
+    );
+    assert_eq!(kept.lines().count(), 1, "{kept}");
+    assert!(
+        home.list_json()
+            .iter()
+            .any(|r| r["trigger"] == "safety" && r["status"] == "completed")
+    );
+    home.run_ok(&["verify", "--all"]);
+}
+
+#[test]
+fn validate_only_and_restore_to_another_database_leave_the_original_alone() {
+    let home = TestHome::new();
+    let db = Db::new("other");
+    fill(&db);
+    db.profile(&home, "pg");
+    let original = db.fingerprint();
+    home.backup("pg");
+    psql(&db.name, "DELETE FROM orders");
+    let changed = db.fingerprint();
+    let out = home.run_ok(&["restore", "1", "--validate-only"]);
+    assert!(out.contains("nothing was changed"), "{out}");
+    assert_eq!(db.fingerprint(), changed);
+    let leftovers = psql(
+        "postgres",
+        &format!(
+            "SELECT count(*) FROM pg_database WHERE datname LIKE '{}_restore_%'",
+            db.name
+        ),
+    );
+    assert_eq!(
+        leftovers.trim(),
+        "0",
+        "validation drops its staging database"
+    );
+
+    let copy = format!("{}_copy", db.name);
+    home.run_ok(&["restore", "1", "--yes", "--to-database", &copy]);
+    assert_eq!(db.fingerprint(), changed, "the original is untouched");
+    assert_eq!(db.fingerprint_of(&copy).0, original.0);
+    let err = home.run(&["restore", "1", "--yes", "--to-database", &copy]);
+    assert_eq!(err.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&err.stderr).contains("already exists"));
+}
+
+#[test]
+fn a_restore_that_fails_midway_leaves_the_target_exactly_as_it_was() {
+    let home = TestHome::new();
+    let db = Db::new("fail");
+    fill(&db);
+    db.profile(&home, "pg");
+    home.backup("pg");
+    psql(
+        &db.name,
+        "DELETE FROM customers WHERE id > 250 AND id NOT IN (SELECT customer_id FROM orders)",
+    );
+    let before = db.fingerprint();
+    // Damage the dump inside a copy of the archive, with the manifest's checksums recomputed so only pg_restore
+    // (in staging) can notice: cut the dump in half.
+    let rows = home.list_json();
+    let archive = std::path::PathBuf::from(rows[0]["path"].as_str().unwrap());
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&archive).unwrap()).unwrap();
+    let mut manifest: serde_json::Value = {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut zip.by_name("manifest.json").unwrap(), &mut text)
+            .unwrap();
+        serde_json::from_str(&text).unwrap()
+    };
+    let entry = manifest["database"]["entry"].as_str().unwrap().to_string();
+    let mut dump = Vec::new();
+    std::io::Read::read_to_end(&mut zip.by_name(&entry).unwrap(), &mut dump).unwrap();
+    dump.truncate(dump.len() / 2);
+    use sha2::Digest;
+    for e in manifest["entries"].as_array_mut().unwrap() {
+        if e["path"] == entry.as_str() {
+            e["size"] = dump.len().into();
+            e["sha256"] = hex::encode(sha2::Sha256::digest(&dump)).into();
+        }
+    }
+    let readme = {
+        let mut text = Vec::new();
+        std::io::Read::read_to_end(&mut zip.by_name("README.txt").unwrap(), &mut text).unwrap();
+        text
+    };
+    let damaged = home.work().join("damaged.zip");
+    let mut readme_entry = manifest["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["path"] == "README.txt")
+        .unwrap()
+        .clone();
+    readme_entry["sha256"] = hex::encode(sha2::Sha256::digest(&readme)).into();
+    let manifest_text = serde_json::to_vec(&manifest).unwrap();
+    common::raw_zip(
+        &damaged,
+        &[
+            (&entry, &dump),
+            ("README.txt", &readme),
+            ("manifest.json", &manifest_text),
+        ],
+    );
+    let out = home.run(&[
+        "restore",
+        damaged.to_str().unwrap(),
+        "--yes",
+        "--profile",
+        "pg",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("pg_restore"), "{err}");
+    assert_eq!(db.fingerprint(), before, "the target is exactly as it was");
+    let leftovers = psql(
+        "postgres",
+        &format!(
+            "SELECT count(*) FROM pg_database WHERE datname LIKE '{}_restore_%'",
+            db.name
+        ),
+    );
+    assert_eq!(leftovers.trim(), "0", "the staging database is dropped");
+}
+
+#[test]
+fn other_sessions_block_the_swap_unless_the_user_agrees() {
+    let home = TestHome::new();
+    let db = Db::new("sessions");
+    fill(&db);
+    db.profile(&home, "pg");
+    home.backup("pg");
+    psql(&db.name, "DELETE FROM orders");
+    let before = db.fingerprint();
+    let mut holder = Command::new("psql")
+        .args([
+            "-X",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            &db.name,
+            "-c",
+            "SELECT pg_sleep(60)",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while psql(
+        "postgres",
+        &format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}'",
+            db.name
+        ),
+    )
+    .trim()
+        == "0"
+    {
+        assert!(start.elapsed().as_secs() < 20);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = home.run(&["restore", "1", "--yes", "--no-safety-backup"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("1 other session(s) are connected") && err.contains("--terminate-sessions"),
+        "{err}"
+    );
+    assert_eq!(db.fingerprint(), before);
+    home.run_ok(&[
+        "restore",
+        "1",
+        "--yes",
+        "--no-safety-backup",
+        "--terminate-sessions",
+    ]);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert_eq!(psql(&db.name, "SELECT count(*) FROM orders").trim(), "3000");
+}
+
+#[test]
+fn unreachable_server_missing_database_and_missing_pg_dump_are_named() {
+    let home = TestHome::new();
+    home.run_ok(&[
+        "profile",
+        "add",
+        "down",
+        "--postgres",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "1",
+        "--user",
+        "postgres",
+        "--dbname",
+        "x",
+        "--no-auto",
+    ]);
+    let out = home.run(&["backup", "--profile", "down"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot reach the database server at 127.0.0.1:1"),
+        "{err}"
+    );
+
+    home.run_ok(&[
+        "profile",
+        "add",
+        "nodb",
+        "--postgres",
+        "--user",
+        "postgres",
+        "--dbname",
+        "bk_no_such_database",
+        "--no-auto",
+    ]);
+    let out = home.run(&["backup", "--profile", "nodb"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("database bk_no_such_database does not exist on 127.0.0.1:5432"),
+        "{err}"
+    );
+
+    let db = Db::new("tools");
+    db.profile(&home, "pg");
+    let out = Command::new(env!("CARGO_BIN_EXE_backstop"))
+        .args(["backup", "--profile", "pg"])
+        .env("BACKSTOP_HOME", home.home())
+        .env("BACKSTOP_PG_BIN", "/nonexistent")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("pg_dump cannot be used") && err.contains("postgresql-client"),
+        "{err}"
+    );
+    // Each failure left a failed row and no archive.
+    let rows = home.list_json();
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|r| r["status"] == "failed"));
+    for dir in ["down", "nodb", "pg"] {
+        let storage = home.home().join("archives").join(dir);
+        assert_eq!(std::fs::read_dir(storage).unwrap().count(), 0, "{dir}");
+    }
+}
+
+#[test]
+fn a_backup_taken_while_pgbench_writes_is_consistent() {
+    let home = TestHome::new();
+    let db = Db::new("busy");
+    fill(&db);
+    db.profile(&home, "pg");
+    let mut bench = Command::new("pgbench")
+        .args([
+            "-c",
+            "2",
+            "-T",
+            "20",
+            "-n",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            &db.name,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    home.backup("pg");
+    let _ = bench.kill();
+    let _ = bench.wait();
+    let copy = format!("{}_check", db.name);
+    home.run_ok(&["restore", "1", "--yes", "--to-database", &copy]);
+    // pgbench's invariant: every delta in the history is applied to exactly one account.
+    let sums = psql(
+        &copy,
+        "SELECT (SELECT sum(abalance) FROM pgbench_accounts) = (SELECT coalesce(sum(delta), 0) FROM pgbench_history)",
+    );
+    assert_eq!(sums.trim(), "t", "the dump is one consistent snapshot");
+    let history: i64 = psql(&copy, "SELECT count(*) FROM pgbench_history")
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(history > 0, "pgbench was writing during the backup");
+}
+
+#[test]
+fn the_window_adds_a_postgres_profile_tests_it_backs_up_and_restores() {
+    use backstop::notify::RecordingNotifier;
+    use backstop::ui::dialogs::ScriptedDialogs;
+    use backstop::ui::{AppOptions, BackstopApp, Tab};
+    use egui::accesskit::Role;
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::{NodeT, Queryable};
+    use std::time::{Duration, Instant};
+
+    let home = TestHome::new();
+    let db = Db::new("window");
+    fill(&db);
+    let paths = home.paths();
+    let mut harness = Harness::builder()
+        .with_size([1100.0, 900.0])
+        .build_eframe(move |cc| {
+            BackstopApp::new(
+                cc,
+                AppOptions {
+                    paths,
+                    notifier: Box::new(RecordingNotifier::default()),
+                    dialogs: Box::new(ScriptedDialogs::default()),
+                    scheduler: false,
+                },
+            )
+        });
+    let wait = |harness: &mut Harness<'_, BackstopApp>,
+                what: &str,
+                done: &dyn Fn(&BackstopApp) -> bool| {
+        let start = Instant::now();
+        loop {
+            harness.step();
+            if done(harness.state()) {
+                harness.step();
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "timed out waiting for {what}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    let idle = |app: &BackstopApp| app.state.running.is_none() && app.state.queue.is_empty();
+    wait(&mut harness, "the first snapshot", &|app| {
+        app.state.snapshot_received
+    });
+    harness.get_by_label("PostgreSQL server").click();
+    harness.step();
+    for (label, text) in [
+        ("New profile name", "pg"),
+        ("User", "postgres"),
+        ("Database", db.name.as_str()),
+    ] {
+        let node = harness.get_by_role_and_label(Role::TextInput, label);
+        node.focus();
+        node.type_text(text);
+        harness.step();
+        harness.step();
+    }
+    harness.get_by_label("Add profile").click();
+    wait(&mut harness, "the profile", &|app| {
+        app.state.snapshot.config.profiles.len() == 1
+    });
+    harness.state_mut().tab = Tab::Settings;
+    harness.step();
+    harness.get_by_role_and_label(Role::TextInput, "Host");
+    harness.get_by_label("Test connection").click();
+    wait(&mut harness, "the connection test", &|app| {
+        app.state
+            .toasts
+            .iter()
+            .any(|t| t.text.starts_with("Connection ok"))
+    });
+
+    harness.state_mut().tab = Tab::Actions;
+    harness.step();
+    harness.get_by_label("Back up now").click();
+    harness.step();
+    wait(&mut harness, "the backup", &|app| {
+        idle(app) && app.state.snapshot.backups.len() == 1
+    });
+    assert_eq!(
+        harness.state().state.snapshot.backups[0].status,
+        backstop::model::Status::Completed
+    );
+
+    psql(&db.name, "DELETE FROM orders");
+    harness.state_mut().tab = Tab::History;
+    harness.step();
+    harness.get_by_label("Restore…").click_accesskit();
+    wait(&mut harness, "the comparison", &|app| {
+        app.state.inspection.is_some()
+    });
+    harness.get_by_label("public.orders (rows)");
+    let node =
+        harness.get_by_role_and_label(Role::TextInput, "Type the profile name (pg) to confirm:");
+    node.focus();
+    node.type_text("pg");
+    harness.step();
+    harness.step();
+    let restore = harness.get_by_role_and_label(Role::Button, "Restore");
+    assert!(!restore.accesskit_node().is_disabled());
+    restore.click();
+    harness.step();
+    wait(&mut harness, "the restore", &|app| {
+        idle(app) && !app.state.snapshot.restores.is_empty()
+    });
+    assert_eq!(psql(&db.name, "SELECT count(*) FROM orders").trim(), "3000");
+}
