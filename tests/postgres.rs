@@ -665,3 +665,257 @@ fn the_window_adds_a_postgres_profile_tests_it_backs_up_and_restores() {
     });
     assert_eq!(psql(&db.name, "SELECT count(*) FROM orders").trim(), "3000");
 }
+
+const PW_ROLE: &str = "backstop_pw";
+const PASSWORD: &str = "Sw0rdfish-9f3c1b-secret";
+
+/// A role that really checks its password: a scram-sha-256 line for it above the machine's trust rules (as the
+/// project's decisions say), then a reload. Idempotent; shared by the tests that need a password.
+fn password_role() {
+    static ONCE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = ONCE.lock().unwrap_or_else(|e| e.into_inner());
+    let hba = psql("postgres", "SHOW hba_file");
+    let hba = hba.trim();
+    let text = std::fs::read_to_string(hba).expect("read pg_hba.conf (tests run as root)");
+    let line = format!("host all {PW_ROLE} 127.0.0.1/32 scram-sha-256");
+    if !text.contains(&line) {
+        std::fs::write(hba, format!("{line}\n{text}")).expect("write pg_hba.conf");
+        psql("postgres", "SELECT pg_reload_conf()");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    let exists = psql(
+        "postgres",
+        &format!("SELECT 1 FROM pg_roles WHERE rolname = '{PW_ROLE}'"),
+    );
+    if exists.trim() != "1" {
+        psql(
+            "postgres",
+            &format!("CREATE ROLE {PW_ROLE} LOGIN CREATEDB PASSWORD '{PASSWORD}'"),
+        );
+    }
+}
+
+/// Every process's command line, read from /proc.
+fn all_cmdlines() -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(bytes) = std::fs::read(entry.path().join("cmdline")) {
+            out.push(String::from_utf8_lossy(&bytes).replace('\0', " "));
+        }
+    }
+    out
+}
+
+#[test]
+fn the_password_is_used_and_never_leaks() {
+    password_role();
+    let home = TestHome::new();
+    let db = Db::new("secret");
+    psql(
+        "postgres",
+        &format!("ALTER DATABASE {} OWNER TO {PW_ROLE}", db.name),
+    );
+    psql(
+        &db.name,
+        &format!(
+            "CREATE TABLE notes (id serial PRIMARY KEY, body text); ALTER TABLE notes OWNER TO {PW_ROLE}; INSERT INTO notes (body) SELECT 'note ' || g FROM generate_series(1, 1000) g;"
+        ),
+    );
+    // Watch every process's argv for the whole test.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut seen = 0usize;
+            let mut leaked = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                for cmd in all_cmdlines() {
+                    seen += 1;
+                    if cmd.contains(PASSWORD) {
+                        leaked.push(cmd);
+                    }
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            (seen, leaked)
+        })
+    };
+    let add = Command::new(env!("CARGO_BIN_EXE_backstop"))
+        .args([
+            "profile",
+            "add",
+            "pg",
+            "--postgres",
+            "--user",
+            PW_ROLE,
+            "--dbname",
+            &db.name,
+            "--password-stdin",
+            "--secret-store",
+            "file",
+            "--no-auto",
+        ])
+        .env("BACKSTOP_HOME", home.home())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        let mut add = add;
+        std::io::Write::write_all(
+            add.stdin.as_mut().unwrap(),
+            format!("{PASSWORD}\n").as_bytes(),
+        )
+        .unwrap();
+        let out = add.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    home.run_ok(&["profile", "test", "pg"]);
+    home.backup("pg");
+    psql(&db.name, "DELETE FROM notes");
+    home.run_ok(&["restore", "1", "--yes"]);
+    assert_eq!(psql(&db.name, "SELECT count(*) FROM notes").trim(), "1000");
+    home.run_ok(&["verify", "--all"]);
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (seen, leaked) = watcher.join().unwrap();
+    assert!(seen > 100, "the watcher looked");
+    assert!(
+        leaked.is_empty(),
+        "the password appeared in a command line: {leaked:?}"
+    );
+
+    // Not in any file Backstop wrote except its own 0600 secret file, and no password file is left behind.
+    let secret_file = home.home().join("secrets").join("pg.secret");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&secret_file)
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+    for (path, _) in common::tree_snapshot(&home.home()) {
+        if path == secret_file {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(PASSWORD),
+            "the password is in {}",
+            path.display()
+        );
+        if path.extension().is_some_and(|e| e == "zip") {
+            let mut zip = zip::ZipArchive::new(std::fs::File::open(&path).unwrap()).unwrap();
+            for i in 0..zip.len() {
+                let mut text = Vec::new();
+                std::io::Read::read_to_end(&mut zip.by_index(i).unwrap(), &mut text).unwrap();
+                assert!(
+                    !String::from_utf8_lossy(&text).contains(PASSWORD),
+                    "inside {}",
+                    path.display()
+                );
+            }
+        }
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        assert!(
+            !name.starts_with(".pgpass"),
+            "a password file was left: {}",
+            path.display()
+        );
+    }
+    let config = std::fs::read_to_string(home.home().join("config.toml")).unwrap();
+    assert!(
+        config.contains("has_password = true") && config.contains("secret_store = \"file\""),
+        "{config}"
+    );
+}
+
+#[test]
+fn a_wrong_password_is_named_and_changes_nothing() {
+    password_role();
+    let home = TestHome::new();
+    let db = Db::new("wrongpw");
+    psql(
+        "postgres",
+        &format!("ALTER DATABASE {} OWNER TO {PW_ROLE}", db.name),
+    );
+    let add = Command::new(env!("CARGO_BIN_EXE_backstop"))
+        .args([
+            "profile",
+            "add",
+            "pg",
+            "--postgres",
+            "--user",
+            PW_ROLE,
+            "--dbname",
+            &db.name,
+            "--password-stdin",
+            "--secret-store",
+            "file",
+            "--no-auto",
+        ])
+        .env("BACKSTOP_HOME", home.home())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    {
+        let mut add = add;
+        std::io::Write::write_all(add.stdin.as_mut().unwrap(), b"not-the-password\n").unwrap();
+        assert!(add.wait().unwrap().success());
+    }
+    let out = home.run(&["backup"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("refused the password of {PW_ROLE}")),
+        "{err}"
+    );
+    assert!(!err.contains("not-the-password"), "{err}");
+    let rows = home.list_json();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["status"], "failed");
+
+    // Without a stored password and no keyring on this machine, the message names the keyring, not the password.
+    let home2 = TestHome::new();
+    let out = Command::new(env!("CARGO_BIN_EXE_backstop"))
+        .args([
+            "profile",
+            "add",
+            "pg",
+            "--postgres",
+            "--user",
+            PW_ROLE,
+            "--dbname",
+            &db.name,
+            "--password-stdin",
+            "--no-auto",
+        ])
+        .env("BACKSTOP_HOME", home2.home())
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = out;
+    std::io::Write::write_all(
+        out.stdin.as_mut().unwrap(),
+        format!("{PASSWORD}\n").as_bytes(),
+    )
+    .unwrap();
+    let out = out.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("keyring unavailable") && err.contains("--secret-store file"),
+        "{err}"
+    );
+}
