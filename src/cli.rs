@@ -765,7 +765,7 @@ fn job_command(ctx: &mut Context, command: Command, job: &JobControl) -> Result<
             Ok(if failed > 0 { 1 } else { 0 })
         }
         Command::Stats { profile, json } => {
-            let stats = jobs::stats(ctx, profile.as_deref(), Utc::now())?;
+            let stats = jobs::stats(ctx, profile.as_deref(), Utc::now(), true)?;
             if json {
                 print_json(&stats)?;
             } else {
@@ -860,6 +860,20 @@ fn print_stats(s: &jobs::Stats) {
     println!("  next automatic backup: {}", when(s.next_automatic_at));
     if let Some(rate) = s.success_rate_percent {
         println!("  success rate: {rate:.0}%");
+    }
+    if let Some(details) = &s.details {
+        if let Some(version) = &details.server_version {
+            println!("  server version: {version}");
+        }
+        for (table, bytes) in &details.largest_tables {
+            println!("  large table: {table} ({})", human_size(*bytes));
+        }
+        for (copy, bytes) in &details.kept_copies {
+            println!(
+                "  copy kept by a restore: {copy} ({}); delete it when you no longer need it",
+                human_size(*bytes)
+            );
+        }
     }
 }
 

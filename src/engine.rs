@@ -41,6 +41,18 @@ pub trait Engine {
         job: &JobControl,
     ) -> Result<DatabaseInfo>;
 
+    /// Server facts for the Statistics panel and the restore dialog (server engines; empty for files).
+    fn details(&self) -> Result<EngineDetails> {
+        Ok(EngineDetails::default())
+    }
+
+    /// Drops a copy kept by an earlier restore (`<db>_pre_restore_<stamp>`); other names are refused.
+    fn drop_copy(&self, name: &str) -> Result<()> {
+        Err(crate::error::Error::Usage(format!(
+            "{name}: this engine keeps no database copies"
+        )))
+    }
+
     /// Extracts and fully checks the archive's database without touching the live one.
     fn stage_restore(
         &self,
@@ -49,6 +61,19 @@ pub trait Engine {
         options: &RestoreOptions,
         job: &JobControl,
     ) -> Result<Box<dyn StagedRestore>>;
+}
+
+/// What a server says about the database, beyond its size.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct EngineDetails {
+    /// The server's version.
+    pub server_version: Option<String>,
+    /// The largest tables with their total size in bytes, largest first.
+    pub largest_tables: Vec<(String, u64)>,
+    /// Copies kept by earlier restores (name, size in bytes), until the user deletes them.
+    pub kept_copies: Vec<(String, u64)>,
+    /// Sessions connected to the database now (a restore must end them to swap).
+    pub other_sessions: Option<u64>,
 }
 
 /// How a restore may treat the server and the target.

@@ -1565,8 +1565,11 @@ pub struct Stats {
     pub total_size_bytes: u64,
     /// Average size of a completed archive.
     pub average_size_bytes: u64,
-    /// Size of the live database now (None when it cannot be read).
+    /// Size of the live database now (None when it cannot be read, or was not asked).
     pub database_size_bytes: Option<u64>,
+    /// Server version, largest tables, kept copies (server engines, when asked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<engine::EngineDetails>,
     /// The most recent backup job of any outcome.
     pub last_backup: Option<BackupRow>,
     /// When the last automatic backup was taken.
@@ -1578,8 +1581,30 @@ pub struct Stats {
 }
 
 /// Computes a profile's statistics.
-pub fn stats(ctx: &Context, profile: Option<&str>, now: DateTime<Utc>) -> Result<Stats> {
+///
+/// With `ask_server`, server engines are asked for their size and details (a round trip that waits for an
+/// unreachable server); the window's snapshots pass false and ask separately.
+pub fn stats(
+    ctx: &Context,
+    profile: Option<&str>,
+    now: DateTime<Utc>,
+    ask_server: bool,
+) -> Result<Stats> {
     let profile = ctx.config.select(profile)?;
+    let is_server = profile.database.engine() != crate::model::EngineKind::Sqlite;
+    let (database_size_bytes, details) = if is_server && !ask_server {
+        (None, None)
+    } else {
+        let engine = engine_for(ctx, profile)?;
+        (
+            engine.size_bytes().ok(),
+            if is_server {
+                engine.details().ok()
+            } else {
+                None
+            },
+        )
+    };
     let all = ctx.catalog.list(Some(&profile.name), true)?;
     let live: Vec<&BackupRow> = all.iter().filter(|r| r.status != Status::Deleted).collect();
     let mut by_trigger = BTreeMap::new();
@@ -1632,7 +1657,8 @@ pub fn stats(ctx: &Context, profile: Option<&str>, now: DateTime<Utc>) -> Result
         } else {
             total / completed.len() as u64
         },
-        database_size_bytes: engine_for(ctx, profile)?.size_bytes().ok(),
+        database_size_bytes,
+        details,
         last_backup,
         last_automatic_at,
         next_automatic_at: due.next_at,

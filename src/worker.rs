@@ -111,6 +111,18 @@ pub enum JobRequest {
         /// The password.
         password: Password,
     },
+    /// Ask a server database for its details (version, largest tables, kept copies, sessions).
+    Details {
+        /// Profile name.
+        profile: String,
+    },
+    /// Drop a database copy kept by an earlier restore.
+    DropCopy {
+        /// Profile name.
+        profile: String,
+        /// The copy's name.
+        name: String,
+    },
     /// Check that a profile's database answers.
     TestConnection {
         /// Profile name.
@@ -176,6 +188,8 @@ impl JobRequest {
             JobRequest::CreateDemo => "Create the demo profile".into(),
             JobRequest::SetPassword { profile, .. } => format!("Store the password of {profile}"),
             JobRequest::TestConnection { profile } => format!("Test connection of {profile}"),
+            JobRequest::Details { profile } => format!("Read details of {profile}"),
+            JobRequest::DropCopy { name, .. } => format!("Delete database copy {name}"),
             JobRequest::Refresh => "Refresh".into(),
         }
     }
@@ -185,6 +199,7 @@ impl JobRequest {
         !matches!(
             self,
             JobRequest::Inspect { .. }
+                | JobRequest::Details { .. }
                 | JobRequest::Refresh
                 | JobRequest::SaveConfig(_)
                 | JobRequest::AddProfile(_)
@@ -252,6 +267,8 @@ pub enum JobOutput {
     Inspect(Box<Inspection>),
     /// The config was saved.
     ConfigSaved,
+    /// A server database's details.
+    Details(String, Box<crate::engine::EngineDetails>),
     /// Profiles changed (added, renamed, removed, demo made): the text says what happened.
     ProfilesChanged(String),
     /// Nothing but a new snapshot.
@@ -554,6 +571,25 @@ fn run(ctx: &mut Context, request: JobRequest, job: &JobControl) -> Result<JobOu
                 "Password of {profile} stored"
             )))
         }
+        JobRequest::Details { profile } => {
+            let p = ctx.config.profile(&profile)?.clone();
+            let details = jobs::engine_for(ctx, &p)?.details()?;
+            Ok(JobOutput::Details(profile, Box::new(details)))
+        }
+        JobRequest::DropCopy { profile, name } => {
+            let p = ctx.config.profile(&profile)?.clone();
+            let _lock = crate::lock::ProfileLock::acquire(&ctx.paths, &profile)?;
+            jobs::engine_for(ctx, &p)?.drop_copy(&name)?;
+            ctx.log(
+                "drop-copy",
+                Some(&profile),
+                "completed",
+                &format!("deleted database copy {name}"),
+            );
+            Ok(JobOutput::ProfilesChanged(format!(
+                "Database copy {name} deleted"
+            )))
+        }
         JobRequest::TestConnection { profile } => {
             let p = ctx.config.profile(&profile)?.clone();
             let engine = jobs::engine_for(ctx, &p)?;
@@ -648,7 +684,7 @@ fn snapshot(ctx: &Mutex<Result<Context>>, paths: &Paths) -> Snapshot {
         for profile in &ctx.config.profiles {
             snap.stats.insert(
                 profile.name.clone(),
-                jobs::stats(ctx, Some(&profile.name), now)?,
+                jobs::stats(ctx, Some(&profile.name), now, false)?,
             );
         }
         Ok(())

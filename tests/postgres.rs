@@ -664,6 +664,40 @@ fn the_window_adds_a_postgres_profile_tests_it_backs_up_and_restores() {
         idle(app) && !app.state.snapshot.restores.is_empty()
     });
     assert_eq!(psql(&db.name, "SELECT count(*) FROM orders").trim(), "3000");
+
+    // Statistics shows the server's facts; Settings lists the copy the restore kept, and deletes it on request.
+    harness.state_mut().tab = Tab::Statistics;
+    harness.state_mut().details_asked_clear();
+    wait(&mut harness, "the details", &|app| {
+        app.state
+            .details
+            .get("pg")
+            .is_some_and(|(_, d)| !d.kept_copies.is_empty())
+    });
+    harness.get_by_label("Server version");
+    harness.get_by_label("Large table public.pgbench_accounts");
+    let copy = harness.state().state.details["pg"].1.kept_copies[0]
+        .0
+        .clone();
+    assert!(
+        copy.starts_with(&format!("{}_pre_restore_", db.name)),
+        "{copy}"
+    );
+    harness.state_mut().tab = Tab::Settings;
+    harness.step();
+    harness.get_by_label(&format!("Delete {copy}…")).click();
+    harness.step();
+    harness.step();
+    harness.get_by_label(&format!("Drop {copy}")).click();
+    harness.step();
+    wait(&mut harness, "the copy to go", &|_| {
+        psql(
+            "postgres",
+            &format!("SELECT count(*) FROM pg_database WHERE datname = '{copy}'"),
+        )
+        .trim()
+            == "0"
+    });
 }
 
 const PW_ROLE: &str = "backstop_pw";

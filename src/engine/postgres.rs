@@ -5,7 +5,7 @@
 //! the job ends) and no `PGPASSWORD`. Row counts and the schema hash come from the same snapshot as the dump
 //! (`pg_export_snapshot()` held open by a psql session, `pg_dump --snapshot`).
 
-use super::{Engine, RestoreOptions, StagedRestore, safe_name};
+use super::{Engine, EngineDetails, RestoreOptions, StagedRestore, safe_name};
 use crate::archive::{ArchiveReader, ArchiveWriter, DatabaseInfo};
 use crate::config::PostgresConfig;
 use crate::error::{Error, IoContext, Result};
@@ -612,6 +612,65 @@ impl Engine for PostgresEngine {
 
     fn table_counts(&self) -> Result<BTreeMap<String, u64>> {
         self.table_counts_in(&self.cfg.dbname)
+    }
+
+    fn details(&self) -> Result<EngineDetails> {
+        let version = self
+            .psql(&self.cfg.dbname, "SHOW server_version")?
+            .trim()
+            .to_string();
+        let largest = self.psql(
+            &self.cfg.dbname,
+            "SELECT n.nspname || '.' || c.relname, pg_total_relation_size(c.oid) FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p', 'm') \
+             AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' \
+             ORDER BY 2 DESC, 1 LIMIT 5",
+        )?;
+        let prefix = format!("{}_pre_restore_", self.cfg.dbname);
+        let copies = self.psql(
+            self.maintenance_db(),
+            &format!(
+                "SELECT datname, pg_database_size(datname) FROM pg_database WHERE left(datname, {}) = {} ORDER BY 1",
+                prefix.len(),
+                quote_literal(&prefix)
+            ),
+        )?;
+        let sessions = self.psql(
+            self.maintenance_db(),
+            &format!(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = {}",
+                quote_literal(&self.cfg.dbname)
+            ),
+        )?;
+        let rows = |text: &str| -> Vec<(String, u64)> {
+            text.lines()
+                .filter_map(|line| {
+                    let (name, n) = line.rsplit_once('|')?;
+                    Some((name.to_string(), n.trim().parse().ok()?))
+                })
+                .collect()
+        };
+        Ok(EngineDetails {
+            server_version: Some(version),
+            largest_tables: rows(&largest),
+            kept_copies: rows(&copies),
+            other_sessions: sessions.trim().parse().ok(),
+        })
+    }
+
+    fn drop_copy(&self, name: &str) -> Result<()> {
+        let prefix = format!("{}_pre_restore_", self.cfg.dbname);
+        if !name.starts_with(&prefix) {
+            return Err(Error::Usage(format!(
+                "{name} is not a copy kept by a restore of {}; refusing to drop it",
+                self.cfg.dbname
+            )));
+        }
+        self.psql(
+            self.maintenance_db(),
+            &format!("DROP DATABASE {}", quote_ident(name)),
+        )
+        .map(|_| ())
     }
 
     fn backup(

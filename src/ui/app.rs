@@ -91,6 +91,10 @@ pub struct RestoreDialog {
     pub confirm: String,
     /// Take a safety backup first.
     pub safety: bool,
+    /// Restore into a new database with this name instead (server profiles; empty: replace the profile's).
+    pub to_database: String,
+    /// End other sessions on the target before the swap.
+    pub terminate_sessions: bool,
 }
 
 /// Automatic-backup bookkeeping.
@@ -137,6 +141,9 @@ pub struct BackstopApp {
     pub(crate) history_tab: super::history::HistoryTab,
     pub(crate) sort: super::history::Sort,
     notified_alerts: HashSet<String>,
+    /// When each server profile's details were last asked for (at most once a minute).
+    pub(crate) details_asked: HashMap<String, Instant>,
+    pub(crate) drop_copy_confirm: Option<(String, String)>,
     notifications_problem_logged: bool,
 }
 
@@ -188,6 +195,8 @@ impl BackstopApp {
             history_tab: Default::default(),
             sort: Default::default(),
             notified_alerts: HashSet::new(),
+            details_asked: HashMap::new(),
+            drop_copy_confirm: None,
             notifications_problem_logged: false,
         };
         if options.scheduler && !app.scheduler.enabled {
@@ -203,6 +212,29 @@ impl BackstopApp {
     /// The Settings panel's draft of the selected profile (tests edit it as a user would by typing).
     pub fn settings_draft_mut(&mut self) -> &mut super::settings::Draft {
         &mut self.settings.draft
+    }
+
+    /// Asks the worker for a server profile's details, at most once a minute.
+    pub(crate) fn want_details(&mut self, profile: &Profile) {
+        if profile.database.engine() == crate::model::EngineKind::Sqlite {
+            return;
+        }
+        let fresh = self
+            .details_asked
+            .get(&profile.name)
+            .is_some_and(|t| t.elapsed() < Duration::from_secs(60));
+        if !fresh {
+            self.details_asked
+                .insert(profile.name.clone(), Instant::now());
+            self.submit(JobRequest::Details {
+                profile: profile.name.clone(),
+            });
+        }
+    }
+
+    /// Forgets when details were asked, so the next frame asks again (tests, and after a change).
+    pub fn details_asked_clear(&mut self) {
+        self.details_asked.clear();
     }
 
     /// Whether this window runs automatic backups.
@@ -326,13 +358,25 @@ impl BackstopApp {
 
     /// Queues a restore of a backup (the dialog's Restore and Validate buttons, and Undo).
     pub(crate) fn restore(&mut self, id: i64, validate_only: bool, safety_backup: bool) {
+        self.restore_with(id, validate_only, safety_backup, None, false);
+    }
+
+    /// Queues a restore with the server options of the restore dialog.
+    pub(crate) fn restore_with(
+        &mut self,
+        id: i64,
+        validate_only: bool,
+        safety_backup: bool,
+        target_database: Option<String>,
+        terminate_sessions: bool,
+    ) {
         self.submit(JobRequest::Restore(RestoreSpec {
             source: BackupRef::Id(id),
             profile: None,
             validate_only,
             safety_backup,
-            target_database: None,
-            terminate_sessions: false,
+            target_database,
+            terminate_sessions,
         }));
     }
 

@@ -355,7 +355,21 @@ impl BackstopApp {
             profile: row.profile.clone(),
             confirm: String::new(),
             safety: true,
+            to_database: String::new(),
+            terminate_sessions: false,
         });
+        if let Some(profile) = self
+            .state
+            .snapshot
+            .config
+            .profiles
+            .iter()
+            .find(|p| p.name == row.profile)
+            .cloned()
+        {
+            self.details_asked.remove(&profile.name);
+            self.want_details(&profile);
+        }
         self.submit(JobRequest::Inspect { id: row.id });
     }
 
@@ -523,6 +537,30 @@ impl BackstopApp {
                     }
                 }
                 ui.add_space(6.0);
+                let server = self
+                    .state
+                    .snapshot
+                    .config
+                    .profiles
+                    .iter()
+                    .find(|p| p.name == dialog.profile)
+                    .is_some_and(|p| p.database.engine() != crate::model::EngineKind::Sqlite);
+                if server {
+                    if let Some((_, details)) = self.state.details.get(&dialog.profile)
+                        && let Some(n) = details.other_sessions
+                    {
+                        ui.label(format!("{n} session(s) are connected to the database now."));
+                    }
+                    ui.checkbox(
+                        &mut dialog.terminate_sessions,
+                        "End other sessions on the database before the swap",
+                    );
+                    ui.horizontal(|ui| {
+                        let label = ui.label("Or restore into a new database named:");
+                        ui.text_edit_singleline(&mut dialog.to_database)
+                            .labelled_by(label.id);
+                    });
+                }
                 ui.checkbox(
                     &mut dialog.safety,
                     "Take a safety backup of the current database first",
@@ -539,7 +577,7 @@ impl BackstopApp {
                         .on_hover_text("Check the backup completely without changing anything")
                         .clicked()
                     {
-                        self.restore(dialog.id, true, false);
+                        self.restore_with(dialog.id, true, false, None, false);
                         close = true;
                     }
                     let confirmed = dialog.confirm.trim() == dialog.profile;
@@ -550,7 +588,15 @@ impl BackstopApp {
                         )
                         .clicked()
                     {
-                        self.restore(dialog.id, false, dialog.safety);
+                        let target =
+                            Some(dialog.to_database.trim().to_string()).filter(|t| !t.is_empty());
+                        self.restore_with(
+                            dialog.id,
+                            false,
+                            dialog.safety,
+                            target,
+                            dialog.terminate_sessions,
+                        );
                         close = true;
                     }
                     if ui.button("Cancel").clicked() {
@@ -638,6 +684,25 @@ impl BackstopApp {
             if decided {
                 self.prune_confirm_open = false;
                 self.state.prune_preview = None;
+            }
+        }
+        if let Some((profile, name)) = self.drop_copy_confirm.clone() {
+            let mut decided = false;
+            egui::Window::new("Delete database copy?").collapsible(false).show(ctx, |ui| {
+                ui.label(format!("The database {name} (kept by an earlier restore) will be dropped from the server."));
+                ui.horizontal(|ui| {
+                    if ui.button(format!("Drop {name}")).clicked() {
+                        self.submit(JobRequest::DropCopy { profile: profile.clone(), name: name.clone() });
+                        self.details_asked.remove(&profile);
+                        decided = true;
+                    }
+                    if ui.button("Keep it").clicked() {
+                        decided = true;
+                    }
+                });
+            });
+            if decided {
+                self.drop_copy_confirm = None;
             }
         }
         if let Some((name, mut delete_archives)) = self.remove_profile.clone() {

@@ -523,6 +523,33 @@ impl BackstopApp {
                 }
             });
         }
+        if profile.database.engine() != crate::model::EngineKind::Sqlite {
+            self.want_details(&profile);
+            let copies = self
+                .state
+                .details
+                .get(&profile.name)
+                .map(|(_, d)| d.kept_copies.clone())
+                .unwrap_or_default();
+            if !copies.is_empty() {
+                ui.separator();
+                ui.heading("Copies kept by restores");
+                ui.label(
+                    RichText::new(
+                        "Each restore keeps the database it replaced, until you delete it.",
+                    )
+                    .weak(),
+                );
+                for (name, bytes) in copies {
+                    ui.horizontal(|ui| {
+                        ui.label(format!("{name} ({})", super::state::human_size(bytes)));
+                        if ui.button(format!("Delete {name}…")).clicked() {
+                            self.drop_copy_confirm = Some((profile.name.clone(), name.clone()));
+                        }
+                    });
+                }
+            }
+        }
         ui.separator();
         ui.heading("Add a profile");
         self.new_profile_form(ui);

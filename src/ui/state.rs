@@ -119,6 +119,8 @@ pub struct AppState {
     pub automatic: HashMap<u64, String>,
     /// Automatic backups that failed because the database or storage was not reachable: profile → message.
     pub unreachable: Vec<(String, String)>,
+    /// Server databases' details, by profile, with when they were read.
+    pub details: HashMap<String, (Instant, crate::engine::EngineDetails)>,
 }
 
 fn size(bytes: u64) -> String {
@@ -382,6 +384,9 @@ impl AppState {
             JobOutput::Inspect(inspection) => self.inspection = Some(*inspection),
             JobOutput::ConfigSaved => self.toast(ToastKind::Success, "Settings saved", now),
             JobOutput::ProfilesChanged(text) => self.toast(ToastKind::Success, text, now),
+            JobOutput::Details(profile, details) => {
+                self.details.insert(profile, (now, *details));
+            }
             JobOutput::Refreshed => {}
         }
         let _ = label;

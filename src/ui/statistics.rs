@@ -91,6 +91,30 @@ impl BackstopApp {
                 );
                 ui.end_row();
             });
+        if profile.database.engine() != crate::model::EngineKind::Sqlite {
+            self.want_details(&profile);
+            match self.state.details.get(&profile.name) {
+                Some((_, details)) => {
+                    egui::Grid::new("server-stats")
+                        .num_columns(2)
+                        .spacing([16.0, 6.0])
+                        .striped(true)
+                        .show(ui, |ui| {
+                            ui.label("Server version");
+                            ui.label(details.server_version.clone().unwrap_or_default());
+                            ui.end_row();
+                            for (table, bytes) in &details.largest_tables {
+                                ui.label(format!("Large table {table}"));
+                                ui.label(human_size(*bytes));
+                                ui.end_row();
+                            }
+                        });
+                }
+                None => {
+                    ui.label("Asking the server…");
+                }
+            }
+        }
         ui.add_space(10.0);
         let rows: Vec<_> = self
             .state
