@@ -1,14 +1,22 @@
-//! Throughput of `backstop backup`, `verify` and `restore` against the tools a user would otherwise run
-//! (`sqlite3 .backup` + `gzip -6`, and `gunzip -c` + `sqlite3 .restore`), on a realistic SQLite database.
+//! Throughput of `backstop backup`, `verify` and `restore` against the tools a user would otherwise run:
+//! - SQLite: `sqlite3 .backup` + `gzip -6`, and `gunzip -c` + `sqlite3 .restore`, on a realistic database;
+//! - PostgreSQL: `pg_dump -Fc` and `pg_dump -Fp | gzip -6`, and `createdb` + `pg_restore -j 2` and
+//!   `createdb` + `gunzip -c | psql`, on a `pgbench` database.
 //!
 //! Run it with `cargo bench --bench throughput`. Settings (environment):
-//! - `BACKSTOP_BENCH_MB`: size of the database in MiB (default 512; 64 makes a quick run);
+//! - `BACKSTOP_BENCH_ONLY`: `sqlite` or `postgres` runs only that part (default: both, SQLite first);
+//! - `BACKSTOP_BENCH_MB`: size of the SQLite database in MiB (default 512; 64 makes a quick run);
+//! - `BACKSTOP_BENCH_PG_SCALE`: pgbench scale of the PostgreSQL database (default 50, about 750 MiB; 5 is quick);
+//! - `BACKSTOP_BENCH_PG_HOST`, `BACKSTOP_BENCH_PG_PORT`, `BACKSTOP_BENCH_PG_USER`: the server (default
+//!   127.0.0.1, 5432, postgres); the role must be able to create databases and connect without a password;
 //! - `BACKSTOP_BENCH_DIR`: the work folder (default `target/bench-data`);
 //! - `BACKSTOP_BENCH_KEEP=1`: keep the run's copies (archive, .gz, restored files) for inspection.
 //!
-//! The source database is generated once per size and reused by later runs; everything else is made in a `run`
-//! folder beside it and removed at the end. Timing is wall clock; nothing is asserted about it. Any failing
-//! command panics with its output, and the restored database's row counts must equal the source's.
+//! The source databases are generated once per size and reused by later runs: the SQLite file in the work folder,
+//! the PostgreSQL database `bench_pgbench` on the server (its scale recorded in its `bench_meta` table).
+//! Everything else is made in `run` / `pg-run` folders beside them and in databases named `bench_pgbench_*`, all
+//! removed at the end (also when the bench panics). Timing is wall clock; nothing is asserted about it. Any failing
+//! command panics with its output, and the restored databases must hold the same rows as the source.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -34,15 +42,29 @@ fn main() {
         println!("throughput: skipped (run it with `cargo bench --bench throughput`)");
         return;
     }
-    let target_mib = target_mib();
+    let (run_sqlite, run_postgres) = selection();
     let work = work_dir();
-    for tool in ["sqlite3", "gzip", "gunzip"] {
-        require_tool(tool);
-    }
 
     println!("Backstop throughput benchmark");
     println!("  backstop binary: {BACKSTOP}");
     println!("  work folder:     {}", work.display());
+    if run_sqlite {
+        println!();
+        println!("== SQLite ==");
+        bench_sqlite(&work);
+    }
+    if run_postgres {
+        println!();
+        println!("== PostgreSQL ==");
+        bench_postgres(&work);
+    }
+}
+
+fn bench_sqlite(work: &Path) {
+    let target_mib = target_mib();
+    for tool in ["sqlite3", "gzip", "gunzip"] {
+        require_tool(tool);
+    }
 
     // 1. The source database.
     let source = work.join(format!("source-{target_mib}mib.sqlite3"));
@@ -344,6 +366,19 @@ fn main() {
 
 // ---------------------------------------------------------------------------------------------------------------
 // Settings and helpers
+
+/// Which parts run: `BACKSTOP_BENCH_ONLY=sqlite` or `postgres`; both when it is unset or empty.
+fn selection() -> (bool, bool) {
+    let value = std::env::var("BACKSTOP_BENCH_ONLY").unwrap_or_default();
+    match value.trim().to_ascii_lowercase().as_str() {
+        "" => (true, true),
+        "sqlite" => (true, false),
+        "postgres" | "postgresql" => (false, true),
+        _ => panic!(
+            "BACKSTOP_BENCH_ONLY must be sqlite or postgres (or unset for both), not {value:?}"
+        ),
+    }
+}
 
 fn target_mib() -> u64 {
     match std::env::var("BACKSTOP_BENCH_MB") {
@@ -1141,4 +1176,792 @@ impl Gen {
             self.below(100_000)
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// PostgreSQL
+
+/// The reusable pgbench database; the bench's other databases are named after it and dropped at the end.
+const PG_SOURCE: &str = "bench_pgbench";
+/// The working copy that backstop backs up and restores into, so that restores never touch the source.
+const PG_LIVE: &str = "bench_pgbench_live";
+/// Where `pg_restore -j 2` restores the `pg_dump -Fc` file.
+const PG_BY_PG_RESTORE: &str = "bench_pgbench_pg_restore";
+/// Where `gunzip -c | psql` restores the plain dump.
+const PG_BY_PSQL: &str = "bench_pgbench_psql";
+/// Changing the generation changes this, so databases made by an older version are not reused.
+const PG_GENERATOR: &str = "pgbench-v1";
+/// After `pgbench -i` every balance is 0: a short standard pgbench run makes `sum(abalance)` worth comparing.
+const PG_WORKLOAD_CLIENTS: u32 = 4;
+const PG_WORKLOAD_TRANSACTIONS: u32 = 2_500;
+
+fn bench_postgres(work: &Path) {
+    let scale = pg_scale();
+    for tool in [
+        "psql",
+        "pg_dump",
+        "pg_restore",
+        "pgbench",
+        "createdb",
+        "bash",
+        "gzip",
+        "gunzip",
+    ] {
+        require_tool(tool);
+    }
+    let pg = Pg::from_env();
+    let server_version = pg
+        .try_query("postgres", "SHOW server_version")
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot reach the PostgreSQL server at {}:{} as {} (set BACKSTOP_BENCH_PG_HOST, _PORT, _USER):\n{e}",
+                pg.host, pg.port, pg.user
+            )
+        });
+    println!(
+        "  server:          PostgreSQL {server_version} at {}:{}, role {}",
+        pg.host, pg.port, pg.user
+    );
+
+    // Databases left by an earlier run that did not finish are dropped first; the guard drops this run's at the
+    // end, also when the bench panics.
+    let mut cleanup = PgCleanup {
+        pg: &pg,
+        done: false,
+    };
+    let stale = cleanup.sweep();
+    if !stale.is_empty() {
+        println!(
+            "  leftovers:       dropped {} from an earlier run",
+            stale.join(", ")
+        );
+    }
+    let run = RunDir::create(work.join("pg-run"));
+    let runner = Runner::new(&run.path);
+
+    // 1. The source database.
+    ensure_pg_source(&pg, &runner, scale);
+    let db_bytes = pg.size(PG_SOURCE);
+    let source_print = pg.fingerprint(PG_SOURCE);
+    println!(
+        "  database:        {PG_SOURCE} ({}, pgbench scale {scale}; pgbench_accounts: {source_print})",
+        mib(db_bytes)
+    );
+
+    // 2. A working copy, so that restores never touch the reusable source.
+    let start = Instant::now();
+    pg.query(
+        "postgres",
+        &format!(
+            "CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY",
+            quote_ident(PG_LIVE),
+            quote_ident(PG_SOURCE)
+        ),
+    );
+    println!(
+        "  working copy:    {PG_LIVE} ({}, copied from the source in {:.1} s)",
+        mib(pg.size(PG_LIVE)),
+        start.elapsed().as_secs_f64()
+    );
+    let home = run.path.join("home");
+    runner.run(
+        "backstop profile add",
+        backstop(
+            &home,
+            [
+                "profile",
+                "add",
+                "bench-pg",
+                "--postgres",
+                "--host",
+                &pg.host,
+                "--port",
+                &pg.port,
+                "--user",
+                &pg.user,
+                "--dbname",
+                PG_LIVE,
+                "--no-auto",
+            ],
+        ),
+        None,
+    );
+    // Same start for every step: no dirty buffers or writeback left by the step before, the database read once
+    // (the server's files in the page cache), and the file the step reads, if any.
+    let settle = |db: &str, file: Option<&Path>| {
+        pg.query("postgres", "CHECKPOINT");
+        sync();
+        pg.query(
+            db,
+            "SELECT sum(abalance) FROM pgbench_accounts; SELECT sum(tbalance) FROM pgbench_tellers; \
+             SELECT sum(bbalance) FROM pgbench_branches; SELECT sum(delta) FROM pgbench_history",
+        );
+        if let Some(file) = file {
+            warm(file);
+        }
+    };
+    println!(
+        "  peak RSS:        {}",
+        if runner.rss_file.is_some() {
+            "measured with /usr/bin/time -f %M"
+        } else {
+            "n/a (/usr/bin/time is not installed: apt-get install time)"
+        }
+    );
+    println!();
+
+    // a. backstop backup
+    settle(PG_LIVE, None);
+    progress("backstop backup --profile bench-pg");
+    let bs_backup = runner.run(
+        "backstop backup",
+        backstop(&home, ["backup", "--profile", "bench-pg", "--json"]),
+        None,
+    );
+    let report: serde_json::Value = serde_json::from_str(&bs_backup.stdout).unwrap_or_else(|e| {
+        panic!(
+            "backstop backup --json printed something that is not JSON ({e}):\n{}",
+            bs_backup.stdout
+        )
+    });
+    let backup_id = report["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no backup id in backstop's report:\n{}", bs_backup.stdout));
+    let archive = PathBuf::from(report["path"].as_str().unwrap_or_else(|| {
+        panic!(
+            "no archive path in backstop's report:\n{}",
+            bs_backup.stdout
+        )
+    }));
+    let archive_bytes = file_len(&archive);
+
+    // b. pg_dump -Fc (default compression) to a file
+    settle(PG_LIVE, None);
+    progress("pg_dump -Fc");
+    let dump = run.path.join("x.dump");
+    let pg_dump_fc = runner.run(
+        "pg_dump -Fc",
+        pg.command(
+            "pg_dump",
+            [
+                OsStr::new("-Fc"),
+                OsStr::new("-f"),
+                dump.as_os_str(),
+                OsStr::new("-d"),
+                OsStr::new(PG_LIVE),
+            ],
+        ),
+        None,
+    );
+    let dump_bytes = file_len(&dump);
+
+    // c. pg_dump -Fp | gzip -6 to a file, timed as one pipeline
+    settle(PG_LIVE, None);
+    progress("pg_dump -Fp | gzip -6");
+    let gz = run.path.join("x.sql.gz");
+    let out = File::create(&gz).unwrap_or_else(|e| panic!("cannot create {}: {e}", gz.display()));
+    let pg_dump_gz = runner.run(
+        "pg_dump -Fp | gzip -6",
+        bash(&format!(
+            "pg_dump {} -Fp -d {} | gzip -6",
+            pg.shell_args(),
+            sh_quote(PG_LIVE)
+        )),
+        Some(out),
+    );
+    let gz_bytes = file_len(&gz);
+
+    // d. backstop verify
+    settle(PG_LIVE, Some(&archive));
+    progress("backstop verify");
+    let bs_verify = runner.run(
+        "backstop verify",
+        backstop(&home, ["verify", &backup_id.to_string()]),
+        None,
+    );
+
+    // e. backstop restore: a staging database, checked, then swapped in by rename; the old one is kept as
+    // `<db>_pre_restore_<stamp>`, dropped here (untimed).
+    settle(PG_LIVE, Some(&archive));
+    progress("backstop restore --yes --no-safety-backup");
+    let bs_restore = runner.run(
+        "backstop restore",
+        backstop(
+            &home,
+            [
+                "restore",
+                &backup_id.to_string(),
+                "--yes",
+                "--no-safety-backup",
+            ],
+        ),
+        None,
+    );
+    let restored_bytes = pg.size(PG_LIVE);
+    let kept: Vec<String> = pg
+        .databases()
+        .into_iter()
+        .filter(|d| d.starts_with(&format!("{PG_LIVE}_pre_restore_")))
+        .collect();
+    assert!(
+        !kept.is_empty(),
+        "backstop restore kept no {PG_LIVE}_pre_restore_* copy of the database it replaced"
+    );
+    for db in &kept {
+        pg.drop_database(db)
+            .unwrap_or_else(|e| panic!("cannot drop {db}: {e}"));
+    }
+
+    // f. createdb + pg_restore -j 2
+    settle(PG_SOURCE, Some(&dump));
+    progress("createdb + pg_restore -j 2");
+    let createdb_1 = runner.run("createdb", pg.command("createdb", [PG_BY_PG_RESTORE]), None);
+    let pg_restore = runner.run(
+        "pg_restore -j 2",
+        pg.command(
+            "pg_restore",
+            [
+                OsStr::new("-j"),
+                OsStr::new("2"),
+                OsStr::new("-d"),
+                OsStr::new(PG_BY_PG_RESTORE),
+                dump.as_os_str(),
+            ],
+        ),
+        None,
+    );
+    let pg_restored_bytes = pg.size(PG_BY_PG_RESTORE);
+
+    // g. createdb + gunzip -c | psql, timed as one pipeline
+    settle(PG_SOURCE, Some(&gz));
+    progress("createdb + gunzip -c | psql");
+    let createdb_2 = runner.run("createdb", pg.command("createdb", [PG_BY_PSQL]), None);
+    let gunzip_psql = runner.run(
+        "gunzip -c | psql",
+        bash(&format!(
+            "gunzip -c {} | psql {} -X -q -v ON_ERROR_STOP=1 -d {}",
+            sh_quote(gz.to_str().expect("the work folder's path must be UTF-8")),
+            pg.shell_args(),
+            sh_quote(PG_BY_PSQL)
+        )),
+        None,
+    );
+    let psql_restored_bytes = pg.size(PG_BY_PSQL);
+
+    // h. The restored databases hold the source's rows.
+    for (how, db) in [
+        ("backstop restore", PG_LIVE),
+        ("pg_restore -j 2", PG_BY_PG_RESTORE),
+        ("gunzip -c | psql", PG_BY_PSQL),
+    ] {
+        let found = pg.fingerprint(db);
+        assert!(
+            found == source_print,
+            "after {how}: pgbench_accounts in {db} differs from the source's\n  source ({PG_SOURCE}): {source_print}\n  restored ({db}): {found}"
+        );
+    }
+    println!();
+
+    // 3. The results.
+    let alt_restore_fc = Measured::sum(&createdb_1, &pg_restore);
+    let alt_restore_sql = Measured::sum(&createdb_2, &gunzip_psql);
+    let rate = |m: &Measured| db_bytes as f64 / MIB / m.secs;
+    let backup_ratio_fc = bs_backup.secs / pg_dump_fc.secs;
+    let backup_ratio_gz = bs_backup.secs / pg_dump_gz.secs;
+    let restore_ratio_fc = bs_restore.secs / alt_restore_fc.secs;
+    let restore_ratio_sql = bs_restore.secs / alt_restore_sql.secs;
+    println!(
+        "Results for a {} database ({db_bytes} bytes, pg_database_size); MiB/s = database size / time; \
+         backstop/alt on each alternative's row",
+        mib(db_bytes)
+    );
+    let mut table = Table::default();
+    table.row(
+        "backup",
+        "backstop backup",
+        &bs_backup,
+        rate(&bs_backup),
+        Some(archive_bytes),
+        None,
+    );
+    table.row(
+        "",
+        "pg_dump -Fc",
+        &pg_dump_fc,
+        rate(&pg_dump_fc),
+        Some(dump_bytes),
+        Some(backup_ratio_fc),
+    );
+    table.row(
+        "",
+        "pg_dump -Fp | gzip -6",
+        &pg_dump_gz,
+        rate(&pg_dump_gz),
+        Some(gz_bytes),
+        Some(backup_ratio_gz),
+    );
+    table.row(
+        "verify",
+        "backstop verify",
+        &bs_verify,
+        rate(&bs_verify),
+        None,
+        None,
+    );
+    table.row(
+        "restore",
+        "backstop restore",
+        &bs_restore,
+        rate(&bs_restore),
+        Some(restored_bytes),
+        None,
+    );
+    table.row("", "createdb", &createdb_1, rate(&createdb_1), None, None);
+    table.row(
+        "",
+        "pg_restore -j 2",
+        &pg_restore,
+        rate(&pg_restore),
+        Some(pg_restored_bytes),
+        None,
+    );
+    table.row(
+        "",
+        "createdb + pg_restore -j 2",
+        &alt_restore_fc,
+        rate(&alt_restore_fc),
+        Some(pg_restored_bytes),
+        Some(restore_ratio_fc),
+    );
+    table.row("", "createdb", &createdb_2, rate(&createdb_2), None, None);
+    table.row(
+        "",
+        "gunzip -c | psql",
+        &gunzip_psql,
+        rate(&gunzip_psql),
+        Some(psql_restored_bytes),
+        None,
+    );
+    table.row(
+        "",
+        "createdb + gunzip -c | psql",
+        &alt_restore_sql,
+        rate(&alt_restore_sql),
+        Some(psql_restored_bytes),
+        Some(restore_ratio_sql),
+    );
+    table.print();
+    println!();
+    println!(
+        "backup:  backstop {:.2} s ({:.1} MiB/s); pg_dump -Fc {:.2} s ({:.1} MiB/s), ratio {:.2}; \
+         pg_dump -Fp | gzip -6 {:.2} s ({:.1} MiB/s), ratio {:.2}",
+        bs_backup.secs,
+        rate(&bs_backup),
+        pg_dump_fc.secs,
+        rate(&pg_dump_fc),
+        backup_ratio_fc,
+        pg_dump_gz.secs,
+        rate(&pg_dump_gz),
+        backup_ratio_gz
+    );
+    println!(
+        "restore: backstop {:.2} s ({:.1} MiB/s); createdb + pg_restore -j 2 {:.2} s ({:.1} MiB/s), ratio {:.2}; \
+         createdb + gunzip -c | psql {:.2} s ({:.1} MiB/s), ratio {:.2}",
+        bs_restore.secs,
+        rate(&bs_restore),
+        alt_restore_fc.secs,
+        rate(&alt_restore_fc),
+        restore_ratio_fc,
+        alt_restore_sql.secs,
+        rate(&alt_restore_sql),
+        restore_ratio_sql
+    );
+    println!(
+        "verify:  backstop {:.2} s ({:.1} MiB/s)",
+        bs_verify.secs,
+        rate(&bs_verify)
+    );
+    println!(
+        "size:    archive {} vs pg_dump -Fc {} (archive/dump {:.3}) vs .sql.gz {} (archive/.sql.gz {:.3}); \
+         database/archive {:.2}x, database/dump {:.2}x, database/.sql.gz {:.2}x",
+        mib(archive_bytes),
+        mib(dump_bytes),
+        archive_bytes as f64 / dump_bytes as f64,
+        mib(gz_bytes),
+        archive_bytes as f64 / gz_bytes as f64,
+        db_bytes as f64 / archive_bytes as f64,
+        db_bytes as f64 / dump_bytes as f64,
+        db_bytes as f64 / gz_bytes as f64
+    );
+    let backstop_rss = [&bs_backup, &bs_verify, &bs_restore]
+        .iter()
+        .map(|m| m.rss_kib)
+        .collect::<Option<Vec<u64>>>();
+    match backstop_rss {
+        Some(v) => {
+            let max = v.iter().copied().max().unwrap_or(0);
+            println!(
+                "memory:  peak RSS of backstop: backup {}, verify {}, restore {}; max {} = {:.1}% of the database",
+                rss(Some(v[0])),
+                rss(Some(v[1])),
+                rss(Some(v[2])),
+                rss(Some(max)),
+                100.0 * (max * 1024) as f64 / db_bytes as f64
+            );
+        }
+        None => println!("memory:  peak RSS of backstop: n/a"),
+    }
+    println!(
+        "check:   pgbench_accounts after all three restores equals the source's ({source_print})"
+    );
+    println!();
+    println!(
+        "Notes: the page cache cannot be dropped without root, so no step starts cold: before each step a CHECKPOINT \
+         and `sync` flush pending writes and the database's tables are read once; steps run once each, in the order \
+         shown, against the same server (whose own CPU and memory are not in the peak RSS column: that is the \
+         largest client process, e.g. pg_dump or pg_restore under backstop). backstop's backup also counts rows and \
+         hashes the schema in the dump's snapshot and fsyncs and re-reads its archive; its restore extracts the dump, \
+         runs pg_restore into a staging database, compares row counts and schema, then swaps by rename; pg_dump, \
+         pg_restore and psql do none of that."
+    );
+
+    // 4. Drop the run's databases and files; the source stays for the next run.
+    let dropped = cleanup.finish();
+    println!("Dropped the run's databases ({}).", dropped.join(", "));
+    drop(run);
+    println!(
+        "Kept the database {PG_SOURCE} for the next run (drop it with `dropdb -h {} -p {} -U {} {PG_SOURCE}`).",
+        pg.host, pg.port, pg.user
+    );
+}
+
+fn pg_scale() -> u64 {
+    match std::env::var("BACKSTOP_BENCH_PG_SCALE") {
+        Ok(v) if !v.trim().is_empty() => v
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .unwrap_or_else(|| {
+                panic!("BACKSTOP_BENCH_PG_SCALE must be a positive whole number, not {v:?}")
+            }),
+        _ => 50,
+    }
+}
+
+/// Reuses `bench_pgbench` when an earlier run made it at this scale, else (re)generates it: `pgbench -i`, a short
+/// pgbench run, and the `bench_meta` table that records how it was made.
+fn ensure_pg_source(pg: &Pg, runner: &Runner, scale: u64) {
+    if let Some(secs) = pg_reusable(pg, scale) {
+        println!(
+            "  generation:      reused {PG_SOURCE} made by an earlier run (it took {secs:.1} s to generate)"
+        );
+        return;
+    }
+    if pg.exists(PG_SOURCE) {
+        println!("  generation:      {PG_SOURCE} is stale or of another scale; making it again");
+        pg.drop_database(PG_SOURCE)
+            .unwrap_or_else(|e| panic!("cannot drop {PG_SOURCE}: {e}"));
+    }
+    println!("  generation:      making a pgbench database of scale {scale} ...");
+    let start = Instant::now();
+    pg.query(
+        "postgres",
+        &format!("CREATE DATABASE {}", quote_ident(PG_SOURCE)),
+    );
+    let scale_arg = scale.to_string();
+    let init = runner.run(
+        "pgbench -i",
+        pg.command("pgbench", ["-i", "-s", &scale_arg, "-q", PG_SOURCE]),
+        None,
+    );
+    let clients = PG_WORKLOAD_CLIENTS.to_string();
+    let transactions = PG_WORKLOAD_TRANSACTIONS.to_string();
+    let mut workload = pg.command(
+        "pgbench",
+        [
+            "-n",
+            "-c",
+            &clients,
+            "-j",
+            "2",
+            "-t",
+            &transactions,
+            PG_SOURCE,
+        ],
+    );
+    // Only for generating: commits need not wait for the disk.
+    workload.env("PGOPTIONS", "-c synchronous_commit=off");
+    let workload = runner.run("pgbench (workload)", workload, None);
+    pg.query(
+        PG_SOURCE,
+        "CREATE TABLE bench_meta (key text PRIMARY KEY, value text NOT NULL)",
+    );
+    // `psql -c` runs several statements in one transaction, where VACUUM cannot run.
+    pg.query(PG_SOURCE, "VACUUM ANALYZE");
+    let secs = start.elapsed().as_secs_f64();
+    pg.query(
+        PG_SOURCE,
+        &format!(
+            "INSERT INTO bench_meta (key, value) VALUES ('generator', {}), ('scale', {}), ('generation_secs', {})",
+            quote_literal(PG_GENERATOR),
+            quote_literal(&scale.to_string()),
+            quote_literal(&format!("{secs:.1}"))
+        ),
+    );
+    let bytes = pg.size(PG_SOURCE);
+    println!(
+        "  generation:      {} in {secs:.1} s ({:.1} MiB/s): pgbench -i -s {scale} {:.1} s, then {} pgbench \
+         transactions ({PG_WORKLOAD_CLIENTS} clients) {:.1} s",
+        mib(bytes),
+        bytes as f64 / MIB / secs,
+        init.secs,
+        PG_WORKLOAD_CLIENTS * PG_WORKLOAD_TRANSACTIONS,
+        workload.secs
+    );
+}
+
+/// The generation time recorded in `bench_pgbench`, if this generator completed it at this scale.
+fn pg_reusable(pg: &Pg, scale: u64) -> Option<f64> {
+    if !pg.exists(PG_SOURCE) {
+        return None;
+    }
+    let meta = |key: &str| {
+        pg.try_query(
+            PG_SOURCE,
+            &format!(
+                "SELECT value FROM bench_meta WHERE key = {}",
+                quote_literal(key)
+            ),
+        )
+        .ok()
+        .filter(|v| !v.is_empty())
+    };
+    if meta("generator")? != PG_GENERATOR || meta("scale")? != scale.to_string() {
+        return None;
+    }
+    meta("generation_secs")?.parse().ok()
+}
+
+/// The server, reached with the client tools (`-h`, `-p`, `-U` in argv; no password).
+struct Pg {
+    host: String,
+    port: String,
+    user: String,
+}
+
+impl Pg {
+    fn from_env() -> Pg {
+        let setting = |key: &str, default: &str| {
+            std::env::var(key)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| default.to_string())
+        };
+        let port = setting("BACKSTOP_BENCH_PG_PORT", "5432");
+        assert!(
+            port.parse::<u16>().is_ok(),
+            "BACKSTOP_BENCH_PG_PORT must be a port number, not {port:?}"
+        );
+        Pg {
+            host: setting("BACKSTOP_BENCH_PG_HOST", "127.0.0.1"),
+            port,
+            user: setting("BACKSTOP_BENCH_PG_USER", "postgres"),
+        }
+    }
+
+    /// A client tool with the connection options first, then `args`.
+    fn command<I, S>(&self, program: &str, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut cmd = command(
+            program,
+            ["-h", &self.host, "-p", &self.port, "-U", &self.user],
+        );
+        cmd.args(args);
+        // Nothing from the caller's environment picks another database or server setting.
+        cmd.env_remove("PGDATABASE")
+            .env_remove("PGSERVICE")
+            .env_remove("PGOPTIONS")
+            .env("PGCONNECT_TIMEOUT", "10");
+        cmd
+    }
+
+    /// The connection options for a `bash -c` command line.
+    fn shell_args(&self) -> String {
+        format!(
+            "-h {} -p {} -U {}",
+            sh_quote(&self.host),
+            sh_quote(&self.port),
+            sh_quote(&self.user)
+        )
+    }
+
+    /// One SQL script through psql; its unaligned, tuples-only output, or the command and its stderr.
+    fn try_query(&self, db: &str, sql: &str) -> Result<String, String> {
+        let mut cmd = self.command(
+            "psql",
+            [
+                "-X",
+                "-A",
+                "-t",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-d",
+                db,
+                "-c",
+                sql,
+            ],
+        );
+        cmd.stdin(Stdio::null());
+        let output = cmd
+            .output()
+            .map_err(|e| format!("cannot start {cmd:?}: {e}"))?;
+        if !output.status.success() {
+            return Err(format!(
+                "{cmd:?} failed ({})\n--- stderr ---\n{}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
+    }
+
+    fn query(&self, db: &str, sql: &str) -> String {
+        self.try_query(db, sql).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn databases(&self) -> Vec<String> {
+        self.query("postgres", "SELECT datname FROM pg_database ORDER BY 1")
+            .lines()
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty())
+            .collect()
+    }
+
+    fn exists(&self, db: &str) -> bool {
+        self.databases().iter().any(|d| d == db)
+    }
+
+    fn size(&self, db: &str) -> u64 {
+        let text = self.query(
+            "postgres",
+            &format!("SELECT pg_database_size({})", quote_literal(db)),
+        );
+        text.parse()
+            .unwrap_or_else(|e| panic!("pg_database_size({db}) returned {text:?}: {e}"))
+    }
+
+    fn drop_database(&self, db: &str) -> Result<(), String> {
+        self.try_query(
+            "postgres",
+            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(db)),
+        )
+        .map(|_| ())
+    }
+
+    /// Row count and balance total of `pgbench_accounts`.
+    fn fingerprint(&self, db: &str) -> String {
+        self.query(
+            db,
+            "SELECT count(*) || ' rows, sum(abalance) ' || coalesce(sum(abalance), 0) FROM pgbench_accounts",
+        )
+    }
+}
+
+/// Databases this bench makes (never the reusable source): the working copy, the alternatives' targets, and the
+/// staging and pre-restore databases of backstop's restore into the working copy.
+fn made_by_bench(db: &str) -> bool {
+    db == PG_LIVE
+        || db == PG_BY_PG_RESTORE
+        || db == PG_BY_PSQL
+        || db
+            .strip_prefix(PG_LIVE)
+            .is_some_and(|rest| rest.starts_with("_restore_") || rest.starts_with("_pre_restore_"))
+}
+
+/// Drops the bench's databases when dropped (also when the bench panics), unless `finish` did already.
+struct PgCleanup<'a> {
+    pg: &'a Pg,
+    done: bool,
+}
+
+impl PgCleanup<'_> {
+    /// Drops every database of [`made_by_bench`]; returns their names. Failures are printed, not raised.
+    fn sweep(&self) -> Vec<String> {
+        let names = match self
+            .pg
+            .try_query("postgres", "SELECT datname FROM pg_database")
+        {
+            Ok(text) => text
+                .lines()
+                .map(str::trim)
+                .filter(|d| made_by_bench(d))
+                .map(str::to_string)
+                .collect::<Vec<_>>(),
+            Err(e) => {
+                eprintln!("cannot list the databases to drop the bench's: {e}");
+                return Vec::new();
+            }
+        };
+        let mut dropped = Vec::new();
+        for db in names {
+            match self.pg.drop_database(&db) {
+                Ok(()) => dropped.push(db),
+                Err(e) => eprintln!("cannot drop the bench's database {db}: {e}"),
+            }
+        }
+        dropped
+    }
+
+    /// Drops the run's databases and checks that none is left.
+    fn finish(&mut self) -> Vec<String> {
+        self.done = true;
+        let dropped = self.sweep();
+        let left: Vec<String> = self
+            .pg
+            .databases()
+            .into_iter()
+            .filter(|d| made_by_bench(d))
+            .collect();
+        assert!(
+            left.is_empty(),
+            "cannot drop the bench's databases {left:?}"
+        );
+        dropped
+    }
+}
+
+impl Drop for PgCleanup<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let dropped = self.sweep();
+            if !dropped.is_empty() {
+                println!("Dropped the run's databases ({}).", dropped.join(", "));
+            }
+        }
+    }
+}
+
+fn bash(script: &str) -> Command {
+    // pipefail: the pipeline fails when any of its commands does, not only the last one.
+    command("bash", ["-c", &format!("set -o pipefail; {script}")])
+}
+
+/// One word for bash (single quotes take everything literally).
+fn sh_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
+/// A SQL identifier.
+fn quote_ident(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
+/// A SQL string literal.
+fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
 }
