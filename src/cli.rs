@@ -6,7 +6,9 @@ use crate::config::{Config, DatabaseConfig, Paths, Profile, validate_profile_nam
 use crate::error::{Error, Result};
 use crate::jobs::{self, BackupRef, BackupSpec, Context, RestoreSpec, VerifyTarget};
 use crate::model::{Kind, Policy, Trigger};
-use crate::progress::{CancelToken, JobControl, NoProgress, ProgressSink, ProgressUpdate};
+use crate::progress::{
+    CancelToken, JobControl, NoProgress, ProgressSink, ProgressUpdate, human_size,
+};
 use chrono::Utc;
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
@@ -457,21 +459,6 @@ fn print_json<T: Serialize>(value: &T) -> Result<()> {
         .map_err(|e| Error::Usage(format!("cannot encode JSON: {e}")))?;
     println!("{text}");
     Ok(())
-}
-
-fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
 }
 
 fn open_context() -> Result<Context> {

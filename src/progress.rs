@@ -119,6 +119,22 @@ impl<'a> JobControl<'a> {
     }
 }
 
+/// Bytes for people ("1.2 MiB").
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
 /// Size of the buffer used to stream data; memory use stays at this whatever the data size.
 pub const CHUNK: usize = 1 << 20;
 

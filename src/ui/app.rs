@@ -257,6 +257,17 @@ impl BackstopApp {
         self.dialogs.open(purpose, self.dialog_tx.clone());
     }
 
+    /// The names of all profiles, in config order.
+    fn profile_names(&self) -> Vec<String> {
+        self.state
+            .snapshot
+            .config
+            .profiles
+            .iter()
+            .map(|p| p.name.clone())
+            .collect()
+    }
+
     /// The selected profile, falling back to the first one.
     pub fn profile(&self) -> Option<&Profile> {
         let profiles = &self.state.snapshot.config.profiles;
@@ -284,14 +295,7 @@ impl BackstopApp {
             self.state.session_log.push((ToastKind::Info, problem));
         }
         // Keep the selection on an existing profile.
-        let names: Vec<String> = self
-            .state
-            .snapshot
-            .config
-            .profiles
-            .iter()
-            .map(|p| p.name.clone())
-            .collect();
+        let names = self.profile_names();
         if self.selected.as_ref().is_none_or(|s| !names.contains(s)) {
             self.selected = names.first().cloned();
         }
@@ -429,14 +433,7 @@ impl BackstopApp {
                 mono_elapsed >= Duration::from_secs(60) || jumped
             }
         };
-        let names: Vec<String> = self
-            .state
-            .snapshot
-            .config
-            .profiles
-            .iter()
-            .map(|p| p.name.clone())
-            .collect();
+        let names = self.profile_names();
         let due_check = due_check || names != self.scheduler.profiles_seen;
         self.scheduler.profiles_seen = names;
         // Retries of unreachable automatic backups.

@@ -301,19 +301,23 @@ impl Default for NewProfileForm {
     }
 }
 
+/// The fixed-width label that starts every form row (so the fields line up).
+fn form_label(ui: &mut egui::Ui, text: &str) -> egui::Response {
+    ui.allocate_ui_with_layout(
+        egui::vec2(300.0, 20.0),
+        egui::Layout::left_to_right(egui::Align::Center),
+        |ui| {
+            ui.set_min_width(300.0);
+            ui.label(text)
+        },
+    )
+    .inner
+}
+
 /// A masked password row.
 fn password_field(ui: &mut egui::Ui, label: &str, value: &mut String) {
     ui.horizontal(|ui| {
-        let label = ui
-            .allocate_ui_with_layout(
-                egui::vec2(300.0, 20.0),
-                egui::Layout::left_to_right(egui::Align::Center),
-                |ui| {
-                    ui.set_min_width(300.0);
-                    ui.label(label)
-                },
-            )
-            .inner;
+        let label = form_label(ui, label);
         ui.add(
             egui::TextEdit::singleline(value)
                 .password(true)
@@ -334,16 +338,7 @@ fn field(
 ) -> bool {
     let mut clicked = false;
     ui.horizontal(|ui| {
-        let label = ui
-            .allocate_ui_with_layout(
-                egui::vec2(300.0, 20.0),
-                egui::Layout::left_to_right(egui::Align::Center),
-                |ui| {
-                    ui.set_min_width(300.0);
-                    ui.label(label)
-                },
-            )
-            .inner;
+        let label = form_label(ui, label);
         ui.add(egui::TextEdit::singleline(value).desired_width(380.0))
             .labelled_by(label.id);
         if let Some(text) = button {

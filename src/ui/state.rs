@@ -123,25 +123,7 @@ pub struct AppState {
     pub details: HashMap<String, (Instant, crate::engine::EngineDetails)>,
 }
 
-fn size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
-/// Bytes for people ("1.2 MiB").
-pub fn human_size(bytes: u64) -> String {
-    size(bytes)
-}
+pub use crate::progress::human_size;
 
 impl AppState {
     /// Records a job the window just submitted.
@@ -254,14 +236,14 @@ impl AppState {
                 let text = format!(
                     "Backup of {} completed: {} in {:.1} s",
                     report.profile,
-                    size(report.size_bytes),
+                    human_size(report.size_bytes),
                     report.duration_ms as f64 / 1000.0
                 );
                 effects.push(Effect::Notify {
                     summary: format!("Backstop: {} backed up", report.profile),
                     body: format!(
                         "{} in {:.1} s{}",
-                        size(report.size_bytes),
+                        human_size(report.size_bytes),
                         report.duration_ms as f64 / 1000.0,
                         if report.pruned.is_empty() {
                             String::new()
