@@ -5,6 +5,7 @@
 //! counts and schema against the manifest) *without touching the live database*; only `StagedRestore::apply`
 //! changes the live database, and it either fully happens or leaves it as it was.
 
+pub mod pgsql_check;
 pub mod postgres;
 pub mod sqlite;
 

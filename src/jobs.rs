@@ -1024,29 +1024,42 @@ fn import_locked(
             manifest.kind,
             manifest.database,
         )
-    } else if head.starts_with(&[0x1f, 0x8b]) || head == SQLITE_MAGIC {
+    } else {
+        // Recognised by content, not by name: look inside a gzip stream first.
         let gz = head.starts_with(&[0x1f, 0x8b]);
+        let inner = if gz { gz_head(file) } else { head.to_vec() };
         let created_at = created_time_of(file, &source_name);
-        let (completion, database) =
-            import_sqlite_file(ctx, profile, file, gz, created_at, &source_name, job)?;
+        let zipped = if gz { "gzipped " } else { "" };
+        let (detected, (completion, database)) = if inner.starts_with(SQLITE_MAGIC) {
+            (
+                format!("{zipped}SQLite database"),
+                import_sqlite_file(ctx, profile, file, gz, created_at, &source_name, job)?,
+            )
+        } else if inner.starts_with(b"PGDMP") {
+            (
+                format!("{zipped}PostgreSQL custom-format dump"),
+                import_pg_dump(ctx, profile, file, gz, false, created_at, &source_name, job)?,
+            )
+        } else if engine::pgsql_check::looks_like_plain_sql(&inner) {
+            (
+                format!("{zipped}plain SQL dump"),
+                import_pg_dump(ctx, profile, file, gz, true, created_at, &source_name, job)?,
+            )
+        } else {
+            return Err(Error::refused(
+                file,
+                "not a format Backstop understands: it reads Backstop archives (.zip), SQLite database files \
+                 (.sqlite, .sqlite3, .db), gzipped SQLite files (.db.gz), PostgreSQL custom dumps (.dump, .psql.bin) \
+                 and plain SQL dumps (.sql, .sql.gz, .psql)",
+            ));
+        };
         (
-            if gz {
-                "gzipped SQLite database"
-            } else {
-                "SQLite database"
-            }
-            .to_string(),
+            detected,
             completion,
             created_at,
             Kind::Database,
             Some(database),
         )
-    } else {
-        return Err(Error::refused(
-            file,
-            "not a format Backstop understands: it reads Backstop archives (.zip), SQLite database files \
-             (.sqlite, .sqlite3, .db) and gzipped SQLite files (.db.gz)",
-        ));
     };
     let row = BackupRow {
         id: 0,
@@ -1183,8 +1196,100 @@ fn import_archive(
     Ok(((path, completion), manifest))
 }
 
-/// Copies a bare or gzipped SQLite file into staging (bounded, counted while decompressing), checks it, and
-/// writes a Backstop archive of it through the SQLite engine.
+/// Decompresses an imported gzip file into `staged`, counting bytes as they come out (never trusting headers),
+/// reading every member of a multi-member stream, and refusing more than `limit` bytes or a truncated stream.
+fn unpack_import(file: &Path, staged: &Path, gz: bool, limit: u64, job: &JobControl) -> Result<()> {
+    let input = std::fs::File::open(file)
+        .map_err(|e| Error::refused(file, format!("cannot read it: {e}")))?;
+    let total = input.metadata().ok().map(|m| m.len());
+    if !gz && total.is_some_and(|t| t > limit) {
+        return Err(Error::refused(
+            file,
+            format!(
+                "it is larger than the import limit of {limit} bytes (settings.max_import_bytes)"
+            ),
+        ));
+    }
+    let mut reader: Box<dyn Read> = if gz {
+        Box::new(flate2::read::MultiGzDecoder::new(std::io::BufReader::new(
+            input,
+        )))
+    } else {
+        Box::new(input)
+    };
+    let mut out = fsutil::create_private(staged)?;
+    crate::progress::copy_hashing(&mut reader, &mut out, limit, job, "unpacking import", total).map_err(|e| match e {
+        crate::progress::CopyError::Read(e) => Error::refused(
+            file,
+            format!("it cannot be read completely ({e}); it may be truncated or damaged"),
+        ),
+        crate::progress::CopyError::Write(e) => Error::io("cannot write the imported copy", staged, e),
+        crate::progress::CopyError::TooLarge(limit) => Error::refused(
+            file,
+            format!("it unpacks to more than the import limit of {limit} bytes (settings.max_import_bytes); a decompression bomb?"),
+        ),
+        crate::progress::CopyError::Cancelled => Error::Cancelled,
+    })?;
+    out.sync_all().ctx("cannot sync", staged)
+}
+
+/// The first bytes of a gzip stream's content (to recognise what is inside without unpacking it all).
+fn gz_head(file: &Path) -> Vec<u8> {
+    let mut head = Vec::new();
+    if let Ok(f) = std::fs::File::open(file) {
+        let _ = flate2::read::MultiGzDecoder::new(std::io::BufReader::new(f))
+            .take(512)
+            .read_to_end(&mut head);
+    }
+    head
+}
+
+/// Writes an `uploaded` Backstop archive whose database entry `fill` writes; verified and sealed like any backup.
+fn write_uploaded_archive(
+    ctx: &Context,
+    profile: &Profile,
+    created_at: DateTime<Utc>,
+    source_name: &str,
+    job: &JobControl,
+    fill: impl FnOnce(&mut ArchiveWriter) -> Result<archive::DatabaseInfo>,
+) -> Result<((PathBuf, Completion), archive::DatabaseInfo)> {
+    let path = archive::unique_archive_path(
+        &profile.storage_dir,
+        &profile.name,
+        Kind::Database,
+        created_at,
+        Trigger::Uploaded,
+        |p| ctx.catalog.path_known(p),
+    );
+    let partial = TempGuard::new(fsutil::partial_path(&path));
+    let mut writer =
+        ArchiveWriter::create(partial.path(), profile.policy.compression_level, created_at)?;
+    let database = fill(&mut writer)?;
+    let manifest = Manifest {
+        format: archive::FORMAT_NAME.to_string(),
+        format_version: archive::FORMAT_VERSION,
+        app_version: env!("CARGO_PKG_VERSION").to_string(),
+        profile: profile.name.clone(),
+        kind: Kind::Database,
+        trigger: Trigger::Uploaded,
+        created_at,
+        database: Some(database.clone()),
+        entries: Vec::new(),
+        imported_from: Some(source_name.to_string()),
+        warnings: Vec::new(),
+    };
+    writer.add_bytes(
+        archive::README_NAME,
+        archive::readme_text(&manifest).as_bytes(),
+        job,
+    )?;
+    writer.finish(manifest)?;
+    let completion = seal(partial, &path, job)?;
+    Ok(((path, completion), database))
+}
+
+/// Copies a bare or gzipped SQLite file into staging (bounded, counted while decompressing; a bare file through
+/// SQLite read-only so rows in its WAL come along), checks it, and archives it through the SQLite engine.
 fn import_sqlite_file(
     ctx: &Context,
     profile: &Profile,
@@ -1198,8 +1303,9 @@ fn import_sqlite_file(
         return Err(Error::refused(
             file,
             format!(
-                "it is a SQLite database but profile {} is not",
-                profile.name
+                "it is a SQLite database but profile {} uses {}",
+                profile.name,
+                profile.database.engine()
             ),
         ));
     }
@@ -1211,25 +1317,7 @@ fn import_sqlite_file(
     let _ = std::fs::remove_file(staged.path());
     let limit = ctx.config.settings.max_import_bytes;
     if gz {
-        let input = std::fs::File::open(file)
-            .map_err(|e| Error::refused(file, format!("cannot read it: {e}")))?;
-        let total = input.metadata().ok().map(|m| m.len());
-        // Several gzip members are read as one stream; bytes are counted as they come out, never trusted from headers.
-        let mut reader = flate2::read::MultiGzDecoder::new(std::io::BufReader::new(input));
-        let mut out = fsutil::create_private(staged.path())?;
-        crate::progress::copy_hashing(&mut reader, &mut out, limit, job, "unpacking import", total).map_err(|e| match e {
-            crate::progress::CopyError::Read(e) => Error::refused(
-                file,
-                format!("it cannot be read completely ({e}); it may be truncated or damaged"),
-            ),
-            crate::progress::CopyError::Write(e) => Error::io("cannot write the imported copy", staged.path(), e),
-            crate::progress::CopyError::TooLarge(limit) => Error::refused(
-                file,
-                format!("it unpacks to more than the import limit of {limit} bytes (settings.max_import_bytes); a decompression bomb?"),
-            ),
-            crate::progress::CopyError::Cancelled => Error::Cancelled,
-        })?;
-        out.sync_all().ctx("cannot sync", staged.path())?;
+        unpack_import(file, staged.path(), true, limit, job)?;
     } else {
         let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
         if size > limit {
@@ -1265,40 +1353,78 @@ fn import_sqlite_file(
         staged.path().to_path_buf(),
         std::time::Duration::from_secs(1),
     );
-    let path = archive::unique_archive_path(
-        &profile.storage_dir,
-        &profile.name,
-        Kind::Database,
-        created_at,
-        Trigger::Uploaded,
-        |p| ctx.catalog.path_known(p),
-    );
-    let partial = TempGuard::new(fsutil::partial_path(&path));
-    let mut writer =
-        ArchiveWriter::create(partial.path(), profile.policy.compression_level, created_at)?;
-    let mut database = engine::Engine::backup(&engine, &mut writer, &profile.storage_dir, job)?;
-    database.name = engine::safe_name(source_name.split('.').next().unwrap_or("database"));
-    let manifest = Manifest {
-        format: archive::FORMAT_NAME.to_string(),
-        format_version: archive::FORMAT_VERSION,
-        app_version: env!("CARGO_PKG_VERSION").to_string(),
-        profile: profile.name.clone(),
-        kind: Kind::Database,
-        trigger: Trigger::Uploaded,
-        created_at,
-        database: Some(database.clone()),
-        entries: Vec::new(),
-        imported_from: Some(source_name.to_string()),
-        warnings: Vec::new(),
+    write_uploaded_archive(ctx, profile, created_at, source_name, job, |writer| {
+        let mut database = engine::Engine::backup(&engine, writer, &profile.storage_dir, job)?;
+        database.name = engine::safe_name(source_name.split('.').next().unwrap_or("database"));
+        Ok(database)
+    })
+}
+
+/// Imports a PostgreSQL dump (custom format, or plain SQL checked line by line for psql meta-commands first):
+/// loaded into a staging database on the profile's server, then backed up from there, so the archive is verified
+/// like any backup; the staging database is dropped.
+#[allow(clippy::too_many_arguments)]
+fn import_pg_dump(
+    ctx: &Context,
+    profile: &Profile,
+    file: &Path,
+    gz: bool,
+    plain: bool,
+    created_at: DateTime<Utc>,
+    source_name: &str,
+    job: &JobControl,
+) -> Result<((PathBuf, Completion), archive::DatabaseInfo)> {
+    let crate::config::DatabaseConfig::Postgres(cfg) = &profile.database else {
+        return Err(Error::refused(
+            file,
+            format!(
+                "it is a PostgreSQL dump but profile {} uses {}",
+                profile.name,
+                profile.database.engine()
+            ),
+        ));
     };
-    writer.add_bytes(
-        archive::README_NAME,
-        archive::readme_text(&manifest).as_bytes(),
+    let tmp = ctx.paths.tmp_dir();
+    if !tmp.is_dir() {
+        fsutil::create_private_dir(&tmp)?;
+    }
+    let staged = TempGuard::new(tmp.join(format!(
+        ".import-{}.dump{}",
+        std::process::id(),
+        fsutil::PARTIAL_SUFFIX
+    )));
+    let _ = std::fs::remove_file(staged.path());
+    unpack_import(
+        file,
+        staged.path(),
+        gz,
+        ctx.config.settings.max_import_bytes,
         job,
     )?;
-    writer.finish(manifest)?;
-    let completion = seal(partial, &path, job)?;
-    Ok(((path, completion), database))
+    if plain {
+        job.stage("checking SQL", None);
+        let mut input = std::io::BufReader::new(
+            std::fs::File::open(staged.path()).ctx("cannot read", staged.path())?,
+        );
+        engine::pgsql_check::check_plain_sql(&mut input, &cfg.dbname)
+            .map_err(|refusal| Error::refused(file, format!("{refusal}; nothing was run")))?;
+    }
+    let password = if cfg.has_password {
+        Some(read_password(ctx, profile, cfg)?)
+    } else {
+        None
+    };
+    let pg = engine::postgres::PostgresEngine::new(cfg.clone(), password, tmp.clone());
+    write_uploaded_archive(ctx, profile, created_at, source_name, job, |writer| {
+        pg.import_dump(staged.path(), plain, writer, job)
+            .map_err(|e| match e {
+                e @ (Error::Cancelled
+                | Error::DiskFull(_)
+                | Error::ServerUnreachable { .. }
+                | Error::AuthFailed { .. }) => e,
+                other => Error::refused(file, other.to_string()),
+            })
+    })
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -953,3 +953,144 @@ fn a_wrong_password_is_named_and_changes_nothing() {
         "{err}"
     );
 }
+
+#[test]
+fn dumps_made_by_other_tools_import_and_restore() {
+    let home = TestHome::new();
+    let db = Db::new("imports");
+    fill(&db);
+    db.profile(&home, "pg");
+    let original = db.fingerprint();
+    let work = home.work();
+    let dump = |args: &str, out: &std::path::Path| {
+        let (format, pipe) = args
+            .split_once(" | ")
+            .map(|(f, p)| (f, format!("| {p}")))
+            .unwrap_or((args, String::new()));
+        let status = Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "set -o pipefail; pg_dump -h 127.0.0.1 -U postgres --no-owner {format} {} {pipe} > '{}'",
+                db.name,
+                out.display()
+            ))
+            .status()
+            .unwrap();
+        assert!(status.success(), "pg_dump {args}");
+    };
+
+    // The way web apps' backup modules write them: a gzipped plain dump, django-dbbackup's custom and plain dumps.
+    let sql_gz = work.join("shop_20250301_101500.sql.gz");
+    dump("-Fp | gzip -6", &sql_gz);
+    let custom = work.join("default-2025-03-02-101500.psql.bin");
+    dump("-Fc", &custom);
+    let plain = work.join("default-2025-03-03-101500.psql");
+    dump("-Fp", &plain);
+    let out = home.run_ok(&[
+        "import",
+        sql_gz.to_str().unwrap(),
+        custom.to_str().unwrap(),
+        plain.to_str().unwrap(),
+    ]);
+    assert!(
+        out.contains("gzipped plain SQL dump")
+            && out.contains("PostgreSQL custom-format dump")
+            && out.contains("(plain SQL dump)"),
+        "{out}"
+    );
+    let rows = home.list_json();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(
+        rows[0]["created_at"], "2025-03-01T10:15:00Z",
+        "the time comes from the file name"
+    );
+    home.run_ok(&["verify", "--all"]);
+    for row in &rows {
+        psql(&db.name, "DELETE FROM orders; DROP TABLE pgbench_history;");
+        home.run_ok(&[
+            "restore",
+            &row["id"].to_string(),
+            "--yes",
+            "--no-safety-backup",
+        ]);
+        let now = db.fingerprint();
+        assert_eq!(now.0, original.0, "restore of the import {}", row["path"]);
+    }
+    let leftovers = psql(
+        "postgres",
+        &format!(
+            "SELECT count(*) FROM pg_database WHERE datname LIKE '{}_import_%'",
+            db.name
+        ),
+    );
+    assert_eq!(
+        leftovers.trim(),
+        "0",
+        "import staging databases are dropped"
+    );
+}
+
+#[test]
+fn a_hostile_plain_dump_is_refused_before_anything_runs() {
+    let home = TestHome::new();
+    let db = Db::new("hostile");
+    db.profile(&home, "pg");
+    let marker = format!("/tmp/backstop-pwned-{}", std::process::id());
+    let _ = std::fs::remove_file(&marker);
+    let cases = [
+        (
+            "shell.sql",
+            format!("SET client_encoding = 'UTF8';\nCREATE TABLE t (x int);\n\\! touch {marker}\n"),
+            3,
+            "\\!",
+        ),
+        (
+            "output.sql",
+            format!("CREATE TABLE t (x int);\n\\o {marker}\nSELECT 1;\n"),
+            2,
+            "\\o",
+        ),
+        (
+            "copyto.sql",
+            format!("CREATE TABLE t (x int);\n\\copy t to '{marker}'\n"),
+            2,
+            "\\copy",
+        ),
+        (
+            "program.sql",
+            "CREATE TABLE t (x int);\nCOPY t FROM PROGRAM 'id';\n".to_string(),
+            2,
+            "PROGRAM",
+        ),
+    ];
+    for (name, text, line, shown) in cases {
+        let path = home.work().join(name);
+        std::fs::write(&path, &text).unwrap();
+        let out = home.run(&["import", path.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "{name}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("line {line}")) && err.contains(shown),
+            "{name}: {err}"
+        );
+        assert!(err.contains("nothing was run"), "{name}: {err}");
+    }
+    assert!(!std::path::Path::new(&marker).exists(), "no command ran");
+    assert_eq!(home.list_json().len(), 0, "refused imports add no row");
+    assert_eq!(
+        psql(
+            &db.name,
+            "SELECT count(*) FROM pg_tables WHERE tablename = 't'"
+        )
+        .trim(),
+        "0"
+    );
+    let leftovers = psql(
+        "postgres",
+        &format!(
+            "SELECT count(*) FROM pg_database WHERE datname LIKE '{}_import_%'",
+            db.name
+        ),
+    );
+    assert_eq!(leftovers.trim(), "0");
+}

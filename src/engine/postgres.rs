@@ -382,6 +382,82 @@ impl PostgresEngine {
     }
 }
 
+impl PostgresEngine {
+    /// Loads an untrusted dump into a new staging database on this server (plain SQL through `psql -X
+    /// -v ON_ERROR_STOP=1 -f`, already checked for meta-commands by the caller; custom format through `pg_restore`),
+    /// then backs the staging database up into `writer`. The staging database is dropped whatever happens.
+    pub fn import_dump(
+        &self,
+        dump: &Path,
+        plain: bool,
+        writer: &mut ArchiveWriter,
+        job: &JobControl,
+    ) -> Result<DatabaseInfo> {
+        let tools = self.tools()?;
+        let stamp = chrono::Utc::now().format("%Y%m%d_%H%M%S");
+        let staging = truncate_name(&format!("{}_import_{stamp}", self.cfg.dbname));
+        job.stage("creating staging database", None);
+        self.psql(
+            self.maintenance_db(),
+            &format!("CREATE DATABASE {}", quote_ident(&staging)),
+        )?;
+        let _cleanup = PgStaged {
+            engine: PostgresEngine::new(
+                self.cfg.clone(),
+                self.password.clone(),
+                self.scratch.clone(),
+            ),
+            staging: Some(staging.clone()),
+            target: staging.clone(),
+            terminate_sessions: false,
+            validate_only: true,
+        };
+        job.stage("loading the dump into a staging database", None);
+        let passfile = self.passfile()?;
+        let mut cmd = if plain {
+            let mut cmd = self.command(&tools.psql, &staging, &passfile);
+            // An ASCII-safe client encoding keeps psql reading the file the way the checker did.
+            cmd.env("PGCLIENTENCODING", "UTF8")
+                .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-f"])
+                .arg(dump);
+            cmd
+        } else {
+            let mut cmd = self.command(&tools.pg_restore, &staging, &passfile);
+            cmd.args([
+                "--exit-on-error",
+                "--no-owner",
+                "--no-privileges",
+                "--dbname",
+                &staging,
+            ])
+            .arg(dump);
+            cmd
+        };
+        cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+        let tool = if plain { "psql" } else { "pg_restore" };
+        let output = cmd.output().map_err(|e| Error::ToolMissing {
+            tool: tool.into(),
+            hint: e.to_string(),
+        })?;
+        if !output.status.success() {
+            return Err(Error::ToolFailed {
+                tool: tool.into(),
+                detail: format!(
+                    "the dump does not load: {}",
+                    first_line(&String::from_utf8_lossy(&output.stderr))
+                ),
+            });
+        }
+        job.check()?;
+        let mut staged_cfg = self.cfg.clone();
+        staged_cfg.dbname = staging;
+        let mut info = PostgresEngine::new(staged_cfg, self.password.clone(), self.scratch.clone())
+            .backup(writer, &self.scratch, job)?;
+        info.name = safe_name(&self.cfg.dbname);
+        Ok(info)
+    }
+}
+
 /// Ordinary and partitioned tables outside the system schemas, schema-qualified, one per line.
 const TABLES_SQL: &str = "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
      WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
