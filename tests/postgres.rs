@@ -193,6 +193,16 @@ fn round_trip_restores_data_and_schema_exactly() {
     let home = TestHome::new();
     let db = Db::new("round");
     fill(&db);
+    // Grants and database settings are part of what a restore must bring back.
+    psql(
+        "postgres",
+        "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'backstop_reader') THEN CREATE ROLE backstop_reader NOLOGIN; END IF; END $$",
+    );
+    psql(&db.name, "GRANT SELECT ON customers TO backstop_reader");
+    psql(
+        "postgres",
+        &format!("ALTER DATABASE {} SET work_mem = '8MB'", db.name),
+    );
     db.profile(&home, "pg");
     let before = db.fingerprint();
     let archive = home.backup("pg");
@@ -249,6 +259,26 @@ fn round_trip_restores_data_and_schema_exactly() {
     let after = db.fingerprint();
     assert_eq!(after.0, before.0, "every table's rows");
     assert_eq!(after.1, before.1, "the schema");
+    assert_eq!(
+        psql(
+            &db.name,
+            "SELECT has_table_privilege('backstop_reader', 'customers', 'SELECT')"
+        )
+        .trim(),
+        "t",
+        "grants"
+    );
+    let settings = psql(
+        "postgres",
+        &format!(
+            "SELECT array_to_string(s.setconfig, ',') FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = '{}'",
+            db.name
+        ),
+    );
+    assert!(
+        settings.contains("work_mem=8MB"),
+        "database settings: {settings}"
+    );
     // The replaced database is kept beside it, and a safety backup was taken first.
     let kept = psql(
         "postgres",

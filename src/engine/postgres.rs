@@ -370,6 +370,46 @@ impl PostgresEngine {
         Ok(schema_text_hash(&String::from_utf8_lossy(&output.stdout)))
     }
 
+    /// SQL that gives `to` the owner (when this role may grant it) and database-level settings of `from`.
+    fn carry_over_sql(&self, from: &str, to: &str) -> Result<String> {
+        let mut sql = String::new();
+        let owner = self.psql(
+            self.maintenance_db(),
+            &format!(
+                "SELECT pg_get_userbyid(datdba), pg_has_role(datdba, 'MEMBER') FROM pg_database WHERE datname = {}",
+                quote_literal(from)
+            ),
+        )?;
+        if let Some((name, member)) = owner.trim().split_once('|')
+            && member == "t"
+        {
+            sql.push_str(&format!(
+                "ALTER DATABASE {} OWNER TO {};",
+                quote_ident(to),
+                quote_ident(name)
+            ));
+        }
+        let settings = self.psql(
+            self.maintenance_db(),
+            &format!(
+                "SELECT unnest(s.setconfig) FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase \
+                 WHERE d.datname = {} AND s.setrole = 0",
+                quote_literal(from)
+            ),
+        )?;
+        for line in settings.lines().filter(|l| !l.is_empty()) {
+            if let Some((key, value)) = line.split_once('=') {
+                sql.push_str(&format!(
+                    " ALTER DATABASE {} SET {} = {};",
+                    quote_ident(to),
+                    quote_ident(key),
+                    quote_literal(value)
+                ));
+            }
+        }
+        Ok(sql)
+    }
+
     fn database_exists(&self, name: &str) -> Result<bool> {
         let out = self.psql(
             self.maintenance_db(),
@@ -927,10 +967,10 @@ impl Engine for PostgresEngine {
             .unwrap_or(2);
         let passfile = self.passfile()?;
         let mut cmd = self.command(&tools.pg_restore, &staging, &passfile);
+        // Owners and grants come back as they were (a role missing on this server fails the restore in staging,
+        // with pg_restore's message; the live database is not touched).
         cmd.args([
             "--exit-on-error",
-            "--no-owner",
-            "--no-privileges",
             &format!("--jobs={jobs}"),
             "--dbname",
             &staging,
@@ -1062,6 +1102,11 @@ impl StagedRestore for PgStaged {
         let exists = engine.database_exists(&target)?;
         let stamp = chrono::Utc::now().format("%Y%m%d_%H%M%S");
         let old_name = truncate_name(&format!("{target}_pre_restore_{stamp}"));
+        // The database's own owner and settings (ALTER DATABASE ... SET) carry over to the restored one.
+        let carry = engine.carry_over_sql(&engine.cfg.dbname, &staging)?;
+        if !carry.is_empty() {
+            engine.psql(maintenance, &carry)?;
+        }
         if exists {
             let others: u64 = engine
                 .psql(maintenance, &format!(
