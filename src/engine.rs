@@ -69,6 +69,8 @@ pub trait Engine {
 pub struct EngineDetails {
     /// The server's version.
     pub server_version: Option<String>,
+    /// The database's size now.
+    pub database_size: Option<u64>,
     /// The largest tables with their total size in bytes, largest first.
     pub largest_tables: Vec<(String, u64)>,
     /// Copies kept by earlier restores (name, size in bytes), until the user deletes them.

@@ -705,6 +705,10 @@ fn the_window_adds_a_postgres_profile_tests_it_backs_up_and_restores() {
             .is_some_and(|(_, d)| !d.kept_copies.is_empty())
     });
     harness.get_by_label("Server version");
+    assert!(
+        harness.query_by_label("cannot be read").is_none(),
+        "the server's database size is shown"
+    );
     harness.get_by_label("Large table public.pgbench_accounts");
     let copy = harness.state().state.details["pg"].1.kept_copies[0]
         .0

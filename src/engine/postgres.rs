@@ -768,6 +768,7 @@ impl Engine for PostgresEngine {
         };
         Ok(EngineDetails {
             server_version: Some(version),
+            database_size: self.size_bytes().ok(),
             largest_tables: rows(&largest),
             kept_copies: rows(&copies),
             other_sessions: sessions.trim().parse().ok(),

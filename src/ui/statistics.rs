@@ -53,9 +53,15 @@ impl BackstopApp {
                 ui.label(human_size(stats.average_size_bytes));
                 ui.end_row();
                 ui.label("Database size now");
+                let server_size = self
+                    .state
+                    .details
+                    .get(&profile.name)
+                    .and_then(|(_, d)| d.database_size);
                 ui.label(
                     stats
                         .database_size_bytes
+                        .or(server_size)
                         .map(human_size)
                         .unwrap_or_else(|| "cannot be read".into()),
                 );
