@@ -654,6 +654,75 @@ fn read_manifest(zip: &mut ZipArchive<BufReader<File>>, path: &Path) -> Result<M
         .map_err(|e| Error::damaged(path, format!("manifest.json is malformed: {e}")))
 }
 
+/// How two backups differ, from their manifests alone (no entry is read).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ManifestDiff {
+    /// Entries only in the newer archive.
+    pub added: Vec<String>,
+    /// Entries only in the older archive.
+    pub removed: Vec<String>,
+    /// Entries in both whose content (SHA-256) differs.
+    pub changed: Vec<String>,
+    /// Live database size at the first backup.
+    pub database_size_before: Option<u64>,
+    /// Live database size at the second backup.
+    pub database_size_after: Option<u64>,
+    /// Tables whose row count differs: name → (before, after); a missing table counts as 0.
+    pub tables: BTreeMap<String, (u64, u64)>,
+}
+
+/// Compares two manifests: entries added, removed and changed (the README and the database dump's own name are
+/// compared like any entry), the database size change and each table's row count change.
+pub fn diff_manifests(before: &Manifest, after: &Manifest) -> ManifestDiff {
+    let skip = |path: &str| path == README_NAME;
+    let old: BTreeMap<&str, &str> = before
+        .entries
+        .iter()
+        .filter(|e| !skip(&e.path))
+        .map(|e| (e.path.as_str(), e.sha256.as_str()))
+        .collect();
+    let new: BTreeMap<&str, &str> = after
+        .entries
+        .iter()
+        .filter(|e| !skip(&e.path))
+        .map(|e| (e.path.as_str(), e.sha256.as_str()))
+        .collect();
+    let mut diff = ManifestDiff {
+        database_size_before: before.database.as_ref().map(|d| d.size_bytes),
+        database_size_after: after.database.as_ref().map(|d| d.size_bytes),
+        ..ManifestDiff::default()
+    };
+    for (path, sha) in &new {
+        match old.get(path) {
+            None => diff.added.push(path.to_string()),
+            Some(old_sha) if old_sha != sha => diff.changed.push(path.to_string()),
+            Some(_) => {}
+        }
+    }
+    diff.removed = old
+        .keys()
+        .filter(|p| !new.contains_key(*p))
+        .map(|p| p.to_string())
+        .collect();
+    let empty = BTreeMap::new();
+    let t_old = before
+        .database
+        .as_ref()
+        .map(|d| &d.tables)
+        .unwrap_or(&empty);
+    let t_new = after.database.as_ref().map(|d| &d.tables).unwrap_or(&empty);
+    for name in t_old.keys().chain(t_new.keys()) {
+        let (a, b) = (
+            t_old.get(name).copied().unwrap_or(0),
+            t_new.get(name).copied().unwrap_or(0),
+        );
+        if a != b {
+            diff.tables.insert(name.clone(), (a, b));
+        }
+    }
+    diff
+}
+
 /// What [`verify`] found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VerifyReport {
@@ -766,6 +835,76 @@ mod tests {
         assert_eq!(
             archive_name("shop", Kind::Full, t, Trigger::Automatic, 2),
             "shop_full_20251124_031500_automatic-2.zip"
+        );
+    }
+
+    #[test]
+    fn manifests_diff_by_entry_checksum_and_row_counts() {
+        let t = Utc::now();
+        let entry = |p: &str, sha: &str| ManifestEntry {
+            path: p.into(),
+            size: 1,
+            sha256: sha.into(),
+        };
+        let db = |size: u64, rows: &[(&str, u64)]| DatabaseInfo {
+            engine: EngineKind::Sqlite,
+            engine_version: String::new(),
+            name: "shop".into(),
+            entry: "database/shop.sqlite3".into(),
+            size_bytes: size,
+            tables: rows.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            schema_sha256: String::new(),
+            tool_version: None,
+        };
+        let manifest = |entries: Vec<ManifestEntry>, database: DatabaseInfo| Manifest {
+            format: FORMAT_NAME.into(),
+            format_version: FORMAT_VERSION,
+            app_version: "0".into(),
+            profile: "p".into(),
+            kind: Kind::Full,
+            trigger: Trigger::Manual,
+            created_at: t,
+            database: Some(database),
+            entries,
+            imported_from: None,
+            warnings: vec![],
+        };
+        let a = manifest(
+            vec![
+                entry("database/shop.sqlite3", "1"),
+                entry("files/a.txt", "a"),
+                entry("files/gone.txt", "g"),
+                entry(README_NAME, "r1"),
+            ],
+            db(100, &[("orders", 10), ("old", 3)]),
+        );
+        let b = manifest(
+            vec![
+                entry("database/shop.sqlite3", "2"),
+                entry("files/a.txt", "a"),
+                entry("files/new.txt", "n"),
+                entry(README_NAME, "r2"),
+            ],
+            db(150, &[("orders", 12), ("fresh", 1)]),
+        );
+        let d = diff_manifests(&a, &b);
+        assert_eq!(d.added, ["files/new.txt"]);
+        assert_eq!(d.removed, ["files/gone.txt"]);
+        assert_eq!(d.changed, ["database/shop.sqlite3"]);
+        assert_eq!(
+            (d.database_size_before, d.database_size_after),
+            (Some(100), Some(150))
+        );
+        assert_eq!(d.tables["orders"], (10, 12));
+        assert_eq!(d.tables["old"], (3, 0));
+        assert_eq!(d.tables["fresh"], (0, 1));
+        assert_eq!(
+            diff_manifests(&a, &a),
+            ManifestDiff {
+                database_size_before: Some(100),
+                database_size_after: Some(100),
+                ..Default::default()
+            }
         );
     }
 

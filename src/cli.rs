@@ -99,6 +99,24 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List an archive's entries and what its manifest records.
+    Show {
+        /// A backup id or an archive path.
+        target: String,
+        /// Print the manifest as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compare two backups: entries added, removed and changed, database size and row counts.
+    Diff {
+        /// The older backup (id or path).
+        before: String,
+        /// The newer backup (id or path).
+        after: String,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Apply the retention policy (or show it with --dry-run).
     Prune {
         /// The profile.
@@ -622,6 +640,80 @@ fn job_command(ctx: &mut Context, command: Command, job: &JobControl) -> Result<
             }
             Ok(0)
         }
+        Command::Show { target, json } => {
+            let manifest = jobs::show(ctx, &BackupRef::parse(&target))?;
+            if json {
+                print_json(&manifest)?;
+            } else {
+                println!(
+                    "{} backup of profile {} ({}), taken {}",
+                    manifest.kind,
+                    manifest.profile,
+                    manifest.trigger,
+                    manifest.created_at.format("%Y-%m-%d %H:%M:%S UTC")
+                );
+                if let Some(db) = &manifest.database {
+                    println!(
+                        "database: {} {} ({}), {} at backup time",
+                        db.engine,
+                        db.name,
+                        db.engine_version,
+                        human_size(db.size_bytes)
+                    );
+                    for (table, rows) in &db.tables {
+                        println!("  table {table}: {rows} rows");
+                    }
+                }
+                if let Some(from) = &manifest.imported_from {
+                    println!("imported from: {from}");
+                }
+                println!("entries:");
+                for e in &manifest.entries {
+                    println!(
+                        "  {:>12}  {}  {}",
+                        human_size(e.size),
+                        &e.sha256[..e.sha256.len().min(12)],
+                        e.path
+                    );
+                }
+            }
+            Ok(0)
+        }
+        Command::Diff {
+            before,
+            after,
+            json,
+        } => {
+            let diff = jobs::diff(ctx, &BackupRef::parse(&before), &BackupRef::parse(&after))?;
+            if json {
+                print_json(&diff)?;
+            } else {
+                for path in &diff.added {
+                    println!("added    {path}");
+                }
+                for path in &diff.removed {
+                    println!("removed  {path}");
+                }
+                for path in &diff.changed {
+                    println!("changed  {path}");
+                }
+                if let (Some(a), Some(b)) = (diff.database_size_before, diff.database_size_after) {
+                    println!(
+                        "database size: {} -> {} ({:+} bytes)",
+                        human_size(a),
+                        human_size(b),
+                        b as i64 - a as i64
+                    );
+                }
+                for (table, (a, b)) in &diff.tables {
+                    println!("table {table}: {a} -> {b} rows");
+                }
+                if diff == archive_diff_empty(&diff) {
+                    println!("no difference");
+                }
+            }
+            Ok(0)
+        }
         Command::Prune {
             profile,
             dry_run,
@@ -805,6 +897,15 @@ fn job_command(ctx: &mut Context, command: Command, job: &JobControl) -> Result<
         Command::Profile(_) | Command::Catalog(_) | Command::Demo => {
             Err(Error::Usage("internal: not a job".into()))
         }
+    }
+}
+
+/// The diff with nothing in it but the same sizes (to say "no difference").
+fn archive_diff_empty(diff: &crate::archive::ManifestDiff) -> crate::archive::ManifestDiff {
+    crate::archive::ManifestDiff {
+        database_size_before: diff.database_size_before,
+        database_size_after: diff.database_size_before,
+        ..Default::default()
     }
 }
 

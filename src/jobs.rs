@@ -957,6 +957,23 @@ fn read_sidecar(archive: &Path) -> Option<String> {
     text.split_whitespace().next().map(str::to_string)
 }
 
+/// Reads an archive's manifest (after the same structural checks as a restore), by id or path.
+pub fn show(ctx: &Context, which: &BackupRef) -> Result<Manifest> {
+    let path = match which {
+        BackupRef::Id(id) => ctx.catalog.get(*id)?.path,
+        BackupRef::Path(path) => path.clone(),
+    };
+    Ok(ArchiveReader::open(&path)?.manifest)
+}
+
+/// How two backups differ (files added, removed and changed; database size; row counts), from their manifests.
+pub fn diff(ctx: &Context, before: &BackupRef, after: &BackupRef) -> Result<archive::ManifestDiff> {
+    Ok(archive::diff_manifests(
+        &show(ctx, before)?,
+        &show(ctx, after)?,
+    ))
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Import
 

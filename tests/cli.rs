@@ -511,3 +511,36 @@ fn demo_makes_a_working_profile_on_a_fresh_home() {
     );
     assert_eq!(home.list_json().len(), 2);
 }
+
+#[test]
+fn show_lists_entries_and_diff_compares_two_backups() {
+    let home = TestHome::new();
+    let db = home.sqlite_profile("shop", 500, &[]);
+    let first = home.backup("shop");
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute("DELETE FROM orders WHERE id > 300", [])
+        .unwrap();
+    home.backup("shop");
+
+    let out = home.run_ok(&["show", "1"]);
+    assert!(
+        out.contains("database/shop.sqlite3") && !out.contains("manifest.json"),
+        "{out}"
+    );
+    assert!(out.contains("table orders: 500 rows"), "{out}");
+    let by_path = home.run_ok(&["show", first.to_str().unwrap(), "--json"]);
+    let manifest: serde_json::Value = serde_json::from_str(&by_path).unwrap();
+    assert_eq!(manifest["format"], "backstop-archive");
+    assert_eq!(manifest["database"]["tables"]["orders"], 500);
+
+    let out = home.run_ok(&["diff", "1", "2"]);
+    assert!(out.contains("changed  database/shop.sqlite3"), "{out}");
+    assert!(out.contains("table orders: 500 -> 300 rows"), "{out}");
+    let json: serde_json::Value =
+        serde_json::from_str(&home.run_ok(&["diff", "1", "2", "--json"])).unwrap();
+    assert_eq!(json["tables"]["orders"], serde_json::json!([500, 300]));
+    assert!(home.run_ok(&["diff", "1", "1"]).contains("no difference"));
+    let err = stderr_of(&home, &["show", "99"], 2);
+    assert!(err.contains("no backup with id 99"), "{err}");
+}
