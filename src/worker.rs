@@ -445,6 +445,12 @@ fn worker_loop(
             if guard.is_err() {
                 *guard = Context::open(paths.clone());
             }
+            // The CLI or a timer may have changed the profiles since: every job sees the config as it is now.
+            if let Ok(ctx) = guard.as_mut()
+                && let Ok(config) = Config::load(&ctx.paths.config_file)
+            {
+                ctx.config = config;
+            }
             match guard.as_mut() {
                 // A bug in one job must not kill the worker and freeze the window: report it as a failure.
                 Ok(ctx) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(ctx, request, &job)))

@@ -486,6 +486,10 @@ impl BackstopApp {
             return;
         }
         self.scheduler.last_check = Some((now, wall));
+        // Backups made by the CLI or a system timer (and their failures) show up within a minute.
+        if self.state.running.is_none() && self.state.queue.is_empty() {
+            self.submit(JobRequest::Refresh);
+        }
         let launch = !self.scheduler.launched;
         self.scheduler.launched = true;
         let utc_now = Utc::now();
