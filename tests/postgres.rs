@@ -763,6 +763,43 @@ fn password_role() {
     }
 }
 
+/// `backstop profile add pg --postgres ... --password-stdin [extra...]`, with `password` written on stdin.
+fn add_password_profile(
+    home: &TestHome,
+    dbname: &str,
+    password: &str,
+    extra: &[&str],
+) -> std::process::Output {
+    let mut args = vec![
+        "profile",
+        "add",
+        "pg",
+        "--postgres",
+        "--user",
+        PW_ROLE,
+        "--dbname",
+        dbname,
+        "--password-stdin",
+        "--no-auto",
+    ];
+    args.extend_from_slice(extra);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_backstop"))
+        .args(&args)
+        .env("BACKSTOP_HOME", home.home())
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        child.stdin.as_mut().unwrap(),
+        format!("{password}\n").as_bytes(),
+    )
+    .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 /// Every process's command line, read from /proc.
 fn all_cmdlines() -> Vec<String> {
     let mut out = Vec::new();
@@ -808,41 +845,12 @@ fn the_password_is_used_and_never_leaks() {
             (seen, leaked)
         })
     };
-    let add = Command::new(env!("CARGO_BIN_EXE_backstop"))
-        .args([
-            "profile",
-            "add",
-            "pg",
-            "--postgres",
-            "--user",
-            PW_ROLE,
-            "--dbname",
-            &db.name,
-            "--password-stdin",
-            "--secret-store",
-            "file",
-            "--no-auto",
-        ])
-        .env("BACKSTOP_HOME", home.home())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        let mut add = add;
-        std::io::Write::write_all(
-            add.stdin.as_mut().unwrap(),
-            format!("{PASSWORD}\n").as_bytes(),
-        )
-        .unwrap();
-        let out = add.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    let out = add_password_profile(&home, &db.name, PASSWORD, &["--secret-store", "file"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     home.run_ok(&["profile", "test", "pg"]);
     home.backup("pg");
     psql(&db.name, "DELETE FROM notes");
@@ -913,32 +921,17 @@ fn a_wrong_password_is_named_and_changes_nothing() {
         "postgres",
         &format!("ALTER DATABASE {} OWNER TO {PW_ROLE}", db.name),
     );
-    let add = Command::new(env!("CARGO_BIN_EXE_backstop"))
-        .args([
-            "profile",
-            "add",
-            "pg",
-            "--postgres",
-            "--user",
-            PW_ROLE,
-            "--dbname",
-            &db.name,
-            "--password-stdin",
-            "--secret-store",
-            "file",
-            "--no-auto",
-        ])
-        .env("BACKSTOP_HOME", home.home())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    {
-        let mut add = add;
-        std::io::Write::write_all(add.stdin.as_mut().unwrap(), b"not-the-password\n").unwrap();
-        assert!(add.wait().unwrap().success());
-    }
+    let out = add_password_profile(
+        &home,
+        &db.name,
+        "not-the-password",
+        &["--secret-store", "file"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = home.run(&["backup"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -953,33 +946,7 @@ fn a_wrong_password_is_named_and_changes_nothing() {
 
     // Without a stored password and no keyring on this machine, the message names the keyring, not the password.
     let home2 = TestHome::new();
-    let out = Command::new(env!("CARGO_BIN_EXE_backstop"))
-        .args([
-            "profile",
-            "add",
-            "pg",
-            "--postgres",
-            "--user",
-            PW_ROLE,
-            "--dbname",
-            &db.name,
-            "--password-stdin",
-            "--no-auto",
-        ])
-        .env("BACKSTOP_HOME", home2.home())
-        .env_remove("DBUS_SESSION_BUS_ADDRESS")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = out;
-    std::io::Write::write_all(
-        out.stdin.as_mut().unwrap(),
-        format!("{PASSWORD}\n").as_bytes(),
-    )
-    .unwrap();
-    let out = out.wait_with_output().unwrap();
+    let out = add_password_profile(&home2, &db.name, PASSWORD, &[]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -23,6 +23,11 @@ struct Window<'a> {
 }
 
 fn open(home: &TestHome) -> Window<'static> {
+    open_with(home, false)
+}
+
+/// The window on `home`, with or without its scheduler, after the worker's first snapshot arrived.
+fn open_with(home: &TestHome, scheduler: bool) -> Window<'static> {
     let notifier = RecordingNotifier::default();
     let dialogs = ScriptedDialogs::default();
     let paths = home.paths();
@@ -36,7 +41,7 @@ fn open(home: &TestHome) -> Window<'static> {
                     paths,
                     notifier: Box::new(n),
                     dialogs: Box::new(d),
-                    scheduler: false,
+                    scheduler,
                 },
             )
         });
@@ -47,6 +52,23 @@ fn open(home: &TestHome) -> Window<'static> {
     };
     window.wait_for("the first snapshot", |app| app.state.snapshot_received);
     window
+}
+
+impl Window<'_> {
+    /// The text of the first toast containing `needle`, waiting for it.
+    fn toast(&mut self, needle: &str) -> String {
+        self.wait_for(&format!("a message with {needle:?}"), |app| {
+            app.state.toasts.iter().any(|t| t.text.contains(needle))
+        });
+        self.harness
+            .state()
+            .state
+            .toasts
+            .iter()
+            .find(|t| t.text.contains(needle))
+            .map(|t| t.text.clone())
+            .unwrap_or_default()
+    }
 }
 
 impl Window<'_> {
@@ -436,55 +458,24 @@ fn the_launch_catches_up_missed_automatic_backups_once() {
     conn.execute("UPDATE backups SET created_at = ?1", [then])
         .unwrap();
     drop(conn);
-    let notifier = RecordingNotifier::default();
-    let paths = home.paths();
-    let n = notifier.clone();
-    let mut harness = Harness::builder()
-        .with_size([1000.0, 700.0])
-        .build_eframe(move |cc| {
-            BackstopApp::new(
-                cc,
-                AppOptions {
-                    paths,
-                    notifier: Box::new(n),
-                    dialogs: Box::new(ScriptedDialogs::default()),
-                    scheduler: true,
-                },
-            )
-        });
-    let start = Instant::now();
-    while !harness
-        .state()
-        .state
-        .toasts
-        .iter()
-        .any(|t| t.text.contains("missed"))
-    {
-        harness.step();
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "no catch-up message"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let text = harness
-        .state()
-        .state
-        .toasts
-        .iter()
-        .find(|t| t.text.contains("missed"))
-        .unwrap()
-        .text
-        .clone();
+    let mut w = open_with(&home, true);
+    let text = w.toast("missed");
     assert_eq!(
         text,
         "3 automatic backups of auto were missed while Backstop was closed; one catch-up backup was made."
     );
-    let automatic = harness
-        .state()
-        .state
-        .snapshot
-        .backups
+    w.wait_for("the catch-up backup", |app| {
+        app.state
+            .snapshot
+            .backups
+            .iter()
+            .filter(|b| b.trigger == backstop::model::Trigger::Automatic)
+            .count()
+            == 2
+    });
+    w.idle();
+    let automatic = w
+        .rows()
         .iter()
         .filter(|b| b.trigger == backstop::model::Trigger::Automatic)
         .count();
@@ -492,23 +483,13 @@ fn the_launch_catches_up_missed_automatic_backups_once() {
         automatic, 2,
         "one catch-up backup, not one per missed interval"
     );
-    assert!(harness.state().scheduler_enabled());
+    assert!(w.harness.state().scheduler_enabled());
     // A second window does not run a second scheduler.
-    let paths = home.paths();
-    let second = Harness::builder().build_eframe(move |cc| {
-        BackstopApp::new(
-            cc,
-            AppOptions {
-                paths,
-                notifier: Box::new(RecordingNotifier::default()),
-                dialogs: Box::new(ScriptedDialogs::default()),
-                scheduler: true,
-            },
-        )
-    });
-    assert!(!second.state().scheduler_enabled());
+    let second = open_with(&home, true);
+    assert!(!second.harness.state().scheduler_enabled());
     assert!(
         second
+            .harness
             .state()
             .state
             .toasts
@@ -523,60 +504,20 @@ fn an_unreachable_database_is_retried_with_backoff_and_the_user_is_told() {
     let db = home.sqlite_profile("away", 10, &[]);
     // The drive with the database is not mounted yet.
     std::fs::remove_file(&db).unwrap();
-    let notifier = RecordingNotifier::default();
-    let paths = home.paths();
-    let n = notifier.clone();
-    let mut harness = Harness::builder()
-        .with_size([1000.0, 700.0])
-        .build_eframe(move |cc| {
-            BackstopApp::new(
-                cc,
-                AppOptions {
-                    paths,
-                    notifier: Box::new(n),
-                    dialogs: Box::new(ScriptedDialogs::default()),
-                    scheduler: true,
-                },
-            )
-        });
-    let start = Instant::now();
-    while !harness
-        .state()
-        .state
-        .toasts
-        .iter()
-        .any(|t| t.text.contains("not reachable yet"))
-    {
-        harness.step();
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "no retry message"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let toast = harness
-        .state()
-        .state
-        .toasts
-        .iter()
-        .find(|t| t.text.contains("not reachable yet"))
-        .unwrap()
-        .text
-        .clone();
+    let mut w = open_with(&home, true);
+    let toast = w.toast("not reachable yet");
     assert!(toast.contains("try again in 60 s"), "{toast}");
-    let failed = harness
-        .state()
-        .state
-        .toasts
-        .iter()
-        .any(|t| t.text.contains("database file not found"));
-    assert!(failed, "the failure itself is shown too");
-    let sent = notifier.sent.lock().unwrap().clone();
+    let failed = w.toast("database file not found");
+    assert!(
+        failed.contains("Automatic backup of away"),
+        "the failure itself is shown too: {failed}"
+    );
+    let sent = w.notifier.sent.lock().unwrap().clone();
     assert!(
         sent.iter().any(|(s, _)| s.contains("failed")),
         "a failure notifies: {sent:?}"
     );
     // The banner names the failed backup.
-    harness.step();
-    harness.get_by_label_contains("The last backup failed");
+    w.harness.step();
+    w.harness.get_by_label_contains("The last backup failed");
 }
