@@ -79,6 +79,18 @@ pub enum JobRequest {
         /// Pin (true) or unpin.
         pinned: bool,
     },
+    /// Read an archive's manifest (the History panel's Show).
+    Show {
+        /// Backup id.
+        id: i64,
+    },
+    /// Compare two backups (the History panel's Compare).
+    Diff {
+        /// The older backup.
+        before: i64,
+        /// The newer backup.
+        after: i64,
+    },
     /// Read what the restore dialog compares: the backup's tables and the live database's now.
     Inspect {
         /// Backup id.
@@ -181,6 +193,8 @@ impl JobRequest {
             JobRequest::Pin { id, pinned: true } => format!("Pin backup {id}"),
             JobRequest::Pin { id, pinned: false } => format!("Unpin backup {id}"),
             JobRequest::Inspect { id } => format!("Inspect backup {id}"),
+            JobRequest::Show { id } => format!("Show backup {id}"),
+            JobRequest::Diff { before, after } => format!("Compare backups {before} and {after}"),
             JobRequest::SaveConfig(_) => "Save settings".into(),
             JobRequest::AddProfile(p) => format!("Add profile {}", p.name),
             JobRequest::RenameProfile { old, new } => format!("Rename profile {old} to {new}"),
@@ -199,6 +213,8 @@ impl JobRequest {
         !matches!(
             self,
             JobRequest::Inspect { .. }
+                | JobRequest::Show { .. }
+                | JobRequest::Diff { .. }
                 | JobRequest::Details { .. }
                 | JobRequest::Refresh
                 | JobRequest::SaveConfig(_)
@@ -265,6 +281,10 @@ pub enum JobOutput {
     Pinned(i64, bool),
     /// The restore dialog's comparison.
     Inspect(Box<Inspection>),
+    /// An archive's manifest.
+    Shown(i64, Box<crate::archive::Manifest>),
+    /// How two backups differ.
+    Diffed(i64, i64, Box<crate::archive::ManifestDiff>),
     /// The config was saved.
     ConfigSaved,
     /// A server database's details.
@@ -519,6 +539,15 @@ fn run(ctx: &mut Context, request: JobRequest, job: &JobControl) -> Result<JobOu
             jobs::pin(ctx, id, pinned).map(|_| JobOutput::Pinned(id, pinned))
         }
         JobRequest::Inspect { id } => inspect(ctx, id).map(|i| JobOutput::Inspect(Box::new(i))),
+        JobRequest::Show { id } => {
+            jobs::show(ctx, &jobs::BackupRef::Id(id)).map(|m| JobOutput::Shown(id, Box::new(m)))
+        }
+        JobRequest::Diff { before, after } => jobs::diff(
+            ctx,
+            &jobs::BackupRef::Id(before),
+            &jobs::BackupRef::Id(after),
+        )
+        .map(|d| JobOutput::Diffed(before, after, Box::new(d))),
         JobRequest::SaveConfig(config) => ctx.save_config(*config).map(|_| JobOutput::ConfigSaved),
         JobRequest::AddProfile(profile) => {
             if ctx.config.profiles.iter().any(|p| p.name == profile.name) {

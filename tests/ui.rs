@@ -521,3 +521,51 @@ fn an_unreachable_database_is_retried_with_backoff_and_the_user_is_told() {
     w.harness.step();
     w.harness.get_by_label_contains("The last backup failed");
 }
+
+#[test]
+fn history_shows_an_archive_and_compares_it_with_the_one_before() {
+    let home = TestHome::new();
+    let db = home.sqlite_profile("shop", 500, &[]);
+    home.backup("shop");
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute("DELETE FROM orders WHERE id > 300", [])
+        .unwrap();
+    home.backup("shop");
+    let mut w = open(&home);
+    w.harness.state_mut().tab = Tab::History;
+    w.harness.step();
+    // Rows are newest first: the first Compare compares backup 2 with backup 1.
+    w.harness
+        .get_all_by_label("Compare…")
+        .next()
+        .unwrap()
+        .click_accesskit();
+    w.wait_for("the comparison", |app| app.state.diffed.is_some());
+    w.harness.get_by_label("changed database/shop.sqlite3");
+    w.harness.get_by_label("table orders: 500 to 300 rows");
+    w.harness
+        .get_all_by_label("Show")
+        .next()
+        .unwrap()
+        .click_accesskit();
+    w.wait_for("the manifest", |app| app.state.shown.is_some());
+    w.harness.get_by_label("table orders: 300 rows");
+    w.harness.get_by_label("database/shop.sqlite3");
+    // The oldest backup has nothing before it.
+    w.harness
+        .get_all_by_label("Compare…")
+        .nth(1)
+        .unwrap()
+        .click_accesskit();
+    w.harness.step();
+    w.harness.step();
+    assert!(
+        w.harness
+            .state()
+            .state
+            .toasts
+            .iter()
+            .any(|t| t.text.contains("is the oldest"))
+    );
+}

@@ -144,6 +144,10 @@ pub struct BackstopApp {
     /// When each server profile's details were last asked for (at most once a minute).
     pub(crate) details_asked: HashMap<String, Instant>,
     pub(crate) drop_copy_confirm: Option<(String, String)>,
+    /// The backup whose Show window is open.
+    pub(crate) show_open: Option<i64>,
+    /// The pair whose Compare window is open.
+    pub(crate) diff_open: Option<(i64, i64)>,
     notifications_problem_logged: bool,
 }
 
@@ -197,6 +201,8 @@ impl BackstopApp {
             notified_alerts: HashSet::new(),
             details_asked: HashMap::new(),
             drop_copy_confirm: None,
+            show_open: None,
+            diff_open: None,
             notifications_problem_logged: false,
         };
         if options.scheduler && !app.scheduler.enabled {
@@ -803,6 +809,7 @@ impl eframe::App for BackstopApp {
         });
         self.restore_window(&ctx);
         self.confirm_windows(&ctx);
+        self.archive_windows(&ctx);
         self.toasts(&ctx);
         self.drag_and_drop(&ctx);
     }
@@ -826,7 +833,7 @@ pub fn run(paths: Paths) -> Result<(), String> {
     let mut viewport = egui::ViewportBuilder::default()
         .with_title("Backstop")
         .with_app_id("io.github.backstop.Backstop")
-        .with_inner_size([1000.0, 720.0])
+        .with_inner_size([1200.0, 760.0])
         .with_min_inner_size([640.0, 420.0])
         .with_drag_and_drop(true);
     if let Some(icon) = icon {

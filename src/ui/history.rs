@@ -158,126 +158,155 @@ impl BackstopApp {
         sort_rows(&mut rows, self.sort);
         let mut clicked_sort = None;
         let mut actions: Vec<(&'static str, BackupRow)> = Vec::new();
-        TableBuilder::new(ui)
-            .striped(true)
-            .column(Column::auto().at_least(40.0))
-            .column(Column::auto().at_least(150.0))
-            .column(Column::auto().at_least(90.0))
-            .column(Column::auto().at_least(80.0))
-            .column(Column::auto().at_least(70.0))
-            .column(Column::auto().at_least(80.0))
-            .column(Column::remainder())
-            .header(22.0, |mut header| {
-                for (title, column) in [
-                    ("ID", SortColumn::Id),
-                    ("Created", SortColumn::Created),
-                    ("Status", SortColumn::Status),
-                    ("Trigger", SortColumn::Trigger),
-                    ("Kind", SortColumn::Kind),
-                    ("Size", SortColumn::Size),
-                ] {
-                    header.col(|ui| {
-                        let arrow = if self.sort.column == column {
-                            if self.sort.descending {
-                                " (desc)"
-                            } else {
-                                " (asc)"
-                            }
-                        } else {
-                            ""
-                        };
-                        if ui
-                            .button(RichText::new(format!("{title}{arrow}")).strong())
-                            .on_hover_text(format!("Sort by {title}"))
-                            .clicked()
-                        {
-                            clicked_sort = Some(column);
-                        }
-                    });
-                }
-                header.col(|ui| {
-                    ui.strong("Actions");
-                });
-            })
-            .body(|mut body| {
-                for row in &rows {
-                    body.row(26.0, |mut table_row| {
-                        table_row.col(|ui| {
-                            ui.label(row.id.to_string());
-                        });
-                        table_row.col(|ui| {
-                            ui.label(local(row.created_at));
-                        });
-                        table_row.col(|ui| {
-                            let badge = RichText::new(row.status.as_str())
-                                .color(Color32::WHITE)
-                                .background_color(status_color(row.status));
-                            let response = ui.label(badge);
-                            if let Some(error) = &row.error {
-                                response.on_hover_text(error);
-                            }
-                        });
-                        table_row.col(|ui| {
-                            ui.label(format!(
-                                "{}{}",
-                                row.trigger,
-                                if row.pinned { " (pinned)" } else { "" }
-                            ));
-                        });
-                        table_row.col(|ui| {
-                            ui.label(row.kind.as_str());
-                        });
-                        table_row.col(|ui| {
-                            ui.label(row.size_bytes.map(human_size).unwrap_or_else(|| "-".into()));
-                        });
-                        table_row.col(|ui| {
-                            let usable = row.status == Status::Completed;
-                            ui.horizontal(|ui| {
-                                let id = row.id;
+        // Narrow windows scroll sideways rather than hide the row actions.
+        egui::ScrollArea::horizontal()
+            .id_salt("backups-table")
+            .show(ui, |ui| {
+                TableBuilder::new(ui)
+                    .striped(true)
+                    .column(Column::auto().at_least(40.0))
+                    .column(Column::auto().at_least(150.0))
+                    .column(Column::auto().at_least(90.0))
+                    .column(Column::auto().at_least(80.0))
+                    .column(Column::auto().at_least(70.0))
+                    .column(Column::auto().at_least(80.0))
+                    .column(Column::remainder())
+                    .header(22.0, |mut header| {
+                        for (title, column) in [
+                            ("ID", SortColumn::Id),
+                            ("Created", SortColumn::Created),
+                            ("Status", SortColumn::Status),
+                            ("Trigger", SortColumn::Trigger),
+                            ("Kind", SortColumn::Kind),
+                            ("Size", SortColumn::Size),
+                        ] {
+                            header.col(|ui| {
+                                let arrow = if self.sort.column == column {
+                                    if self.sort.descending {
+                                        " (desc)"
+                                    } else {
+                                        " (asc)"
+                                    }
+                                } else {
+                                    ""
+                                };
                                 if ui
-                                    .add_enabled(usable, egui::Button::new("Restore…"))
-                                    .on_hover_text(format!("Restore backup {id}"))
+                                    .button(RichText::new(format!("{title}{arrow}")).strong())
+                                    .on_hover_text(format!("Sort by {title}"))
                                     .clicked()
                                 {
-                                    actions.push(("restore", row.clone()));
-                                }
-                                if ui
-                                    .add_enabled(usable, egui::Button::new("Export…"))
-                                    .on_hover_text(format!("Export backup {id}"))
-                                    .clicked()
-                                {
-                                    actions.push(("export", row.clone()));
-                                }
-                                if ui
-                                    .add_enabled(
-                                        matches!(row.status, Status::Completed | Status::Corrupted),
-                                        egui::Button::new("Verify"),
-                                    )
-                                    .on_hover_text(format!("Verify backup {id}"))
-                                    .clicked()
-                                {
-                                    actions.push(("verify", row.clone()));
-                                }
-                                let pin = if row.pinned { "Unpin" } else { "Pin" };
-                                if ui
-                                    .add_enabled(usable, egui::Button::new(pin))
-                                    .on_hover_text(format!("{pin} backup {id}"))
-                                    .clicked()
-                                {
-                                    actions.push(("pin", row.clone()));
-                                }
-                                if ui
-                                    .add_enabled(!row.pinned, egui::Button::new("Delete…"))
-                                    .on_hover_text(format!("Delete backup {id}"))
-                                    .clicked()
-                                {
-                                    actions.push(("delete", row.clone()));
+                                    clicked_sort = Some(column);
                                 }
                             });
+                        }
+                        header.col(|ui| {
+                            ui.strong("Actions");
                         });
+                    })
+                    .body(|mut body| {
+                        for row in &rows {
+                            body.row(26.0, |mut table_row| {
+                                table_row.col(|ui| {
+                                    ui.label(row.id.to_string());
+                                });
+                                table_row.col(|ui| {
+                                    ui.label(local(row.created_at));
+                                });
+                                table_row.col(|ui| {
+                                    let badge = RichText::new(row.status.as_str())
+                                        .color(Color32::WHITE)
+                                        .background_color(status_color(row.status));
+                                    let response = ui.label(badge);
+                                    if let Some(error) = &row.error {
+                                        response.on_hover_text(error);
+                                    }
+                                });
+                                table_row.col(|ui| {
+                                    ui.label(format!(
+                                        "{}{}",
+                                        row.trigger,
+                                        if row.pinned { " (pinned)" } else { "" }
+                                    ));
+                                });
+                                table_row.col(|ui| {
+                                    ui.label(row.kind.as_str());
+                                });
+                                table_row.col(|ui| {
+                                    ui.label(
+                                        row.size_bytes
+                                            .map(human_size)
+                                            .unwrap_or_else(|| "-".into()),
+                                    );
+                                });
+                                table_row.col(|ui| {
+                                    let usable = row.status == Status::Completed;
+                                    ui.horizontal(|ui| {
+                                        let id = row.id;
+                                        if ui
+                                            .add_enabled(usable, egui::Button::new("Restore…"))
+                                            .on_hover_text(format!("Restore backup {id}"))
+                                            .clicked()
+                                        {
+                                            actions.push(("restore", row.clone()));
+                                        }
+                                        if ui
+                                            .add_enabled(usable, egui::Button::new("Export…"))
+                                            .on_hover_text(format!("Export backup {id}"))
+                                            .clicked()
+                                        {
+                                            actions.push(("export", row.clone()));
+                                        }
+                                        if ui
+                                            .add_enabled(
+                                                matches!(
+                                                    row.status,
+                                                    Status::Completed | Status::Corrupted
+                                                ),
+                                                egui::Button::new("Verify"),
+                                            )
+                                            .on_hover_text(format!("Verify backup {id}"))
+                                            .clicked()
+                                        {
+                                            actions.push(("verify", row.clone()));
+                                        }
+                                        let pin = if row.pinned { "Unpin" } else { "Pin" };
+                                        if ui
+                                            .add_enabled(usable, egui::Button::new(pin))
+                                            .on_hover_text(format!("{pin} backup {id}"))
+                                            .clicked()
+                                        {
+                                            actions.push(("pin", row.clone()));
+                                        }
+                                        if ui
+                                            .add_enabled(usable, egui::Button::new("Show"))
+                                            .on_hover_text(format!("List what backup {id} holds"))
+                                            .clicked()
+                                        {
+                                            actions.push(("show", row.clone()));
+                                        }
+                                        if ui
+                                            .add_enabled(usable, egui::Button::new("Compare…"))
+                                            .on_hover_text(format!(
+                                                "Compare backup {id} with the one before it"
+                                            ))
+                                            .clicked()
+                                        {
+                                            actions.push(("compare", row.clone()));
+                                        }
+                                        if ui
+                                            .add_enabled(!row.pinned, egui::Button::new("Delete…"))
+                                            .on_hover_text(format!("Delete backup {id}"))
+                                            .clicked()
+                                        {
+                                            actions.push(("delete", row.clone()));
+                                        }
+                                    });
+                                });
+                            });
+                        }
                     });
-                }
             });
+
         if let Some(column) = clicked_sort {
             if self.sort.column == column {
                 self.sort.descending = !self.sort.descending;
@@ -320,6 +349,34 @@ impl BackstopApp {
                     });
                 }
                 "delete" => self.delete_confirm = Some(row.id),
+                "show" => {
+                    self.state.shown = None;
+                    self.show_open = Some(row.id);
+                    self.submit(JobRequest::Show { id: row.id });
+                }
+                "compare" => {
+                    // The newest completed backup of the profile taken before this one.
+                    let before = rows
+                        .iter()
+                        .filter(|r| {
+                            r.status == Status::Completed
+                                && (r.created_at, r.id) < (row.created_at, row.id)
+                        })
+                        .max_by_key(|r| (r.created_at, r.id))
+                        .map(|r| r.id);
+                    match before {
+                        Some(before) => {
+                            self.state.diffed = None;
+                            self.diff_open = Some((before, row.id));
+                            self.submit(JobRequest::Diff { before, after: row.id });
+                        }
+                        None => self.state.toast(
+                            ToastKind::Info,
+                            format!("Backup {} is the oldest: there is nothing before it to compare with", row.id),
+                            std::time::Instant::now(),
+                        ),
+                    }
+                }
                 _ => {}
             }
         }
@@ -605,6 +662,106 @@ impl BackstopApp {
                 });
             });
         self.restore_dialog = if open && !close { Some(dialog) } else { None };
+    }
+
+    /// The Show and Compare windows.
+    pub(crate) fn archive_windows(&mut self, ctx: &egui::Context) {
+        if let Some(id) = self.show_open {
+            let mut open = true;
+            egui::Window::new(format!("Backup {id}"))
+                .open(&mut open)
+                .default_width(620.0)
+                .show(ctx, |ui| {
+                    match self.state.shown.as_ref().filter(|(shown, _)| *shown == id) {
+                        None => {
+                            ui.spinner();
+                        }
+                        Some((_, manifest)) => {
+                            ui.label(format!(
+                                "{} backup of {} ({}), taken {}",
+                                manifest.kind,
+                                manifest.profile,
+                                manifest.trigger,
+                                local(manifest.created_at)
+                            ));
+                            if let Some(db) = &manifest.database {
+                                ui.label(format!(
+                                    "{} database {} ({}), {} at backup time",
+                                    db.engine,
+                                    db.name,
+                                    db.engine_version,
+                                    human_size(db.size_bytes)
+                                ));
+                                for (table, rows) in &db.tables {
+                                    ui.label(format!("table {table}: {rows} rows"));
+                                }
+                            }
+                            ui.separator();
+                            egui::Grid::new("entries")
+                                .num_columns(3)
+                                .striped(true)
+                                .show(ui, |ui| {
+                                    for e in &manifest.entries {
+                                        ui.label(&e.path);
+                                        ui.label(human_size(e.size));
+                                        ui.label(
+                                            RichText::new(&e.sha256[..e.sha256.len().min(16)])
+                                                .monospace(),
+                                        );
+                                        ui.end_row();
+                                    }
+                                });
+                        }
+                    }
+                });
+            if !open {
+                self.show_open = None;
+            }
+        }
+        if let Some((before, after)) = self.diff_open {
+            let mut open = true;
+            egui::Window::new(format!("Backup {before} to {after}"))
+                .open(&mut open)
+                .default_width(520.0)
+                .show(ctx, |ui| {
+                    match self
+                        .state
+                        .diffed
+                        .as_ref()
+                        .filter(|(b, a, _)| (*b, *a) == (before, after))
+                    {
+                        None => {
+                            ui.spinner();
+                        }
+                        Some((_, _, diff)) => {
+                            for path in &diff.added {
+                                ui.label(format!("added {path}"));
+                            }
+                            for path in &diff.removed {
+                                ui.label(format!("removed {path}"));
+                            }
+                            for path in &diff.changed {
+                                ui.label(format!("changed {path}"));
+                            }
+                            if let (Some(a), Some(b)) =
+                                (diff.database_size_before, diff.database_size_after)
+                            {
+                                ui.label(format!(
+                                    "database size: {} to {}",
+                                    human_size(a),
+                                    human_size(b)
+                                ));
+                            }
+                            for (table, (a, b)) in &diff.tables {
+                                ui.label(format!("table {table}: {a} to {b} rows"));
+                            }
+                        }
+                    }
+                });
+            if !open {
+                self.diff_open = None;
+            }
+        }
     }
 
     /// Confirmations: delete a backup, apply retention, remove a profile.

@@ -111,6 +111,10 @@ pub struct AppState {
     pub session_log: Vec<(ToastKind, String)>,
     /// The restore dialog's comparison, once the worker read it.
     pub inspection: Option<Inspection>,
+    /// The manifest shown by History's Show, once read.
+    pub shown: Option<(i64, crate::archive::Manifest)>,
+    /// History's Compare result: (older, newer, differences).
+    pub diffed: Option<(i64, i64, crate::archive::ManifestDiff)>,
     /// The retention preview, once the worker planned it.
     pub prune_preview: Option<PruneReport>,
     /// Catch-up backups queued at launch: ticket → intervals missed.
@@ -364,6 +368,8 @@ impl AppState {
                 now,
             ),
             JobOutput::Inspect(inspection) => self.inspection = Some(*inspection),
+            JobOutput::Shown(id, manifest) => self.shown = Some((id, *manifest)),
+            JobOutput::Diffed(before, after, diff) => self.diffed = Some((before, after, *diff)),
             JobOutput::ConfigSaved => self.toast(ToastKind::Success, "Settings saved", now),
             JobOutput::ProfilesChanged(text) => self.toast(ToastKind::Success, text, now),
             JobOutput::Details(profile, details) => {
