@@ -215,16 +215,7 @@ fn round_trip_restores_data_and_schema_exactly() {
     );
     // Stock tools read the archive: unzip, then pg_restore --list.
     let out = home.work().join("unzipped");
-    assert!(
-        Command::new("unzip")
-            .arg("-q")
-            .arg(&archive)
-            .arg("-d")
-            .arg(&out)
-            .status()
-            .unwrap()
-            .success()
-    );
+    common::unzip(&archive, &out);
     let dump = out.join("database").join(format!("{}.dump", db.name));
     assert!(
         Command::new("pg_restore")

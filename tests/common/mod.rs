@@ -209,3 +209,15 @@ pub fn raw_zip(path: &Path, entries: &[(&str, &[u8])]) {
     }
     zip.finish().unwrap();
 }
+
+/// Unpacks an archive with the stock `unzip`, as a user without Backstop would.
+pub fn unzip(archive: &Path, dest: &Path) {
+    let status = Command::new("unzip")
+        .arg("-q")
+        .arg(archive)
+        .arg("-d")
+        .arg(dest)
+        .status()
+        .unwrap();
+    assert!(status.success(), "unzip {}", archive.display());
+}
