@@ -26,8 +26,10 @@ pub const FORMAT_NAME: &str = "backstop-archive";
 pub const MANIFEST_NAME: &str = "manifest.json";
 /// Name of the how-to-restore entry.
 pub const README_NAME: &str = "README.txt";
-/// Largest manifest accepted; a real one is a few KiB per thousand files.
-const MAX_MANIFEST_BYTES: u64 = 64 << 20;
+/// Largest manifest accepted: about 200 bytes per file, so room for over a million files.
+const MAX_MANIFEST_BYTES: u64 = 256 << 20;
+/// Files-folder entries live under this prefix.
+pub const FILES_PREFIX: &str = "files/";
 
 /// What the archive says about the database it holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,15 +53,70 @@ pub struct DatabaseInfo {
     pub tool_version: Option<String>,
 }
 
-/// One entry of the archive with its size and checksum.
+/// What an entry is: a regular file (the default, left out of the JSON), a folder or a symbolic link.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryType {
+    /// A regular file: its bytes are the entry's content.
+    #[default]
+    File,
+    /// A folder (a zip directory entry, `path` ends with `/`); kept so empty folders come back.
+    Dir,
+    /// A symbolic link: the entry's content is the link's target, never what it points to.
+    Symlink,
+}
+
+impl EntryType {
+    fn is_file(&self) -> bool {
+        *self == EntryType::File
+    }
+}
+
+/// One entry of the archive with its size and checksum; files-folder entries also keep their metadata.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManifestEntry {
     /// Path inside the zip.
     pub path: String,
-    /// Uncompressed size in bytes.
+    /// Uncompressed size in bytes (a link: its target's length; a folder: 0).
     pub size: u64,
-    /// SHA-256 of the uncompressed bytes, lowercase hex.
+    /// SHA-256 of the uncompressed bytes, lowercase hex (a link: of its target text).
     pub sha256: String,
+    /// File, folder or link.
+    #[serde(default, rename = "type", skip_serializing_if = "EntryType::is_file")]
+    pub entry_type: EntryType,
+    /// Modification time of the original (files folder entries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtime: Option<DateTime<Utc>>,
+    /// Unix mode bits of the original (permissions, setuid/setgid/sticky), files folder entries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<u32>,
+    /// A link's target, as written in the link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+}
+
+impl ManifestEntry {
+    /// A regular file's record with no metadata (database dumps, the README).
+    pub fn plain(path: &str, size: u64, sha256: &str) -> ManifestEntry {
+        ManifestEntry {
+            path: path.to_string(),
+            size,
+            sha256: sha256.to_string(),
+            entry_type: EntryType::File,
+            mtime: None,
+            mode: None,
+            target: None,
+        }
+    }
+}
+
+/// The metadata kept with a files-folder entry.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EntryMeta {
+    /// Modification time.
+    pub mtime: Option<DateTime<Utc>>,
+    /// Unix mode bits.
+    pub mode: Option<u32>,
 }
 
 /// `manifest.json`: what the archive is and the checksum of every entry.
@@ -217,7 +274,11 @@ pub struct ArchiveWriter {
     entries: Vec<ManifestEntry>,
     level: u32,
     created_at: DateTime<Utc>,
+    warnings: Vec<String>,
 }
+
+/// SHA-256 of no bytes (a folder entry's checksum).
+pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 impl ArchiveWriter {
     /// Creates `path` (which must not exist; 0600) for writing.
@@ -229,6 +290,7 @@ impl ArchiveWriter {
             entries: Vec::new(),
             level: compression_level.min(9),
             created_at,
+            warnings: Vec::new(),
         })
     }
 
@@ -248,6 +310,27 @@ impl ArchiveWriter {
             .large_file(size_hint >= 0xF000_0000)
     }
 
+    /// Options for a files-folder entry: its own mode and time, so `unzip` puts them back too.
+    fn meta_options(&self, size_hint: u64, compress: bool, meta: EntryMeta) -> SimpleFileOptions {
+        let mut options = self.options(size_hint, compress);
+        if let Some(mode) = meta.mode {
+            options = options.unix_permissions(mode & 0o777);
+        }
+        if let Some(mtime) = meta.mtime {
+            options = options.last_modified_time(zip_time(mtime));
+        }
+        options
+    }
+
+    fn check_name(name: &str) -> Result<()> {
+        match unsafe_name_reason(name) {
+            Some(reason) => Err(Error::Usage(format!(
+                "internal: bad entry name {name}: {reason}"
+            ))),
+            None => Ok(()),
+        }
+    }
+
     /// Streams `reader` into the entry `name`, hashing it; `size_hint` chooses zip64 for large entries.
     pub fn add_stream(
         &mut self,
@@ -257,12 +340,42 @@ impl ArchiveWriter {
         job: &JobControl,
         stage: &str,
     ) -> Result<Copied> {
-        if let Some(reason) = unsafe_name_reason(name) {
-            return Err(Error::Usage(format!(
-                "internal: bad entry name {name}: {reason}"
-            )));
-        }
         let options = self.options(size_hint, true);
+        self.write_entry(name, options, reader, size_hint, job, stage)
+    }
+
+    /// Streams a files-folder file into the entry `name` with its metadata; `compress: false` stores it as it is
+    /// (for data that is already compressed).
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_file(
+        &mut self,
+        name: &str,
+        reader: &mut dyn Read,
+        size_hint: u64,
+        compress: bool,
+        meta: EntryMeta,
+        job: &JobControl,
+        stage: &str,
+    ) -> Result<Copied> {
+        let options = self.meta_options(size_hint, compress, meta);
+        let copied = self.write_entry(name, options, reader, size_hint, job, stage)?;
+        if let Some(last) = self.entries.last_mut() {
+            last.mtime = meta.mtime;
+            last.mode = meta.mode;
+        }
+        Ok(copied)
+    }
+
+    fn write_entry(
+        &mut self,
+        name: &str,
+        options: SimpleFileOptions,
+        reader: &mut dyn Read,
+        size_hint: u64,
+        job: &JobControl,
+        stage: &str,
+    ) -> Result<Copied> {
+        Self::check_name(name)?;
         self.zip
             .start_file(name, options)
             .map_err(|e| zip_write_error(&self.path, e))?;
@@ -274,12 +387,62 @@ impl ArchiveWriter {
                 CopyError::TooLarge(_) => Error::damaged(&path, "entry too large"),
                 CopyError::Cancelled => Error::Cancelled,
             })?;
-        self.entries.push(ManifestEntry {
-            path: name.to_string(),
-            size: copied.bytes,
-            sha256: copied.sha256.clone(),
-        });
+        self.entries
+            .push(ManifestEntry::plain(name, copied.bytes, &copied.sha256));
         Ok(copied)
+    }
+
+    /// Adds a folder entry (`name` ends with `/`), so empty folders and folder modes come back.
+    pub fn add_dir(&mut self, name: &str, meta: EntryMeta) -> Result<()> {
+        Self::check_name(name)?;
+        let name = if name.ends_with('/') {
+            name.to_string()
+        } else {
+            format!("{name}/")
+        };
+        let options = self.meta_options(0, false, meta);
+        self.zip
+            .add_directory(name.as_str(), options)
+            .map_err(|e| zip_write_error(&self.path, e))?;
+        self.entries.push(ManifestEntry {
+            entry_type: EntryType::Dir,
+            mtime: meta.mtime,
+            mode: meta.mode,
+            ..ManifestEntry::plain(&name, 0, EMPTY_SHA256)
+        });
+        Ok(())
+    }
+
+    /// Adds a symbolic link entry: the link itself (its target text), never what it points to.
+    pub fn add_symlink(&mut self, name: &str, target: &str, meta: EntryMeta) -> Result<()> {
+        Self::check_name(name)?;
+        let options = self.meta_options(target.len() as u64, false, meta);
+        self.zip
+            .add_symlink(name, target, options)
+            .map_err(|e| zip_write_error(&self.path, e))?;
+        let sha = crate::progress::sha256_hex(target.as_bytes());
+        self.entries.push(ManifestEntry {
+            entry_type: EntryType::Symlink,
+            mtime: meta.mtime,
+            mode: None,
+            target: Some(target.to_string()),
+            ..ManifestEntry::plain(name, target.len() as u64, &sha)
+        });
+        Ok(())
+    }
+
+    /// Takes back the entry written last (a file that changed while it was read, to be read again).
+    pub fn abort_last(&mut self) -> Result<()> {
+        self.zip
+            .abort_file()
+            .map_err(|e| zip_write_error(&self.path, e))?;
+        self.entries.pop();
+        Ok(())
+    }
+
+    /// Records a warning to go into the manifest.
+    pub fn warn(&mut self, warning: String) {
+        self.warnings.push(warning);
     }
 
     /// Adds a small entry from memory.
@@ -320,6 +483,7 @@ impl ArchiveWriter {
     /// Writes the manifest (with the recorded entries) last, closes the zip and fsyncs the file.
     pub fn finish(mut self, mut manifest: Manifest) -> Result<Manifest> {
         manifest.entries = std::mem::take(&mut self.entries);
+        manifest.warnings.append(&mut self.warnings);
         let json = serde_json::to_vec_pretty(&manifest)
             .map_err(|e| Error::Usage(format!("internal: cannot encode manifest: {e}")))?;
         let options = self.options(json.len() as u64, true);
@@ -382,6 +546,13 @@ pub fn readme_text(manifest: &Manifest) -> String {
             )),
         }
     }
+    if manifest.kind != Kind::Database {
+        text.push_str(
+            "4. The files folder is under restored/files/ (modes, times and symbolic links included when\n\
+             \x20  unpacked by Info-ZIP unzip on Linux or macOS). Move the live folder aside, then put it in place:\n\
+             \x20                        mv /path/to/media /path/to/media.old && mv restored/files /path/to/media\n",
+        );
+    }
     text.push_str("\nWith Backstop: backstop import <archive>.zip, then backstop restore ID\n");
     text
 }
@@ -443,16 +614,19 @@ impl ArchiveReader {
                     format!("unsafe entry name '{name}': {reason}"),
                 ));
             }
-            if entry.is_symlink() {
+            // A link is only ever a files-folder entry; it is restored as a link, never written through.
+            if entry.is_symlink() && !name.starts_with(FILES_PREFIX) {
                 return Err(Error::damaged(
                     path,
-                    format!("entry '{name}' is a link; refusing it"),
+                    format!("entry '{name}' is a link outside files/; refusing it"),
                 ));
             }
             if entry.encrypted() {
                 return Err(Error::damaged(path, format!("entry '{name}' is encrypted")));
             }
-            if !entry.is_dir() && !names.insert(name.to_lowercase()) {
+            // Names that differ only in case are fine on Linux; restoring them onto a case-insensitive file
+            // system is refused there (see `files`). The database entries, though, are ours and never do.
+            if !name.starts_with(FILES_PREFIX) && !names.insert(name.to_lowercase()) {
                 return Err(Error::damaged(
                     path,
                     format!("two entries map to the same path '{name}' (differing only in case)"),
@@ -497,14 +671,33 @@ impl ArchiveReader {
                 Error::damaged(&self.path, format!("entry #{i} is unreadable: {e}"))
             })?;
             let name = entry.name().map(|n| n.into_owned()).unwrap_or_default();
-            if name == MANIFEST_NAME || entry.is_dir() {
+            if name == MANIFEST_NAME {
                 continue;
             }
+            let actual = if entry.is_dir() {
+                EntryType::Dir
+            } else if entry.is_symlink() {
+                EntryType::Symlink
+            } else {
+                EntryType::File
+            };
             match listed.get(name.as_str()) {
+                // Folder entries written by other zip tools are harmless; Backstop lists its own.
+                None if actual == EntryType::Dir => continue,
                 None => {
                     return Err(Error::damaged(
                         &self.path,
                         format!("entry '{name}' is not listed in the manifest"),
+                    ));
+                }
+                Some(record) if record.entry_type != actual => {
+                    return Err(Error::damaged(
+                        &self.path,
+                        format!(
+                            "entry '{name}' is a {actual:?} but the manifest says {:?}",
+                            record.entry_type
+                        )
+                        .to_lowercase(),
                     ));
                 }
                 Some(record) if record.size != entry.size() => {
@@ -841,11 +1034,7 @@ mod tests {
     #[test]
     fn manifests_diff_by_entry_checksum_and_row_counts() {
         let t = Utc::now();
-        let entry = |p: &str, sha: &str| ManifestEntry {
-            path: p.into(),
-            size: 1,
-            sha256: sha.into(),
-        };
+        let entry = |p: &str, sha: &str| ManifestEntry::plain(p, 1, sha);
         let db = |size: u64, rows: &[(&str, u64)]| DatabaseInfo {
             engine: EngineKind::Sqlite,
             engine_version: String::new(),

@@ -40,7 +40,7 @@ pub enum Command {
         /// The profile (may be left out when only one exists).
         #[arg(long)]
         profile: Option<String>,
-        /// full, database or files (default: database).
+        /// full, database or files (default: the profile's default kind: full when it has a files folder).
         #[arg(long)]
         kind: Option<Kind>,
         /// Print the report as JSON.
@@ -95,6 +95,13 @@ pub enum Command {
         /// End other sessions connected to the target database before the swap (PostgreSQL).
         #[arg(long)]
         terminate_sessions: bool,
+        /// Restore only these entries or folders of the archive (`files/photos`, `photos/a.jpg`) into --to;
+        /// nothing live is touched and no confirmation is needed.
+        #[arg(long, value_name = "PATH", num_args = 1.., requires = "to")]
+        only: Vec<String>,
+        /// The folder --only restores into (created if missing; existing names in it are never overwritten).
+        #[arg(long, value_name = "DIR", requires = "only")]
+        to: Option<PathBuf>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -360,9 +367,22 @@ impl ConnectionFields {
 /// Profile fields shared by `add` and `edit`, named after their config keys.
 #[derive(Debug, Args, Default)]
 pub struct ProfileFields {
-    /// The folder of user files that goes with the database.
-    #[arg(long)]
+    /// The folder of user files ("media") that goes with the database.
+    #[arg(long, value_name = "DIR")]
     pub files: Option<PathBuf>,
+    /// Stop backing up a files folder (edit).
+    #[arg(long, conflicts_with = "files")]
+    pub no_files: bool,
+    /// Leave out paths of the files folder matching this glob (`cache/**`, `*.tmp`); repeat for several.
+    /// Given on edit, replaces the list.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// Remove every exclude pattern (edit).
+    #[arg(long, conflicts_with = "exclude")]
+    pub no_exclude: bool,
+    /// What a backup holds when no --kind is given: full, database or files.
+    #[arg(long, value_name = "KIND")]
+    pub default_kind: Option<Kind>,
     /// Where archives are written (default: the data folder's archives/<name>).
     #[arg(long)]
     pub storage: Option<PathBuf>,
@@ -396,6 +416,27 @@ pub struct ProfileFields {
 }
 
 impl ProfileFields {
+    /// Applies the files-folder fields to a profile.
+    fn apply_files(&self, profile: &mut Profile) -> Result<()> {
+        if let Some(files) = &self.files {
+            profile.files_dir = Some(absolute(files.clone())?);
+        }
+        if self.no_files {
+            profile.files_dir = None;
+        }
+        if !self.exclude.is_empty() {
+            profile.exclude = self.exclude.clone();
+        }
+        if self.no_exclude {
+            profile.exclude.clear();
+        }
+        if self.default_kind.is_some() {
+            profile.default_kind = self.default_kind;
+        }
+        crate::files::Excludes::new(&profile.exclude)?;
+        Ok(())
+    }
+
     fn apply(&self, policy: &mut Policy) {
         let set = |field: &mut u32, value: Option<u32>| {
             if let Some(v) = value {
@@ -618,6 +659,8 @@ fn job_command(ctx: &mut Context, command: Command, job: &JobControl) -> Result<
             yes,
             to_database,
             terminate_sessions,
+            only,
+            to,
             json,
         } => {
             let spec = RestoreSpec {
@@ -627,8 +670,10 @@ fn job_command(ctx: &mut Context, command: Command, job: &JobControl) -> Result<
                 safety_backup: !no_safety_backup,
                 target_database: to_database,
                 terminate_sessions,
+                only,
+                to: to.map(absolute).transpose()?,
             };
-            if !validate_only && !yes {
+            if !validate_only && !yes && spec.only.is_empty() {
                 let plan = jobs::plan_restore(ctx, &spec)?;
                 confirm_restore(&plan)?;
             }
@@ -1043,13 +1088,16 @@ fn profile_command(cmd: ProfileCommand) -> Result<i32> {
                     DatabaseConfig::Postgres(cfg)
                 }
             };
-            let profile = Profile {
+            let mut profile = Profile {
                 name: name.clone(),
                 database,
-                files_dir: fields.files.clone().map(absolute).transpose()?,
+                files_dir: None,
+                exclude: Vec::new(),
+                default_kind: None,
                 storage_dir: storage,
                 policy,
             };
+            fields.apply_files(&mut profile)?;
             jobs::prepare_profile(&profile)?;
             config.profiles.push(profile.clone());
             config.save(&paths.config_file)?;
@@ -1103,9 +1151,7 @@ fn profile_command(cmd: ProfileCommand) -> Result<i32> {
                     }
                 }
             }
-            if let Some(files) = &fields.files {
-                profile.files_dir = Some(absolute(files.clone())?);
-            }
+            fields.apply_files(&mut profile)?;
             if let Some(storage) = &fields.storage {
                 profile.storage_dir = absolute(storage.clone())?;
             }

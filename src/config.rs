@@ -208,6 +208,12 @@ pub struct Profile {
     /// The folder of user files ("media") that goes with the database.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub files_dir: Option<PathBuf>,
+    /// Glob patterns of paths in the files folder to leave out (`cache/**`, `*.tmp`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<String>,
+    /// What a backup holds when no kind is asked for (None: full with a files folder, else database).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_kind: Option<Kind>,
     /// Where this profile's archives are written.
     pub storage_dir: PathBuf,
     /// Retention and automatic backups.
@@ -216,12 +222,12 @@ pub struct Profile {
 }
 
 impl Profile {
-    /// The kind used when none is given: full with a files folder, else database.
+    /// The kind used when none is given: the profile's choice, else full with a files folder, else database.
     pub fn default_kind(&self) -> Kind {
-        if self.files_dir.is_some() {
-            Kind::Full
-        } else {
-            Kind::Database
+        match (self.default_kind, &self.files_dir) {
+            (Some(kind), Some(_)) => kind,
+            (_, Some(_)) => Kind::Full,
+            (_, None) => Kind::Database,
         }
     }
 }

@@ -75,6 +75,12 @@ pub enum Error {
     )]
     DatabaseMissing(PathBuf),
 
+    /// The profile's files folder does not exist (or is not a folder).
+    #[error(
+        "files folder not found: {0}\n  is the drive mounted? Check the profile's files folder (`backstop profile list`)"
+    )]
+    FilesFolderMissing(PathBuf),
+
     /// Another program holds a lock on the database for longer than the busy timeout.
     #[error(
         "database {path} is locked by another program (waited {seconds} s); try again when it is idle, or raise busy_timeout_secs in the config"

@@ -8,6 +8,7 @@ use crate::catalog::{BackupRow, Catalog, Completion, JobRow, RestoreRow};
 use crate::config::{Config, Paths, Profile};
 use crate::engine::{self, sqlite::SQLITE_MAGIC};
 use crate::error::{Error, IoContext, Result};
+use crate::files;
 use crate::fsutil::{self, TempGuard};
 use crate::lock::ProfileLock;
 use crate::model::{Kind, Status, Trigger};
@@ -83,6 +84,9 @@ impl Context {
                 .filter(|r| r.profile == profile.name)
             {
                 let message = self.recover_row(&row)?;
+                self.recovered.push(message);
+            }
+            if let Some(message) = recover_restore(&self.paths, &profile.name) {
                 self.recovered.push(message);
             }
             self.catalog.fail_stale_runs(
@@ -277,6 +281,8 @@ pub fn ensure_demo(paths: &Paths) -> Result<Vec<String>> {
             name: "demo".into(),
             database: crate::config::DatabaseConfig::Sqlite { path: db },
             files_dir: None,
+            exclude: Vec::new(),
+            default_kind: None,
             storage_dir: paths.default_storage("demo"),
             policy: crate::model::Policy::default(),
         };
@@ -401,17 +407,14 @@ pub fn backup(ctx: &Context, spec: &BackupSpec, job: &JobControl) -> Result<Back
 }
 
 fn resolve_kind(profile: &Profile, kind: Option<Kind>) -> Result<Kind> {
-    match kind.unwrap_or(Kind::Database) {
-        Kind::Database => Ok(Kind::Database),
-        other => Err(Error::Usage(format!(
-            "--kind {other} needs the files folder, which this version of Backstop cannot back up yet{}; use --kind database",
-            if profile.files_dir.is_none() {
-                " (and the profile has none)"
-            } else {
-                ""
-            }
-        ))),
+    let kind = kind.unwrap_or_else(|| profile.default_kind());
+    if kind != Kind::Database && profile.files_dir.is_none() {
+        return Err(Error::Usage(format!(
+            "--kind {kind} needs a files folder and profile {} has none; add one with `backstop profile edit {} --files DIR`, or use --kind database",
+            profile.name, profile.name
+        )));
     }
+    Ok(kind)
 }
 
 /// The backup itself, for a caller that already holds the profile's lock (restore's safety backup).
@@ -482,10 +485,30 @@ fn write_backup(
     job: &JobControl,
 ) -> Result<(Completion, u64)> {
     let start = Instant::now();
-    let engine = engine_for(ctx, profile)?;
-    engine.preflight()?;
-    let db_size = engine.size_bytes()?;
-    let needed = db_size + db_size / 4 + (1 << 20);
+    let with_database = kind != Kind::Files;
+    resolve_kind(profile, Some(kind))?;
+    let folder = match (kind, &profile.files_dir) {
+        (Kind::Full | Kind::Files, Some(dir)) => {
+            Some((dir.clone(), files::Excludes::new(&profile.exclude)?))
+        }
+        _ => None,
+    };
+    let engine = if with_database {
+        let engine = engine_for(ctx, profile)?;
+        engine.preflight()?;
+        Some(engine)
+    } else {
+        None
+    };
+    let db_size = match &engine {
+        Some(engine) => engine.size_bytes()?,
+        None => 0,
+    };
+    let files_size = match &folder {
+        Some((dir, excludes)) => files::measure(dir, excludes)?.0,
+        None => 0,
+    };
+    let needed = db_size + db_size / 4 + files_size + (1 << 20);
     if let Some(available) = fsutil::available_space(&profile.storage_dir)
         && available < needed
     {
@@ -498,7 +521,17 @@ fn write_backup(
     let partial = TempGuard::new(fsutil::partial_path(path));
     let mut writer =
         ArchiveWriter::create(partial.path(), profile.policy.compression_level, created_at)?;
-    let database = engine.backup(&mut writer, &profile.storage_dir, job)?;
+    let database = match &engine {
+        Some(engine) => Some(engine.backup(&mut writer, &profile.storage_dir, job)?),
+        None => None,
+    };
+    let summary = match &folder {
+        Some((dir, excludes)) => Some(files::backup_folder(dir, excludes, &mut writer, job)?),
+        None => None,
+    };
+    for warning in summary.iter().flat_map(|s| &s.warnings) {
+        ctx.log("backup", Some(&profile.name), "warning", warning);
+    }
     let manifest = Manifest {
         format: archive::FORMAT_NAME.to_string(),
         format_version: archive::FORMAT_VERSION,
@@ -507,7 +540,7 @@ fn write_backup(
         kind,
         trigger,
         created_at,
-        database: Some(database.clone()),
+        database: database.clone(),
         entries: Vec::new(),
         imported_from: None,
         warnings: Vec::new(),
@@ -522,11 +555,11 @@ fn write_backup(
     Ok((
         Completion {
             duration_ms: millis(start),
-            engine: Some(database.engine.to_string()),
-            engine_version: Some(database.engine_version),
-            database_name: Some(database.name),
-            database_size_bytes: Some(database.size_bytes),
-            tables: Some(database.tables),
+            engine: database.as_ref().map(|d| d.engine.to_string()),
+            engine_version: database.as_ref().map(|d| d.engine_version.clone()),
+            database_name: database.as_ref().map(|d| d.name.clone()),
+            database_size_bytes: database.as_ref().map(|d| d.size_bytes),
+            tables: database.map(|d| d.tables),
             ..completion
         },
         db_size,
@@ -599,6 +632,10 @@ pub struct RestoreSpec {
     pub target_database: Option<String>,
     /// End other sessions on the target before the swap.
     pub terminate_sessions: bool,
+    /// Restore only these entries (paths or folders in the archive) into `to`, nothing live touched.
+    pub only: Vec<String>,
+    /// The folder `only` restores into.
+    pub to: Option<PathBuf>,
 }
 
 /// What a restore did (or would do, for validate-only).
@@ -772,91 +809,417 @@ fn restore_locked(
     }
     let mut reader = ArchiveReader::open(&plan.archive)?;
     let manifest = reader.manifest.clone();
-    let Some(info) = manifest.database.clone() else {
-        return Err(Error::Usage(format!(
-            "{} holds no database (kind {}); nothing to restore with this version",
-            plan.archive.display(),
-            manifest.kind
-        )));
-    };
-    let engine = engine_for(ctx, profile)?;
-    if info.engine != engine.kind() {
-        return Err(Error::Usage(format!(
-            "the archive holds a {} database but profile {} uses {}",
-            info.engine,
-            profile.name,
-            engine.kind()
-        )));
+    let when = manifest.created_at.format("%Y-%m-%d %H:%M:%S UTC");
+    let report =
+        |target: String, validate_only: bool, safety: Option<i64>, message: String| RestoreReport {
+            profile: profile.name.clone(),
+            backup_id: plan.row.as_ref().map(|r| r.id),
+            archive: plan.archive.clone(),
+            target,
+            validate_only,
+            safety_backup_id: safety,
+            backup_created_at: manifest.created_at,
+            tables: manifest
+                .database
+                .as_ref()
+                .map(|d| d.tables.clone())
+                .unwrap_or_default(),
+            message,
+        };
+    if !spec.only.is_empty() {
+        let target = restore_chosen(&mut reader, spec, job)?;
+        return Ok(report(target.clone(), spec.validate_only, None, target));
     }
-    // Every other entry's checksum first; the database entry is checked as it is extracted.
-    for entry in manifest.entries.iter().filter(|e| e.path != info.entry) {
+    let info = manifest.database.clone();
+    let folder_entries = files::entries_of(&manifest.entries);
+    let live_folder = match (manifest.kind, &profile.files_dir) {
+        (Kind::Database, _) => None,
+        (_, Some(dir)) => Some(dir.clone()),
+        (kind, None) => {
+            return Err(Error::Usage(format!(
+                "this {kind} backup holds a files folder but profile {} has none; add one with `backstop profile edit {} --files DIR`, or restore chosen files with --only files --to DIR",
+                profile.name, profile.name
+            )));
+        }
+    };
+    let engine = match &info {
+        Some(info) => {
+            let engine = engine_for(ctx, profile)?;
+            if info.engine != engine.kind() {
+                return Err(Error::Usage(format!(
+                    "the archive holds a {} database but profile {} uses {}",
+                    info.engine,
+                    profile.name,
+                    engine.kind()
+                )));
+            }
+            Some(engine)
+        }
+        None => None,
+    };
+    // Entries that are neither the dump nor the folder's (the README) are checked here; the dump and each file
+    // are checked as they are extracted.
+    for entry in manifest.entries.iter().filter(|e| {
+        info.as_ref().is_none_or(|i| i.entry != e.path)
+            && !e.path.starts_with(archive::FILES_PREFIX)
+    }) {
         reader.check_entry(&entry.path, job, "checking archive")?;
+    }
+    if let Some(live) = &live_folder {
+        files::preflight_swap(live)?;
     }
     let options = engine::RestoreOptions {
         target_database: spec.target_database.clone(),
         terminate_sessions: spec.terminate_sessions,
         validate_only: spec.validate_only,
     };
-    let staged = engine.stage_restore(&mut reader, &info, &options, job)?;
-    let target = staged.describe();
-    let when = manifest.created_at.format("%Y-%m-%d %H:%M:%S UTC");
+    let staged_db = match (&engine, &info) {
+        (Some(engine), Some(info)) => {
+            Some(engine.stage_restore(&mut reader, info, &options, job)?)
+        }
+        _ => None,
+    };
+    let staged_folder = match &live_folder {
+        Some(live) => Some(files::stage_folder(
+            &mut reader,
+            &folder_entries,
+            live,
+            job,
+        )?),
+        None => None,
+    };
+    let target = [
+        staged_db.as_ref().map(|s| s.describe()),
+        live_folder
+            .as_ref()
+            .map(|l| format!("the files folder {}", l.display())),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" and ");
+    let folder_summary = staged_folder.as_ref().map(|f| {
+        format!(
+            "{} files ({})",
+            f.extracted.files,
+            crate::progress::human_size(f.extracted.bytes)
+        )
+    });
     if spec.validate_only {
-        return Ok(RestoreReport {
-            profile: profile.name.clone(),
-            backup_id: plan.row.as_ref().map(|r| r.id),
-            archive: plan.archive.clone(),
-            target: target.clone(),
-            validate_only: true,
-            safety_backup_id: None,
-            backup_created_at: manifest.created_at,
-            tables: info.tables.clone(),
-            message: format!(
-                "validated: the backup from {when} is intact ({} tables, {} rows, integrity check ok); a restore would replace {target}; nothing was changed",
+        if let Some(folder) = staged_folder {
+            folder.discard();
+        }
+        let mut checked = Vec::new();
+        if let Some(info) = &info {
+            checked.push(format!(
+                "{} tables, {} rows, integrity check ok",
                 info.tables.len(),
                 info.tables.values().sum::<u64>()
+            ));
+        }
+        checked.extend(folder_summary);
+        return Ok(report(
+            target.clone(),
+            true,
+            None,
+            format!(
+                "validated: the backup from {when} is intact ({}); a restore would replace {target}; nothing was changed",
+                checked.join("; ")
             ),
-        });
+        ));
     }
-    job.check()?;
-    // A missing database has nothing to keep; any other problem reading it stops the restore here.
-    let live_exists = match engine.preflight() {
-        Ok(()) => true,
-        Err(Error::DatabaseMissing(_)) => false,
-        Err(e) => {
-            return Err(Error::Usage(format!(
-                "the current database cannot be read, so no safety backup can be taken and nothing was restored: {e}"
-            )));
+    let discard = |folder: Option<files::StagedFolder>| {
+        if let Some(folder) = folder {
+            folder.discard();
         }
     };
-    if spec.safety_backup && live_exists {
-        job.stage("taking safety backup", None);
-        let safety = backup_locked(ctx, profile, Kind::Database, Trigger::Safety, job).map_err(|e| match e {
-            Error::Cancelled => Error::Cancelled,
-            other => Error::Usage(format!(
-                "the safety backup of the current database failed, so nothing was restored: {other}"
-            )),
-        })?;
-        *safety_id = Some(safety.id);
+    if let Err(e) = job.check() {
+        discard(staged_folder);
+        return Err(e);
     }
-    job.check()?;
-    staged.apply(job)?;
-    Ok(RestoreReport {
-        profile: profile.name.clone(),
-        backup_id: plan.row.as_ref().map(|r| r.id),
-        archive: plan.archive.clone(),
-        target: target.clone(),
-        validate_only: false,
-        safety_backup_id: *safety_id,
-        backup_created_at: manifest.created_at,
-        tables: info.tables.clone(),
-        message: format!(
-            "restored {target} from the backup of {when}{}",
-            match safety_id {
-                Some(id) => format!(" (safety backup {id} holds the state from just before)"),
-                None => String::new(),
+    // A missing database has nothing to keep; any other problem reading it stops the restore here.
+    let db_live = match &engine {
+        Some(engine) => match engine.preflight() {
+            Ok(()) => true,
+            Err(Error::DatabaseMissing(_)) => false,
+            Err(e) => {
+                discard(staged_folder);
+                return Err(Error::Usage(format!(
+                    "the current database cannot be read, so no safety backup can be taken and nothing was restored: {e}"
+                )));
             }
-        ),
-    })
+        },
+        None => false,
+    };
+    let folder_live = live_folder.as_ref().is_some_and(|l| l.is_dir());
+    let safety_kind = match (db_live, folder_live) {
+        (true, true) => Some(Kind::Full),
+        (true, false) => Some(Kind::Database),
+        (false, true) => Some(Kind::Files),
+        (false, false) => None,
+    };
+    if spec.safety_backup
+        && let Some(kind) = safety_kind
+    {
+        job.stage("taking safety backup", None);
+        match backup_locked(ctx, profile, kind, Trigger::Safety, job) {
+            Ok(safety) => *safety_id = Some(safety.id),
+            Err(e) => {
+                discard(staged_folder);
+                return Err(match e {
+                    Error::Cancelled => Error::Cancelled,
+                    other => Error::Usage(format!(
+                        "the safety backup of the current state failed, so nothing was restored: {other}"
+                    )),
+                });
+            }
+        }
+    }
+    if let Err(e) = job.check() {
+        discard(staged_folder);
+        return Err(e);
+    }
+    let journal = staged_folder
+        .as_ref()
+        .map(|f| RestoreJournal::new(ctx, profile, f, *safety_id));
+    if let Some(journal) = &journal {
+        journal.write(JournalStep::Staged)?;
+    }
+    let db_applied = staged_db.is_some();
+    if let Some(staged) = staged_db
+        && let Err(e) = staged.apply(job)
+    {
+        discard(staged_folder);
+        if let Some(journal) = &journal {
+            journal.remove();
+        }
+        return Err(e);
+    }
+    let mut kept_folder = None;
+    if let Some(folder) = staged_folder {
+        if let Some(journal) = &journal {
+            journal.write(JournalStep::DatabaseApplied)?;
+        }
+        match folder.swap() {
+            Ok(old) => kept_folder = old,
+            Err(e) => {
+                folder.discard();
+                let rolled_back = if db_applied {
+                    rollback_database(ctx, profile, *safety_id, job)
+                } else {
+                    Ok("")
+                };
+                if let Some(journal) = &journal {
+                    journal.remove();
+                }
+                return Err(match rolled_back {
+                    Ok(how) => Error::Usage(format!(
+                        "the files folder could not be put in place ({e}){how}; nothing was changed"
+                    )),
+                    Err(again) => Error::Usage(format!(
+                        "the files folder could not be put in place ({e}), and the database could not be put back ({again}); restore safety backup {} to return to the state before",
+                        safety_id.map_or("(none)".to_string(), |id| id.to_string())
+                    )),
+                });
+            }
+        }
+        if let Some(journal) = &journal {
+            journal.remove();
+        }
+    }
+    let mut message = format!("restored {target} from the backup of {when}");
+    if let Some(summary) = folder_summary {
+        message.push_str(&format!(" ({summary})"));
+    }
+    if let Some(id) = safety_id {
+        message.push_str(&format!(
+            "; safety backup {id} holds the state from just before"
+        ));
+    }
+    if let Some(old) = kept_folder {
+        message.push_str(&format!(
+            "; the previous files folder is kept as {} until you delete it",
+            old.display()
+        ));
+    }
+    Ok(report(target, false, *safety_id, message))
+}
+
+/// `restore --only PATH... --to DIR`: the chosen entries into another folder, nothing live touched.
+fn restore_chosen(
+    reader: &mut ArchiveReader,
+    spec: &RestoreSpec,
+    job: &JobControl,
+) -> Result<String> {
+    let Some(to) = &spec.to else {
+        return Err(Error::Usage(
+            "--only needs --to DIR: the folder to restore the chosen entries into".into(),
+        ));
+    };
+    let entries: Vec<archive::ManifestEntry> = reader
+        .manifest
+        .entries
+        .iter()
+        .filter(|e| e.path != archive::README_NAME)
+        .cloned()
+        .collect();
+    let chosen = files::select(&entries, &spec.only)?;
+    if spec.validate_only {
+        for entry in &chosen {
+            reader.check_entry(&entry.path, job, "checking archive")?;
+        }
+        return Ok(format!(
+            "validated: the {} chosen entries are intact; nothing was written",
+            chosen.len()
+        ));
+    }
+    let done = files::restore_selected(reader, &chosen, to, job)?;
+    Ok(format!(
+        "restored {} files, {} folders and {} links ({}) into {}",
+        done.files,
+        done.dirs,
+        done.links,
+        crate::progress::human_size(done.bytes),
+        to.display()
+    ))
+}
+
+/// Puts the database back from the safety backup after a later step of a full restore failed.
+fn rollback_database(
+    ctx: &Context,
+    profile: &Profile,
+    safety_id: Option<i64>,
+    job: &JobControl,
+) -> Result<&'static str> {
+    let Some(id) = safety_id else {
+        return Err(Error::Usage(
+            "no safety backup was taken (--no-safety-backup), so the restored database stays"
+                .into(),
+        ));
+    };
+    let row = ctx.catalog.get(id)?;
+    let mut reader = ArchiveReader::open(&row.path)?;
+    let info = reader
+        .manifest
+        .database
+        .clone()
+        .ok_or_else(|| Error::Usage(format!("safety backup {id} holds no database")))?;
+    let engine = engine_for(ctx, profile)?;
+    let staged =
+        engine.stage_restore(&mut reader, &info, &engine::RestoreOptions::default(), job)?;
+    staged.apply(job)?;
+    Ok("; the database was put back from the safety backup")
+}
+
+/// Which step of a full restore was done when the journal was last written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum JournalStep {
+    /// Both parts staged; nothing live changed yet.
+    Staged,
+    /// The database was replaced; the files folder still has to be swapped in.
+    DatabaseApplied,
+}
+
+/// `state/restore-<profile>.json`: what a full restore was doing, so that a crash between replacing the
+/// database and swapping the folder is finished on the next start.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+struct RestoreJournal {
+    #[serde(skip)]
+    path: PathBuf,
+    profile: String,
+    step: Option<JournalStep>,
+    live: PathBuf,
+    staging: PathBuf,
+    pre_restore: PathBuf,
+    safety_backup_id: Option<i64>,
+}
+
+impl RestoreJournal {
+    fn new(
+        ctx: &Context,
+        profile: &Profile,
+        folder: &files::StagedFolder,
+        safety: Option<i64>,
+    ) -> Self {
+        RestoreJournal {
+            path: journal_path(&ctx.paths, &profile.name),
+            profile: profile.name.clone(),
+            step: None,
+            live: folder.live.clone(),
+            staging: folder.staging.clone(),
+            pre_restore: folder.pre_restore.clone(),
+            safety_backup_id: safety,
+        }
+    }
+
+    fn write(&self, step: JournalStep) -> Result<()> {
+        let record = RestoreJournal {
+            step: Some(step),
+            ..self.clone()
+        };
+        let json = serde_json::to_vec_pretty(&record)
+            .map_err(|e| Error::Usage(format!("internal: cannot encode restore journal: {e}")))?;
+        fsutil::atomic_write(&self.path, &json)
+    }
+
+    fn remove(&self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn journal_path(paths: &Paths, profile: &str) -> PathBuf {
+    paths.state_dir.join(format!("restore-{profile}.json"))
+}
+
+/// Finishes (or cleans up after) a full restore of `profile` that a crash interrupted; one sentence for the user.
+fn recover_restore(paths: &Paths, profile: &str) -> Option<String> {
+    let path = journal_path(paths, profile);
+    let bytes = std::fs::read(&path).ok()?;
+    let Ok(journal) = serde_json::from_slice::<RestoreJournal>(&bytes) else {
+        let _ = std::fs::remove_file(&path);
+        return None;
+    };
+    let said = {
+        let staging_ok = journal.staging.is_dir();
+        match journal.step {
+            Some(JournalStep::DatabaseApplied) if staging_ok => {
+                let folder = files::StagedFolder {
+                    live: journal.live.clone(),
+                    staging: journal.staging.clone(),
+                    pre_restore: journal.pre_restore.clone(),
+                    extracted: files::Extracted::default(),
+                };
+                match folder.swap() {
+                    Ok(_) => format!(
+                        "a restore of profile {} was interrupted after its database was replaced; its files folder has now been put in place too",
+                        journal.profile
+                    ),
+                    Err(e) => format!(
+                        "a restore of profile {} was interrupted after its database was replaced, and its files folder could not be put in place ({e}); the restored files are in {}",
+                        journal.profile,
+                        journal.staging.display()
+                    ),
+                }
+            }
+            Some(JournalStep::DatabaseApplied) => format!(
+                "a restore of profile {} was interrupted after its database was replaced and its restored files are gone; restore safety backup {} to return to the state before",
+                journal.profile,
+                journal
+                    .safety_backup_id
+                    .map_or("(none)".into(), |id| id.to_string())
+            ),
+            _ => {
+                files::remove_tree(&journal.staging);
+                format!(
+                    "a restore of profile {} was interrupted before it changed anything; its temporary folder was removed",
+                    journal.profile
+                )
+            }
+        }
+    };
+    let _ = std::fs::remove_file(&path);
+    Some(said)
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -7,7 +7,8 @@
 //! - [`fsutil`]: durable writes (temp file, fsync, rename).
 //! - [`progress`]: progress sinks, cancel tokens, streamed hashing copies.
 //! - [`archive`]: the zip archive, its manifest and checksums; safe reading of untrusted archives.
-//! - [`engine`]: the database engines behind one trait (`engine::sqlite`).
+//! - [`engine`]: the database engines behind one trait (`engine::sqlite`, `engine::postgres`).
+//! - [`files`]: the files ("media") folder: walk into an archive, restore beside and swap, selective restore.
 //! - [`catalog`]: the history of backups, restores and jobs.
 //! - [`retention`], [`schedule`]: pure decisions, tested with case tables.
 //! - [`lock`]: one lock per profile.
@@ -20,7 +21,7 @@
 //! - [`ui`]: the window (eframe/egui); the only module that knows eframe.
 //!
 //! Dependencies point one way: `ui` → `worker` → `jobs`; `cli` → `jobs`; `jobs` → `catalog`, `config`,
-//! `engine`, `archive`, `retention`, `schedule`. Nothing below `jobs` knows whether a terminal or a window listens.
+//! `engine`, `files`, `archive`, `retention`, `schedule`. Nothing below `jobs` knows whether a terminal or a window listens.
 //!
 //! Invariants: an archive is written once, to `<name>.partial`, fsynced, read back and verified, then renamed;
 //! only then is its catalog row `completed`. A restore changes the live database only after the archive and the
@@ -33,6 +34,7 @@ pub mod config;
 pub mod demo;
 pub mod engine;
 pub mod error;
+pub mod files;
 pub mod fsutil;
 pub mod health;
 pub mod jobs;

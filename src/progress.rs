@@ -67,6 +67,11 @@ pub struct JobControl<'a> {
     /// The job's cancel token.
     pub cancel: CancelToken,
     last: Mutex<Option<Instant>>,
+    offset: std::sync::atomic::AtomicU64,
+    /// The current stage's total while `offset` is in use (`u64::MAX`: unknown or not in use).
+    stage_total: std::sync::atomic::AtomicU64,
+    /// The total given to the current stage.
+    pending_total: std::sync::atomic::AtomicU64,
 }
 
 impl<'a> JobControl<'a> {
@@ -76,11 +81,17 @@ impl<'a> JobControl<'a> {
             sink,
             cancel,
             last: Mutex::new(None),
+            offset: std::sync::atomic::AtomicU64::new(0),
+            stage_total: std::sync::atomic::AtomicU64::new(u64::MAX),
+            pending_total: std::sync::atomic::AtomicU64::new(u64::MAX),
         }
     }
 
     /// Starts a new stage; always reported.
     pub fn stage(&self, stage: &str, total: Option<u64>) {
+        self.offset.store(0, Ordering::Relaxed);
+        self.stage_total.store(u64::MAX, Ordering::Relaxed);
+        self.stage_total_pending(total);
         self.sink.update(&ProgressUpdate {
             stage: stage.to_string(),
             done: 0,
@@ -91,8 +102,28 @@ impl<'a> JobControl<'a> {
         }
     }
 
+    fn stage_total_pending(&self, total: Option<u64>) {
+        self.pending_total
+            .store(total.unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    /// Adds `offset` to every `done` reported until the next stage, with the stage's total: a stage made of many
+    /// copies (the files of a folder) reports its bytes as one count.
+    pub fn set_offset(&self, offset: u64) {
+        self.offset.store(offset, Ordering::Relaxed);
+        self.stage_total.store(
+            self.pending_total.load(Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
+    }
+
     /// Reports progress within a stage, at most ten times a second.
     pub fn progress(&self, stage: &str, done: u64, total: Option<u64>) {
+        let done = done + self.offset.load(Ordering::Relaxed);
+        let total = match self.stage_total.load(Ordering::Relaxed) {
+            u64::MAX => total,
+            whole => Some(whole),
+        };
         let now = Instant::now();
         let due = match self.last.lock() {
             Ok(mut last) => {
@@ -171,7 +202,11 @@ pub fn copy_hashing(
 ) -> std::result::Result<Copied, CopyError> {
     use sha2::Digest;
     let mut hasher = sha2::Sha256::new();
-    let mut buf = vec![0u8; CHUNK];
+    // Small files get a small buffer: a folder of many small files should not allocate 1 MiB each.
+    let size = total.map_or(CHUNK, |t| {
+        usize::try_from(t).unwrap_or(CHUNK).saturating_add(1)
+    });
+    let mut buf = vec![0u8; size.clamp(8 << 10, CHUNK)];
     let mut bytes = 0u64;
     loop {
         if job.cancel.is_cancelled() {
@@ -195,6 +230,12 @@ pub fn copy_hashing(
         bytes,
         sha256: hex::encode(hasher.finalize()),
     })
+}
+
+/// SHA-256 (hex) of bytes in memory.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 /// SHA-256 (hex) of a whole file, streamed.

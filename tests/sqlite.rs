@@ -279,6 +279,8 @@ fn validate_only_checks_everything_and_changes_nothing() {
             safety_backup: true,
             target_database: None,
             terminate_sessions: false,
+            only: Vec::new(),
+            to: None,
         },
         &quiet_job(),
     )

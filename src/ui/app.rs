@@ -387,6 +387,8 @@ impl BackstopApp {
             safety_backup,
             target_database,
             terminate_sessions,
+            only: Vec::new(),
+            to: None,
         }));
     }
 

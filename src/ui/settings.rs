@@ -696,6 +696,8 @@ impl BackstopApp {
                 name: name.clone(),
                 database,
                 files_dir: None,
+                exclude: Vec::new(),
+                default_kind: None,
                 storage_dir: self.paths.default_storage(&name),
                 policy: Default::default(),
             };
