@@ -578,6 +578,9 @@ fn job_command(ctx: &mut Context, command: Command, job: &JobControl) -> Result<
                         format!("; retention deleted {} old backup(s)", report.pruned.len())
                     }
                 );
+                for warning in &report.warnings {
+                    eprintln!("warning: {warning}");
+                }
             }
             Ok(0)
         }

@@ -140,6 +140,10 @@ pub enum Error {
     )]
     ProfileBusy(String),
 
+    /// A job failed part way and put things back; the message says what happened and what to do.
+    #[error("{0}")]
+    JobFailed(String),
+
     /// The user cancelled the job.
     #[error("cancelled")]
     Cancelled,

@@ -36,7 +36,7 @@ pub fn already_compressed(name: &str) -> bool {
 }
 
 /// The profile's exclude patterns. A pattern with a `/` matches the path relative to the folder (`cache/**`,
-/// `media/tmp/*.part`); one without matches a name at any depth (`*.tmp`, `.DS_Store`). `*` stays within one
+/// `media/tmp/*.part`, `/build`); one without matches a name at any depth (`*.tmp`, `.DS_Store`). `*` stays within one
 /// folder, `**` crosses folders. An excluded folder is skipped whole.
 #[derive(Debug, Clone, Default)]
 pub struct Excludes {
@@ -49,6 +49,7 @@ impl Excludes {
     pub fn new(patterns: &[String]) -> Result<Excludes> {
         let mut out = Excludes::default();
         for raw in patterns {
+            let anchored = raw.trim().starts_with('/');
             let text = raw.trim().trim_start_matches('/');
             if text.is_empty() {
                 continue;
@@ -57,7 +58,7 @@ impl Excludes {
             let pattern = glob::Pattern::new(text).map_err(|e| {
                 Error::Usage(format!("exclude pattern '{raw}' is not a valid glob: {e}"))
             })?;
-            if text.contains('/') {
+            if anchored || text.contains('/') {
                 out.by_path.push(pattern);
             } else {
                 out.by_name.push(pattern);
@@ -786,4 +787,104 @@ pub fn restore_selected(
     fsutil::sync_dir(dest)?;
     drop(guard);
     Ok(extracted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(path: &str, entry_type: EntryType) -> ManifestEntry {
+        ManifestEntry {
+            entry_type,
+            ..ManifestEntry::plain(path, 0, crate::archive::EMPTY_SHA256)
+        }
+    }
+
+    #[test]
+    fn excludes_match_names_anywhere_and_paths_from_the_top() {
+        let ex = Excludes::new(&["cache/**".into(), "*.tmp".into(), "/build/".into()]).unwrap();
+        let cases = [
+            ("cache/a.png", true),
+            ("cache/thumbs/a.png", true),
+            ("cache", false),
+            ("photos/cache/a.png", false),
+            ("x.tmp", true),
+            ("deep/er/x.tmp", true),
+            ("x.tmpl", false),
+            ("build", true),
+            ("src/build", false),
+        ];
+        for (path, excluded) in cases {
+            assert_eq!(ex.excluded(path), excluded, "{path}");
+        }
+        assert!(Excludes::new(&["[oops".into()]).is_err());
+    }
+
+    #[test]
+    fn compressed_formats_are_known_by_extension() {
+        assert!(already_compressed("a/b/photo.JPG"));
+        assert!(already_compressed("backup.tar.gz"));
+        assert!(!already_compressed("notes.txt"));
+        assert!(!already_compressed("Makefile"));
+    }
+
+    #[test]
+    fn entries_through_links_or_files_and_case_twins_are_refused() {
+        let link = [
+            entry("files/link", EntryType::Symlink),
+            entry("files/link/evil.txt", EntryType::File),
+        ];
+        let err = check_entries(&link, false).unwrap_err().to_string();
+        assert!(err.contains("beneath the link 'link'"), "{err}");
+        let file = [
+            entry("files/a", EntryType::File),
+            entry("files/a/b", EntryType::File),
+        ];
+        assert!(
+            check_entries(&file, false)
+                .unwrap_err()
+                .to_string()
+                .contains("which is a file")
+        );
+        let twins = [
+            entry("files/Readme.txt", EntryType::File),
+            entry("files/README.txt", EntryType::File),
+        ];
+        assert!(
+            check_entries(&twins, false).is_ok(),
+            "fine where case matters"
+        );
+        let err = check_entries(&twins, true).unwrap_err().to_string();
+        assert!(err.contains("differ only in case"), "{err}");
+        let fine = [
+            entry("files/d/", EntryType::Dir),
+            entry("files/d/x", EntryType::File),
+            entry("files/l", EntryType::Symlink),
+        ];
+        assert!(check_entries(&fine, false).is_ok());
+    }
+
+    #[test]
+    fn select_takes_entries_and_folders_with_or_without_the_prefix() {
+        let all = [
+            entry("database/shop.sqlite3", EntryType::File),
+            entry("files/photos/", EntryType::Dir),
+            entry("files/photos/a.jpg", EntryType::File),
+            entry("files/photos2/b.jpg", EntryType::File),
+            entry("files/run.sh", EntryType::File),
+        ];
+        let paths = |only: &[&str]| -> Vec<String> {
+            let only: Vec<String> = only.iter().map(|s| s.to_string()).collect();
+            select(&all, &only)
+                .unwrap()
+                .into_iter()
+                .map(|e| e.path)
+                .collect()
+        };
+        assert_eq!(paths(&["photos"]), ["files/photos/", "files/photos/a.jpg"]);
+        assert_eq!(paths(&["files/run.sh"]), ["files/run.sh"]);
+        assert_eq!(paths(&["database/shop.sqlite3"]), ["database/shop.sqlite3"]);
+        assert_eq!(paths(&["files"]).len(), 4);
+        assert!(select(&all, &["nope".into()]).is_err());
+    }
 }

@@ -172,9 +172,11 @@ impl Drop for TempGuard {
 }
 
 /// Test hook: fails when the `BACKSTOP_FAILPOINT` environment variable names this step, so tests can prove that a
-/// failure at that moment leaves everything as it was. Costs one environment lookup.
+/// failure at that moment leaves everything as it was; `<step>:abort` ends the process there at once, like a
+/// crash or `kill -9`. Costs one environment lookup.
 pub fn failpoint(name: &str) -> Result<()> {
     match std::env::var("BACKSTOP_FAILPOINT") {
+        Ok(value) if value.strip_suffix(":abort") == Some(name) => std::process::abort(),
         Ok(value) if value == name => Err(Error::Io {
             context: "injected failure (BACKSTOP_FAILPOINT)",
             path: PathBuf::from(name),

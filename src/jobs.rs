@@ -379,6 +379,8 @@ pub struct BackupReport {
     pub database_size_bytes: u64,
     /// Backups deleted by retention afterwards.
     pub pruned: Vec<retention::Verdict>,
+    /// Things skipped or changed while reading the files folder (also in the manifest).
+    pub warnings: Vec<String>,
 }
 
 /// Backs up a profile: consistent copy, archive written as `.partial`, fsynced, verified, renamed; only then
@@ -401,7 +403,11 @@ pub fn backup(ctx: &Context, spec: &BackupSpec, job: &JobControl) -> Result<Back
             } else {
                 format!("; retention deleted {} old backup(s)", report.pruned.len())
             }
-        );
+        ) + &report
+            .warnings
+            .iter()
+            .map(|w| format!("; warning: {w}"))
+            .collect::<String>();
         Ok((report, message))
     })
 }
@@ -439,7 +445,7 @@ fn backup_locked(
         .insert_running(&profile.name, kind, trigger, created_at, &path)?;
     let result = write_backup(ctx, profile, kind, trigger, created_at, &path, job);
     match result {
-        Ok((done, database_size_bytes)) => {
+        Ok((done, database_size_bytes, warnings)) => {
             ctx.catalog.complete(id, &path, &done)?;
             let pruned = if matches!(trigger, Trigger::Manual | Trigger::Automatic) {
                 prune_locked(ctx, profile, false)?
@@ -459,6 +465,7 @@ fn backup_locked(
                 duration_ms: millis(start),
                 database_size_bytes,
                 pruned,
+                warnings,
             })
         }
         Err(e) => {
@@ -483,7 +490,7 @@ fn write_backup(
     created_at: DateTime<Utc>,
     path: &Path,
     job: &JobControl,
-) -> Result<(Completion, u64)> {
+) -> Result<(Completion, u64, Vec<String>)> {
     let start = Instant::now();
     let with_database = kind != Kind::Files;
     resolve_kind(profile, Some(kind))?;
@@ -529,9 +536,6 @@ fn write_backup(
         Some((dir, excludes)) => Some(files::backup_folder(dir, excludes, &mut writer, job)?),
         None => None,
     };
-    for warning in summary.iter().flat_map(|s| &s.warnings) {
-        ctx.log("backup", Some(&profile.name), "warning", warning);
-    }
     let manifest = Manifest {
         format: archive::FORMAT_NAME.to_string(),
         format_version: archive::FORMAT_VERSION,
@@ -563,6 +567,7 @@ fn write_backup(
             ..completion
         },
         db_size,
+        summary.map(|s| s.warnings).unwrap_or_default(),
     ))
 }
 
@@ -1013,10 +1018,10 @@ fn restore_locked(
                     journal.remove();
                 }
                 return Err(match rolled_back {
-                    Ok(how) => Error::Usage(format!(
+                    Ok(how) => Error::JobFailed(format!(
                         "the files folder could not be put in place ({e}){how}; nothing was changed"
                     )),
-                    Err(again) => Error::Usage(format!(
+                    Err(again) => Error::JobFailed(format!(
                         "the files folder could not be put in place ({e}), and the database could not be put back ({again}); restore safety backup {} to return to the state before",
                         safety_id.map_or("(none)".to_string(), |id| id.to_string())
                     )),

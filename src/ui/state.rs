@@ -237,12 +237,21 @@ impl AppState {
         match output {
             JobOutput::Backup(report) => {
                 self.unreachable.retain(|(p, _)| *p != report.profile);
-                let text = format!(
+                let mut text = format!(
                     "Backup of {} completed: {} in {:.1} s",
                     report.profile,
                     human_size(report.size_bytes),
                     report.duration_ms as f64 / 1000.0
                 );
+                match report.warnings.as_slice() {
+                    [] => {}
+                    [one] => text.push_str(&format!(" (warning: {one})")),
+                    many => text.push_str(&format!(
+                        " ({} warnings, the first: {}; see Show)",
+                        many.len(),
+                        many[0]
+                    )),
+                }
                 effects.push(Effect::Notify {
                     summary: format!("Backstop: {} backed up", report.profile),
                     body: format!(
