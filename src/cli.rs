@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 ok; 1 the job failed or verify found damage; 2 usage or configuration error; 130 interrupted.
 
+use crate::archive::EntryType;
 use crate::config::{Config, DatabaseConfig, Paths, Profile, validate_profile_name};
 use crate::error::{Error, Result};
 use crate::jobs::{self, BackupRef, BackupSpec, Context, RestoreSpec, VerifyTarget};
@@ -715,10 +716,42 @@ fn job_command(ctx: &mut Context, command: Command, job: &JobControl) -> Result<
                 if let Some(from) = &manifest.imported_from {
                     println!("imported from: {from}");
                 }
+                let folder = crate::files::entries_of(&manifest.entries);
+                if !folder.is_empty() {
+                    let files = folder
+                        .iter()
+                        .filter(|e| e.entry_type == EntryType::File)
+                        .count();
+                    let bytes: u64 = folder
+                        .iter()
+                        .filter(|e| e.entry_type == EntryType::File)
+                        .map(|e| e.size)
+                        .sum();
+                    println!(
+                        "files folder: {files} files, {} folders, {} links, {}",
+                        folder
+                            .iter()
+                            .filter(|e| e.entry_type == EntryType::Dir)
+                            .count(),
+                        folder
+                            .iter()
+                            .filter(|e| e.entry_type == EntryType::Symlink)
+                            .count(),
+                        human_size(bytes)
+                    );
+                }
+                for warning in &manifest.warnings {
+                    println!("warning: {warning}");
+                }
                 println!("entries:");
                 for e in &manifest.entries {
+                    let mode = e.mode.map(|m| format!("{m:04o}")).unwrap_or_default();
+                    let link = match &e.target {
+                        Some(target) => format!(" -> {target}"),
+                        None => String::new(),
+                    };
                     println!(
-                        "  {:>12}  {}  {}",
+                        "  {:>12}  {}  {mode:>4}  {}{link}",
                         human_size(e.size),
                         &e.sha256[..e.sha256.len().min(12)],
                         e.path

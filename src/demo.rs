@@ -112,3 +112,51 @@ pub fn make_sample_database(path: &Path, orders: u64) -> rusqlite::Result<()> {
     }
     tx.commit()
 }
+
+/// Creates a small media folder beside the sample database, as a web app keeps its uploads: product pictures,
+/// invoices, and a cache folder the demo profile excludes. Existing files are left as they are.
+pub fn make_sample_media(dir: &Path) -> std::io::Result<()> {
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut noise = |len: usize| -> Vec<u8> {
+        (0..len)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed as u8
+            })
+            .collect()
+    };
+    for sub in ["products", "invoices/2026", "cache"] {
+        std::fs::create_dir_all(dir.join(sub))?;
+    }
+    let write = |path: &Path, bytes: &[u8]| -> std::io::Result<()> {
+        if path.exists() {
+            Ok(())
+        } else {
+            std::fs::write(path, bytes)
+        }
+    };
+    for i in 1..=12 {
+        // Picture files hold incompressible bytes, as real JPEGs do.
+        write(
+            &dir.join(format!("products/sku-{i:04}.jpg")),
+            &noise(20_000 + i * 3_000),
+        )?;
+    }
+    for i in 1..=30 {
+        let text = format!(
+            "Invoice {i:05}\nCustomer: {}\nTotal: {}.{:02} EUR\n{}",
+            1000 + i,
+            i * 17,
+            i % 100,
+            "Thank you for your order.\n".repeat(20)
+        );
+        write(
+            &dir.join(format!("invoices/2026/invoice-{i:05}.txt")),
+            text.as_bytes(),
+        )?;
+    }
+    write(&dir.join("cache/thumbnail-index.tmp"), &noise(4_096))?;
+    Ok(())
+}

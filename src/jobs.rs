@@ -276,12 +276,21 @@ pub fn ensure_demo(paths: &Paths) -> Result<Vec<String>> {
             .map_err(|e| Error::sqlite("cannot create the demo database", e))?;
         done.push(format!("created a sample database: {}", db.display()));
     }
+    let media = demo_dir.join("media");
+    if !media.exists() {
+        crate::demo::make_sample_media(&media)
+            .ctx("cannot create the demo media folder", &media)?;
+        done.push(format!(
+            "created a sample files folder: {}",
+            media.display()
+        ));
+    }
     if !config.profiles.iter().any(|p| p.name == "demo") {
         let profile = Profile {
             name: "demo".into(),
             database: crate::config::DatabaseConfig::Sqlite { path: db },
-            files_dir: None,
-            exclude: Vec::new(),
+            files_dir: Some(media),
+            exclude: vec!["cache/**".into()],
             default_kind: None,
             storage_dir: paths.default_storage("demo"),
             policy: crate::model::Policy::default(),

@@ -500,7 +500,13 @@ fn demo_makes_a_working_profile_on_a_fresh_home() {
         !out.contains("created a sample database"),
         "a second demo reuses the first: {out}"
     );
-    assert_eq!(home.list_json().len(), 2);
+    let rows = home.list_json();
+    assert_eq!(rows.len(), 2);
+    // The demo has a files folder too, so its backups are full ones, without the excluded cache.
+    assert_eq!(rows[0]["kind"], "full");
+    let shown = home.run_ok(&["show", "1"]);
+    assert!(shown.contains("files/products/sku-0001.jpg"), "{shown}");
+    assert!(!shown.contains("thumbnail-index.tmp"), "{shown}");
 }
 
 #[test]

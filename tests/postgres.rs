@@ -1086,3 +1086,43 @@ fn a_hostile_plain_dump_is_refused_before_anything_runs() {
     );
     assert_eq!(leftovers.trim(), "0");
 }
+
+#[test]
+fn a_full_backup_restores_database_and_files_folder_together_or_neither() {
+    let home = TestHome::new();
+    let db = Db::new("full");
+    fill(&db);
+    db.profile(&home, "pg");
+    let media = home.work().join("uploads");
+    std::fs::create_dir_all(media.join("avatars")).unwrap();
+    std::fs::write(media.join("avatars/ada.png"), vec![7u8; 5000]).unwrap();
+    std::fs::write(media.join("terms.html"), "<p>terms</p>").unwrap();
+    home.run_ok(&["profile", "edit", "pg", "--files", media.to_str().unwrap()]);
+    let original = db.fingerprint();
+    let files_before = common::tree_snapshot(&media);
+    home.run_ok(&["backup"]);
+    assert_eq!(home.list_json()[0]["kind"], "full");
+    psql(&db.name, "DELETE FROM orders");
+    std::fs::remove_file(media.join("terms.html")).unwrap();
+    std::fs::write(media.join("avatars/new.png"), "x").unwrap();
+    let changed = db.fingerprint();
+    let files_changed = common::tree_snapshot(&media);
+    // The folder swap fails after the database was replaced: the database is put back from the safety backup.
+    let out = Command::new(env!("CARGO_BIN_EXE_backstop"))
+        .args(["restore", "1", "--yes"])
+        .env("BACKSTOP_HOME", home.home())
+        .env("BACKSTOP_FAILPOINT", "files-swap")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("database was put back"), "{err}");
+    assert_eq!(db.fingerprint().0, changed.0);
+    assert_eq!(common::tree_snapshot(&media), files_changed);
+    // Without the failure both come back.
+    home.run_ok(&["restore", "1", "--yes"]);
+    assert_eq!(db.fingerprint().0, original.0);
+    let restored: Vec<_> = common::tree_snapshot(&media).into_values().collect();
+    assert_eq!(restored, files_before.into_values().collect::<Vec<_>>());
+}
