@@ -1217,10 +1217,20 @@ fn profile_command(cmd: ProfileCommand) -> Result<i32> {
                 println!("no profiles yet; add one with `backstop profile add NAME --sqlite PATH`");
             } else {
                 for p in &config.profiles {
+                    let files = match &p.files_dir {
+                        Some(dir) if p.exclude.is_empty() => format!("; files {}", dir.display()),
+                        Some(dir) => format!(
+                            "; files {} (excluding {})",
+                            dir.display(),
+                            p.exclude.join(", ")
+                        ),
+                        None => String::new(),
+                    };
                     println!(
-                        "{}: {}; archives in {}; keep {} (max {} days); automatic {}",
+                        "{}: {}{files}; {} backups; archives in {}; keep {} (max {} days); automatic {}",
                         p.name,
                         p.database.describe(),
+                        p.default_kind(),
                         p.storage_dir.display(),
                         p.policy.keep_last,
                         p.policy.max_age_days,
