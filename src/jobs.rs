@@ -86,7 +86,7 @@ impl Context {
                 let message = self.recover_row(&row)?;
                 self.recovered.push(message);
             }
-            if let Some(message) = recover_restore(&self.paths, &profile.name) {
+            if let Some(message) = recover_restore(self, profile) {
                 self.recovered.push(message);
             }
             self.catalog.fail_stale_runs(
@@ -995,9 +995,11 @@ fn restore_locked(
     }
     let journal = staged_folder
         .as_ref()
-        .map(|f| RestoreJournal::new(ctx, profile, f, *safety_id));
-    if let Some(journal) = &journal {
-        journal.write(JournalStep::Staged)?;
+        .map(|f| RestoreJournal::new(ctx, profile, &plan.archive, f, *safety_id));
+    if let Some(journal) = &journal
+        && staged_db.is_some()
+    {
+        journal.write(JournalStep::Applying)?;
     }
     let db_applied = staged_db.is_some();
     if let Some(staged) = staged_db
@@ -1125,24 +1127,25 @@ fn rollback_database(
     Ok("; the database was put back from the safety backup")
 }
 
-/// Which step of a full restore was done when the journal was last written.
+/// How far a restore that involves the files folder got when the journal was last written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum JournalStep {
-    /// Both parts staged; nothing live changed yet.
-    Staged,
-    /// The database was replaced; the files folder still has to be swapped in.
+    /// Both parts staged and checked, the safety backup taken; the database is being replaced.
+    Applying,
+    /// The database (if any) was replaced; the files folder is being swapped in.
     DatabaseApplied,
 }
 
-/// `state/restore-<profile>.json`: what a full restore was doing, so that a crash between replacing the
-/// database and swapping the folder is finished on the next start.
+/// `state/restore-<profile>.json`: what a restore with a files folder was doing, so that a crash between replacing
+/// the database and swapping the folder (or between the swap's two renames) is finished on the next start.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 struct RestoreJournal {
     #[serde(skip)]
     path: PathBuf,
     profile: String,
     step: Option<JournalStep>,
+    archive: PathBuf,
     live: PathBuf,
     staging: PathBuf,
     pre_restore: PathBuf,
@@ -1153,6 +1156,7 @@ impl RestoreJournal {
     fn new(
         ctx: &Context,
         profile: &Profile,
+        archive: &Path,
         folder: &files::StagedFolder,
         safety: Option<i64>,
     ) -> Self {
@@ -1160,6 +1164,7 @@ impl RestoreJournal {
             path: journal_path(&ctx.paths, &profile.name),
             profile: profile.name.clone(),
             step: None,
+            archive: archive.to_path_buf(),
             live: folder.live.clone(),
             staging: folder.staging.clone(),
             pre_restore: folder.pre_restore.clone(),
@@ -1186,54 +1191,101 @@ fn journal_path(paths: &Paths, profile: &str) -> PathBuf {
     paths.state_dir.join(format!("restore-{profile}.json"))
 }
 
-/// Finishes (or cleans up after) a full restore of `profile` that a crash interrupted; one sentence for the user.
-fn recover_restore(paths: &Paths, profile: &str) -> Option<String> {
-    let path = journal_path(paths, profile);
-    let bytes = std::fs::read(&path).ok()?;
-    let Ok(journal) = serde_json::from_slice::<RestoreJournal>(&bytes) else {
+/// Finishes a restore of `profile` that a crash interrupted (the user confirmed it, and everything it needs was
+/// staged and checked before anything changed), and removes staging folders a crash left before that point.
+/// One sentence for the user, if there was anything to do.
+fn recover_restore(ctx: &Context, profile: &Profile) -> Option<String> {
+    let path = journal_path(&ctx.paths, &profile.name);
+    let journal = std::fs::read(&path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<RestoreJournal>(&bytes).ok());
+    let said = journal.map(|journal| {
+        let said = finish_restore(ctx, profile, &journal);
         let _ = std::fs::remove_file(&path);
-        return None;
-    };
-    let said = {
-        let staging_ok = journal.staging.is_dir();
-        match journal.step {
-            Some(JournalStep::DatabaseApplied) if staging_ok => {
-                let folder = files::StagedFolder {
-                    live: journal.live.clone(),
-                    staging: journal.staging.clone(),
-                    pre_restore: journal.pre_restore.clone(),
-                    extracted: files::Extracted::default(),
-                };
-                match folder.swap() {
-                    Ok(_) => format!(
-                        "a restore of profile {} was interrupted after its database was replaced; its files folder has now been put in place too",
-                        journal.profile
-                    ),
-                    Err(e) => format!(
-                        "a restore of profile {} was interrupted after its database was replaced, and its files folder could not be put in place ({e}); the restored files are in {}",
-                        journal.profile,
-                        journal.staging.display()
-                    ),
-                }
-            }
-            Some(JournalStep::DatabaseApplied) => format!(
-                "a restore of profile {} was interrupted after its database was replaced and its restored files are gone; restore safety backup {} to return to the state before",
-                journal.profile,
-                journal
-                    .safety_backup_id
-                    .map_or("(none)".into(), |id| id.to_string())
-            ),
-            _ => {
-                files::remove_tree(&journal.staging);
-                format!(
-                    "a restore of profile {} was interrupted before it changed anything; its temporary folder was removed",
-                    journal.profile
-                )
+        said
+    });
+    let _ = std::fs::remove_file(&path);
+    // Staging folders of restores that died before their journal said anything changed.
+    let mut removed = 0;
+    if let Some(live) = &profile.files_dir
+        && let Ok(listing) = std::fs::read_dir(fsutil::parent_of(live))
+    {
+        let prefix = files::staging_prefix(live);
+        for entry in listing.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                files::remove_tree(&entry.path());
+                removed += 1;
             }
         }
+    }
+    said.or_else(|| {
+        (removed > 0).then(|| {
+            format!(
+                "a restore of profile {} was interrupted before it changed anything; its temporary folder was removed",
+                profile.name
+            )
+        })
+    })
+}
+
+fn finish_restore(ctx: &Context, profile: &Profile, journal: &RestoreJournal) -> String {
+    let name = &journal.profile;
+    let undo = journal
+        .safety_backup_id
+        .map_or("(none was taken)".to_string(), |id| id.to_string());
+    let swapped = !journal.staging.is_dir() && journal.live.is_dir();
+    if swapped {
+        return format!(
+            "a restore of profile {name} was interrupted at its very end; it had finished"
+        );
+    }
+    if !journal.staging.is_dir() {
+        return format!(
+            "a restore of profile {name} was interrupted and its restored files are gone; restore safety backup {undo} to return to the state before"
+        );
+    }
+    if journal.step == Some(JournalStep::Applying) {
+        // Whether the database was replaced is unknown: replace it (again) from the same archive.
+        let job = JobControl::new(&crate::progress::NoProgress, Default::default());
+        let again = (|| -> Result<()> {
+            let mut reader = ArchiveReader::open(&journal.archive)?;
+            let info = reader
+                .manifest
+                .database
+                .clone()
+                .ok_or_else(|| Error::Usage("the archive holds no database".into()))?;
+            let engine = engine_for(ctx, profile)?;
+            let staged = engine.stage_restore(
+                &mut reader,
+                &info,
+                &engine::RestoreOptions::default(),
+                &job,
+            )?;
+            staged.apply(&job)
+        })();
+        if let Err(e) = again {
+            files::remove_tree(&journal.staging);
+            return format!(
+                "a restore of profile {name} was interrupted while its database was being replaced, and finishing it failed ({e}); restore safety backup {undo} to return to the state before"
+            );
+        }
+    }
+    let folder = files::StagedFolder {
+        live: journal.live.clone(),
+        staging: journal.staging.clone(),
+        pre_restore: journal.pre_restore.clone(),
+        extracted: files::Extracted::default(),
     };
-    let _ = std::fs::remove_file(&path);
-    Some(said)
+    match folder.swap() {
+        Ok(_) => format!(
+            "a restore of profile {name} was interrupted before it finished; it has now been finished (database and files folder from {})",
+            journal.archive.display()
+        ),
+        Err(e) => format!(
+            "a restore of profile {name} was interrupted and its files folder could not be put in place ({e}); the restored files are in {}",
+            journal.staging.display()
+        ),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -165,3 +165,86 @@ fn kill_9_during_restores_leaves_the_old_or_the_new_database() {
         "interrupted restores are marked failed"
     );
 }
+
+/// A full restore (database + files folder) killed at many moments: after the next start, the database and the
+/// folder are both the old state or both the backup's, never one of each, and no staging folder is left.
+#[test]
+fn kill_9_during_full_restores_leaves_database_and_folder_matching() {
+    let home = TestHome::new();
+    let media = home.work().join("media");
+    for d in 0..20 {
+        let dir = media.join(format!("d{d:02}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in 0..15 {
+            let body: Vec<u8> = (0..(20_000 + d * 997 + f * 131))
+                .map(|i| (i * 7 + d * 13 + f) as u8)
+                .collect();
+            std::fs::write(dir.join(format!("f{f:02}.bin")), body).unwrap();
+        }
+    }
+    let db = home.sqlite_profile(
+        "shop",
+        60_000,
+        &["--keep-last", "100", "--files", media.to_str().unwrap()],
+    );
+    let backed_up = (db_fingerprint(&db).0, common::tree_snapshot(&media));
+    home.backup("shop");
+    let change = || {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute("DELETE FROM orders WHERE id % 2 = 0", [])
+            .unwrap();
+        std::fs::write(media.join("d00/f00.bin"), "changed").unwrap();
+        std::fs::remove_file(media.join("d01/f01.bin")).ok();
+    };
+    change();
+    let changed = (db_fingerprint(&db).0, common::tree_snapshot(&media));
+    let full = time_run(&home, &["restore", "1", "--yes", "--no-safety-backup"]);
+    let parent = media.parent().unwrap().to_path_buf();
+    let tidy = || {
+        for e in std::fs::read_dir(&parent).unwrap().flatten() {
+            if e.file_name().to_string_lossy().contains(".pre_restore_") {
+                std::fs::remove_dir_all(e.path()).unwrap();
+            }
+        }
+    };
+    tidy();
+    let mut outcomes = (0, 0);
+    for delay in delays(full).into_iter().step_by(2) {
+        change();
+        assert_eq!(
+            (db_fingerprint(&db).0, common::tree_snapshot(&media)),
+            changed
+        );
+        let mut child = spawn(&home, &["restore", "1", "--yes", "--no-safety-backup"]);
+        std::thread::sleep(delay);
+        let _ = child.kill();
+        let _ = child.wait();
+        home.list_json();
+        let now = (db_fingerprint(&db).0, common::tree_snapshot(&media));
+        if now == backed_up {
+            outcomes.1 += 1;
+        } else {
+            assert!(
+                now == changed,
+                "after {delay:?} the database and the folder do not match one state (database restored: {}, folder restored: {})",
+                now.0 == backed_up.0,
+                now.1 == backed_up.1
+            );
+            outcomes.0 += 1;
+        }
+        let stray: Vec<String> = std::fs::read_dir(&parent)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains("backstop-restore"))
+            .collect();
+        assert!(stray.is_empty(), "after {delay:?}: {stray:?}");
+        assert!(!home.home().join("state/restore-shop.json").exists());
+        tidy();
+    }
+    eprintln!(
+        "full restores killed before any change: {}, finished: {}",
+        outcomes.0, outcomes.1
+    );
+    assert!(outcomes.0 > 0 && outcomes.1 > 0, "{outcomes:?}");
+}

@@ -265,7 +265,7 @@ fn a_crash_between_database_and_folder_is_finished_on_the_next_start() {
     let out = home.run(&["list"]);
     assert!(out.status.success());
     assert!(
-        stderr(&out).contains("put in place too"),
+        stderr(&out).contains("has now been finished"),
         "{}",
         stderr(&out)
     );
