@@ -246,6 +246,9 @@ pub fn backup_folder(
     let (total, _) = measure(root, excludes)?;
     job.stage("archiving files", Some(total));
     let mut summary = FilesSummary::default();
+    // The folder itself, so its mode (a private 0700 folder stays private) and time come back too.
+    let root_meta = std::fs::metadata(root).ctx("cannot read the files folder", root)?;
+    writer.add_dir(FILES_PREFIX, meta_of(&root_meta))?;
     walk(root, excludes, &mut |item| {
         job.check()?;
         match item {
@@ -384,6 +387,13 @@ pub fn entries_of(entries: &[ManifestEntry]) -> Vec<ManifestEntry> {
         .collect()
 }
 
+/// The record of the files folder itself (`files/`), with its mode and time, if the archive has one.
+pub fn root_of(entries: &[ManifestEntry]) -> Option<&ManifestEntry> {
+    entries
+        .iter()
+        .find(|e| e.path == FILES_PREFIX && e.entry_type == EntryType::Dir)
+}
+
 /// The entries selected by `--only` paths: each names an entry or a folder (with or without the `files/`
 /// prefix); a folder selects everything under it. A path that selects nothing is a usage error naming it.
 pub fn select(entries: &[ManifestEntry], only: &[String]) -> Result<Vec<ManifestEntry>> {
@@ -407,6 +417,7 @@ pub fn select(entries: &[ManifestEntry], only: &[String]) -> Result<Vec<Manifest
     }
     Ok(entries
         .iter()
+        .filter(|e| e.path != FILES_PREFIX)
         .filter(|e| {
             let p = e.path.trim_end_matches('/');
             wanted
@@ -685,6 +696,7 @@ pub fn preflight_swap(live: &Path) -> Result<()> {
 pub fn stage_folder(
     reader: &mut ArchiveReader,
     entries: &[ManifestEntry],
+    root: Option<&ManifestEntry>,
     live: &Path,
     job: &JobControl,
 ) -> Result<StagedFolder> {
@@ -692,8 +704,11 @@ pub fn stage_folder(
     let parent = fsutil::parent_of(live);
     let stamp = Utc::now().format("%Y%m%d_%H%M%S").to_string();
     let staging = parent.join(format!("{}{stamp}", staging_prefix(live)));
-    let _ = std::fs::remove_dir_all(&staging);
-    std::fs::create_dir(&staging).ctx("cannot create the restore folder", &staging)?;
+    if std::fs::symlink_metadata(&staging).is_ok() {
+        remove_tree(&staging);
+    }
+    // Private while it fills; the folder's own mode is put back at the end.
+    fsutil::create_private_dir(&staging)?;
     let guard = DirGuard(Some(staging.clone()));
     check_entries(entries, folds_case(&staging)?)?;
     let needed: u64 = entries.iter().map(|e| e.size).sum();
@@ -707,6 +722,16 @@ pub fn stage_folder(
         });
     }
     let extracted = extract(reader, entries, &staging, job)?;
+    match root {
+        Some(root) => apply_meta(&staging, root)?,
+        // An archive without the folder's own record: keep the live folder's mode.
+        None => {
+            if let Ok(meta) = std::fs::metadata(live) {
+                std::fs::set_permissions(&staging, meta.permissions())
+                    .ctx("cannot set the mode of", &staging)?;
+            }
+        }
+    }
     let pre_restore = parent.join(format!(
         "{}.pre_restore_{stamp}",
         live.file_name().unwrap_or_default().to_string_lossy()
@@ -909,6 +934,7 @@ mod tests {
     #[test]
     fn select_takes_entries_and_folders_with_or_without_the_prefix() {
         let all = [
+            entry("files/", EntryType::Dir),
             entry("database/shop.sqlite3", EntryType::File),
             entry("files/photos/", EntryType::Dir),
             entry("files/photos/a.jpg", EntryType::File),

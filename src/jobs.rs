@@ -897,6 +897,7 @@ fn restore_locked(
         Some(live) => Some(files::stage_folder(
             &mut reader,
             &folder_entries,
+            files::root_of(&manifest.entries),
             live,
             job,
         )?),

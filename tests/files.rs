@@ -60,6 +60,7 @@ fn make_media(root: &Path) {
     set_mode(&root.join("private/key.pem"), 0o600);
     set_mode(&root.join("run.sh"), 0o755);
     set_mode(&root.join("private"), 0o750);
+    set_mode(root, 0o710);
     std::os::unix::fs::symlink("photos/cat.jpg", root.join("cat-link.jpg")).unwrap();
     std::os::unix::fs::symlink("/etc/hostname", root.join("absolute-link")).unwrap();
     std::os::unix::fs::symlink("does/not/exist", root.join("dangling")).unwrap();
@@ -139,6 +140,8 @@ fn files_round_trip_keeps_paths_contents_modes_times_and_links() {
     let out = home.run_ok(&["restore", "1", "--yes"]);
     assert!(out.contains("previous files folder is kept"), "{out}");
     assert_eq!(tree_meta(&media), original);
+    let root_mode = std::fs::metadata(&media).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(root_mode, 0o710, "the folder's own mode comes back");
     // The old folder is kept beside it, as it was.
     let kept: Vec<String> = siblings(&media)
         .into_iter()
