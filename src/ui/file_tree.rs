@@ -30,6 +30,8 @@ pub struct Node {
     pub children: Vec<usize>,
     /// Chosen for restore.
     pub checked: bool,
+    /// A folder not chosen whole with something beneath it chosen (drawn as a half-checked box).
+    pub partial: bool,
     /// A folder shows its children.
     pub open: bool,
 }
@@ -133,6 +135,7 @@ impl FileTree {
             parent,
             children: Vec::new(),
             checked: false,
+            partial: false,
             open: false,
         });
         match parent {
@@ -179,18 +182,18 @@ impl FileTree {
         let mut stack = vec![i];
         while let Some(n) = stack.pop() {
             self.nodes[n].checked = checked;
+            self.nodes[n].partial = false;
             stack.extend_from_slice(&self.nodes[n].children);
         }
         let mut up = self.nodes[i].parent;
         while let Some(p) = up {
-            let all = self.nodes[p]
-                .children
+            let children = &self.nodes[p].children;
+            let all = children.iter().all(|&c| self.nodes[c].checked);
+            let some = children
                 .iter()
-                .all(|&c| self.nodes[c].checked);
-            if self.nodes[p].checked == all {
-                break;
-            }
+                .any(|&c| self.nodes[c].checked || self.nodes[c].partial);
             self.nodes[p].checked = all;
+            self.nodes[p].partial = some && !all;
             up = self.nodes[p].parent;
         }
         self.refresh_chosen();
@@ -312,6 +315,7 @@ mod tests {
         // Unchecking one file leaves its siblings chosen one by one.
         tree.set_checked(find(&tree, "files/photos/a.jpg"), false);
         assert_eq!(tree.chosen(), ["files/photos/2024", "files/photos/b.jpg"]);
+        assert!(tree.node(photos).partial && !tree.node(photos).checked);
         assert_eq!(tree.chosen_summary(), (2, 25));
         // Checking it again makes the folder whole.
         tree.set_checked(find(&tree, "files/photos/a.jpg"), true);
@@ -320,6 +324,13 @@ mod tests {
         assert!(tree.chosen().is_empty());
         tree.set_checked(find(&tree, "files/docs/x/y.pdf"), true);
         assert_eq!(tree.chosen(), ["files/docs"], "made-up folders fill up too");
+        tree.set_checked(find(&tree, "files/photos/2024/c.jpg"), true);
+        assert!(
+            tree.node(photos).partial,
+            "a half-chosen folder shows it when closed"
+        );
+        tree.set_checked(find(&tree, "files/photos/2024/c.jpg"), false);
+        assert!(!tree.node(photos).partial);
         assert!(tree.node(find(&tree, "files/docs/x")).is_dir());
     }
 

@@ -112,7 +112,12 @@ fn entries_table(ui: &mut egui::Ui, entries: &[crate::archive::ManifestEntry]) {
         .id_salt("show-entries")
         .striped(true)
         .max_scroll_height(420.0)
-        .column(Column::auto().at_least(220.0))
+        .column(
+            Column::initial(340.0)
+                .at_least(120.0)
+                .resizable(true)
+                .clip(true),
+        )
         .column(Column::auto().at_least(50.0))
         .column(Column::auto().at_least(70.0))
         .column(Column::auto().at_least(50.0))
@@ -128,7 +133,8 @@ fn entries_table(ui: &mut egui::Ui, entries: &[crate::archive::ManifestEntry]) {
             body.rows(row_height, entries.len(), |mut row| {
                 let e = &entries[row.index()];
                 row.col(|ui| {
-                    ui.label(&e.path);
+                    // One line per row (the rows are laid out at a fixed height); elided paths show whole on hover.
+                    ui.add(egui::Label::new(&e.path).truncate());
                 });
                 row.col(|ui| {
                     ui.label(match e.entry_type {
@@ -819,10 +825,23 @@ impl BackstopApp {
                         ui.add_space(node.depth as f32 * indent);
                         if node.is_dir() {
                             let open = node.open;
-                            let response = ui.add(
-                                egui::Button::new(if open { "-" } else { "+" })
-                                    .small()
-                                    .min_size(egui::vec2(indent, 0.0)),
+                            // A +/- of the same width as the gap of a file row, so the checkboxes line up.
+                            let (rect, response) = ui.allocate_exact_size(
+                                egui::vec2(indent, row_height),
+                                egui::Sense::click(),
+                            );
+                            let visuals = ui.style().interact(&response);
+                            ui.painter().rect_filled(
+                                rect.shrink(1.0),
+                                visuals.corner_radius,
+                                visuals.weak_bg_fill,
+                            );
+                            ui.painter().text(
+                                rect.center(),
+                                egui::Align2::CENTER_CENTER,
+                                if open { "-" } else { "+" },
+                                egui::FontId::monospace(14.0),
+                                visuals.text_color(),
                             );
                             // Found by "Open photos" / "Close photos" (the button shows only + or -).
                             let name = node.name.clone();
@@ -837,7 +856,10 @@ impl BackstopApp {
                                 opened.push((i, !open));
                             }
                         } else {
-                            ui.add_space(indent + ui.spacing().item_spacing.x);
+                            ui.allocate_exact_size(
+                                egui::vec2(indent, row_height),
+                                egui::Sense::hover(),
+                            );
                         }
                         let text = match (node.entry_type, &node.target) {
                             (EntryType::Dir, _) => format!("{}/", node.name),
@@ -848,7 +870,7 @@ impl BackstopApp {
                         };
                         let mut value = node.checked;
                         if ui
-                            .checkbox(&mut value, text)
+                            .add(egui::Checkbox::new(&mut value, text).indeterminate(node.partial))
                             .on_hover_text(&node.path)
                             .changed()
                         {
@@ -927,7 +949,7 @@ impl BackstopApp {
             let mut open = true;
             egui::Window::new(format!("Backup {id}"))
                 .open(&mut open)
-                .default_width(620.0)
+                .default_width(760.0)
                 .show(ctx, |ui| {
                     match self.state.shown.as_ref().filter(|(shown, _)| *shown == id) {
                         None => {
