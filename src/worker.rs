@@ -166,7 +166,9 @@ impl JobRequest {
                     jobs::BackupRef::Id(id) => format!("backup {id}"),
                     jobs::BackupRef::Path(p) => p.display().to_string(),
                 };
-                if spec.validate_only {
+                if !spec.only.is_empty() {
+                    format!("Restore chosen files of {what}")
+                } else if spec.validate_only {
                     format!("Validate {what}")
                 } else {
                     format!("Restore {what}")
