@@ -257,6 +257,7 @@ pub fn prepare_profile(profile: &Profile) -> Result<()> {
             files.display()
         )));
     }
+    files::Excludes::new(&profile.exclude)?;
     if !profile.storage_dir.exists() {
         fsutil::create_private_dir(&profile.storage_dir)?;
     }

@@ -166,7 +166,9 @@ impl JobRequest {
                     jobs::BackupRef::Id(id) => format!("backup {id}"),
                     jobs::BackupRef::Path(p) => p.display().to_string(),
                 };
-                if spec.validate_only {
+                if !spec.only.is_empty() {
+                    format!("Restore chosen files of {what}")
+                } else if spec.validate_only {
                     format!("Validate {what}")
                 } else {
                     format!("Restore {what}")
@@ -258,6 +260,12 @@ pub struct Inspection {
     pub now_tables: BTreeMap<String, u64>,
     /// Why the live database could not be read.
     pub now_error: Option<String>,
+    /// What the backup holds.
+    pub kind: Kind,
+    /// The profile's files folder, which a restore of a full or files backup replaces.
+    pub files_dir: Option<PathBuf>,
+    /// The backup's files-folder entries (`files::entries_of`), for restoring chosen files.
+    pub files: Vec<crate::archive::ManifestEntry>,
 }
 
 /// A job's result.
@@ -548,7 +556,15 @@ fn run(ctx: &mut Context, request: JobRequest, job: &JobControl) -> Result<JobOu
             &jobs::BackupRef::Id(after),
         )
         .map(|d| JobOutput::Diffed(before, after, Box::new(d))),
-        JobRequest::SaveConfig(config) => ctx.save_config(*config).map(|_| JobOutput::ConfigSaved),
+        JobRequest::SaveConfig(config) => {
+            // Profiles the window changed get the checks `profile edit` runs (files folder, excludes, storage).
+            for profile in &config.profiles {
+                if !ctx.config.profiles.contains(profile) {
+                    jobs::prepare_profile(profile)?;
+                }
+            }
+            ctx.save_config(*config).map(|_| JobOutput::ConfigSaved)
+        }
         JobRequest::AddProfile(profile) => {
             if ctx.config.profiles.iter().any(|p| p.name == profile.name) {
                 return Err(Error::Usage(format!(
@@ -689,6 +705,9 @@ pub fn inspect(ctx: &Context, id: i64) -> Result<Inspection> {
         now_database_size,
         now_tables,
         now_error,
+        kind: reader.manifest.kind,
+        files_dir: profile.files_dir.clone(),
+        files: crate::files::entries_of(&reader.manifest.entries),
     })
 }
 

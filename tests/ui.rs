@@ -95,8 +95,10 @@ impl Window<'_> {
         });
     }
 
+    /// Clicks the widget labelled `label`; the click lands in the first frame, what it changed shows in the second.
     fn click(&mut self, label: &str) {
         self.harness.get_by_label(label).click();
+        self.harness.step();
         self.harness.step();
     }
 
@@ -568,4 +570,268 @@ fn history_shows_an_archive_and_compares_it_with_the_one_before() {
             .iter()
             .any(|t| t.text.contains("is the oldest"))
     );
+}
+
+/// A profile whose sample database comes with a files folder (`work/<name>-files`: `a.txt`, `photos/b.jpg`,
+/// `photos/c.jpg`), made through the CLI; returns the database and the folder.
+fn files_profile(home: &TestHome, name: &str) -> (PathBuf, PathBuf) {
+    let db = sample_db(home, name, 50);
+    let files = home.work().join(format!("{name}-files"));
+    std::fs::create_dir_all(files.join("photos")).unwrap();
+    std::fs::write(files.join("a.txt"), "alpha").unwrap();
+    std::fs::write(files.join("photos/b.jpg"), "bravo bytes").unwrap();
+    std::fs::write(files.join("photos/c.jpg"), "charlie bytes").unwrap();
+    home.run_ok(&[
+        "profile",
+        "add",
+        name,
+        "--sqlite",
+        db.to_str().unwrap(),
+        "--files",
+        files.to_str().unwrap(),
+    ]);
+    (db, files)
+}
+
+/// Everything under `dir` (folders too), relative, sorted: "nothing else was written" checks.
+fn everything_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            out.push(p.strip_prefix(dir).unwrap().display().to_string());
+            if e.file_type().unwrap().is_dir() {
+                stack.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn is_checked(w: &Window<'_>, label: &str) -> bool {
+    w.harness.get_by_label(label).accesskit_node().toggled() == Some(egui::accesskit::Toggled::True)
+}
+
+#[test]
+fn actions_back_up_the_chosen_kind_and_offer_files_kinds_only_with_a_files_folder() {
+    let home = TestHome::new();
+    files_profile(&home, "media");
+    home.sqlite_profile("plain", 10, &[]);
+    let mut w = open(&home);
+    w.harness.state_mut().selected = Some("media".into());
+    w.harness.state_mut().tab = Tab::Actions;
+    w.harness.step();
+    assert!(
+        is_checked(&w, "Full (database and files folder)"),
+        "a profile with a files folder backs up everything by default"
+    );
+    w.click("Files folder only");
+    assert!(is_checked(&w, "Files folder only"));
+    w.click("Back up now");
+    w.idle();
+    w.wait_for("the new row", |app| app.state.snapshot.backups.len() == 1);
+    let row = w.rows()[0].clone();
+    assert_eq!(row.status, Status::Completed, "{row:?}");
+    assert_eq!(row.kind, backstop::model::Kind::Files);
+    w.harness.state_mut().tab = Tab::History;
+    w.harness.step();
+    w.harness.get_by_label("files");
+
+    // Without a files folder only the database kind can be chosen.
+    w.harness.state_mut().selected = Some("plain".into());
+    w.harness.state_mut().tab = Tab::Actions;
+    w.harness.step();
+    w.harness.step();
+    assert!(is_checked(&w, "Database only"));
+    for kind in ["Full (database and files folder)", "Files folder only"] {
+        assert!(
+            w.harness.get_by_label(kind).accesskit_node().is_disabled(),
+            "{kind} needs a files folder"
+        );
+    }
+}
+
+#[test]
+fn chosen_files_are_restored_into_another_folder_and_nothing_live_changes() {
+    let home = TestHome::new();
+    let (db, files) = files_profile(&home, "media");
+    home.backup("media");
+    let live_before = common::tree_snapshot(&files);
+    let db_before = common::file_sha(&db);
+    let dest = home.work().join("restored");
+    let mut w = open(&home);
+    w.harness.state_mut().tab = Tab::History;
+    w.harness.step();
+    assert_eq!(w.rows()[0].kind, backstop::model::Kind::Full);
+    w.harness.get_by_label("Restore…").click_accesskit();
+    w.wait_for("the files tree", |app| {
+        app.restore_dialog
+            .as_ref()
+            .is_some_and(|d| d.tree.is_some())
+    });
+    w.click("Restore chosen files instead");
+    // The tree starts closed: the top level only.
+    w.harness.get_by_label("photos/");
+    w.harness.get_by_label("a.txt");
+    assert!(w.harness.query_by_label("b.jpg").is_none());
+    w.click("Open photos");
+    w.click("b.jpg");
+    w.harness.get_by_label_contains("1 file(s) chosen");
+    let restore = w
+        .harness
+        .get_by_role_and_label(Role::Button, "Restore chosen files");
+    assert!(
+        restore.accesskit_node().is_disabled(),
+        "the destination is still missing"
+    );
+    w.dialogs
+        .answers
+        .lock()
+        .unwrap()
+        .push_back(vec![dest.clone()]);
+    w.click("Choose folder…");
+    w.wait_for("the chosen folder", |app| {
+        app.restore_dialog
+            .as_ref()
+            .is_some_and(|d| !d.destination.is_empty())
+    });
+    assert_eq!(
+        w.dialogs.asked.lock().unwrap().last(),
+        Some(&backstop::ui::dialogs::DialogPurpose::RestoreDestination)
+    );
+    w.click("Restore chosen files");
+    let toast = w.toast("restored 1 files");
+    assert!(toast.contains(dest.to_str().unwrap()), "{toast}");
+    assert!(w.harness.state().restore_dialog.is_none());
+    assert_eq!(everything_under(&dest), ["photos", "photos/b.jpg"]);
+    assert_eq!(
+        std::fs::read_to_string(dest.join("photos/b.jpg")).unwrap(),
+        "bravo bytes"
+    );
+    assert_eq!(common::tree_snapshot(&files), live_before);
+    assert_eq!(common::file_sha(&db), db_before);
+}
+
+#[test]
+fn compare_lists_an_added_file_and_show_lists_modes_and_link_targets() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = TestHome::new();
+    let (_, files) = files_profile(&home, "media");
+    home.backup("media");
+    std::fs::write(files.join("photos/new.jpg"), "new").unwrap();
+    std::fs::set_permissions(
+        files.join("photos/new.jpg"),
+        std::fs::Permissions::from_mode(0o640),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("a.txt", files.join("latest")).unwrap();
+    home.backup("media");
+    let mut w = open(&home);
+    w.harness.state_mut().tab = Tab::History;
+    w.harness.step();
+    w.harness
+        .get_all_by_label("Compare…")
+        .next()
+        .unwrap()
+        .click_accesskit();
+    w.wait_for("the comparison", |app| app.state.diffed.is_some());
+    w.harness.get_by_label("added files/photos/new.jpg");
+    w.harness.get_by_label("added files/latest");
+    w.harness.get_by_label_contains("database size:");
+    w.harness
+        .get_all_by_label("Show")
+        .next()
+        .unwrap()
+        .click_accesskit();
+    w.wait_for("the manifest", |app| app.state.shown.is_some());
+    w.harness.get_by_label("files/photos/new.jpg");
+    w.harness.get_by_label("0640");
+    w.harness.get_by_label("-> a.txt");
+}
+
+#[test]
+fn settings_edit_the_files_folder_excludes_and_default_kind_and_refuse_a_bad_glob() {
+    let home = TestHome::new();
+    home.sqlite_profile("shop", 10, &[]);
+    let files = home.work().join("media");
+    std::fs::create_dir_all(&files).unwrap();
+    let config_file = home.home().join("config.toml");
+    let config_before = std::fs::read_to_string(&config_file).unwrap();
+    let mut w = open(&home);
+    w.harness.state_mut().tab = Tab::Settings;
+    w.harness.step();
+    let kind = w
+        .harness
+        .get_by_role_and_label(Role::ComboBox, "Default backup kind");
+    assert!(
+        kind.accesskit_node().is_disabled(),
+        "the default kind needs a files folder"
+    );
+    w.dialogs
+        .answers
+        .lock()
+        .unwrap()
+        .push_back(vec![files.clone()]);
+    w.click("Choose files folder…");
+    w.wait_for("the chosen folder", |app| {
+        !app.settings_draft().files.is_empty()
+    });
+    let exclude = "Leave out of the files folder (one glob per line)";
+    let field = w
+        .harness
+        .get_by_role_and_label(Role::MultilineTextInput, exclude);
+    field.focus();
+    field.type_text("cache/**\n[");
+    w.harness.step();
+    w.harness.step();
+    w.harness
+        .get_by_label_contains("exclude pattern '[' is not a valid glob");
+    assert!(
+        w.harness
+            .get_by_role_and_label(Role::Button, "Save")
+            .accesskit_node()
+            .is_disabled()
+    );
+    assert_eq!(
+        std::fs::read_to_string(&config_file).unwrap(),
+        config_before,
+        "nothing was saved"
+    );
+    w.harness
+        .get_by_role_and_label(Role::MultilineTextInput, exclude)
+        .set_text_value_accesskit("cache/**\n*.tmp");
+    w.harness.step();
+    w.harness.step();
+    assert!(
+        w.harness
+            .query_by_label_contains("is not a valid glob")
+            .is_none()
+    );
+    w.harness
+        .get_by_role_and_label(Role::ComboBox, "Default backup kind")
+        .click();
+    w.harness.step();
+    w.harness.step();
+    w.click("Files folder only");
+    w.click("Save");
+    w.wait_for("the saved config", |app| {
+        app.state.snapshot.config.profiles[0].files_dir.is_some()
+    });
+    let saved = backstop::config::Config::load(&config_file).unwrap();
+    let profile = &saved.profiles[0];
+    assert_eq!(profile.files_dir.as_deref(), Some(files.as_path()));
+    assert_eq!(profile.exclude, ["cache/**", "*.tmp"]);
+    assert_eq!(profile.default_kind, Some(backstop::model::Kind::Files));
+
+    // The worker checks what it saves too: a bad glob sent around the form is refused.
+    let mut config = saved.clone();
+    config.profiles[0].exclude = vec!["[".into()];
+    w.harness
+        .state_mut()
+        .submit(backstop::worker::JobRequest::SaveConfig(Box::new(config)));
+    let toast = w.toast("Save settings failed");
+    assert!(toast.contains("not a valid glob"), "{toast}");
+    assert_eq!(backstop::config::Config::load(&config_file).unwrap(), saved);
 }

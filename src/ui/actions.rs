@@ -2,6 +2,7 @@
 
 use super::app::BackstopApp;
 use super::dialogs::DialogPurpose;
+use super::settings::kind_label;
 use crate::jobs::VerifyTarget;
 use crate::model::{Kind, Trigger};
 use crate::worker::JobRequest;
@@ -15,25 +16,49 @@ impl BackstopApp {
         };
         ui.heading(format!("Actions for {}", profile.name));
         ui.add_space(6.0);
+        let has_files = profile.files_dir.is_some();
+        // The kind last chosen for this profile, as long as the profile can still make it.
+        let mut kind = self
+            .backup_kind
+            .get(&profile.name)
+            .copied()
+            .filter(|k| has_files || *k == Kind::Database)
+            .unwrap_or_else(|| profile.default_kind());
+        let before = kind;
         ui.horizontal(|ui| {
             ui.label("Kind:");
-            let has_files = profile.files_dir.is_some();
-            ui.selectable_value(&mut self.backup_kind, Kind::Database, "Database only");
-            ui.add_enabled_ui(has_files, |ui| {
-                ui.selectable_value(&mut self.backup_kind, Kind::Full, "Full")
-                    .on_disabled_hover_text(
-                        "Backing up the files folder arrives in a later version",
-                    );
-                ui.selectable_value(&mut self.backup_kind, Kind::Files, "Files only")
-                    .on_disabled_hover_text(
-                        "Backing up the files folder arrives in a later version",
-                    );
-            });
+            for choice in [Kind::Full, Kind::Database, Kind::Files] {
+                let needs_files = choice != Kind::Database;
+                ui.add_enabled_ui(has_files || !needs_files, |ui| {
+                    ui.radio_value(&mut kind, choice, kind_label(choice))
+                        .on_disabled_hover_text(
+                            "This profile has no files folder; set one in Settings",
+                        );
+                });
+            }
         });
+        if kind != before {
+            self.backup_kind.insert(profile.name.clone(), kind);
+        }
+        match &profile.files_dir {
+            Some(dir) => {
+                let excludes = match profile.exclude.len() {
+                    0 => String::new(),
+                    1 => " (1 exclude pattern)".to_string(),
+                    n => format!(" ({n} exclude patterns)"),
+                };
+                ui.label(
+                    RichText::new(format!("Files folder: {}{excludes}", dir.display())).weak(),
+                );
+            }
+            None => {
+                ui.label(RichText::new("No files folder: backups hold the database only.").weak());
+            }
+        }
         if ui.button(RichText::new("Back up now").strong()).clicked() {
             self.submit(JobRequest::Backup {
                 profile: profile.name.clone(),
-                kind: Some(self.backup_kind),
+                kind: Some(kind),
                 trigger: Trigger::Manual,
             });
         }

@@ -95,6 +95,12 @@ pub struct RestoreDialog {
     pub to_database: String,
     /// End other sessions on the target before the swap.
     pub terminate_sessions: bool,
+    /// "Restore chosen files instead": pick entries of the files folder and restore them into `destination`.
+    pub chosen_files: bool,
+    /// The backup's files folder, built once when the worker's inspection arrives (None until then).
+    pub tree: Option<super::file_tree::FileTree>,
+    /// The folder chosen files are restored into.
+    pub destination: String,
 }
 
 /// Automatic-backup bookkeeping.
@@ -135,7 +141,8 @@ pub struct BackstopApp {
     pub restore_dialog: Option<RestoreDialog>,
     pub(crate) delete_confirm: Option<i64>,
     pub(crate) prune_confirm_open: bool,
-    pub(crate) backup_kind: Kind,
+    /// The backup kind chosen in Actions, by profile (absent: the profile's default kind).
+    pub(crate) backup_kind: HashMap<String, Kind>,
     pub(crate) import_path: String,
     pub(crate) export_path: HashMap<i64, String>,
     pub(crate) history_tab: super::history::HistoryTab,
@@ -193,7 +200,7 @@ impl BackstopApp {
             restore_dialog: None,
             delete_confirm: None,
             prune_confirm_open: false,
-            backup_kind: Kind::Database,
+            backup_kind: HashMap::new(),
             import_path: String::new(),
             export_path: HashMap::new(),
             history_tab: Default::default(),
@@ -218,6 +225,11 @@ impl BackstopApp {
     /// The Settings panel's draft of the selected profile (tests edit it as a user would by typing).
     pub fn settings_draft_mut(&mut self) -> &mut super::settings::Draft {
         &mut self.settings.draft
+    }
+
+    /// The Settings panel's draft of the selected profile, as typed.
+    pub fn settings_draft(&self) -> &super::settings::Draft {
+        &self.settings.draft
     }
 
     /// Asks the worker for a server profile's details, at most once a minute.
@@ -294,6 +306,14 @@ impl BackstopApp {
         while let Ok(answer) = self.dialog_rx.try_recv() {
             self.on_dialog(answer);
         }
+        // The restore dialog's tree is built once, when the backup's entries arrive (they move into the tree).
+        if let Some(dialog) = self.restore_dialog.as_mut()
+            && dialog.tree.is_none()
+            && let Some(inspection) = self.state.inspection.as_mut().filter(|i| i.id == dialog.id)
+        {
+            let entries = std::mem::take(&mut inspection.files);
+            dialog.tree = Some(super::file_tree::FileTree::build(&entries));
+        }
         if let Some(problem) = self.notifier.take_problem()
             && !self.notifications_problem_logged
         {
@@ -349,6 +369,11 @@ impl BackstopApp {
                 .settings
                 .set_path_field(super::settings::PathField::Storage, first),
             DialogPurpose::NewProfileDatabase => self.new_profile.database = first,
+            DialogPurpose::RestoreDestination => {
+                if let Some(dialog) = self.restore_dialog.as_mut() {
+                    dialog.destination = first;
+                }
+            }
         }
     }
 

@@ -26,6 +26,8 @@ pub enum DialogPurpose {
     StorageFolder,
     /// The SQLite database of a new profile.
     NewProfileDatabase,
+    /// The folder the restore dialog restores chosen files into.
+    RestoreDestination,
 }
 
 /// A dialog's answer: the paths chosen (empty when cancelled or when no dialog could be shown).
@@ -82,6 +84,11 @@ impl Dialogs for NativeDialogs {
                         .collect(),
                     DialogPurpose::StorageFolder => dialog
                         .set_title("Choose where archives are kept")
+                        .pick_folder()
+                        .into_iter()
+                        .collect(),
+                    DialogPurpose::RestoreDestination => dialog
+                        .set_title("Choose the folder to restore the chosen files into")
                         .pick_folder()
                         .into_iter()
                         .collect(),

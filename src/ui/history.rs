@@ -4,12 +4,14 @@
 use super::app::{BackstopApp, RestoreDialog};
 use super::dialogs::DialogPurpose;
 use super::state::{ToastKind, human_size};
+use crate::archive::EntryType;
 use crate::catalog::BackupRow;
-use crate::jobs::{BackupRef, VerifyTarget};
-use crate::model::Status;
-use crate::worker::JobRequest;
+use crate::jobs::{BackupRef, RestoreSpec, VerifyTarget};
+use crate::model::{Kind, Status};
+use crate::worker::{Inspection, JobRequest};
 use egui::{Color32, RichText};
 use egui_extras::{Column, TableBuilder};
+use std::path::{Path, PathBuf};
 
 /// The History panel's tabs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -85,6 +87,143 @@ fn status_color(status: Status) -> Color32 {
         Status::Failed | Status::Corrupted => Color32::from_rgb(200, 60, 60),
         Status::Cancelled | Status::Deleted => Color32::GRAY,
     }
+}
+
+/// Why chosen files cannot be restored into `text` (None: they can; the job itself refuses names that exist).
+pub fn destination_problem(text: &str) -> Option<String> {
+    let text = text.trim();
+    let path = Path::new(text);
+    if text.is_empty() {
+        Some("choose the folder to restore into".into())
+    } else if !path.is_absolute() {
+        Some("use an absolute folder path".into())
+    } else if path.exists() && !path.is_dir() {
+        Some("this is a file, not a folder".into())
+    } else {
+        None
+    }
+}
+
+/// Show's list of entries: path, type, size, mode (octal) and the link target or the checksum's start. Only
+/// the rows on screen are built, so a files folder of tens of thousands of entries scrolls smoothly.
+fn entries_table(ui: &mut egui::Ui, entries: &[crate::archive::ManifestEntry]) {
+    let row_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
+    TableBuilder::new(ui)
+        .id_salt("show-entries")
+        .striped(true)
+        .max_scroll_height(420.0)
+        .column(
+            Column::initial(340.0)
+                .at_least(120.0)
+                .resizable(true)
+                .clip(true),
+        )
+        .column(Column::auto().at_least(50.0))
+        .column(Column::auto().at_least(70.0))
+        .column(Column::auto().at_least(50.0))
+        .column(Column::auto().at_least(140.0))
+        .header(20.0, |mut header| {
+            for title in ["Path", "Type", "Size", "Mode", "Link target / SHA-256"] {
+                header.col(|ui| {
+                    ui.strong(title);
+                });
+            }
+        })
+        .body(|body| {
+            body.rows(row_height, entries.len(), |mut row| {
+                let e = &entries[row.index()];
+                row.col(|ui| {
+                    // One line per row (the rows are laid out at a fixed height); elided paths show whole on hover.
+                    ui.add(egui::Label::new(&e.path).truncate());
+                });
+                row.col(|ui| {
+                    ui.label(match e.entry_type {
+                        EntryType::File => "file",
+                        EntryType::Dir => "folder",
+                        EntryType::Symlink => "link",
+                    });
+                });
+                row.col(|ui| {
+                    ui.label(if e.entry_type == EntryType::Dir {
+                        "-".to_string()
+                    } else {
+                        human_size(e.size)
+                    });
+                });
+                row.col(|ui| {
+                    ui.label(
+                        RichText::new(
+                            e.mode
+                                .map(|m| format!("{:04o}", m & 0o7777))
+                                .unwrap_or_else(|| "-".into()),
+                        )
+                        .monospace(),
+                    );
+                });
+                row.col(|ui| {
+                    match (&e.entry_type, &e.target) {
+                        (EntryType::Symlink, Some(target)) => ui.label(format!("-> {target}")),
+                        (EntryType::Dir, _) => ui.label(""),
+                        _ => {
+                            ui.label(RichText::new(&e.sha256[..e.sha256.len().min(16)]).monospace())
+                        }
+                    };
+                });
+            });
+        });
+}
+
+/// The restore dialog's "now versus in the backup" grid: database size and each table's rows.
+fn restore_comparison(ui: &mut egui::Ui, inspection: &Inspection) {
+    if let Some(error) = &inspection.now_error {
+        ui.label(
+            RichText::new(format!("The current database cannot be read: {error}"))
+                .color(Color32::from_rgb(190, 120, 0)),
+        );
+    }
+    egui::Grid::new("restore-compare")
+        .num_columns(3)
+        .striped(true)
+        .show(ui, |ui| {
+            ui.strong("");
+            ui.strong("Now");
+            ui.strong("In the backup");
+            ui.end_row();
+            ui.label("Database size");
+            ui.label(
+                inspection
+                    .now_database_size
+                    .map(human_size)
+                    .unwrap_or_else(|| "-".into()),
+            );
+            ui.label(human_size(inspection.backup_database_size));
+            ui.end_row();
+            let mut tables: Vec<&String> = inspection
+                .backup_tables
+                .keys()
+                .chain(inspection.now_tables.keys())
+                .collect();
+            tables.sort();
+            tables.dedup();
+            for table in tables {
+                ui.label(format!("{table} (rows)"));
+                ui.label(
+                    inspection
+                        .now_tables
+                        .get(table)
+                        .map(|n| n.to_string())
+                        .unwrap_or_else(|| "-".into()),
+                );
+                ui.label(
+                    inspection
+                        .backup_tables
+                        .get(table)
+                        .map(|n| n.to_string())
+                        .unwrap_or_else(|| "-".into()),
+                );
+                ui.end_row();
+            }
+        });
 }
 
 fn local(t: chrono::DateTime<chrono::Utc>) -> String {
@@ -414,6 +553,9 @@ impl BackstopApp {
             safety: true,
             to_database: String::new(),
             terminate_sessions: false,
+            chosen_files: false,
+            tree: None,
+            destination: String::new(),
         });
         if let Some(profile) = self
             .state
@@ -513,9 +655,11 @@ impl BackstopApp {
     }
 
     /// The restore dialog: what will be replaced, now versus in the backup, Validate only, the safety-backup
-    /// checkbox, and Restore enabled only once the profile name is typed.
+    /// checkbox, and Restore enabled only once the profile name is typed. A backup with a files folder also
+    /// offers "Restore chosen files instead": a tree of its files folder and a folder to restore them into.
     pub(crate) fn restore_window(&mut self, ctx: &egui::Context) {
-        let Some(mut dialog) = self.restore_dialog.clone() else {
+        // Taken out while drawn (and put back): the tree may hold tens of thousands of entries.
+        let Some(mut dialog) = self.restore_dialog.take() else {
             return;
         };
         let mut open = true;
@@ -525,143 +669,278 @@ impl BackstopApp {
             .collapsible(false)
             .default_width(560.0)
             .show(ctx, |ui| {
-                match self.state.inspection.clone().filter(|i| i.id == dialog.id) {
-                    None => {
-                        ui.horizontal(|ui| {
-                            ui.spinner();
-                            ui.label("Reading the backup and the current database…");
-                        });
-                    }
-                    Some(inspection) => {
-                        ui.label(
-                            RichText::new(format!("This replaces {}", inspection.target)).strong(),
-                        );
-                        ui.label(format!(
-                            "with the backup taken {}.",
-                            local(inspection.backup_created_at)
-                        ));
-                        if let Some(error) = &inspection.now_error {
-                            ui.label(
-                                RichText::new(format!(
-                                    "The current database cannot be read: {error}"
-                                ))
-                                .color(Color32::from_rgb(190, 120, 0)),
-                            );
-                        }
-                        egui::Grid::new("restore-compare")
-                            .num_columns(3)
-                            .striped(true)
-                            .show(ui, |ui| {
-                                ui.strong("");
-                                ui.strong("Now");
-                                ui.strong("In the backup");
-                                ui.end_row();
-                                ui.label("Database size");
-                                ui.label(
-                                    inspection
-                                        .now_database_size
-                                        .map(human_size)
-                                        .unwrap_or_else(|| "-".into()),
-                                );
-                                ui.label(human_size(inspection.backup_database_size));
-                                ui.end_row();
-                                let mut tables: Vec<&String> = inspection
-                                    .backup_tables
-                                    .keys()
-                                    .chain(inspection.now_tables.keys())
-                                    .collect();
-                                tables.sort();
-                                tables.dedup();
-                                for table in tables {
-                                    ui.label(format!("{table} (rows)"));
-                                    ui.label(
-                                        inspection
-                                            .now_tables
-                                            .get(table)
-                                            .map(|n| n.to_string())
-                                            .unwrap_or_else(|| "-".into()),
-                                    );
-                                    ui.label(
-                                        inspection
-                                            .backup_tables
-                                            .get(table)
-                                            .map(|n| n.to_string())
-                                            .unwrap_or_else(|| "-".into()),
-                                    );
-                                    ui.end_row();
-                                }
-                            });
-                    }
-                }
-                ui.add_space(6.0);
-                let server = self
-                    .state
-                    .snapshot
-                    .config
-                    .profiles
-                    .iter()
-                    .find(|p| p.name == dialog.profile)
-                    .is_some_and(|p| p.database.engine() != crate::model::EngineKind::Sqlite);
-                if server {
-                    if let Some((_, details)) = self.state.details.get(&dialog.profile)
-                        && let Some(n) = details.other_sessions
-                    {
-                        ui.label(format!("{n} session(s) are connected to the database now."));
-                    }
-                    ui.checkbox(
-                        &mut dialog.terminate_sessions,
-                        "End other sessions on the database before the swap",
-                    );
+                let has_files = dialog.tree.as_ref().is_some_and(|t| !t.is_empty());
+                if has_files {
                     ui.horizontal(|ui| {
-                        let label = ui.label("Or restore into a new database named:");
-                        ui.text_edit_singleline(&mut dialog.to_database)
-                            .labelled_by(label.id);
-                    });
-                }
-                ui.checkbox(
-                    &mut dialog.safety,
-                    "Take a safety backup of the current database first",
-                );
-                let label = ui.label(format!(
-                    "Type the profile name ({}) to confirm:",
-                    dialog.profile
-                ));
-                ui.text_edit_singleline(&mut dialog.confirm)
-                    .labelled_by(label.id);
-                ui.horizontal(|ui| {
-                    if ui
-                        .button("Validate only")
-                        .on_hover_text("Check the backup completely without changing anything")
-                        .clicked()
-                    {
-                        self.restore_with(dialog.id, true, false, None, false);
-                        close = true;
-                    }
-                    let confirmed = dialog.confirm.trim() == dialog.profile;
-                    if ui
-                        .add_enabled(
-                            confirmed,
-                            egui::Button::new(RichText::new("Restore").strong()),
-                        )
-                        .clicked()
-                    {
-                        let target =
-                            Some(dialog.to_database.trim().to_string()).filter(|t| !t.is_empty());
-                        self.restore_with(
-                            dialog.id,
+                        ui.selectable_value(
+                            &mut dialog.chosen_files,
                             false,
-                            dialog.safety,
-                            target,
-                            dialog.terminate_sessions,
+                            "Restore the whole backup",
                         );
-                        close = true;
-                    }
-                    if ui.button("Cancel").clicked() {
-                        close = true;
-                    }
-                });
+                        ui.selectable_value(
+                            &mut dialog.chosen_files,
+                            true,
+                            "Restore chosen files instead",
+                        );
+                    });
+                    ui.separator();
+                } else {
+                    dialog.chosen_files = false;
+                }
+                close = if dialog.chosen_files {
+                    self.chosen_files_form(ui, &mut dialog)
+                } else {
+                    self.whole_restore_form(ui, &mut dialog)
+                };
             });
         self.restore_dialog = if open && !close { Some(dialog) } else { None };
+    }
+
+    /// The whole-backup restore: the comparison, server options, safety backup, typed confirmation. Returns
+    /// whether the dialog is done.
+    fn whole_restore_form(&mut self, ui: &mut egui::Ui, dialog: &mut RestoreDialog) -> bool {
+        let mut close = false;
+        match self.state.inspection.clone().filter(|i| i.id == dialog.id) {
+            None => {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label("Reading the backup and the current database…");
+                });
+            }
+            Some(inspection) => {
+                let files = inspection
+                    .files_dir
+                    .as_ref()
+                    .map(|d| format!("the files folder {}", d.display()))
+                    .unwrap_or_else(|| "the files folder".into());
+                let replaced = match inspection.kind {
+                    Kind::Database => inspection.target.clone(),
+                    Kind::Full => format!("{} and {files}", inspection.target),
+                    Kind::Files => files,
+                };
+                ui.label(RichText::new(format!("This replaces {replaced}")).strong());
+                ui.label(format!(
+                    "with the backup taken {}.",
+                    local(inspection.backup_created_at)
+                ));
+                if inspection.kind != Kind::Files {
+                    restore_comparison(ui, &inspection);
+                }
+            }
+        }
+        ui.add_space(6.0);
+        let server = self
+            .state
+            .snapshot
+            .config
+            .profiles
+            .iter()
+            .find(|p| p.name == dialog.profile)
+            .is_some_and(|p| p.database.engine() != crate::model::EngineKind::Sqlite);
+        if server {
+            if let Some((_, details)) = self.state.details.get(&dialog.profile)
+                && let Some(n) = details.other_sessions
+            {
+                ui.label(format!("{n} session(s) are connected to the database now."));
+            }
+            ui.checkbox(
+                &mut dialog.terminate_sessions,
+                "End other sessions on the database before the swap",
+            );
+            ui.horizontal(|ui| {
+                let label = ui.label("Or restore into a new database named:");
+                ui.text_edit_singleline(&mut dialog.to_database)
+                    .labelled_by(label.id);
+            });
+        }
+        ui.checkbox(
+            &mut dialog.safety,
+            "Take a safety backup of the current database first",
+        );
+        let label = ui.label(format!(
+            "Type the profile name ({}) to confirm:",
+            dialog.profile
+        ));
+        ui.text_edit_singleline(&mut dialog.confirm)
+            .labelled_by(label.id);
+        ui.horizontal(|ui| {
+            if ui
+                .button("Validate only")
+                .on_hover_text("Check the backup completely without changing anything")
+                .clicked()
+            {
+                self.restore_with(dialog.id, true, false, None, false);
+                close = true;
+            }
+            let confirmed = dialog.confirm.trim() == dialog.profile;
+            if ui
+                .add_enabled(
+                    confirmed,
+                    egui::Button::new(RichText::new("Restore").strong()),
+                )
+                .clicked()
+            {
+                let target = Some(dialog.to_database.trim().to_string()).filter(|t| !t.is_empty());
+                self.restore_with(
+                    dialog.id,
+                    false,
+                    dialog.safety,
+                    target,
+                    dialog.terminate_sessions,
+                );
+                close = true;
+            }
+            if ui.button("Cancel").clicked() {
+                close = true;
+            }
+        });
+        close
+    }
+
+    /// "Restore chosen files instead": the files folder as a tree with checkboxes, a destination folder, and the
+    /// button. Nothing live is touched, so no typed confirmation. Returns whether the dialog is done.
+    fn chosen_files_form(&mut self, ui: &mut egui::Ui, dialog: &mut RestoreDialog) -> bool {
+        let Some(tree) = dialog.tree.as_mut() else {
+            return false;
+        };
+        ui.label(
+            "The chosen files and folders are written into the folder below, under their paths in the files \
+             folder. Nothing else is touched.",
+        );
+        ui.add_space(4.0);
+        let mut opened: Vec<(usize, bool)> = Vec::new();
+        let mut checked: Vec<(usize, bool)> = Vec::new();
+        let indent = 18.0;
+        let row_height = ui.spacing().interact_size.y;
+        // Only the rows on screen are built; closed folders have no rows at all.
+        egui::ScrollArea::vertical()
+            .id_salt("restore-tree")
+            .max_height(320.0)
+            .auto_shrink([false, true])
+            .show_rows(ui, row_height, tree.visible().len(), |ui, range| {
+                for &i in &tree.visible()[range] {
+                    let node = tree.node(i);
+                    ui.horizontal(|ui| {
+                        ui.set_min_height(row_height);
+                        ui.add_space(node.depth as f32 * indent);
+                        if node.is_dir() {
+                            let open = node.open;
+                            // A +/- of the same width as the gap of a file row, so the checkboxes line up.
+                            let (rect, response) = ui.allocate_exact_size(
+                                egui::vec2(indent, row_height),
+                                egui::Sense::click(),
+                            );
+                            let visuals = ui.style().interact(&response);
+                            ui.painter().rect_filled(
+                                rect.shrink(1.0),
+                                visuals.corner_radius,
+                                visuals.weak_bg_fill,
+                            );
+                            ui.painter().text(
+                                rect.center(),
+                                egui::Align2::CENTER_CENTER,
+                                if open { "-" } else { "+" },
+                                egui::FontId::monospace(14.0),
+                                visuals.text_color(),
+                            );
+                            // Found by "Open photos" / "Close photos" (the button shows only + or -).
+                            let name = node.name.clone();
+                            response.widget_info(|| {
+                                egui::WidgetInfo::labeled(
+                                    egui::Role::Button,
+                                    true,
+                                    format!("{} {name}", if open { "Close" } else { "Open" }),
+                                )
+                            });
+                            if response.clicked() {
+                                opened.push((i, !open));
+                            }
+                        } else {
+                            ui.allocate_exact_size(
+                                egui::vec2(indent, row_height),
+                                egui::Sense::hover(),
+                            );
+                        }
+                        let text = match (node.entry_type, &node.target) {
+                            (EntryType::Dir, _) => format!("{}/", node.name),
+                            (EntryType::Symlink, Some(target)) => {
+                                format!("{} -> {target}", node.name)
+                            }
+                            _ => node.name.clone(),
+                        };
+                        let mut value = node.checked;
+                        if ui
+                            .add(egui::Checkbox::new(&mut value, text).indeterminate(node.partial))
+                            .on_hover_text(&node.path)
+                            .changed()
+                        {
+                            checked.push((i, value));
+                        }
+                        let size = if node.is_dir() {
+                            format!("{} file(s), {}", node.files, human_size(node.size))
+                        } else {
+                            human_size(node.size)
+                        };
+                        ui.label(RichText::new(size).weak());
+                    });
+                }
+            });
+        for (i, open) in opened {
+            tree.set_open(i, open);
+        }
+        for (i, value) in checked {
+            tree.set_checked(i, value);
+        }
+        let (files, bytes) = tree.chosen_summary();
+        let only: Vec<String> = tree.chosen().to_vec();
+        ui.label(if only.is_empty() {
+            "Check the files and folders to restore.".to_string()
+        } else {
+            format!("{files} file(s) chosen, {}", human_size(bytes))
+        });
+        ui.add_space(4.0);
+        ui.horizontal(|ui| {
+            let label = ui.label("Restore into folder:");
+            ui.add(
+                egui::TextEdit::singleline(&mut dialog.destination)
+                    .hint_text("a new or empty folder")
+                    .desired_width(320.0),
+            )
+            .labelled_by(label.id);
+            if ui.button("Choose folder…").clicked() {
+                self.open_dialog(DialogPurpose::RestoreDestination);
+            }
+        });
+        let problem = destination_problem(&dialog.destination);
+        if let Some(problem) = problem.as_ref().filter(|_| !dialog.destination.is_empty()) {
+            ui.label(RichText::new(problem).color(Color32::from_rgb(200, 60, 60)));
+        }
+        let mut close = false;
+        ui.horizontal(|ui| {
+            if ui
+                .add_enabled(
+                    !only.is_empty() && problem.is_none(),
+                    egui::Button::new(RichText::new("Restore chosen files").strong()),
+                )
+                .clicked()
+            {
+                self.submit(JobRequest::Restore(RestoreSpec {
+                    source: BackupRef::Id(dialog.id),
+                    profile: None,
+                    validate_only: false,
+                    safety_backup: false,
+                    target_database: None,
+                    terminate_sessions: false,
+                    only: only.clone(),
+                    to: Some(PathBuf::from(dialog.destination.trim())),
+                }));
+                close = true;
+            }
+            if ui.button("Cancel").clicked() {
+                close = true;
+            }
+        });
+        close
     }
 
     /// The Show and Compare windows.
@@ -670,7 +949,7 @@ impl BackstopApp {
             let mut open = true;
             egui::Window::new(format!("Backup {id}"))
                 .open(&mut open)
-                .default_width(620.0)
+                .default_width(760.0)
                 .show(ctx, |ui| {
                     match self.state.shown.as_ref().filter(|(shown, _)| *shown == id) {
                         None => {
@@ -696,21 +975,13 @@ impl BackstopApp {
                                     ui.label(format!("table {table}: {rows} rows"));
                                 }
                             }
+                            for warning in &manifest.warnings {
+                                ui.label(
+                                    RichText::new(warning).color(Color32::from_rgb(190, 120, 0)),
+                                );
+                            }
                             ui.separator();
-                            egui::Grid::new("entries")
-                                .num_columns(3)
-                                .striped(true)
-                                .show(ui, |ui| {
-                                    for e in &manifest.entries {
-                                        ui.label(&e.path);
-                                        ui.label(human_size(e.size));
-                                        ui.label(
-                                            RichText::new(&e.sha256[..e.sha256.len().min(16)])
-                                                .monospace(),
-                                        );
-                                        ui.end_row();
-                                    }
-                                });
+                            entries_table(ui, &manifest.entries);
                         }
                     }
                 });
@@ -734,15 +1005,41 @@ impl BackstopApp {
                             ui.spinner();
                         }
                         Some((_, _, diff)) => {
-                            for path in &diff.added {
-                                ui.label(format!("added {path}"));
-                            }
-                            for path in &diff.removed {
-                                ui.label(format!("removed {path}"));
-                            }
-                            for path in &diff.changed {
-                                ui.label(format!("changed {path}"));
-                            }
+                            let (added, removed, changed) =
+                                (diff.added.len(), diff.removed.len(), diff.changed.len());
+                            ui.label(if added + removed + changed == 0 {
+                                "The backups hold the same entries with the same content."
+                                    .to_string()
+                            } else {
+                                format!("{added} added, {removed} removed, {changed} changed")
+                            });
+                            // Only the lines on screen are built (a files folder can differ in thousands).
+                            let row_height = ui.text_style_height(&egui::TextStyle::Body);
+                            egui::ScrollArea::vertical()
+                                .id_salt("diff-entries")
+                                .max_height(360.0)
+                                .auto_shrink([false, true])
+                                .show_rows(
+                                    ui,
+                                    row_height,
+                                    added + removed + changed,
+                                    |ui, range| {
+                                        for i in range {
+                                            let line = if i < added {
+                                                format!("added {}", diff.added[i])
+                                            } else if i < added + removed {
+                                                format!("removed {}", diff.removed[i - added])
+                                            } else {
+                                                format!(
+                                                    "changed {}",
+                                                    diff.changed[i - added - removed]
+                                                )
+                                            };
+                                            ui.label(line);
+                                        }
+                                    },
+                                );
+                            ui.separator();
                             if let (Some(a), Some(b)) =
                                 (diff.database_size_before, diff.database_size_after)
                             {

@@ -1,11 +1,13 @@
 //! The desktop window (eframe/egui, glow renderer so it runs without a GPU). Only this module knows eframe.
 //!
 //! `app` owns the window and the one place state changes; `state` is the pure state machine; the panels
-//! (`settings`, `statistics`, `actions`, `history`) draw and submit jobs; `dialogs` hides the native file dialogs.
+//! (`settings`, `statistics`, `actions`, `history`) draw and submit jobs; `dialogs` hides the native file dialogs;
+//! `file_tree` is the restore dialog's tree of a backup's files folder.
 
 pub mod actions;
 pub mod app;
 pub mod dialogs;
+pub mod file_tree;
 pub mod history;
 pub mod settings;
 pub mod state;

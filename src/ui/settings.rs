@@ -4,6 +4,7 @@
 use super::app::BackstopApp;
 use super::dialogs::DialogPurpose;
 use crate::config::{Config, DatabaseConfig, Profile, Settings};
+use crate::model::Kind;
 use crate::worker::JobRequest;
 use egui::{Color32, RichText};
 use std::collections::BTreeMap;
@@ -29,6 +30,10 @@ pub struct Draft {
     pub database: String,
     /// Files folder (empty: none).
     pub files: String,
+    /// Exclude globs, one per line.
+    pub exclude: String,
+    /// What a backup holds when no kind is asked for (None: full; used only with a files folder).
+    pub default_kind: Option<Kind>,
     /// Storage folder.
     pub storage: String,
     /// Policy fields as typed.
@@ -99,6 +104,8 @@ impl Draft {
                 .as_ref()
                 .map(|f| f.display().to_string())
                 .unwrap_or_default(),
+            exclude: profile.exclude.join("\n"),
+            default_kind: profile.default_kind,
             storage: profile.storage_dir.display().to_string(),
             keep_last: p.keep_last.to_string(),
             max_age_days: p.max_age_days.to_string(),
@@ -184,8 +191,16 @@ impl Draft {
                 }
             }
         }
-        if !self.files.trim().is_empty() && !Path::new(self.files.trim()).is_dir() {
-            out.insert("files", "folder does not exist".into());
+        let files = Path::new(self.files.trim());
+        if !self.files.trim().is_empty() {
+            if !files.is_absolute() {
+                out.insert("files", "use an absolute folder path".into());
+            } else if !files.is_dir() {
+                out.insert("files", "folder does not exist".into());
+            }
+        }
+        if let Err(e) = crate::files::Excludes::new(&self.exclude_patterns()) {
+            out.insert("exclude", e.to_string());
         }
         let storage = Path::new(self.storage.trim());
         if self.storage.trim().is_empty() || !storage.is_absolute() {
@@ -199,6 +214,16 @@ impl Draft {
             out.insert("storage", e.to_string());
         }
         out
+    }
+
+    /// The exclude patterns typed, one per line, blank lines left out.
+    pub fn exclude_patterns(&self) -> Vec<String> {
+        self.exclude
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect()
     }
 
     /// The profile and settings this draft describes (call only when `problems()` is empty).
@@ -221,6 +246,11 @@ impl Draft {
         }
         profile.files_dir =
             (!self.files.trim().is_empty()).then(|| PathBuf::from(self.files.trim()));
+        profile.exclude = self.exclude_patterns();
+        // Without a files folder every backup is a database backup: the stored choice is kept for later.
+        if profile.files_dir.is_some() {
+            profile.default_kind = self.default_kind;
+        }
         profile.storage_dir = PathBuf::from(self.storage.trim());
         let p = &mut profile.policy;
         p.keep_last = n(&self.keep_last, p.keep_last);
@@ -351,6 +381,40 @@ fn field(
     clicked
 }
 
+/// A multi-line form row: a label, the text labelled by it, and the field's problem in red below.
+fn multiline_field(
+    ui: &mut egui::Ui,
+    label: &str,
+    value: &mut String,
+    problem: Option<&String>,
+    hint: &str,
+) {
+    ui.horizontal(|ui| {
+        let label = form_label(ui, label);
+        ui.vertical(|ui| {
+            ui.add(
+                egui::TextEdit::multiline(value)
+                    .desired_rows(3)
+                    .desired_width(380.0)
+                    .hint_text(hint),
+            )
+            .labelled_by(label.id);
+            if let Some(problem) = problem {
+                ui.label(RichText::new(problem).color(Color32::from_rgb(200, 60, 60)));
+            }
+        });
+    });
+}
+
+/// How a backup kind reads in the window.
+pub(crate) fn kind_label(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Full => "Full (database and files folder)",
+        Kind::Database => "Database only",
+        Kind::Files => "Files folder only",
+    }
+}
+
 impl BackstopApp {
     pub(crate) fn settings_panel(&mut self, ui: &mut egui::Ui) {
         let Some(profile) = self.profile().cloned() else {
@@ -426,6 +490,43 @@ impl BackstopApp {
             ) {
                 self.open_dialog(DialogPurpose::FilesFolder);
             }
+            let d = &mut self.settings.draft;
+            multiline_field(
+                ui,
+                "Leave out of the files folder (one glob per line)",
+                &mut d.exclude,
+                problems.get("exclude"),
+                "cache/**\n*.tmp",
+            );
+            let has_files = !d.files.trim().is_empty();
+            ui.horizontal(|ui| {
+                let label = form_label(ui, "Default backup kind");
+                ui.add_enabled_ui(has_files, |ui| {
+                    // Without a files folder every backup holds the database only.
+                    let shown = if has_files {
+                        d.default_kind.unwrap_or(Kind::Full)
+                    } else {
+                        Kind::Database
+                    };
+                    egui::ComboBox::from_id_salt("default-kind")
+                        .selected_text(kind_label(shown))
+                        .show_ui(ui, |ui| {
+                            for kind in [Kind::Full, Kind::Database, Kind::Files] {
+                                if ui
+                                    .selectable_label(shown == kind, kind_label(kind))
+                                    .clicked()
+                                {
+                                    d.default_kind = Some(kind);
+                                }
+                            }
+                        })
+                        .response
+                        .labelled_by(label.id)
+                        .on_disabled_hover_text(
+                            "Without a files folder every backup holds the database only",
+                        );
+                });
+            });
             let d = &mut self.settings.draft;
             if field(
                 ui,
@@ -719,6 +820,38 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_draft_carries_excludes_and_the_default_kind_into_the_profile() {
+        let dir = tempfile::tempdir().unwrap();
+        let profile = Profile {
+            name: "shop".into(),
+            database: DatabaseConfig::Sqlite {
+                path: dir.path().join("a.sqlite3"),
+            },
+            files_dir: None,
+            exclude: Vec::new(),
+            default_kind: None,
+            storage_dir: dir.path().to_path_buf(),
+            policy: Default::default(),
+        };
+        let settings = Settings::default();
+        let mut draft = Draft::of(&profile, &settings);
+        assert_eq!(draft.default_kind, None);
+        // A kind chosen without a files folder is not stored: such a profile backs up its database.
+        draft.default_kind = Some(Kind::Files);
+        draft.exclude = " cache/** \n\n*.tmp\n".into();
+        let (saved, _) = draft.apply(&profile, &settings);
+        assert_eq!(saved.exclude, ["cache/**", "*.tmp"]);
+        assert_eq!(saved.default_kind, None);
+        draft.files = dir.path().display().to_string();
+        let (saved, _) = draft.apply(&profile, &settings);
+        assert_eq!(saved.files_dir.as_deref(), Some(dir.path()));
+        assert_eq!(saved.default_kind, Some(Kind::Files));
+        assert_eq!(saved.default_kind(), Kind::Files);
+        // Round trip: the saved profile's draft is what was typed (blank lines gone).
+        assert_eq!(Draft::of(&saved, &settings).exclude, "cache/**\n*.tmp");
+    }
+
+    #[test]
     fn draft_problems_name_each_field() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("a.sqlite3");
@@ -727,6 +860,8 @@ mod tests {
             name: "shop".into(),
             database: db.display().to_string(),
             files: String::new(),
+            exclude: "cache/**\n\n*.tmp".into(),
+            default_kind: None,
             storage: dir.path().display().to_string(),
             keep_last: "10".into(),
             max_age_days: "30".into(),
@@ -758,6 +893,17 @@ mod tests {
         assert!(problems["storage"].contains("does not exist"));
         assert!(problems["files"].contains("does not exist"));
         assert!(problems["name"].contains("invalid profile name"));
+        let bad_glob = Draft {
+            exclude: "cache/**\n[".into(),
+            files: "relative/media".into(),
+            ..good.clone()
+        };
+        let problems = bad_glob.problems();
+        assert!(
+            problems["exclude"].contains("exclude pattern '[' is not a valid glob"),
+            "{problems:?}"
+        );
+        assert_eq!(problems["files"], "use an absolute folder path");
         let pg = Draft {
             pg: Some(PgDraft {
                 host: "".into(),
