@@ -37,6 +37,7 @@ pub mod error;
 pub mod files;
 pub mod fsutil;
 pub mod health;
+pub mod import;
 pub mod jobs;
 pub mod lock;
 pub mod model;
