@@ -749,23 +749,17 @@ fn import_sqlite_sql(source: &Source, job: &JobControl) -> Result<Stored> {
     source.require_engine(EngineKind::Sqlite, "a SQLite SQL dump")?;
     let created_at = created_time_of(source.file, source.name);
     let scratch = source.scratch("sql");
-    let budget = Budget::new(source.limit());
-    let input = source.open(&budget)?;
-    let mut trap_source = input;
-    let mut trap = ErrorTrap::new(&mut trap_source);
+    let limit = source.limit();
+    let budget = Budget::new(limit);
+    let mut input = source.open(&budget)?;
+    let mut trap = ErrorTrap::new(&mut input);
     let mut reader = BufReader::with_capacity(1 << 16, &mut trap);
     let total = (!source.gz)
         .then(|| std::fs::metadata(source.file).ok().map(|m| m.len()))
         .flatten();
     job.stage("loading SQL dump", total);
     let loaded = {
-        let mut conn = rusqlite::Connection::open_with_flags(
-            scratch.path(),
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
-                | rusqlite::OpenFlags::SQLITE_OPEN_CREATE
-                | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| Error::sqlite("cannot create the import's scratch database", e))?;
+        let mut conn = fresh_bounded_database(scratch.path(), limit, job)?;
         sqlite_sql::load_sql_dump(
             &mut reader,
             &mut conn,
@@ -783,7 +777,18 @@ fn import_sqlite_sql(source: &Source, job: &JobControl) -> Result<Stored> {
     match loaded {
         Ok(_) => {}
         Err(sqlite_sql::SqlDumpError::Cancelled) => return Err(Error::Cancelled),
+        Err(_) if job.cancel.is_cancelled() => return Err(Error::Cancelled),
         Err(sqlite_sql::SqlDumpError::Io(e)) => return Err(read_failure(source.file, None, e)),
+        Err(sqlite_sql::SqlDumpError::Sql {
+            line,
+            statement,
+            message,
+        }) if message.contains("database or disk is full") => {
+            return Err(source.refused(format!(
+                "line {line}: `{statement}` would grow the database past the import limit of {limit} bytes \
+                 (settings.max_import_bytes), or the disk is full ({message}); nothing was kept"
+            )));
+        }
         Err(other) => {
             return Err(source.refused(format!("{other}; nothing was kept")));
         }
@@ -798,6 +803,35 @@ fn import_sqlite_sql(source: &Source, job: &JobControl) -> Result<Stored> {
         job,
     )?;
     staging.finish(source, Kind::Database, Some(database), job)
+}
+
+/// Creates the empty scratch database a SQL dump runs into, bounded: its page size is fixed (a dump's
+/// `PRAGMA page_size` no longer applies once the file exists) and it may not grow past `limit` bytes, so a small
+/// dump cannot build a huge file (`zeroblob`, doubling `INSERT … SELECT`); a cancel interrupts a long statement.
+fn fresh_bounded_database(
+    path: &Path,
+    limit: u64,
+    job: &JobControl,
+) -> Result<rusqlite::Connection> {
+    let cannot = |e| Error::sqlite("cannot create the import's scratch database", e);
+    let mut conn = rusqlite::Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
+            | rusqlite::OpenFlags::SQLITE_OPEN_CREATE
+            | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(cannot)?;
+    conn.execute_batch(
+        "PRAGMA page_size = 4096; CREATE TABLE backstop_probe(x); DROP TABLE backstop_probe;",
+    )
+    .map_err(cannot)?;
+    let pages = (limit / 4096).max(16);
+    conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))
+        .map_err(cannot)?;
+    let cancel = job.cancel.clone();
+    conn.progress_handler(100_000, Some(move || cancel.is_cancelled()))
+        .map_err(cannot)?;
+    Ok(conn)
 }
 
 /// A PostgreSQL dump (custom format, or plain SQL checked line by line for psql meta-commands first): loaded into

@@ -556,6 +556,16 @@ fn a_sqlite_dump_cannot_attach_vacuum_into_or_load_extensions() {
         w.assert_refused(&file, &["refused to run", shown]);
         assert!(!target.exists(), "{name} wrote {}", target.display());
     }
+    // A few bytes of SQL that would build a huge database stop at the import limit.
+    set_setting(&w.home, "max_import_bytes", "10000000");
+    let file = w.input("grow.dump");
+    std::fs::write(
+        &file,
+        "CREATE TABLE t(x);\nINSERT INTO t VALUES (zeroblob(4000000));\n\
+         INSERT INTO t SELECT x FROM t;\nINSERT INTO t SELECT x FROM t;\nINSERT INTO t SELECT x FROM t;\n",
+    )
+    .unwrap();
+    w.assert_refused(&file, &["import limit of 10000000 bytes"]);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
