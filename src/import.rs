@@ -1374,7 +1374,10 @@ impl<'s> Unpacker<'s> {
         };
         let entries = files::entries_of(self.staging.writer.entries());
         files::check_entries(&entries, false).map_err(|e| match e {
-            Error::Usage(reason) => self.refused(reason),
+            // Named as in the media folder, not as in the new archive.
+            Error::Usage(reason) => {
+                self.refused(reason.replacen(&format!("entry '{FILES_PREFIX}"), "entry '", 1))
+            }
             other => other,
         })?;
         let kind = match (database.is_some(), self.has_files) {

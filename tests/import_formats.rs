@@ -969,3 +969,53 @@ fn anything_else_is_refused_naming_the_formats_backstop_reads() {
         &["entry 'notes/x.txt' is not part of this backup's layout"],
     );
 }
+
+/// One raw tar entry: name, type, data, link target.
+type RawTarEntry<'a> = (&'a str, tar::EntryType, &'a [u8], &'a str);
+
+/// Writes a tar from raw headers (names and link targets set byte by byte, as a hostile tool would).
+fn raw_tar(path: &Path, entries: &[RawTarEntry]) {
+    let mut builder = tar::Builder::new(std::fs::File::create(path).unwrap());
+    for (name, kind, data, link) in entries {
+        let mut header = tar::Header::new_ustar();
+        header.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        header.as_old_mut().linkname[..link.len()].copy_from_slice(link.as_bytes());
+        header.set_entry_type(*kind);
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(1_705_311_000);
+        header.set_cksum();
+        builder.append(&header, *data).unwrap();
+    }
+    builder.finish().unwrap();
+}
+
+#[test]
+fn hard_links_devices_and_hidden_traversal_are_refused() {
+    use tar::EntryType;
+    let w = World::new();
+    let ok: RawTarEntry = ("media/ok.txt", EntryType::Regular, b"fine\n", "");
+    #[rustfmt::skip]
+    let cases: [(&str, RawTarEntry, &str); 5] = [
+        ("hardlink.tar", ("media/passwd", EntryType::Link, b"", "/etc/passwd"), "entry 'media/passwd' is a hard link"),
+        ("fifo.tar", ("media/pipe", EntryType::Fifo, b"", ""), "entry 'media/pipe' is a named pipe"),
+        ("device.tar", ("media/null", EntryType::Char, b"", ""), "entry 'media/null' is a device"),
+        ("dotdot.tar", ("media/../../x.txt", EntryType::Regular, b"escaped\n", ""), "entry 'media/../../x.txt' leaves the folder"),
+        ("beneath.tar", ("media/ok.txt/x.txt", EntryType::Regular, b"under a file\n", ""), "entry 'media/ok.txt/x.txt' lies beneath 'media/ok.txt', which is a file"),
+    ];
+    for (name, bad, message) in cases {
+        let file = w.input(name);
+        raw_tar(&file, &[ok, bad]);
+        w.assert_refused(&file, &[message]);
+    }
+    let passwd = file_sha(Path::new("/etc/passwd"));
+    assert_eq!(file_sha(Path::new("/etc/passwd")), passwd);
+    assert!(!w.home.dir.path().join("x.txt").exists());
+
+    let zip = w.input("backslash.zip");
+    common::raw_zip(&zip, &[("media\\..\\..\\evil.txt", b"x")]);
+    w.assert_refused(
+        &zip,
+        &["entry 'media\\\\..\\\\..\\\\evil.txt' has an unsafe name (backslash in name)"],
+    );
+}
