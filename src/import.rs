@@ -1704,6 +1704,18 @@ fn import_tar(source: &Source, job: &JobControl) -> Result<(String, Stored)> {
         })?;
         let header = entry.header();
         let size = entry.size();
+        if header.entry_type().is_pax_global_extensions() {
+            // Archive-wide PAX records (`git archive` writes its commit id there): nothing to import.
+            if size > MAX_TAR_HEADER_BYTES {
+                return Err(source.refused(format!(
+                    "it has a tar extension header larger than {MAX_TAR_HEADER_BYTES} bytes; the file is damaged or hostile"
+                )));
+            }
+            end_of_last = entry.raw_file_position() + size.div_ceil(512) * 512;
+            std::io::copy(&mut entry, &mut std::io::sink())
+                .map_err(|e| read_failure(file, None, e))?;
+            continue;
+        }
         let header_size = header.size().unwrap_or(size);
         if header_size != 0 && header_size != size {
             return Err(source.refused(format!(
