@@ -139,7 +139,9 @@ pub enum Command {
     },
     /// Import archives or database files as `uploaded` backups.
     Import {
-        /// Files to import: Backstop archives, SQLite files, gzipped SQLite files.
+        /// Files to import, recognised by content: Backstop archives; SQLite files and SQL dumps; PostgreSQL
+        /// dumps; web-app backup zips and tar.gz; zips and tars of a media folder; django-dbbackup files; gzipped
+        /// or not.
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// The profile to import into.

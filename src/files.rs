@@ -732,10 +732,15 @@ pub fn stage_folder(
             }
         }
     }
-    let pre_restore = parent.join(format!(
-        "{}.pre_restore_{stamp}",
-        live.file_name().unwrap_or_default().to_string_lossy()
-    ));
+    // A second restore in the same second must not collide with the folder the first one kept.
+    let name = live.file_name().unwrap_or_default().to_string_lossy();
+    let pre_restore = (1..)
+        .map(|n| match n {
+            1 => parent.join(format!("{name}.pre_restore_{stamp}")),
+            n => parent.join(format!("{name}.pre_restore_{stamp}-{n}")),
+        })
+        .find(|p| std::fs::symlink_metadata(p).is_err())
+        .unwrap_or_else(|| parent.join(format!("{name}.pre_restore_{stamp}-x")));
     guard.keep();
     Ok(StagedFolder {
         live: live.to_path_buf(),

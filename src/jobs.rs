@@ -6,7 +6,7 @@
 use crate::archive::{self, ArchiveReader, ArchiveWriter, Manifest, VerifyReport};
 use crate::catalog::{BackupRow, Catalog, Completion, JobRow, RestoreRow};
 use crate::config::{Config, Paths, Profile};
-use crate::engine::{self, sqlite::SQLITE_MAGIC};
+use crate::engine;
 use crate::error::{Error, IoContext, Result};
 use crate::files;
 use crate::fsutil::{self, TempGuard};
@@ -14,10 +14,10 @@ use crate::lock::ProfileLock;
 use crate::model::{Kind, Status, Trigger};
 use crate::progress::JobControl;
 use crate::{retention, schedule};
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -206,11 +206,18 @@ fn remove_partials(dir: &Path) {
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let ours = name.ends_with(fsutil::PARTIAL_SUFFIX)
-            && (name.ends_with(&format!(".zip{}", fsutil::PARTIAL_SUFFIX))
-                || name.contains(".snapshot")
-                || name.contains(".restore-")
-                || name.contains(".import-"));
+        // An import's scratch SQLite copy may leave its sidecars too (`.import-…partial-wal`).
+        let scratch_sidecar = name.starts_with(".import-")
+            && ["-wal", "-shm", "-journal"].iter().any(|suffix| {
+                name.strip_suffix(suffix)
+                    .is_some_and(|base| base.ends_with(fsutil::PARTIAL_SUFFIX))
+            });
+        let ours = scratch_sidecar
+            || name.ends_with(fsutil::PARTIAL_SUFFIX)
+                && (name.ends_with(&format!(".zip{}", fsutil::PARTIAL_SUFFIX))
+                    || name.contains(".snapshot")
+                    || name.contains(".restore-")
+                    || name.contains(".import-"));
         if ours && entry.file_type().is_ok_and(|t| t.is_file()) {
             let _ = std::fs::remove_file(entry.path());
         }
@@ -346,7 +353,7 @@ pub fn rename_profile(ctx: &mut Context, old: &str, new: &str) -> Result<()> {
 }
 
 /// A profile's stored password (keyring, or the 0600 file the user chose); never prompts.
-fn read_password(
+pub(crate) fn read_password(
     ctx: &Context,
     profile: &Profile,
     cfg: &crate::config::PostgresConfig,
@@ -582,7 +589,7 @@ fn write_backup(
 }
 
 /// Verifies a finished `.partial` archive by reading it back, renames it into place and writes its sidecar.
-fn seal(partial: TempGuard, path: &Path, job: &JobControl) -> Result<Completion> {
+pub(crate) fn seal(partial: TempGuard, path: &Path, job: &JobControl) -> Result<Completion> {
     job.stage("verifying archive", None);
     let report = archive::verify(partial.path(), None, job)?;
     if !report.ok() {
@@ -1419,8 +1426,9 @@ pub struct ImportReport {
     pub detected: String,
 }
 
-/// Imports files as `uploaded` backups of a profile: a Backstop archive, a bare SQLite file or a gzipped one.
-/// Each is checked fully before it is catalogued; a refused file adds nothing.
+/// Imports a file as an `uploaded` backup of a profile: a Backstop archive, or another app's backup recognised
+/// by its content (see [`crate::import`]). It is checked fully before it is catalogued; a refused file adds
+/// nothing.
 pub fn import(
     ctx: &Context,
     file: &Path,
@@ -1430,7 +1438,7 @@ pub fn import(
     let profile = ctx.config.select(profile)?.clone();
     let _lock = ProfileLock::acquire(&ctx.paths, &profile.name)?;
     ctx.logged("import", Some(&profile.name), || {
-        let report = import_locked(ctx, &profile, file, job)?;
+        let report = crate::import::import_locked(ctx, &profile, file, job)?;
         let message = format!(
             "imported {} ({}) as backup {}",
             file.display(),
@@ -1438,440 +1446,6 @@ pub fn import(
             report.backup.id
         );
         Ok((report, message))
-    })
-}
-
-fn import_locked(
-    ctx: &Context,
-    profile: &Profile,
-    file: &Path,
-    job: &JobControl,
-) -> Result<ImportReport> {
-    let start = Instant::now();
-    let meta = std::fs::symlink_metadata(file)
-        .map_err(|e| Error::refused(file, format!("cannot read it: {e}")))?;
-    if !meta.is_file() {
-        return Err(Error::refused(file, "not a regular file"));
-    }
-    fsutil::check_writable_dir(&profile.storage_dir)?;
-    let mut head = [0u8; 16];
-    let n = std::fs::File::open(file)
-        .and_then(|mut f| f.read(&mut head))
-        .map_err(|e| Error::refused(file, format!("cannot read it: {e}")))?;
-    let head = &head[..n];
-    let source_name = file
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let (detected, completion, created_at, kind, manifest_db) = if head.starts_with(b"PK\x03\x04") {
-        let (completion, manifest) = import_archive(ctx, profile, file, &source_name, job)?;
-        (
-            "Backstop archive".to_string(),
-            completion,
-            manifest.created_at,
-            manifest.kind,
-            manifest.database,
-        )
-    } else {
-        // Recognised by content, not by name: look inside a gzip stream first.
-        let gz = head.starts_with(&[0x1f, 0x8b]);
-        let inner = if gz { gz_head(file) } else { head.to_vec() };
-        let created_at = created_time_of(file, &source_name);
-        let zipped = if gz { "gzipped " } else { "" };
-        let (detected, (completion, database)) = if inner.starts_with(SQLITE_MAGIC) {
-            (
-                format!("{zipped}SQLite database"),
-                import_sqlite_file(ctx, profile, file, gz, created_at, &source_name, job)?,
-            )
-        } else if inner.starts_with(b"PGDMP") {
-            (
-                format!("{zipped}PostgreSQL custom-format dump"),
-                import_pg_dump(ctx, profile, file, gz, false, created_at, &source_name, job)?,
-            )
-        } else if engine::pgsql_check::looks_like_plain_sql(&inner) {
-            (
-                format!("{zipped}plain SQL dump"),
-                import_pg_dump(ctx, profile, file, gz, true, created_at, &source_name, job)?,
-            )
-        } else {
-            return Err(Error::refused(
-                file,
-                "not a format Backstop understands: it reads Backstop archives (.zip), SQLite database files \
-                 (.sqlite, .sqlite3, .db), gzipped SQLite files (.db.gz), PostgreSQL custom dumps (.dump, .psql.bin) \
-                 and plain SQL dumps (.sql, .sql.gz, .psql)",
-            ));
-        };
-        (
-            detected,
-            completion,
-            created_at,
-            Kind::Database,
-            Some(database),
-        )
-    };
-    let row = BackupRow {
-        id: 0,
-        profile: profile.name.clone(),
-        kind,
-        trigger: Trigger::Uploaded,
-        status: Status::Completed,
-        path: completion.0.clone(),
-        size_bytes: Some(completion.1.size_bytes),
-        sha256: Some(completion.1.sha256.clone()),
-        created_at,
-        finished_at: Some(Utc::now()),
-        duration_ms: Some(millis(start)),
-        engine: manifest_db.as_ref().map(|d| d.engine.to_string()),
-        engine_version: manifest_db.as_ref().map(|d| d.engine_version.clone()),
-        database_name: manifest_db.as_ref().map(|d| d.name.clone()),
-        database_size_bytes: manifest_db.as_ref().map(|d| d.size_bytes),
-        error: None,
-        pinned: false,
-        tables: manifest_db.as_ref().map(|d| d.tables.clone()),
-    };
-    let id = ctx.catalog.insert_completed(&row)?;
-    Ok(ImportReport {
-        source: file.to_path_buf(),
-        backup: BackupRow { id, ..row },
-        detected,
-    })
-}
-
-/// A time in the file name (`_YYYYMMDD_HHMMSS` or `-YYYYMMDD-HHMMSS`), else the file's modification time.
-pub fn created_time_of(file: &Path, name: &str) -> DateTime<Utc> {
-    let digits: Vec<(usize, char)> = name.char_indices().collect();
-    for start in 0..digits.len() {
-        let candidate: String = digits[start..].iter().map(|(_, c)| *c).take(15).collect();
-        if candidate.len() == 15
-            && let Ok(t) =
-                NaiveDateTime::parse_from_str(&candidate.replace('-', "_"), "%Y%m%d_%H%M%S")
-        {
-            return t.and_utc();
-        }
-    }
-    std::fs::metadata(file)
-        .and_then(|m| m.modified())
-        .map(DateTime::<Utc>::from)
-        .unwrap_or_else(|_| Utc::now())
-}
-
-/// Checks a Backstop archive fully, then re-packs it (entries copied raw, without recompressing) with a new
-/// manifest naming this profile and the `uploaded` trigger.
-fn import_archive(
-    ctx: &Context,
-    profile: &Profile,
-    file: &Path,
-    source_name: &str,
-    job: &JobControl,
-) -> Result<((PathBuf, Completion), Manifest)> {
-    let mut reader = ArchiveReader::open(file)?;
-    let total: u64 = reader.manifest.entries.iter().map(|e| e.size).sum();
-    if total > ctx.config.settings.max_import_bytes {
-        return Err(Error::refused(
-            file,
-            format!(
-                "it would unpack to {total} bytes, more than the import limit of {} (settings.max_import_bytes)",
-                ctx.config.settings.max_import_bytes
-            ),
-        ));
-    }
-    if reader.manifest.entries.len() as u64 > ctx.config.settings.max_import_entries {
-        return Err(Error::refused(
-            file,
-            "it has more entries than the import limit (settings.max_import_entries)",
-        ));
-    }
-    let engine_kind = profile.database.engine();
-    if let Some(db) = &reader.manifest.database
-        && db.engine != engine_kind
-    {
-        return Err(Error::refused(
-            file,
-            format!(
-                "it holds a {} database but profile {} uses {}",
-                db.engine, profile.name, engine_kind
-            ),
-        ));
-    }
-    // Check every entry's checksum (and a database's integrity) before anything is stored.
-    let entries = reader.manifest.entries.clone();
-    for entry in &entries {
-        reader.check_entry(&entry.path, job, "checking archive")?;
-    }
-    if let Some(info) = reader.manifest.database.clone() {
-        let scratch_target = profile
-            .storage_dir
-            .join(format!(".import-check-{}.sqlite3", std::process::id()));
-        let probe =
-            engine::sqlite::SqliteEngine::new(scratch_target, std::time::Duration::from_secs(1));
-        // stage_restore into a scratch target checks integrity, schema and row counts, then the copy is dropped.
-        drop(engine::Engine::stage_restore(
-            &probe,
-            &mut reader,
-            &info,
-            &engine::RestoreOptions::default(),
-            job,
-        )?);
-    }
-    let mut manifest = reader.manifest.clone();
-    manifest.profile = profile.name.clone();
-    manifest.trigger = Trigger::Uploaded;
-    manifest.imported_from = Some(source_name.to_string());
-    let path = archive::unique_archive_path(
-        &profile.storage_dir,
-        &profile.name,
-        manifest.kind,
-        manifest.created_at,
-        Trigger::Uploaded,
-        |p| ctx.catalog.path_known(p),
-    );
-    let partial = TempGuard::new(fsutil::partial_path(&path));
-    let mut writer = ArchiveWriter::create(
-        partial.path(),
-        profile.policy.compression_level,
-        manifest.created_at,
-    )?;
-    for entry in entries.iter().filter(|e| e.path != archive::README_NAME) {
-        writer.copy_raw(&mut reader, entry)?;
-    }
-    writer.add_bytes(
-        archive::README_NAME,
-        archive::readme_text(&manifest).as_bytes(),
-        job,
-    )?;
-    let manifest = writer.finish(manifest)?;
-    let completion = seal(partial, &path, job)?;
-    Ok(((path, completion), manifest))
-}
-
-/// Decompresses an imported gzip file into `staged`, counting bytes as they come out (never trusting headers),
-/// reading every member of a multi-member stream, and refusing more than `limit` bytes or a truncated stream.
-fn unpack_import(file: &Path, staged: &Path, gz: bool, limit: u64, job: &JobControl) -> Result<()> {
-    let input = std::fs::File::open(file)
-        .map_err(|e| Error::refused(file, format!("cannot read it: {e}")))?;
-    let total = input.metadata().ok().map(|m| m.len());
-    if !gz && total.is_some_and(|t| t > limit) {
-        return Err(Error::refused(
-            file,
-            format!(
-                "it is larger than the import limit of {limit} bytes (settings.max_import_bytes)"
-            ),
-        ));
-    }
-    let mut reader: Box<dyn Read> = if gz {
-        Box::new(flate2::read::MultiGzDecoder::new(std::io::BufReader::new(
-            input,
-        )))
-    } else {
-        Box::new(input)
-    };
-    let mut out = fsutil::create_private(staged)?;
-    crate::progress::copy_hashing(&mut reader, &mut out, limit, job, "unpacking import", total).map_err(|e| match e {
-        crate::progress::CopyError::Read(e) => Error::refused(
-            file,
-            format!("it cannot be read completely ({e}); it may be truncated or damaged"),
-        ),
-        crate::progress::CopyError::Write(e) => Error::io("cannot write the imported copy", staged, e),
-        crate::progress::CopyError::TooLarge(limit) => Error::refused(
-            file,
-            format!("it unpacks to more than the import limit of {limit} bytes (settings.max_import_bytes); a decompression bomb?"),
-        ),
-        crate::progress::CopyError::Cancelled => Error::Cancelled,
-    })?;
-    out.sync_all().ctx("cannot sync", staged)
-}
-
-/// The first bytes of a gzip stream's content (to recognise what is inside without unpacking it all).
-fn gz_head(file: &Path) -> Vec<u8> {
-    let mut head = Vec::new();
-    if let Ok(f) = std::fs::File::open(file) {
-        let _ = flate2::read::MultiGzDecoder::new(std::io::BufReader::new(f))
-            .take(512)
-            .read_to_end(&mut head);
-    }
-    head
-}
-
-/// Writes an `uploaded` Backstop archive whose database entry `fill` writes; verified and sealed like any backup.
-fn write_uploaded_archive(
-    ctx: &Context,
-    profile: &Profile,
-    created_at: DateTime<Utc>,
-    source_name: &str,
-    job: &JobControl,
-    fill: impl FnOnce(&mut ArchiveWriter) -> Result<archive::DatabaseInfo>,
-) -> Result<((PathBuf, Completion), archive::DatabaseInfo)> {
-    let path = archive::unique_archive_path(
-        &profile.storage_dir,
-        &profile.name,
-        Kind::Database,
-        created_at,
-        Trigger::Uploaded,
-        |p| ctx.catalog.path_known(p),
-    );
-    let partial = TempGuard::new(fsutil::partial_path(&path));
-    let mut writer =
-        ArchiveWriter::create(partial.path(), profile.policy.compression_level, created_at)?;
-    let database = fill(&mut writer)?;
-    let manifest = Manifest {
-        format: archive::FORMAT_NAME.to_string(),
-        format_version: archive::FORMAT_VERSION,
-        app_version: env!("CARGO_PKG_VERSION").to_string(),
-        profile: profile.name.clone(),
-        kind: Kind::Database,
-        trigger: Trigger::Uploaded,
-        created_at,
-        database: Some(database.clone()),
-        entries: Vec::new(),
-        imported_from: Some(source_name.to_string()),
-        warnings: Vec::new(),
-    };
-    writer.add_bytes(
-        archive::README_NAME,
-        archive::readme_text(&manifest).as_bytes(),
-        job,
-    )?;
-    writer.finish(manifest)?;
-    let completion = seal(partial, &path, job)?;
-    Ok(((path, completion), database))
-}
-
-/// Copies a bare or gzipped SQLite file into staging (bounded, counted while decompressing; a bare file through
-/// SQLite read-only so rows in its WAL come along), checks it, and archives it through the SQLite engine.
-fn import_sqlite_file(
-    ctx: &Context,
-    profile: &Profile,
-    file: &Path,
-    gz: bool,
-    created_at: DateTime<Utc>,
-    source_name: &str,
-    job: &JobControl,
-) -> Result<((PathBuf, Completion), archive::DatabaseInfo)> {
-    if profile.database.engine() != crate::model::EngineKind::Sqlite {
-        return Err(Error::refused(
-            file,
-            format!(
-                "it is a SQLite database but profile {} uses {}",
-                profile.name,
-                profile.database.engine()
-            ),
-        ));
-    }
-    let staged = TempGuard::new(profile.storage_dir.join(format!(
-        ".import-{}{}",
-        std::process::id(),
-        fsutil::PARTIAL_SUFFIX
-    )));
-    let _ = std::fs::remove_file(staged.path());
-    let limit = ctx.config.settings.max_import_bytes;
-    if gz {
-        unpack_import(file, staged.path(), true, limit, job)?;
-    } else {
-        let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
-        if size > limit {
-            return Err(Error::refused(
-                file,
-                format!(
-                    "it is larger than the import limit of {limit} bytes (settings.max_import_bytes)"
-                ),
-            ));
-        }
-        engine::sqlite::copy_read_only(file, staged.path(), job).map_err(|e| match e {
-            e @ (Error::Cancelled | Error::DiskFull(_) | Error::NoSpace { .. }) => e,
-            other => Error::refused(file, format!("SQLite cannot read it: {other}")),
-        })?;
-    }
-    let mut head = [0u8; 16];
-    std::fs::File::open(staged.path())
-        .and_then(|mut f| f.read_exact(&mut head))
-        .map_err(|_| Error::refused(file, "it does not hold a SQLite database"))?;
-    if &head != SQLITE_MAGIC {
-        return Err(Error::refused(file, "it does not hold a SQLite database"));
-    }
-    {
-        let conn = rusqlite::Connection::open_with_flags(
-            staged.path(),
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| Error::refused(file, format!("SQLite cannot open it: {e}")))?;
-        engine::sqlite::check_integrity(&conn, source_name, false)
-            .map_err(|e| Error::refused(file, e.to_string()))?;
-    }
-    let engine = engine::sqlite::SqliteEngine::new(
-        staged.path().to_path_buf(),
-        std::time::Duration::from_secs(1),
-    );
-    write_uploaded_archive(ctx, profile, created_at, source_name, job, |writer| {
-        let mut database = engine::Engine::backup(&engine, writer, &profile.storage_dir, job)?;
-        database.name = engine::safe_name(source_name.split('.').next().unwrap_or("database"));
-        Ok(database)
-    })
-}
-
-/// Imports a PostgreSQL dump (custom format, or plain SQL checked line by line for psql meta-commands first):
-/// loaded into a staging database on the profile's server, then backed up from there, so the archive is verified
-/// like any backup; the staging database is dropped.
-#[allow(clippy::too_many_arguments)]
-fn import_pg_dump(
-    ctx: &Context,
-    profile: &Profile,
-    file: &Path,
-    gz: bool,
-    plain: bool,
-    created_at: DateTime<Utc>,
-    source_name: &str,
-    job: &JobControl,
-) -> Result<((PathBuf, Completion), archive::DatabaseInfo)> {
-    let crate::config::DatabaseConfig::Postgres(cfg) = &profile.database else {
-        return Err(Error::refused(
-            file,
-            format!(
-                "it is a PostgreSQL dump but profile {} uses {}",
-                profile.name,
-                profile.database.engine()
-            ),
-        ));
-    };
-    let tmp = ctx.paths.tmp_dir();
-    if !tmp.is_dir() {
-        fsutil::create_private_dir(&tmp)?;
-    }
-    let staged = TempGuard::new(tmp.join(format!(
-        ".import-{}.dump{}",
-        std::process::id(),
-        fsutil::PARTIAL_SUFFIX
-    )));
-    let _ = std::fs::remove_file(staged.path());
-    unpack_import(
-        file,
-        staged.path(),
-        gz,
-        ctx.config.settings.max_import_bytes,
-        job,
-    )?;
-    if plain {
-        job.stage("checking SQL", None);
-        let mut input = std::io::BufReader::new(
-            std::fs::File::open(staged.path()).ctx("cannot read", staged.path())?,
-        );
-        engine::pgsql_check::check_plain_sql(&mut input, &cfg.dbname)
-            .map_err(|refusal| Error::refused(file, format!("{refusal}; nothing was run")))?;
-    }
-    let password = if cfg.has_password {
-        Some(read_password(ctx, profile, cfg)?)
-    } else {
-        None
-    };
-    let pg = engine::postgres::PostgresEngine::new(cfg.clone(), password, tmp.clone());
-    write_uploaded_archive(ctx, profile, created_at, source_name, job, |writer| {
-        pg.import_dump(staged.path(), plain, writer, job)
-            .map_err(|e| match e {
-                e @ (Error::Cancelled
-                | Error::DiskFull(_)
-                | Error::ServerUnreachable { .. }
-                | Error::AuthFailed { .. }) => e,
-                other => Error::refused(file, other.to_string()),
-            })
     })
 }
 
@@ -2373,7 +1947,7 @@ pub fn rebuild_catalog(paths: &Paths, job: &JobControl) -> Result<RebuildReport>
 fn row_from_archive(file: &Path, storage_profile: &str, report: &mut RebuildReport) -> BackupRow {
     let size = std::fs::metadata(file).map(|m| m.len()).ok();
     let pinned = archive::pin_marker_path(file).exists();
-    let created_fallback = created_time_of(
+    let created_fallback = crate::import::created_time_of(
         file,
         &file.file_name().unwrap_or_default().to_string_lossy(),
     );

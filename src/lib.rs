@@ -15,6 +15,7 @@
 //! - [`secrets`]: database passwords in the OS keyring, or a 0600 file when the user chose it.
 //! - [`health`]: the warnings a profile's banner shows (pure).
 //! - [`jobs`]: every job the CLI and the window run.
+//! - [`import`]: the import job's detection and readers for other apps' backups (part of the job layer).
 //! - [`worker`]: the window's one worker thread (commands in, events out).
 //! - [`notify`]: desktop notifications behind a small trait.
 //! - [`cli`]: the command line, a thin adapter over `jobs`.
@@ -37,6 +38,7 @@ pub mod error;
 pub mod files;
 pub mod fsutil;
 pub mod health;
+pub mod import;
 pub mod jobs;
 pub mod lock;
 pub mod model;

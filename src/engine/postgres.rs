@@ -484,7 +484,7 @@ impl PostgresEngine {
                 tool: tool.into(),
                 detail: format!(
                     "the dump does not load: {}",
-                    first_line(&String::from_utf8_lossy(&output.stderr))
+                    error_line(&String::from_utf8_lossy(&output.stderr))
                 ),
             });
         }
@@ -502,6 +502,14 @@ impl PostgresEngine {
 const TABLES_SQL: &str = "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
      WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
      AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%' ORDER BY 1";
+
+/// The line that says what went wrong (`ERROR:`/`FATAL:`), not a warning printed before it.
+fn error_line(text: &str) -> String {
+    text.lines()
+        .find(|l| l.contains("ERROR:") || l.contains("FATAL:"))
+        .map(|l| l.trim().to_string())
+        .unwrap_or_else(|| first_line(text))
+}
 
 fn first_line(text: &str) -> String {
     text.lines()

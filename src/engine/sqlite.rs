@@ -27,12 +27,24 @@ pub const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 pub struct SqliteEngine {
     path: PathBuf,
     busy_timeout: Duration,
+    name: Option<String>,
 }
 
 impl SqliteEngine {
     /// The engine for the database at `path`; `busy_timeout` bounds waits for other programs' locks.
     pub fn new(path: PathBuf, busy_timeout: Duration) -> Self {
-        SqliteEngine { path, busy_timeout }
+        SqliteEngine {
+            path,
+            busy_timeout,
+            name: None,
+        }
+    }
+
+    /// Names the database (and its archive entry `database/<name>.sqlite3`) other than after its file: an
+    /// import's scratch copy has a temporary file name but keeps the name it came with.
+    pub fn named(mut self, name: &str) -> Self {
+        self.name = Some(safe_name(name));
+        self
     }
 
     /// Opens the live database without ever creating it.
@@ -53,6 +65,9 @@ impl SqliteEngine {
     }
 
     fn name(&self) -> String {
+        if let Some(name) = &self.name {
+            return name.clone();
+        }
         safe_name(
             &self
                 .path

@@ -59,7 +59,10 @@ impl Dialogs for NativeDialogs {
                         .set_title("Import backups")
                         .add_filter(
                             "Backups and databases",
-                            &["zip", "gz", "sqlite", "sqlite3", "db"],
+                            &[
+                                "zip", "gz", "tgz", "tar", "sqlite", "sqlite3", "db", "dump",
+                                "sql", "psql", "bin",
+                            ],
                         )
                         .add_filter("All files", &["*"])
                         .pick_files()
