@@ -242,6 +242,10 @@ pub fn unsafe_name_reason(name: &str) -> Option<&'static str> {
             "." | ".." => return Some("'.' or '..' path component"),
             _ => {}
         }
+        // Device names only mean something on Windows; elsewhere `aux.js` is an ordinary file.
+        if !cfg!(windows) {
+            continue;
+        }
         let stem = part.split('.').next().unwrap_or(part).to_ascii_uppercase();
         let reserved = matches!(stem.as_str(), "CON" | "PRN" | "AUX" | "NUL")
             || ((stem.starts_with("COM") || stem.starts_with("LPT"))
@@ -822,16 +826,24 @@ fn read_manifest(zip: &mut ZipArchive<BufReader<File>>, path: &Path) -> Result<M
     if bytes.len() as u64 > MAX_MANIFEST_BYTES {
         return Err(Error::damaged(path, "manifest.json is implausibly large"));
     }
-    // Look at the version first, so a newer format gets its own message rather than a field error.
-    let probe: serde_json::Value = serde_json::from_slice(&bytes)
+    // Look at the version first, so a newer format gets its own message rather than a field error. The probe reads
+    // two fields and skips the rest without building it (a huge manifest must not become a huge JSON tree).
+    #[derive(Deserialize)]
+    struct Head {
+        #[serde(default)]
+        format: Option<String>,
+        #[serde(default)]
+        format_version: Option<u64>,
+    }
+    let head: Head = serde_json::from_slice(&bytes)
         .map_err(|e| Error::damaged(path, format!("manifest.json is not valid JSON: {e}")))?;
-    if probe.get("format").and_then(|v| v.as_str()) != Some(FORMAT_NAME) {
+    if head.format.as_deref() != Some(FORMAT_NAME) {
         return Err(Error::damaged(
             path,
             "manifest.json is not a Backstop manifest",
         ));
     }
-    match probe.get("format_version").and_then(|v| v.as_u64()) {
+    match head.format_version {
         Some(v) if v > u64::from(FORMAT_VERSION) => {
             return Err(Error::refused(
                 path,
@@ -843,7 +855,7 @@ fn read_manifest(zip: &mut ZipArchive<BufReader<File>>, path: &Path) -> Result<M
         Some(_) => {}
         None => return Err(Error::damaged(path, "manifest.json has no format_version")),
     }
-    serde_json::from_value(probe)
+    serde_json::from_slice(&bytes)
         .map_err(|e| Error::damaged(path, format!("manifest.json is malformed: {e}")))
 }
 
@@ -1106,8 +1118,14 @@ mod tests {
             ("C:\\x", Some("backslash in name")),
             ("C:x", Some("drive-letter path")),
             ("..\\x", Some("backslash in name")),
-            ("files/COM1", Some("reserved device name")),
-            ("files/nul.txt", Some("reserved device name")),
+            (
+                "files/COM1",
+                cfg!(windows).then_some("reserved device name"),
+            ),
+            (
+                "files/nul.txt",
+                cfg!(windows).then_some("reserved device name"),
+            ),
             ("a\0b", Some("NUL byte in name")),
             ("a//b", Some("empty path component")),
             ("", Some("empty name")),

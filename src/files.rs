@@ -42,6 +42,7 @@ pub fn already_compressed(name: &str) -> bool {
 pub struct Excludes {
     by_path: Vec<glob::Pattern>,
     by_name: Vec<glob::Pattern>,
+    exact: std::collections::HashSet<String>,
 }
 
 impl Excludes {
@@ -67,8 +68,30 @@ impl Excludes {
         Ok(out)
     }
 
+    /// Also leaves out these paths (and what is under them) if they lie inside `root`: the database file of a
+    /// profile that keeps it inside its files folder (it is backed up consistently by its engine, never copied raw
+    /// while live) and its `-wal`, `-shm` and `-journal` files.
+    pub fn also_skip(&mut self, root: &Path, paths: &[PathBuf]) {
+        let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+        for path in paths {
+            let path = path.canonicalize().unwrap_or_else(|_| path.clone());
+            if let Ok(rel) = path.strip_prefix(&root)
+                && let Some(rel) = rel.to_str()
+                && !rel.is_empty()
+            {
+                let rel = rel.replace(std::path::MAIN_SEPARATOR, "/");
+                for suffix in ["", "-wal", "-shm", "-journal"] {
+                    self.exact.insert(format!("{rel}{suffix}"));
+                }
+            }
+        }
+    }
+
     /// Whether `rel` (a path relative to the folder, `/`-separated) is excluded.
     pub fn excluded(&self, rel: &str) -> bool {
+        if self.exact.contains(rel) {
+            return true;
+        }
         let options = glob::MatchOptions {
             case_sensitive: true,
             require_literal_separator: true,
@@ -145,7 +168,18 @@ fn walk(root: &Path, excludes: &Excludes, visit: &mut dyn FnMut(Item) -> Result<
     let mut stack: Vec<(PathBuf, String)> = vec![(root.to_path_buf(), String::new())];
     while let Some((dir, rel_dir)) = stack.pop() {
         let mut children: Vec<(String, PathBuf)> = Vec::new();
-        let listing = std::fs::read_dir(&dir).map_err(|e| unreadable(&dir, e))?;
+        let listing = match std::fs::read_dir(&dir) {
+            Ok(listing) => listing,
+            // Deleted between being listed and being read: nothing to keep.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !rel_dir.is_empty() => {
+                visit(Item::Skipped {
+                    rel: &rel_dir,
+                    why: "it was deleted during the backup".into(),
+                })?;
+                continue;
+            }
+            Err(e) => return Err(unreadable(&dir, e)),
+        };
         for entry in listing {
             let entry = entry.map_err(|e| unreadable(&dir, e))?;
             let path = entry.path();
@@ -162,6 +196,13 @@ fn walk(root: &Path, excludes: &Excludes, visit: &mut dyn FnMut(Item) -> Result<
         for (name, path) in children {
             let rel = join_rel(&rel_dir, &name);
             if excludes.excluded(&rel) {
+                continue;
+            }
+            if let Some(reason) = crate::archive::unsafe_name_reason(&rel) {
+                visit(Item::Skipped {
+                    rel: &rel,
+                    why: format!("its name cannot be stored portably ({reason})"),
+                })?;
                 continue;
             }
             let meta = match std::fs::symlink_metadata(&path) {
@@ -445,8 +486,8 @@ pub fn check_entries(entries: &[ManifestEntry], case_insensitive: bool) -> Resul
     for entry in entries {
         let rel = relative_target(entry);
         if let Some(reason) = crate::archive::unsafe_name_reason(rel) {
-            return Err(Error::Usage(format!(
-                "entry '{}' cannot be restored: {reason}",
+            return Err(Error::JobFailed(format!(
+                "the archive cannot be restored safely: entry '{}': {reason}",
                 entry.path
             )));
         }
@@ -457,8 +498,8 @@ pub fn check_entries(entries: &[ManifestEntry], case_insensitive: bool) -> Resul
             )));
         }
         if case_insensitive && let Some(other) = folded.insert(rel.to_lowercase(), rel) {
-            return Err(Error::Usage(format!(
-                "entries '{other}' and '{rel}' differ only in case, and the destination's file system does not tell them apart"
+            return Err(Error::JobFailed(format!(
+                "entries '{other}' and '{rel}' differ only in case, and the destination's file system does not tell them apart; restore one of them with --only into another folder"
             )));
         }
     }
@@ -468,13 +509,13 @@ pub fn check_entries(entries: &[ManifestEntry], case_insensitive: bool) -> Resul
         while let Some((parent, _)) = ancestor.rsplit_once('/') {
             match types.get(parent) {
                 Some(EntryType::Symlink) => {
-                    return Err(Error::Usage(format!(
+                    return Err(Error::JobFailed(format!(
                         "entry '{}' lies beneath the link '{parent}'; writing it would go through the link, so the archive is refused",
                         entry.path
                     )));
                 }
                 Some(EntryType::File) => {
-                    return Err(Error::Usage(format!(
+                    return Err(Error::JobFailed(format!(
                         "entry '{}' lies beneath '{parent}', which is a file",
                         entry.path
                     )));
@@ -518,53 +559,51 @@ pub fn extract(
     reader: &mut ArchiveReader,
     entries: &[ManifestEntry],
     dest: &Path,
+    top_dir_modes: bool,
     job: &JobControl,
 ) -> Result<Extracted> {
-    let total: u64 = entries
+    let total = entries
         .iter()
         .filter(|e| e.entry_type == EntryType::File)
-        .map(|e| e.size)
-        .sum();
+        .fold(0u64, |sum, e| sum.saturating_add(e.size));
     job.stage("restoring files", Some(total));
     let mut done = Extracted::default();
     let mut dirs: BTreeMap<PathBuf, &ManifestEntry> = BTreeMap::new();
+    let mut known = RealDirs::new(dest);
     for entry in entries {
         job.check()?;
-        let target = dest.join(relative_target(entry));
+        let rel = relative_target(entry);
+        let target = dest.join(rel);
         match entry.entry_type {
             EntryType::Dir => {
-                std::fs::create_dir_all(&target).ctx("cannot create folder", &target)?;
-                dirs.insert(target, entry);
+                known.ensure(rel)?;
+                if top_dir_modes || rel.contains('/') {
+                    dirs.insert(target, entry);
+                }
                 done.dirs += 1;
             }
             EntryType::File => {
-                if let Some(parent) = target.parent() {
-                    std::fs::create_dir_all(parent).ctx("cannot create folder", parent)?;
-                }
-                let mut out = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .open(&target)
-                    .ctx("cannot create file", &target)?;
+                known.ensure_parent(rel)?;
+                let mut out = create_new_private(&target)?;
                 job.set_offset(done.bytes);
                 let bytes =
                     reader.extract_entry(&entry.path, &mut out, &target, job, "restoring files")?;
                 apply_file_meta(&out, &target, entry)?;
                 drop(out);
                 done.files += 1;
-                done.bytes += bytes;
+                done.bytes = done.bytes.saturating_add(bytes);
             }
             EntryType::Symlink => {}
         }
     }
+    // Links last, each under folders checked to be real folders: nothing is ever written through a link.
     for entry in entries
         .iter()
         .filter(|e| e.entry_type == EntryType::Symlink)
     {
-        let target = dest.join(relative_target(entry));
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent).ctx("cannot create folder", parent)?;
-        }
+        let rel = relative_target(entry);
+        let target = dest.join(rel);
+        known.ensure_parent(rel)?;
         // The link text comes from the manifest, checked against the entry's checksum.
         reader.check_entry(&entry.path, job, "restoring files")?;
         let link = entry.target.clone().unwrap_or_default();
@@ -576,6 +615,73 @@ pub fn extract(
     }
     sync_tree(dest)?;
     Ok(done)
+}
+
+/// Folders below a destination that were checked (or made) to be real folders, never links or files.
+struct RealDirs<'a> {
+    dest: &'a Path,
+    checked: std::collections::HashSet<String>,
+}
+
+impl<'a> RealDirs<'a> {
+    fn new(dest: &'a Path) -> Self {
+        RealDirs {
+            dest,
+            checked: std::collections::HashSet::new(),
+        }
+    }
+
+    fn ensure_parent(&mut self, rel: &str) -> Result<()> {
+        match rel.rsplit_once('/') {
+            Some((parent, _)) => self.ensure(parent),
+            None => Ok(()),
+        }
+    }
+
+    /// Makes each folder of `rel` in turn, refusing any that exists as something other than a real folder
+    /// (a link, on a file system that folds case or normalises names, could otherwise lead outside).
+    fn ensure(&mut self, rel: &str) -> Result<()> {
+        let mut path = self.dest.to_path_buf();
+        let mut so_far = String::new();
+        for part in rel.split('/') {
+            path.push(part);
+            if !so_far.is_empty() {
+                so_far.push('/');
+            }
+            so_far.push_str(part);
+            if self.checked.contains(&so_far) {
+                continue;
+            }
+            match std::fs::symlink_metadata(&path) {
+                Ok(meta) if meta.file_type().is_dir() => {}
+                Ok(_) => {
+                    return Err(Error::JobFailed(format!(
+                        "the archive cannot be restored safely: {} already exists as a link or a file where a folder must go; nothing was put in place",
+                        path.display()
+                    )));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    std::fs::create_dir(&path).ctx("cannot create folder", &path)?;
+                }
+                Err(e) => return Err(Error::io("cannot read", &path, e)),
+            }
+            self.checked.insert(so_far.clone());
+        }
+        Ok(())
+    }
+}
+
+/// Creates a new file readable by its owner only while it is written (its own mode is set afterwards); an
+/// existing name, even a dangling link, is an error.
+fn create_new_private(path: &Path) -> Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path).ctx("cannot create file", path)
 }
 
 /// Makes everything written below `dest` durable before it is swapped in: one `syncfs` on Linux (thousands of
@@ -627,24 +733,30 @@ fn apply_file_meta(file: &File, path: &Path, entry: &ManifestEntry) -> Result<()
     #[cfg(unix)]
     if let Some(mode) = entry.mode {
         use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(std::fs::Permissions::from_mode(mode & 0o7777))
+        file.set_permissions(std::fs::Permissions::from_mode(restored_mode(mode)))
             .ctx("cannot set the mode of", path)?;
     }
     Ok(())
 }
 
-/// Puts back a folder's mode and modification time.
+/// The mode a restore gives: the recorded permissions and sticky bit, never setuid or setgid (an archive can come
+/// from anywhere, and a restore often runs as root).
+fn restored_mode(mode: u32) -> u32 {
+    mode & 0o1777
+}
+
+/// Puts back a folder's modification time, then its mode (a mode without read permission would stop the first).
 fn apply_meta(path: &Path, entry: &ManifestEntry) -> Result<()> {
+    let dir = File::open(path).ctx("cannot open", path)?;
+    if let Some(mtime) = entry.mtime {
+        dir.set_modified(mtime.into())
+            .ctx("cannot set the modification time of", path)?;
+    }
     #[cfg(unix)]
     if let Some(mode) = entry.mode {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o7777))
+        dir.set_permissions(std::fs::Permissions::from_mode(restored_mode(mode)))
             .ctx("cannot set the mode of", path)?;
-    }
-    if let Some(mtime) = entry.mtime {
-        let file = File::open(path).ctx("cannot open", path)?;
-        file.set_modified(mtime.into())
-            .ctx("cannot set the modification time of", path)?;
     }
     Ok(())
 }
@@ -711,7 +823,9 @@ pub fn stage_folder(
     fsutil::create_private_dir(&staging)?;
     let guard = DirGuard(Some(staging.clone()));
     check_entries(entries, folds_case(&staging)?)?;
-    let needed: u64 = entries.iter().map(|e| e.size).sum();
+    let needed = entries
+        .iter()
+        .fold(0u64, |sum, e| sum.saturating_add(e.size));
     if let Some(available) = fsutil::available_space(parent)
         && available < needed + (16 << 20)
     {
@@ -721,7 +835,7 @@ pub fn stage_folder(
             available,
         });
     }
-    let extracted = extract(reader, entries, &staging, job)?;
+    let extracted = extract(reader, entries, &staging, true, job)?;
     match root {
         Some(root) => apply_meta(&staging, root)?,
         // An archive without the folder's own record: keep the live folder's mode.
@@ -761,12 +875,17 @@ impl StagedFolder {
             fsutil::rename_no_replace(&self.live, &self.pre_restore)?;
         }
         if let Err(e) = fsutil::rename_no_replace(&self.staging, &self.live) {
-            if had_live {
-                let _ = std::fs::rename(&self.pre_restore, &self.live);
+            if had_live && let Err(back) = std::fs::rename(&self.pre_restore, &self.live) {
+                return Err(Error::JobFailed(format!(
+                    "the restored folder could not be moved into place ({e}), and the live folder could not be moved back ({back}): it is now {}; move it back to {} by hand",
+                    self.pre_restore.display(),
+                    self.live.display()
+                )));
             }
             return Err(e);
         }
-        fsutil::sync_dir(parent)?;
+        // Both renames happened; a failed directory sync does not undo them.
+        let _ = fsutil::sync_dir(parent);
         Ok(had_live.then(|| self.pre_restore.clone()))
     }
 
@@ -848,13 +967,22 @@ pub fn restore_selected(
         )));
     }
     let staging = dest.join(format!(".backstop-restore-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&staging);
-    std::fs::create_dir(&staging).ctx("cannot create the restore folder", &staging)?;
+    if std::fs::symlink_metadata(&staging).is_ok() {
+        remove_tree(&staging);
+    }
+    fsutil::create_private_dir(&staging)?;
     let guard = DirGuard(Some(staging.clone()));
     check_entries(entries, folds_case(&staging)?)?;
-    let extracted = extract(reader, entries, &staging, job)?;
-    for top in tops {
+    // Top-level folders get their modes after the move: a read-only folder cannot be moved to another parent.
+    let extracted = extract(reader, entries, &staging, false, job)?;
+    for top in &tops {
         fsutil::rename_no_replace(&staging.join(top), &dest.join(top))?;
+    }
+    for entry in entries
+        .iter()
+        .filter(|e| e.entry_type == EntryType::Dir && !relative_target(e).contains('/'))
+    {
+        apply_meta(&dest.join(relative_target(entry)), entry)?;
     }
     fsutil::sync_dir(dest)?;
     drop(guard);

@@ -825,6 +825,9 @@ fn fresh_bounded_database(
         "PRAGMA page_size = 4096; CREATE TABLE backstop_probe(x); DROP TABLE backstop_probe;",
     )
     .map_err(cannot)?;
+    // One value (or row) may not pass 64 MiB, so `randomblob(2e9)` cannot take the memory either.
+    conn.set_limit(rusqlite::limits::Limit::SQLITE_LIMIT_LENGTH, 64 << 20)
+        .map_err(cannot)?;
     let pages = (limit / 4096).max(16);
     conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))
         .map_err(cannot)?;
@@ -922,7 +925,11 @@ fn looks_like_backstop(names: &[String], manifest_head: Option<&[u8]>) -> bool {
 fn import_archive(source: &Source, job: &JobControl) -> Result<Stored> {
     let (ctx, profile, file) = (source.ctx, source.profile, source.file);
     let mut reader = ArchiveReader::open(file)?;
-    let total: u64 = reader.manifest.entries.iter().map(|e| e.size).sum();
+    let total = reader
+        .manifest
+        .entries
+        .iter()
+        .fold(0u64, |sum, e| sum.saturating_add(e.size));
     if total > source.limit() {
         return Err(source.refused(format!(
             "it would unpack to {total} bytes, more than the import limit of {} (settings.max_import_bytes)",
@@ -1263,7 +1270,8 @@ impl<'s> Unpacker<'s> {
     }
 
     /// Takes one entry: checked, then stored in the archive, extracted to scratch, or read and dropped.
-    /// `declared` is the size the container's header gives (a tar's must match what is read).
+    /// `declared` is the size the container's header gives (a tar's must match what is read); `hint` the size it
+    /// says, trusted only to choose zip64 for a large entry.
     #[allow(clippy::too_many_arguments)]
     fn take(
         &mut self,
@@ -1271,6 +1279,7 @@ impl<'s> Unpacker<'s> {
         kind: EntryKind,
         data: &mut dyn Read,
         declared: Option<u64>,
+        hint: u64,
         meta: EntryMeta,
         job: &JobControl,
     ) -> Result<()> {
@@ -1294,7 +1303,7 @@ impl<'s> Unpacker<'s> {
                 let added = self.staging.writer.add_file(
                     &name,
                     &mut trap,
-                    declared.unwrap_or(0),
+                    declared.unwrap_or(hint),
                     !files::already_compressed(&rel),
                     meta,
                     job,
@@ -1540,8 +1549,9 @@ fn import_zip(source: &Source, job: &JobControl) -> Result<(String, Stored)> {
             .by_index(i)
             .map_err(|e| source.refused(format!("entry '{}' is unreadable: {e}", names[i])))?;
         let meta = zip_meta(&entry);
+        let hint = entry.size();
         let mut data = BudgetReader::new(&mut entry, &budget);
-        unpacker.take(&names[i], kind, &mut data, None, meta, job)?;
+        unpacker.take(&names[i], kind, &mut data, None, hint, meta, job)?;
     }
     let detected = layout.describe(false, false);
     Ok((detected, unpacker.finish(job)?))
@@ -1711,7 +1721,9 @@ fn import_tar(source: &Source, job: &JobControl) -> Result<(String, Stored)> {
                     "it has a tar extension header larger than {MAX_TAR_HEADER_BYTES} bytes; the file is damaged or hostile"
                 )));
             }
-            end_of_last = entry.raw_file_position() + size.div_ceil(512) * 512;
+            end_of_last = entry
+                .raw_file_position()
+                .saturating_add(size.div_ceil(512).saturating_mul(512));
             std::io::copy(&mut entry, &mut std::io::sink())
                 .map_err(|e| read_failure(file, None, e))?;
             continue;
@@ -1739,12 +1751,14 @@ fn import_tar(source: &Source, job: &JobControl) -> Result<(String, Stored)> {
                 Staging::new(source, created_at)?,
             )),
         };
-        end_of_last = entry.raw_file_position() + size.div_ceil(512) * 512;
-        unpacker.take(&raw_name, kind, &mut entry, Some(size), meta, job)?;
+        end_of_last = entry
+            .raw_file_position()
+            .saturating_add(size.div_ceil(512).saturating_mul(512));
+        unpacker.take(&raw_name, kind, &mut entry, Some(size), size, meta, job)?;
     }
     // Without the end-of-archive marker (a zero block) the tar stopped at a header boundary: cut short.
     let consumed = budget.used.get();
-    if unpacker.is_some() && consumed < end_of_last + 512 {
+    if unpacker.is_some() && consumed < end_of_last.saturating_add(512) {
         return Err(source
             .refused("it is truncated: the tar archive ends without its end-of-archive marker"));
     }

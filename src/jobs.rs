@@ -265,6 +265,18 @@ pub fn prepare_profile(profile: &Profile) -> Result<()> {
         )));
     }
     files::Excludes::new(&profile.exclude)?;
+    if let Some(files) = &profile.files_dir {
+        let canon = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+        if profile.storage_dir.starts_with(files)
+            || canon(&profile.storage_dir).starts_with(canon(files))
+        {
+            return Err(Error::Usage(format!(
+                "the storage folder {} is inside the files folder {}: every backup would hold the ones before it; choose a storage folder outside it",
+                profile.storage_dir.display(),
+                files.display()
+            )));
+        }
+    }
     if !profile.storage_dir.exists() {
         fsutil::create_private_dir(&profile.storage_dir)?;
     }
@@ -513,7 +525,13 @@ fn write_backup(
     resolve_kind(profile, Some(kind))?;
     let folder = match (kind, &profile.files_dir) {
         (Kind::Full | Kind::Files, Some(dir)) => {
-            Some((dir.clone(), files::Excludes::new(&profile.exclude)?))
+            let mut excludes = files::Excludes::new(&profile.exclude)?;
+            let mut inside = vec![profile.storage_dir.clone()];
+            if let crate::config::DatabaseConfig::Sqlite { path } = &profile.database {
+                inside.push(path.clone());
+            }
+            excludes.also_skip(dir, &inside);
+            Some((dir.clone(), excludes))
         }
         _ => None,
     };
@@ -750,6 +768,24 @@ pub fn plan_restore(ctx: &Context, spec: &RestoreSpec) -> Result<RestorePlan> {
         }
         _ => engine_for(ctx, &profile)?.describe(),
     };
+    // What kind of backup it is: the catalog knows; an archive outside it says so in its manifest.
+    let kind = match &row {
+        Some(row) => row.kind,
+        None => ArchiveReader::open(&archive_path)
+            .map(|r| r.manifest.kind)
+            .unwrap_or(Kind::Database),
+    };
+    let folder = match (&profile.files_dir, &spec.target_database) {
+        (Some(dir), None) if spec.only.is_empty() && kind != Kind::Database => {
+            Some(format!("the files folder {}", dir.display()))
+        }
+        _ => None,
+    };
+    let target = match (kind, folder) {
+        (Kind::Files, Some(folder)) => folder,
+        (_, Some(folder)) => format!("{target} and {folder}"),
+        (_, None) => target,
+    };
     Ok(RestorePlan {
         profile,
         row,
@@ -793,7 +829,10 @@ pub fn restore(ctx: &Context, spec: &RestoreSpec, job: &JobControl) -> Result<Re
                     restore_id,
                     outcome,
                     safety_id,
-                    &format!("{e}; the database was left as it was"),
+                    &match e {
+                        Error::JobFailed(_) => e.to_string(),
+                        _ => format!("{e}; the database was left as it was"),
+                    },
                 )?;
             }
         }
@@ -854,8 +893,15 @@ fn restore_locked(
     }
     let info = manifest.database.clone();
     let folder_entries = files::entries_of(&manifest.entries);
+    if spec.target_database.is_some() && info.is_none() {
+        return Err(Error::Usage(
+            "--to-database restores a database, and this backup holds only a files folder".into(),
+        ));
+    }
     let live_folder = match (manifest.kind, &profile.files_dir) {
         (Kind::Database, _) => None,
+        // Into another database: the live database and its files folder both stay as they are.
+        _ if spec.target_database.is_some() => None,
         (_, Some(dir)) => Some(dir.clone()),
         (kind, None) => {
             return Err(Error::Usage(format!(
@@ -1007,39 +1053,49 @@ fn restore_locked(
         .map(|f| RestoreJournal::new(ctx, profile, &plan.archive, f, *safety_id));
     if let Some(journal) = &journal
         && staged_db.is_some()
+        && let Err(e) = journal.write(JournalStep::Applying)
     {
-        journal.write(JournalStep::Applying)?;
+        discard(staged_folder);
+        return Err(e);
     }
     let db_applied = staged_db.is_some();
     if let Some(staged) = staged_db
         && let Err(e) = staged.apply(job)
     {
-        discard(staged_folder);
         if let Some(journal) = &journal {
             journal.remove();
         }
+        discard(staged_folder);
         return Err(e);
     }
     let mut kept_folder = None;
     if let Some(folder) = staged_folder {
-        if let Some(journal) = &journal {
-            journal.write(JournalStep::DatabaseApplied)?;
+        let swapped = match &journal {
+            Some(journal) => journal.write(JournalStep::DatabaseApplied),
+            None => Ok(()),
         }
-        match folder.swap() {
+        .and_then(|()| folder.swap());
+        match swapped {
             Ok(old) => kept_folder = old,
             Err(e) => {
-                folder.discard();
                 let rolled_back = if db_applied {
                     rollback_database(ctx, profile, *safety_id, job)
                 } else {
                     Ok("")
                 };
+                // The journal goes first: a crash from here on leaves only a stray staging folder to remove.
                 if let Some(journal) = &journal {
                     journal.remove();
                 }
+                folder.discard();
+                let unchanged = if matches!(e, Error::JobFailed(_)) {
+                    ""
+                } else {
+                    "; nothing was changed"
+                };
                 return Err(match rolled_back {
                     Ok(how) => Error::JobFailed(format!(
-                        "the files folder could not be put in place ({e}){how}; nothing was changed"
+                        "the files folder could not be put in place ({e}){how}{unchanged}"
                     )),
                     Err(again) => Error::JobFailed(format!(
                         "the files folder could not be put in place ({e}), and the database could not be put back ({again}); restore safety backup {} to return to the state before",
@@ -1208,9 +1264,11 @@ fn recover_restore(ctx: &Context, profile: &Profile) -> Option<String> {
     let journal = std::fs::read(&path)
         .ok()
         .and_then(|bytes| serde_json::from_slice::<RestoreJournal>(&bytes).ok());
+    let mut keep = None;
     let said = journal.map(|journal| {
         let said = finish_restore(ctx, profile, &journal);
         let _ = std::fs::remove_file(&path);
+        keep = Some(journal.staging.clone());
         said
     });
     let _ = std::fs::remove_file(&path);
@@ -1221,7 +1279,10 @@ fn recover_restore(ctx: &Context, profile: &Profile) -> Option<String> {
     {
         let prefix = files::staging_prefix(live);
         for entry in listing.flatten() {
-            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            // A staging folder the journal's message points the user to is theirs to look at.
+            if entry.file_name().to_string_lossy().starts_with(&prefix)
+                && !keep.as_ref().is_some_and(|k| *k == entry.path())
+            {
                 files::remove_tree(&entry.path());
                 removed += 1;
             }

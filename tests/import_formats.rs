@@ -566,6 +566,14 @@ fn a_sqlite_dump_cannot_attach_vacuum_into_or_load_extensions() {
     )
     .unwrap();
     w.assert_refused(&file, &["import limit of 10000000 bytes"]);
+    // Nor can one value take the memory: SQLite refuses a blob over 64 MiB before allocating it.
+    let file = w.input("memory.dump");
+    std::fs::write(
+        &file,
+        "CREATE TABLE t(x);\nINSERT INTO t VALUES (randomblob(2000000000));\n",
+    )
+    .unwrap();
+    w.assert_refused(&file, &["too big"]);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -1120,6 +1120,13 @@ fn a_full_backup_restores_database_and_files_folder_together_or_neither() {
     assert!(err.contains("database was put back"), "{err}");
     assert_eq!(db.fingerprint().0, changed.0);
     assert_eq!(common::tree_snapshot(&media), files_changed);
+    // Into another database: the live database and the files folder stay as they are.
+    let copy = format!("{}_copy", db.name);
+    let out = home.run_ok(&["restore", "1", "--yes", "--to-database", &copy]);
+    assert!(!out.contains("files folder"), "{out}");
+    assert_eq!(common::tree_snapshot(&media), files_changed);
+    assert_eq!(db.fingerprint_of(&copy).0, original.0);
+    psql("postgres", &format!("DROP DATABASE \"{copy}\""));
     // Without the failure both come back.
     home.run_ok(&["restore", "1", "--yes"]);
     assert_eq!(db.fingerprint().0, original.0);
