@@ -1281,7 +1281,7 @@ fn recover_restore(ctx: &Context, profile: &Profile) -> Option<String> {
         for entry in listing.flatten() {
             // A staging folder the journal's message points the user to is theirs to look at.
             if entry.file_name().to_string_lossy().starts_with(&prefix)
-                && !keep.as_ref().is_some_and(|k| *k == entry.path())
+                && keep.as_ref().is_none_or(|k| *k != entry.path())
             {
                 files::remove_tree(&entry.path());
                 removed += 1;
