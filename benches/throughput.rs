@@ -1,31 +1,39 @@
 //! Throughput of `backstop backup`, `verify` and `restore` against the tools a user would otherwise run:
 //! - SQLite: `sqlite3 .backup` + `gzip -6`, and `gunzip -c` + `sqlite3 .restore`, on a realistic database;
 //! - PostgreSQL: `pg_dump -Fc` and `pg_dump -Fp | gzip -6`, and `createdb` + `pg_restore -j 2` and
-//!   `createdb` + `gunzip -c | psql`, on a `pgbench` database.
+//!   `createdb` + `gunzip -c | psql`, on a `pgbench` database;
+//! - files folder: `backstop backup --kind files` against `tar -czf` and `zip -qr`, and `backstop restore` against
+//!   `tar -xzf` and `unzip -q`, on a generated web-app media folder of mixed sizes and kinds.
 //!
 //! Run it with `cargo bench --bench throughput`. Settings (environment):
-//! - `BACKSTOP_BENCH_ONLY`: `sqlite` or `postgres` runs only that part (default: both, SQLite first);
+//! - `BACKSTOP_BENCH_ONLY`: `sqlite`, `postgres` or `files` runs only that part (default: all three, in that order);
 //! - `BACKSTOP_BENCH_MB`: size of the SQLite database in MiB (default 512; 64 makes a quick run);
 //! - `BACKSTOP_BENCH_PG_SCALE`: pgbench scale of the PostgreSQL database (default 50, about 750 MiB; 5 is quick);
+//! - `BACKSTOP_BENCH_FILES_MB`, `BACKSTOP_BENCH_FILES_COUNT`: size in MiB and file count of the files folder (default
+//!   2048 and 20000; less than 2048 MiB when the work folder has under 6 times that free); the memory check also
+//!   backs up a folder of 1/8 of both;
 //! - `BACKSTOP_BENCH_PG_HOST`, `BACKSTOP_BENCH_PG_PORT`, `BACKSTOP_BENCH_PG_USER`: the server (default
 //!   127.0.0.1, 5432, postgres); the role must be able to create databases and connect without a password;
 //! - `BACKSTOP_BENCH_DIR`: the work folder (default `target/bench-data`);
 //! - `BACKSTOP_BENCH_KEEP=1`: keep the run's copies (archive, .gz, restored files) for inspection.
 //!
-//! The source databases are generated once per size and reused by later runs: the SQLite file in the work folder,
-//! the PostgreSQL database `bench_pgbench` on the server (its scale recorded in its `bench_meta` table).
-//! Everything else is made in `run` / `pg-run` folders beside them and in databases named `bench_pgbench_*`, all
-//! removed at the end (also when the bench panics). Timing is wall clock; nothing is asserted about it. Any failing
-//! command panics with its output, and the restored databases must hold the same rows as the source.
+//! The sources are generated once per size and reused by later runs: the SQLite file and the files folders (each with
+//! a `.done` file beside it) in the work folder, the PostgreSQL database `bench_pgbench` on the server (its scale
+//! recorded in its `bench_meta` table). Everything else is made in `run` / `pg-run` / `files-run` folders beside
+//! them and in databases named `bench_pgbench_*`, all removed at the end (also when the bench panics). Timing is
+//! wall clock; nothing is asserted about it. Any failing command panics with its output; the restored databases
+//! must hold the same rows as the source, the restored folders the same files with the same contents.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::{Datelike, Timelike};
 use rusqlite::{Connection, OpenFlags, params};
+use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fmt::Write as _;
 use std::fs::File;
+use std::io::{BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -42,7 +50,7 @@ fn main() {
         println!("throughput: skipped (run it with `cargo bench --bench throughput`)");
         return;
     }
-    let (run_sqlite, run_postgres) = selection();
+    let (run_sqlite, run_postgres, run_files) = selection();
     let work = work_dir();
 
     println!("Backstop throughput benchmark");
@@ -57,6 +65,11 @@ fn main() {
         println!();
         println!("== PostgreSQL ==");
         bench_postgres(&work);
+    }
+    if run_files {
+        println!();
+        println!("== Files folder ==");
+        bench_files(&work);
     }
 }
 
@@ -117,14 +130,7 @@ fn bench_sqlite(work: &Path) {
         warm(&live);
         sync();
     };
-    println!(
-        "  peak RSS:        {}",
-        if runner.rss_file.is_some() {
-            "measured with /usr/bin/time -f %M"
-        } else {
-            "n/a (/usr/bin/time is not installed: apt-get install time)"
-        }
-    );
+    print_rss_method(&runner);
     println!();
 
     // a. backstop backup
@@ -135,21 +141,7 @@ fn bench_sqlite(work: &Path) {
         backstop(&home, ["backup", "--profile", "bench", "--json"]),
         None,
     );
-    let report: serde_json::Value = serde_json::from_str(&bs_backup.stdout).unwrap_or_else(|e| {
-        panic!(
-            "backstop backup --json printed something that is not JSON ({e}):\n{}",
-            bs_backup.stdout
-        )
-    });
-    let backup_id = report["id"]
-        .as_i64()
-        .unwrap_or_else(|| panic!("no backup id in backstop's report:\n{}", bs_backup.stdout));
-    let archive = PathBuf::from(report["path"].as_str().unwrap_or_else(|| {
-        panic!(
-            "no archive path in backstop's report:\n{}",
-            bs_backup.stdout
-        )
-    }));
+    let (backup_id, archive) = backup_report(&bs_backup);
     let archive_bytes = file_len(&archive);
 
     // b. sqlite3 .backup, then gzip -6
@@ -367,30 +359,36 @@ fn bench_sqlite(work: &Path) {
 // ---------------------------------------------------------------------------------------------------------------
 // Settings and helpers
 
-/// Which parts run: `BACKSTOP_BENCH_ONLY=sqlite` or `postgres`; both when it is unset or empty.
-fn selection() -> (bool, bool) {
+/// Which parts run (SQLite, PostgreSQL, files folder): `BACKSTOP_BENCH_ONLY=sqlite`, `postgres` or `files`; all
+/// three when it is unset or empty.
+fn selection() -> (bool, bool, bool) {
     let value = std::env::var("BACKSTOP_BENCH_ONLY").unwrap_or_default();
     match value.trim().to_ascii_lowercase().as_str() {
-        "" => (true, true),
-        "sqlite" => (true, false),
-        "postgres" | "postgresql" => (false, true),
+        "" => (true, true, true),
+        "sqlite" => (true, false, false),
+        "postgres" | "postgresql" => (false, true, false),
+        "files" => (false, false, true),
         _ => panic!(
-            "BACKSTOP_BENCH_ONLY must be sqlite or postgres (or unset for both), not {value:?}"
+            "BACKSTOP_BENCH_ONLY must be sqlite, postgres or files (or unset for all three), not {value:?}"
         ),
     }
 }
 
 fn target_mib() -> u64 {
-    match std::env::var("BACKSTOP_BENCH_MB") {
-        Ok(v) if !v.trim().is_empty() => v
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .filter(|n| *n > 0)
-            .unwrap_or_else(|| {
-                panic!("BACKSTOP_BENCH_MB must be a positive whole number of MiB, not {v:?}")
-            }),
-        _ => 512,
+    env_positive("BACKSTOP_BENCH_MB").unwrap_or(512)
+}
+
+/// A positive whole number from the environment; `None` when it is unset or empty.
+fn env_positive(key: &str) -> Option<u64> {
+    match std::env::var(key) {
+        Ok(v) if !v.trim().is_empty() => Some(
+            v.trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .unwrap_or_else(|| panic!("{key} must be a positive whole number, not {v:?}")),
+        ),
+        _ => None,
     }
 }
 
@@ -411,8 +409,13 @@ fn work_dir() -> PathBuf {
 }
 
 fn require_tool(tool: &str) {
+    require_tool_with(tool, "--version");
+}
+
+/// Like [`require_tool`], for a tool that shows its version with another option (`unzip -v`).
+fn require_tool_with(tool: &str, version_option: &str) {
     let ok = Command::new(tool)
-        .arg("--version")
+        .arg(version_option)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -421,7 +424,7 @@ fn require_tool(tool: &str) {
         .unwrap_or(false);
     assert!(
         ok,
-        "`{tool}` is needed for the comparison but is not installed (or `{tool} --version` fails)"
+        "`{tool}` is needed for the comparison but is not installed (or `{tool} {version_option}` fails)"
     );
 }
 
@@ -507,9 +510,14 @@ impl RunDir {
     }
 }
 
+/// `BACKSTOP_BENCH_KEEP=1`: the run's copies stay for inspection.
+fn keep_run() -> bool {
+    std::env::var("BACKSTOP_BENCH_KEEP").is_ok_and(|v| v == "1")
+}
+
 impl Drop for RunDir {
     fn drop(&mut self) {
-        if std::env::var("BACKSTOP_BENCH_KEEP").is_ok_and(|v| v == "1") {
+        if keep_run() {
             println!("Kept the run's files in {}.", self.path.display());
         } else {
             let _ = std::fs::remove_dir_all(&self.path);
@@ -573,6 +581,9 @@ impl Runner {
                     .arg(file)
                     .arg(cmd.get_program())
                     .args(cmd.get_args());
+                if let Some(dir) = cmd.get_current_dir() {
+                    timed.current_dir(dir);
+                }
                 for (key, value) in cmd.get_envs() {
                     match value {
                         Some(v) => timed.env(key, v),
@@ -607,6 +618,37 @@ impl Runner {
             stdout,
         }
     }
+}
+
+/// Says how the peak RSS column is measured.
+fn print_rss_method(runner: &Runner) {
+    println!(
+        "  peak RSS:        {}",
+        if runner.rss_file.is_some() {
+            "measured with /usr/bin/time -f %M"
+        } else {
+            "n/a (/usr/bin/time is not installed: apt-get install time)"
+        }
+    );
+}
+
+/// The backup id and archive path from the output of `backstop backup --json`.
+fn backup_report(backup: &Measured) -> (i64, PathBuf) {
+    let report: serde_json::Value = serde_json::from_str(&backup.stdout).unwrap_or_else(|e| {
+        panic!(
+            "backstop backup --json printed something that is not JSON ({e}):\n{}",
+            backup.stdout
+        )
+    });
+    let id = report["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no backup id in backstop's report:\n{}", backup.stdout));
+    let archive = PathBuf::from(
+        report["path"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no archive path in backstop's report:\n{}", backup.stdout)),
+    );
+    (id, archive)
 }
 
 /// The last line of GNU time's output file is `%M`, the peak RSS in KiB.
@@ -1104,6 +1146,20 @@ impl Gen {
         self.next() % n.max(1)
     }
 
+    /// Between `lo` and `hi`, evenly spread on a log scale (as many values in 1..2 as in 8..16).
+    fn log_uniform(&mut self, lo: f64, hi: f64) -> f64 {
+        let unit = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
+        lo * (hi / lo).powf(unit)
+    }
+
+    /// Fills `buf` with pseudo-random bytes (incompressible, as far as deflate can tell).
+    fn fill(&mut self, buf: &mut [u8]) {
+        for chunk in buf.chunks_mut(8) {
+            let bytes = self.next().to_le_bytes();
+            chunk.copy_from_slice(&bytes[..chunk.len()]);
+        }
+    }
+
     /// In `0..n`, small values more likely (the smaller of two uniform draws).
     fn skewed(&mut self, n: u64) -> u64 {
         let a = self.below(n);
@@ -1300,14 +1356,7 @@ fn bench_postgres(work: &Path) {
             warm(file);
         }
     };
-    println!(
-        "  peak RSS:        {}",
-        if runner.rss_file.is_some() {
-            "measured with /usr/bin/time -f %M"
-        } else {
-            "n/a (/usr/bin/time is not installed: apt-get install time)"
-        }
-    );
+    print_rss_method(&runner);
     println!();
 
     // a. backstop backup
@@ -1318,21 +1367,7 @@ fn bench_postgres(work: &Path) {
         backstop(&home, ["backup", "--profile", "bench-pg", "--json"]),
         None,
     );
-    let report: serde_json::Value = serde_json::from_str(&bs_backup.stdout).unwrap_or_else(|e| {
-        panic!(
-            "backstop backup --json printed something that is not JSON ({e}):\n{}",
-            bs_backup.stdout
-        )
-    });
-    let backup_id = report["id"]
-        .as_i64()
-        .unwrap_or_else(|| panic!("no backup id in backstop's report:\n{}", bs_backup.stdout));
-    let archive = PathBuf::from(report["path"].as_str().unwrap_or_else(|| {
-        panic!(
-            "no archive path in backstop's report:\n{}",
-            bs_backup.stdout
-        )
-    }));
+    let (backup_id, archive) = backup_report(&bs_backup);
     let archive_bytes = file_len(&archive);
 
     // b. pg_dump -Fc (default compression) to a file
@@ -1636,17 +1671,7 @@ fn bench_postgres(work: &Path) {
 }
 
 fn pg_scale() -> u64 {
-    match std::env::var("BACKSTOP_BENCH_PG_SCALE") {
-        Ok(v) if !v.trim().is_empty() => v
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .filter(|n| *n > 0)
-            .unwrap_or_else(|| {
-                panic!("BACKSTOP_BENCH_PG_SCALE must be a positive whole number, not {v:?}")
-            }),
-        _ => 50,
-    }
+    env_positive("BACKSTOP_BENCH_PG_SCALE").unwrap_or(50)
 }
 
 /// Reuses `bench_pgbench` when an earlier run made it at this scale, else (re)generates it: `pgbench -i`, a short
@@ -1965,3 +1990,1295 @@ fn quote_ident(text: &str) -> String {
 fn quote_literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Files folder
+
+/// Changing the folder generator changes this, so folders made by an older version are not reused.
+const FILES_GENERATOR: &str = "files-v1";
+/// The folder's name in the working copies, so in every archive and restored copy.
+const FILES_NAME: &str = "media";
+/// The default folder: 2 GiB in 20,000 files.
+const FILES_DEFAULT_MIB: u64 = 2048;
+const FILES_DEFAULT_COUNT: u64 = 20_000;
+/// Free space wanted in the work folder, as a multiple of the folder's size: the source, three archives of nearly
+/// its size (most of its bytes are already compressed), a restored copy at a time, and margin.
+const FILES_SPACE_FACTOR: u64 = 6;
+
+fn bench_files(work: &Path) {
+    for tool in ["tar", "gzip", "zip"] {
+        require_tool(tool);
+    }
+    require_tool_with("unzip", "-v");
+    let (target_mib, count) = files_size(work);
+    let (small_mib, small_count) = ((target_mib / 8).max(1), (count / 8).max(1));
+
+    // 1. The source folders: the one measured, and one of 1/8 its size and file count for the memory check.
+    let source = ensure_folder(work, target_mib, count);
+    let small_source = ensure_folder(work, small_mib, small_count);
+    let tree = Tree::list(&source);
+    let small_tree = Tree::list(&small_source);
+    let bytes = tree.bytes();
+    let files = tree.files.len();
+    let small_bytes = small_tree.bytes();
+    let small_files = small_tree.files.len();
+    describe_folder(&source, &tree);
+    println!(
+        "  small folder:    {} ({} in {small_files} files, {} folders; for the memory check)",
+        small_source.display(),
+        mib(small_bytes),
+        small_tree.dirs.len()
+    );
+    let start = Instant::now();
+    let source_digest = digest_tree(&source);
+    let small_digest = digest_tree(&small_source);
+    println!(
+        "  contents:        SHA-256 of every file taken in {:.1} s, to check the restored copies",
+        start.elapsed().as_secs_f64()
+    );
+
+    // 2. Working copies made of hard links, so that restores replace them and never touch the sources' files.
+    let run = RunDir::create(work.join("files-run"));
+    let live_parent = run.path.join("live");
+    let live = live_parent.join(FILES_NAME);
+    let small_live = run.path.join("small-live").join(FILES_NAME);
+    let copied =
+        link_tree(&source, &tree, &live) + link_tree(&small_source, &small_tree, &small_live);
+    println!(
+        "  working copies:  {} and {} ({})",
+        live.display(),
+        small_live.display(),
+        if copied == 0 {
+            "hard links to the sources' files".to_string()
+        } else {
+            format!("hard links to the sources' files, {copied} copied where linking failed")
+        }
+    );
+    let db = run.path.join("app.sqlite3");
+    Connection::open(&db)
+        .and_then(|c| {
+            c.execute_batch(
+                "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL); \
+                 INSERT INTO settings VALUES ('media_dir', 'media'), ('theme', 'light');",
+            )
+        })
+        .unwrap_or_else(|e| panic!("cannot make {}: {e}", db.display()));
+    let home = run.path.join("home");
+    let runner = Runner::new(&run.path);
+    for (name, folder) in [("bench-files", &live), ("bench-files-small", &small_live)] {
+        runner.run(
+            "backstop profile add",
+            backstop(
+                &home,
+                [
+                    OsStr::new("profile"),
+                    OsStr::new("add"),
+                    OsStr::new(name),
+                    OsStr::new("--sqlite"),
+                    db.as_os_str(),
+                    OsStr::new("--files"),
+                    folder.as_os_str(),
+                    OsStr::new("--no-auto"),
+                ],
+            ),
+            None,
+        );
+    }
+    print_rss_method(&runner);
+    println!(
+        "  page cache:      warm for every step: each file of the folder is read once before each backup, the \
+         archive before each verify and restore, then `sync`"
+    );
+    println!();
+    // Same start for every step: what it reads in the page cache, no writeback pending from the step before.
+    let settle = |folder: Option<&Path>, file: Option<&Path>| {
+        if let Some(folder) = folder {
+            warm_tree(folder);
+        }
+        if let Some(file) = file {
+            warm(file);
+        }
+        sync();
+    };
+    let sync_step = || runner.run("sync", Command::new("sync"), None);
+
+    // a. backstop backup --kind files
+    settle(Some(&live), None);
+    progress("backstop backup --profile bench-files --kind files");
+    let bs_backup = runner.run(
+        "backstop backup",
+        backstop(
+            &home,
+            [
+                "backup",
+                "--profile",
+                "bench-files",
+                "--kind",
+                "files",
+                "--json",
+            ],
+        ),
+        None,
+    );
+    let (backup_id, archive) = backup_report(&bs_backup);
+    let archive_bytes = file_len(&archive);
+
+    // b. tar -czf, then sync
+    settle(Some(&live), None);
+    progress("tar -czf");
+    let tgz = run.path.join("out.tar.gz");
+    let tar_c = runner.run(
+        "tar -czf",
+        command(
+            "tar",
+            [
+                OsStr::new("-czf"),
+                tgz.as_os_str(),
+                OsStr::new("-C"),
+                live_parent.as_os_str(),
+                OsStr::new(FILES_NAME),
+            ],
+        ),
+        None,
+    );
+    let tar_c_sync = sync_step();
+    let tgz_bytes = file_len(&tgz);
+
+    // c. zip -qr (from the folder's parent: Info-ZIP has no -C), then sync
+    settle(Some(&live), None);
+    progress("zip -qr");
+    let zip = run.path.join("out.zip");
+    let mut zip_cmd = command(
+        "zip",
+        [OsStr::new("-qr"), zip.as_os_str(), OsStr::new(FILES_NAME)],
+    );
+    zip_cmd.current_dir(&live_parent);
+    let zip_c = runner.run("zip -qr", zip_cmd, None);
+    let zip_c_sync = sync_step();
+    let zip_bytes = file_len(&zip);
+
+    // d. backstop verify
+    settle(None, Some(&archive));
+    progress("backstop verify");
+    let bs_verify = runner.run(
+        "backstop verify",
+        backstop(&home, ["verify", &backup_id.to_string()]),
+        None,
+    );
+
+    // e. backstop restore: extracted beside the folder, checked, swapped in by rename; the replaced folder is kept
+    // as `media.pre_restore_<stamp>`, removed here (untimed).
+    settle(None, Some(&archive));
+    progress("backstop restore --yes --no-safety-backup");
+    let bs_restore = runner.run(
+        "backstop restore",
+        backstop(
+            &home,
+            [
+                "restore",
+                &backup_id.to_string(),
+                "--yes",
+                "--no-safety-backup",
+            ],
+        ),
+        None,
+    );
+    remove_pre_restore(&live);
+    check_tree("after backstop restore", &source_digest, &live);
+
+    // f. tar -xzf into a fresh folder, then sync
+    settle(None, Some(&tgz));
+    progress("tar -xzf");
+    let by_tar = run.path.join("tar-restored");
+    create_dir(&by_tar);
+    let tar_x = runner.run(
+        "tar -xzf",
+        command(
+            "tar",
+            [
+                OsStr::new("-xzf"),
+                tgz.as_os_str(),
+                OsStr::new("-C"),
+                by_tar.as_os_str(),
+            ],
+        ),
+        None,
+    );
+    let tar_x_sync = sync_step();
+    check_tree("after tar -xzf", &source_digest, &by_tar.join(FILES_NAME));
+    discard(&by_tar);
+
+    // g. unzip -q into a fresh folder, then sync
+    settle(None, Some(&zip));
+    progress("unzip -q");
+    let by_unzip = run.path.join("unzip-restored");
+    create_dir(&by_unzip);
+    let unzip = runner.run(
+        "unzip -q",
+        command(
+            "unzip",
+            [
+                OsStr::new("-q"),
+                zip.as_os_str(),
+                OsStr::new("-d"),
+                by_unzip.as_os_str(),
+            ],
+        ),
+        None,
+    );
+    let unzip_sync = sync_step();
+    check_tree("after unzip -q", &source_digest, &by_unzip.join(FILES_NAME));
+    discard(&by_unzip);
+
+    // h. The memory check: the same backstop steps on the folder of 1/8 the size and file count.
+    settle(Some(&small_live), None);
+    progress("backstop backup --profile bench-files-small --kind files");
+    let small_backup = runner.run(
+        "backstop backup (small folder)",
+        backstop(
+            &home,
+            [
+                "backup",
+                "--profile",
+                "bench-files-small",
+                "--kind",
+                "files",
+                "--json",
+            ],
+        ),
+        None,
+    );
+    let (small_id, small_archive) = backup_report(&small_backup);
+    let small_archive_bytes = file_len(&small_archive);
+    settle(None, Some(&small_archive));
+    progress("backstop verify (small folder)");
+    let small_verify = runner.run(
+        "backstop verify (small folder)",
+        backstop(&home, ["verify", &small_id.to_string()]),
+        None,
+    );
+    settle(None, Some(&small_archive));
+    progress("backstop restore --yes --no-safety-backup (small folder)");
+    let small_restore = runner.run(
+        "backstop restore (small folder)",
+        backstop(
+            &home,
+            [
+                "restore",
+                &small_id.to_string(),
+                "--yes",
+                "--no-safety-backup",
+            ],
+        ),
+        None,
+    );
+    remove_pre_restore(&small_live);
+    check_tree(
+        "after backstop restore (small folder)",
+        &small_digest,
+        &small_live,
+    );
+    println!();
+
+    // 3. The results.
+    let tar_c_all = Measured::sum(&tar_c, &tar_c_sync);
+    let zip_c_all = Measured::sum(&zip_c, &zip_c_sync);
+    let tar_x_all = Measured::sum(&tar_x, &tar_x_sync);
+    let unzip_all = Measured::sum(&unzip, &unzip_sync);
+    let rate = |m: &Measured| bytes as f64 / MIB / m.secs;
+    let small_rate = |m: &Measured| small_bytes as f64 / MIB / m.secs;
+    let ratio = |ours: &Measured, theirs: &Measured| ours.secs / theirs.secs;
+    println!(
+        "Results for a {} folder of {files} files ({bytes} bytes); MiB/s = folder size / time; backstop/alt on each \
+         alternative's row",
+        mib(bytes)
+    );
+    let mut table = Table::default();
+    table.row(
+        "backup",
+        "backstop backup --kind files",
+        &bs_backup,
+        rate(&bs_backup),
+        Some(archive_bytes),
+        None,
+    );
+    for (tool, m, out) in [
+        ("tar -czf", &tar_c, tgz_bytes),
+        ("tar -czf + sync", &tar_c_all, tgz_bytes),
+        ("zip -qr", &zip_c, zip_bytes),
+        ("zip -qr + sync", &zip_c_all, zip_bytes),
+    ] {
+        table.row("", tool, m, rate(m), Some(out), Some(ratio(&bs_backup, m)));
+    }
+    table.row(
+        "verify",
+        "backstop verify",
+        &bs_verify,
+        rate(&bs_verify),
+        None,
+        None,
+    );
+    table.row(
+        "restore",
+        "backstop restore",
+        &bs_restore,
+        rate(&bs_restore),
+        Some(bytes),
+        None,
+    );
+    for (tool, m) in [
+        ("tar -xzf", &tar_x),
+        ("tar -xzf + sync", &tar_x_all),
+        ("unzip -q", &unzip),
+        ("unzip -q + sync", &unzip_all),
+    ] {
+        table.row(
+            "",
+            tool,
+            m,
+            rate(m),
+            Some(bytes),
+            Some(ratio(&bs_restore, m)),
+        );
+    }
+    table.print();
+    println!();
+    println!(
+        "Memory check: the same backstop steps on a {} folder of {small_files} files (1/8 the size and file count)",
+        mib(small_bytes)
+    );
+    let mut small_table = Table::default();
+    small_table.row(
+        "backup",
+        "backstop backup --kind files",
+        &small_backup,
+        small_rate(&small_backup),
+        Some(small_archive_bytes),
+        None,
+    );
+    small_table.row(
+        "verify",
+        "backstop verify",
+        &small_verify,
+        small_rate(&small_verify),
+        None,
+        None,
+    );
+    small_table.row(
+        "restore",
+        "backstop restore",
+        &small_restore,
+        small_rate(&small_restore),
+        Some(small_bytes),
+        None,
+    );
+    small_table.print();
+    println!();
+    println!(
+        "backup:  backstop {:.2} s ({:.1} MiB/s); tar -czf {:.2} s ({:.1} MiB/s), ratio {:.2}; zip -qr {:.2} s \
+         ({:.1} MiB/s), ratio {:.2}; with a sync after tar / zip: ratio {:.2} / {:.2}",
+        bs_backup.secs,
+        rate(&bs_backup),
+        tar_c.secs,
+        rate(&tar_c),
+        ratio(&bs_backup, &tar_c),
+        zip_c.secs,
+        rate(&zip_c),
+        ratio(&bs_backup, &zip_c),
+        ratio(&bs_backup, &tar_c_all),
+        ratio(&bs_backup, &zip_c_all)
+    );
+    println!(
+        "restore: backstop {:.2} s ({:.1} MiB/s); tar -xzf {:.2} s ({:.1} MiB/s), ratio {:.2}; unzip -q {:.2} s \
+         ({:.1} MiB/s), ratio {:.2}; with a sync after tar / unzip: ratio {:.2} / {:.2}",
+        bs_restore.secs,
+        rate(&bs_restore),
+        tar_x.secs,
+        rate(&tar_x),
+        ratio(&bs_restore, &tar_x),
+        unzip.secs,
+        rate(&unzip),
+        ratio(&bs_restore, &unzip),
+        ratio(&bs_restore, &tar_x_all),
+        ratio(&bs_restore, &unzip_all)
+    );
+    println!(
+        "verify:  backstop {:.2} s ({:.1} MiB/s)",
+        bs_verify.secs,
+        rate(&bs_verify)
+    );
+    println!(
+        "size:    archive {} vs .tar.gz {} (archive/.tar.gz {:.3}) vs .zip {} (archive/.zip {:.3}); folder/archive \
+         {:.2}x, folder/.tar.gz {:.2}x, folder/.zip {:.2}x",
+        mib(archive_bytes),
+        mib(tgz_bytes),
+        archive_bytes as f64 / tgz_bytes as f64,
+        mib(zip_bytes),
+        archive_bytes as f64 / zip_bytes as f64,
+        bytes as f64 / archive_bytes as f64,
+        bytes as f64 / tgz_bytes as f64,
+        bytes as f64 / zip_bytes as f64
+    );
+    println!(
+        "memory:  peak RSS of backstop with {files} files ({}): backup {}, verify {}, restore {}; with {small_files} \
+         files ({}): backup {}, verify {}, restore {}",
+        mib(bytes),
+        rss(bs_backup.rss_kib),
+        rss(bs_verify.rss_kib),
+        rss(bs_restore.rss_kib),
+        mib(small_bytes),
+        rss(small_backup.rss_kib),
+        rss(small_verify.rss_kib),
+        rss(small_restore.rss_kib)
+    );
+    println!(
+        "check:   the folders restored by backstop, tar and unzip hold the source's {files} files and {} folders, \
+         each file with the source's SHA-256 (the small folder's restore too: {small_files} files)",
+        tree.dirs.len()
+    );
+    println!();
+    println!(
+        "Notes: the page cache cannot be dropped without root, so no step starts cold: before each backup every file \
+         of the folder is read once, before each verify and restore the archive, and `sync` flushes pending writes; \
+         steps run once each, in the order shown. backstop stores already-compressed files (.jpg, .png, .mp4, .zip, \
+         ...) as they are, where tar -z deflates every byte and zip every file but the .zip ones (storing what does \
+         not shrink); it also fsyncs and re-reads its archive after writing it, and its restore checks each file's \
+         SHA-256 as it writes it, fsyncs every file, extracts beside the folder and swaps by rename. tar and unzip do \
+         none of that and leave their output to the kernel to write: the `+ sync` rows add the time `sync` then \
+         takes to put it on disk."
+    );
+
+    // 4. Clean up the run's copies; the source folders stay for the next run.
+    drop(run);
+    println!(
+        "Kept {} and {} for the next run.",
+        source.display(),
+        small_source.display()
+    );
+}
+
+/// The folder's size in MiB and its file count: the settings, else 2048 MiB in 20,000 files, smaller when the work
+/// folder has less than [`FILES_SPACE_FACTOR`] times that free (a folder cached by an earlier run counts as free).
+fn files_size(work: &Path) -> (u64, u64) {
+    let count = env_positive("BACKSTOP_BENCH_FILES_COUNT").unwrap_or(FILES_DEFAULT_COUNT);
+    let free = backstop::fsutil::available_space(work);
+    // The space a cached folder takes is free for this run's purposes: it need not be made again.
+    let usable = |mib_: u64| {
+        free.map(|f| {
+            let cached = folder_paths(work, mib_, count);
+            f + folder_reusable(&cached.0, &cached.1)
+                .map(|_| mib_ << 20)
+                .unwrap_or(0)
+        })
+    };
+    let wanted = |mib_: u64| (mib_ << 20) * FILES_SPACE_FACTOR;
+    println!(
+        "  disk:            {} free in {}",
+        free.map(mib).unwrap_or_else(|| "n/a".into()),
+        work.display()
+    );
+    if let Some(target) = env_positive("BACKSTOP_BENCH_FILES_MB") {
+        if let Some(usable) = usable(target)
+            && usable < wanted(target)
+        {
+            println!(
+                "  warning:         a {target} MiB folder wants {} free ({FILES_SPACE_FACTOR} times its size); \
+                 going on as BACKSTOP_BENCH_FILES_MB asks",
+                mib(wanted(target))
+            );
+        }
+        return (target, count);
+    }
+    match usable(FILES_DEFAULT_MIB) {
+        Some(usable) if usable < wanted(FILES_DEFAULT_MIB) => {
+            let target = ((usable / FILES_SPACE_FACTOR) >> 20) / 64 * 64;
+            assert!(
+                target >= 64,
+                "only {} free in {}: the files bench needs at least {}",
+                mib(usable),
+                work.display(),
+                mib(wanted(64))
+            );
+            println!(
+                "  size:            {target} MiB instead of {FILES_DEFAULT_MIB}: the default folder wants {} free \
+                 ({FILES_SPACE_FACTOR} times its size) and only {} is; set BACKSTOP_BENCH_FILES_MB to choose",
+                mib(wanted(FILES_DEFAULT_MIB)),
+                mib(usable)
+            );
+            (target, count)
+        }
+        _ => (FILES_DEFAULT_MIB, count),
+    }
+}
+
+/// The cached folder of this size and count, and the `.done` file beside it that records how it was made.
+fn folder_paths(work: &Path, target_mib: u64, count: u64) -> (PathBuf, PathBuf) {
+    let name = format!("files-{target_mib}mib-{count}");
+    (work.join(&name), work.join(format!("{name}.done")))
+}
+
+/// Reuses the folder an earlier run made for this size and count, else generates it; returns its path.
+fn ensure_folder(work: &Path, target_mib: u64, count: u64) -> PathBuf {
+    let (path, done) = folder_paths(work, target_mib, count);
+    if let Some(secs) = folder_reusable(&path, &done) {
+        println!(
+            "  generation:      reused {} made by an earlier run (it took {secs:.1} s to generate)",
+            path.display()
+        );
+        return path;
+    }
+    if path.exists() || done.exists() {
+        println!(
+            "  generation:      {} is stale; making it again",
+            path.display()
+        );
+        let _ = std::fs::remove_file(&done);
+        remove_tree(&path);
+    }
+    let partial = path.with_extension("partial");
+    remove_tree(&partial);
+    println!("  generation:      making a {target_mib} MiB folder of {count} files ...");
+    let start = Instant::now();
+    generate_folder(&partial, target_mib << 20, count);
+    std::fs::rename(&partial, &path).unwrap_or_else(|e| {
+        panic!(
+            "cannot rename {} to {}: {e}",
+            partial.display(),
+            path.display()
+        )
+    });
+    sync();
+    let secs = start.elapsed().as_secs_f64();
+    let tree = Tree::list(&path);
+    std::fs::write(
+        &done,
+        format!(
+            "generator {FILES_GENERATOR}\nfiles {}\nbytes {}\ngeneration_secs {secs:.1}\n",
+            tree.files.len(),
+            tree.bytes()
+        ),
+    )
+    .unwrap_or_else(|e| panic!("cannot write {}: {e}", done.display()));
+    println!(
+        "  generation:      {} in {} files in {secs:.1} s ({:.1} MiB/s)",
+        mib(tree.bytes()),
+        tree.files.len(),
+        tree.bytes() as f64 / MIB / secs
+    );
+    path
+}
+
+/// The generation time recorded beside the folder, if this generator completed it and it still holds what it
+/// made (same number of files, same total size).
+fn folder_reusable(path: &Path, done: &Path) -> Option<f64> {
+    let text = std::fs::read_to_string(done).ok()?;
+    let field = |key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix(' '))
+            .map(str::to_string)
+    };
+    if field("generator")? != FILES_GENERATOR || !path.is_dir() {
+        return None;
+    }
+    let tree = Tree::list(path);
+    if field("files")? != tree.files.len().to_string()
+        || field("bytes")? != tree.bytes().to_string()
+    {
+        return None;
+    }
+    field("generation_secs")?.parse().ok()
+}
+
+fn remove_tree(path: &Path) {
+    if path.exists() {
+        std::fs::remove_dir_all(path)
+            .unwrap_or_else(|e| panic!("cannot remove {}: {e}", path.display()));
+    }
+}
+
+fn create_dir(path: &Path) {
+    std::fs::create_dir_all(path)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
+}
+
+/// Removes a restored copy once it is checked, unless `BACKSTOP_BENCH_KEEP=1` (then the run's folder keeps it).
+fn discard(path: &Path) {
+    if !keep_run() {
+        remove_tree(path);
+    }
+}
+
+/// Prints the folder's size, file count, layout and its split into compressible and already-compressed files.
+fn describe_folder(path: &Path, tree: &Tree) {
+    let bytes = tree.bytes();
+    let (packed, text): (Vec<_>, Vec<_>) = tree
+        .files
+        .iter()
+        .partition(|(rel, _)| backstop::files::already_compressed(rel));
+    let sum = |v: &[&(String, u64)]| v.iter().map(|(_, n)| n).sum::<u64>();
+    let exts = |v: &[&(String, u64)]| {
+        let mut by_ext: BTreeMap<&str, u64> = BTreeMap::new();
+        for (rel, _) in v {
+            *by_ext
+                .entry(rel.rsplit_once('.').map_or("", |(_, e)| e))
+                .or_default() += 1;
+        }
+        by_ext
+            .iter()
+            .map(|(e, n)| format!("{n} .{e}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let share = |n: u64| 100.0 * n as f64 / bytes as f64;
+    let band = |lo: u64, hi: u64| {
+        tree.files
+            .iter()
+            .filter(|(_, n)| (lo..hi).contains(n))
+            .count()
+    };
+    let largest = tree.files.iter().map(|(_, n)| *n).max().unwrap_or(0);
+    println!(
+        "  folder:          {} ({}, {} files in {} folders, {} levels deep)",
+        path.display(),
+        mib(bytes),
+        tree.files.len(),
+        tree.dirs.len(),
+        tree.depth()
+    );
+    println!(
+        "  compressible:    {} ({:.1}%) in {} files: {}",
+        mib(sum(&text)),
+        share(sum(&text)),
+        text.len(),
+        exts(&text)
+    );
+    println!(
+        "  incompressible:  {} ({:.1}%) in {} files (random bytes, already-compressed kinds): {}",
+        mib(sum(&packed)),
+        share(sum(&packed)),
+        packed.len(),
+        exts(&packed)
+    );
+    println!(
+        "  file sizes:      {} under 16 KiB, {} of 16 KiB-1 MiB, {} of 1-10 MiB, {} of 10 MiB or more (largest {})",
+        band(0, 16 << 10),
+        band(16 << 10, 1 << 20),
+        band(1 << 20, 10 << 20),
+        band(10 << 20, u64::MAX),
+        mib(largest)
+    );
+}
+
+/// A folder's sub-folders and files (paths relative to it, with `/`, sorted); the generator makes nothing else.
+struct Tree {
+    dirs: Vec<String>,
+    files: Vec<(String, u64)>,
+}
+
+impl Tree {
+    fn list(root: &Path) -> Tree {
+        let mut tree = Tree {
+            dirs: Vec::new(),
+            files: Vec::new(),
+        };
+        let mut stack = vec![(root.to_path_buf(), String::new())];
+        while let Some((dir, rel_dir)) = stack.pop() {
+            let listing = std::fs::read_dir(&dir)
+                .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()));
+            for entry in listing {
+                let entry = entry.unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()));
+                let path = entry.path();
+                let name = entry
+                    .file_name()
+                    .into_string()
+                    .unwrap_or_else(|_| panic!("{} is not a UTF-8 name", path.display()));
+                let rel = if rel_dir.is_empty() {
+                    name
+                } else {
+                    format!("{rel_dir}/{name}")
+                };
+                let meta = std::fs::symlink_metadata(&path)
+                    .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+                if meta.is_dir() {
+                    tree.dirs.push(rel.clone());
+                    stack.push((path, rel));
+                } else if meta.is_file() {
+                    tree.files.push((rel, meta.len()));
+                } else {
+                    panic!("{} is neither a folder nor a file", path.display());
+                }
+            }
+        }
+        tree.dirs.sort();
+        tree.files.sort();
+        tree
+    }
+
+    fn bytes(&self) -> u64 {
+        self.files.iter().map(|(_, n)| n).sum()
+    }
+
+    fn depth(&self) -> usize {
+        self.dirs
+            .iter()
+            .map(|d| d.split('/').count())
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// Reads every file of a folder once, so that they are in the page cache.
+fn warm_tree(root: &Path) {
+    for (rel, _) in &Tree::list(root).files {
+        warm(&root.join(rel));
+    }
+}
+
+/// A folder in hard links to `source`'s files (a copy where linking fails); returns how many were copied.
+fn link_tree(source: &Path, tree: &Tree, dest: &Path) -> usize {
+    create_dir(dest);
+    for dir in &tree.dirs {
+        create_dir(&dest.join(dir));
+    }
+    let mut copied = 0;
+    for (rel, _) in &tree.files {
+        let (from, to) = (source.join(rel), dest.join(rel));
+        if std::fs::hard_link(&from, &to).is_err() {
+            std::fs::copy(&from, &to).unwrap_or_else(|e| {
+                panic!("cannot copy {} to {}: {e}", from.display(), to.display())
+            });
+            copied += 1;
+        }
+    }
+    copied
+}
+
+/// What a folder holds: its folders, and each file's path, size and SHA-256, summed up in one SHA-256.
+#[derive(Debug, PartialEq)]
+struct TreeDigest {
+    files: usize,
+    dirs: usize,
+    bytes: u64,
+    sha256: String,
+}
+
+fn digest_tree(root: &Path) -> TreeDigest {
+    let tree = Tree::list(root);
+    let mut all = Sha256::new();
+    for dir in &tree.dirs {
+        all.update(format!("d {dir}\n"));
+    }
+    for (rel, size) in &tree.files {
+        let path = root.join(rel);
+        let mut file =
+            File::open(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        let mut one = Sha256::new();
+        std::io::copy(&mut file, &mut one)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        all.update(format!("f {rel} {size} {}\n", hex::encode(one.finalize())));
+    }
+    TreeDigest {
+        files: tree.files.len(),
+        dirs: tree.dirs.len(),
+        bytes: tree.bytes(),
+        sha256: hex::encode(all.finalize()),
+    }
+}
+
+fn check_tree(when: &str, expected: &TreeDigest, root: &Path) {
+    let found = digest_tree(root);
+    assert!(
+        &found == expected,
+        "{when}: {} differs from the source\n  source:   {expected:?}\n  restored: {found:?}",
+        root.display()
+    );
+}
+
+/// Removes the `<folder>.pre_restore_<stamp>` copy that a restore keeps beside the folder it replaced.
+fn remove_pre_restore(live: &Path) {
+    let parent = live.parent().expect("the working copy has a parent");
+    let prefix = format!("{FILES_NAME}.pre_restore_");
+    let kept: Vec<PathBuf> = std::fs::read_dir(parent)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", parent.display()))
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .map(|e| e.path())
+        .collect();
+    assert!(
+        !kept.is_empty(),
+        "backstop restore kept no {prefix}* copy of the folder it replaced in {}",
+        parent.display()
+    );
+    for path in &kept {
+        remove_tree(path);
+    }
+}
+
+// The generated folder: a web app's media folder. Most files by count are small text (pages, JSON sidecars,
+// CSV, styles, scripts); most bytes are photos, videos and zips (random bytes, as incompressible as real ones);
+// exports, logs and dumps make medium and large compressible files.
+
+/// One kind of file: its extension, how often it is picked within its class, the folders it goes into
+/// (`MONTH`: one of `uploads/<year>/<month>`, `THUMBS`: one of `cache/thumbs/<xx>`), and its size relative to
+/// the class's other files (between the two, spread on a log scale).
+struct FileKind {
+    ext: &'static str,
+    weight: u64,
+    dirs: &'static [&'static str],
+    sizes: (f64, f64),
+}
+
+/// A share of the folder: how many of its files (per 10,000, or exactly `fixed`) and what percent of its bytes.
+struct FileClass {
+    per_10k: u64,
+    fixed: u64,
+    percent: u64,
+    /// Picked in turn (for the few large files) instead of by weight.
+    in_turn: bool,
+    kinds: &'static [FileKind],
+}
+
+const fn kind(
+    ext: &'static str,
+    weight: u64,
+    dirs: &'static [&'static str],
+    sizes: (f64, f64),
+) -> FileKind {
+    FileKind {
+        ext,
+        weight,
+        dirs,
+        sizes,
+    }
+}
+
+/// The classes; the first takes the files the others leave. Compressible: 5 + 18 + 12 = 35% of the bytes.
+const FILE_CLASSES: [FileClass; 5] = [
+    // Small text: a few KiB each.
+    FileClass {
+        per_10k: 0,
+        fixed: 0,
+        percent: 5,
+        in_turn: false,
+        kinds: &[
+            kind("json", 30, &["MONTH", "exports/json"], (1.0, 16.0)),
+            kind(
+                "html",
+                25,
+                &["pages/blog", "pages/docs", "pages/help"],
+                (1.0, 16.0),
+            ),
+            kind("txt", 10, &["MONTH"], (1.0, 16.0)),
+            kind("md", 10, &["pages/docs", "pages/help"], (1.0, 16.0)),
+            kind("csv", 8, &["exports/csv"], (1.0, 16.0)),
+            kind("js", 7, &["static/js"], (1.0, 16.0)),
+            kind("css", 5, &["static/css"], (1.0, 16.0)),
+            kind("svg", 5, &["static/img"], (1.0, 16.0)),
+        ],
+    },
+    // Images: thumbnails and avatars of a few KiB, photos of tens to hundreds of KiB.
+    FileClass {
+        per_10k: 2_500,
+        fixed: 0,
+        percent: 27,
+        in_turn: false,
+        kinds: &[
+            kind("jpg", 50, &["MONTH"], (4.0, 40.0)),
+            kind("jpg", 35, &["THUMBS"], (1.0, 3.0)),
+            kind("png", 10, &["MONTH", "static/img"], (2.0, 20.0)),
+            kind("png", 5, &["uploads/avatars"], (1.0, 2.0)),
+        ],
+    },
+    // Medium text: exports, reports and logs of tens of KiB to a few MiB.
+    FileClass {
+        per_10k: 400,
+        fixed: 0,
+        percent: 18,
+        in_turn: false,
+        kinds: &[
+            kind("csv", 30, &["exports/csv"], (1.0, 32.0)),
+            kind("json", 30, &["exports/json"], (1.0, 32.0)),
+            kind("log", 25, &["logs"], (1.0, 32.0)),
+            kind("html", 15, &["exports/reports"], (1.0, 32.0)),
+        ],
+    },
+    // Large text: an access log, a database dump and an export, tens of MiB each at the default size.
+    FileClass {
+        per_10k: 0,
+        fixed: 3,
+        percent: 12,
+        in_turn: true,
+        kinds: &[
+            kind("log", 1, &["logs"], (1.0, 3.0)),
+            kind("sql", 1, &["db-dumps"], (1.0, 3.0)),
+            kind("csv", 1, &["exports/csv"], (1.0, 3.0)),
+        ],
+    },
+    // Large media: videos and zips, about a hundred MiB each at the default size.
+    FileClass {
+        per_10k: 0,
+        fixed: 6,
+        percent: 38,
+        in_turn: true,
+        kinds: &[
+            kind("mp4", 1, &["videos/raw"], (1.0, 4.0)),
+            kind("mp4", 1, &["videos/web"], (1.0, 4.0)),
+            kind("zip", 1, &["archives"], (1.0, 4.0)),
+        ],
+    },
+];
+
+/// Writes the folder at `root`: `total` bytes in `count` files, always the same for the same two numbers.
+fn generate_folder(root: &Path, total: u64, count: u64) {
+    let fixed: u64 = FILE_CLASSES.iter().map(|c| c.fixed).sum();
+    let counts: Vec<u64> = FILE_CLASSES
+        .iter()
+        .map(|c| c.fixed + count * c.per_10k / 10_000)
+        .collect();
+    let rest = count.saturating_sub(counts.iter().sum());
+    assert!(
+        count >= 100 && rest > 0 && total >= 1 << 20,
+        "the files folder needs at least 100 files and 1 MiB (asked: {count} files, {total} bytes; {fixed} are large)"
+    );
+
+    // The folders: uploads by year and month, static assets, pages, exports, videos, archives, logs, dumps and
+    // a thumbnail cache.
+    let mut dirs: Vec<String> = [
+        "uploads",
+        "uploads/avatars",
+        "static",
+        "static/css",
+        "static/js",
+        "static/img",
+        "pages",
+        "pages/blog",
+        "pages/docs",
+        "pages/help",
+        "exports",
+        "exports/csv",
+        "exports/json",
+        "exports/reports",
+        "videos",
+        "videos/raw",
+        "videos/web",
+        "archives",
+        "logs",
+        "db-dumps",
+        "cache",
+        "cache/thumbs",
+    ]
+    .map(String::from)
+    .to_vec();
+    let mut months = Vec::new();
+    for year in 2019..=2024 {
+        dirs.push(format!("uploads/{year}"));
+        for month in 1..=12 {
+            months.push(format!("uploads/{year}/{month:02}"));
+        }
+    }
+    let thumbs: Vec<String> = (0..16).map(|i| format!("cache/thumbs/{i:02x}")).collect();
+    dirs.extend(months.iter().cloned());
+    dirs.extend(thumbs.iter().cloned());
+    for dir in &dirs {
+        create_dir(&root.join(dir));
+    }
+
+    // The plan: each file's path, extension and size; sizes in a class share its bytes by their weights.
+    let mut g = Gen::new();
+    let mut plan: Vec<(String, &'static str, u64)> = Vec::with_capacity(count as usize);
+    let mut index = 0u64;
+    for (class_index, class) in FILE_CLASSES.iter().enumerate() {
+        let files = if class_index == 0 {
+            rest
+        } else {
+            counts[class_index]
+        };
+        let class_bytes = total * class.percent / 100;
+        let all_weight: u64 = class.kinds.iter().map(|k| k.weight).sum();
+        let mut picked = Vec::with_capacity(files as usize);
+        for i in 0..files {
+            let kind = if class.in_turn {
+                &class.kinds[i as usize % class.kinds.len()]
+            } else {
+                let mut draw = g.below(all_weight);
+                class
+                    .kinds
+                    .iter()
+                    .find(|k| {
+                        let hit = draw < k.weight;
+                        draw = draw.saturating_sub(k.weight);
+                        hit
+                    })
+                    .expect("the draw is below the total weight")
+            };
+            let dir = match kind.dirs[g.below(kind.dirs.len() as u64) as usize] {
+                "MONTH" => &months[g.below(months.len() as u64) as usize],
+                "THUMBS" => &thumbs[g.below(thumbs.len() as u64) as usize],
+                other => other,
+            };
+            index += 1;
+            let stem = match (kind.ext, dir.starts_with("cache/")) {
+                ("jpg", true) => "thumb".to_string(),
+                ("jpg", false) => "IMG".to_string(),
+                _ => g.word_string(),
+            };
+            let weight = g.log_uniform(kind.sizes.0, kind.sizes.1);
+            picked.push((
+                format!("{dir}/{stem}-{index:05}.{}", kind.ext),
+                kind.ext,
+                weight,
+            ));
+        }
+        let sum: f64 = picked.iter().map(|p| p.2).sum();
+        plan.extend(
+            picked
+                .into_iter()
+                .map(|(rel, ext, w)| (rel, ext, ((class_bytes as f64 * w / sum) as u64).max(1))),
+        );
+    }
+    // Rounding leaves a few bytes over (or short): the largest file takes the difference.
+    let planned: u64 = plan.iter().map(|p| p.2).sum();
+    if let Some(largest) = plan.iter_mut().max_by_key(|p| p.2) {
+        largest.2 = (largest.2 + total).saturating_sub(planned);
+    }
+
+    for (rel, ext, size) in &plan {
+        let path = root.join(rel);
+        write_generated(&mut g, &path, ext, *size)
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+    }
+}
+
+fn write_generated(g: &mut Gen, path: &Path, ext: &str, size: u64) -> std::io::Result<()> {
+    let mut out = BufWriter::with_capacity(1 << 20, File::create(path)?);
+    if backstop::files::already_compressed(&format!("x.{ext}")) {
+        // The format's signature, then random bytes.
+        let magic: &[u8] = match ext {
+            "jpg" => b"\xFF\xD8\xFF\xE0\x00\x10JFIF\x00",
+            "png" => b"\x89PNG\r\n\x1a\n",
+            "mp4" => b"\x00\x00\x00\x20ftypisom",
+            "zip" => b"PK\x03\x04",
+            _ => b"",
+        };
+        let head = magic.len().min(size as usize);
+        out.write_all(&magic[..head])?;
+        let mut left = size - head as u64;
+        let mut buf = vec![0u8; 64 << 10];
+        while left > 0 {
+            let n = left.min(buf.len() as u64) as usize;
+            g.fill(&mut buf[..n]);
+            out.write_all(&buf[..n])?;
+            left -= n as u64;
+        }
+    } else {
+        // Records of the file's kind until the size is reached; the last one is cut off there.
+        let mut record = String::new();
+        let mut text = String::new();
+        let mut clock: i64 = 1_546_300_800 + g.below(86_400 * 365 * 5) as i64;
+        let mut left = size;
+        let mut n = 0u64;
+        while left > 0 {
+            record.clear();
+            text_record(g, ext, n, &mut clock, &mut record, &mut text);
+            let take = (record.len() as u64).min(left) as usize;
+            out.write_all(&record.as_bytes()[..take])?;
+            left -= take as u64;
+            n += 1;
+        }
+    }
+    out.flush()
+}
+
+/// Appends record `n` of a text file of kind `ext` to `out` (a line, a paragraph, a rule; `n == 0` starts with the
+/// file's header where the kind has one). `clock` moves forward through the file.
+fn text_record(
+    g: &mut Gen,
+    ext: &str,
+    n: u64,
+    clock: &mut i64,
+    out: &mut String,
+    text: &mut String,
+) {
+    *clock += 1 + g.below(90) as i64;
+    let first = FIRST_NAMES[g.below(FIRST_NAMES.len() as u64) as usize];
+    let last = LAST_NAMES[g.below(LAST_NAMES.len() as u64) as usize];
+    match ext {
+        "html" => {
+            if n == 0 {
+                let _ = write!(
+                    out,
+                    "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{} {}</title>\n\
+                     <link rel=\"stylesheet\" href=\"/static/css/site.css\">\n</head>\n<body>\n",
+                    g.capitalized(),
+                    g.word_string()
+                );
+            }
+            let words = 20 + g.skewed(150);
+            g.prose(text, words);
+            let _ = write!(
+                out,
+                "<article class=\"post\" id=\"post-{n}\">\n  <h2>{} {}</h2>\n  <p class=\"meta\">by {first} {last}, \
+                 {}</p>\n  <p>{text}</p>\n  <p><a href=\"/pages/{}-{}.html\">Read more</a></p>\n</article>\n",
+                g.capitalized(),
+                g.word_string(),
+                timestamp(*clock),
+                g.word_string(),
+                g.below(100_000)
+            );
+        }
+        "md" => {
+            let words = 20 + g.skewed(150);
+            g.prose(text, words);
+            let _ = write!(
+                out,
+                "## {} {}\n\n{text}\n\n- {} {}\n- {}\n\n",
+                g.capitalized(),
+                g.word_string(),
+                g.capitalized(),
+                g.word_string(),
+                g.capitalized()
+            );
+        }
+        "json" => {
+            let words = 5 + g.skewed(40);
+            g.prose(text, words);
+            let _ = writeln!(
+                out,
+                "{{\"id\":{},\"file\":\"IMG-{:05}.jpg\",\"title\":\"{} {}\",\"author\":\"{first} {last}\",\
+                 \"taken_at\":\"{}\",\"width\":{},\"height\":{},\"tags\":[\"{}\",\"{}\"],\"caption\":\"{text}\"}}",
+                n + 1,
+                g.below(100_000),
+                g.capitalized(),
+                g.word_string(),
+                timestamp(*clock),
+                320 * (1 + g.below(12)),
+                240 * (1 + g.below(12)),
+                g.word_string(),
+                g.word_string()
+            );
+        }
+        "csv" => {
+            if n == 0 {
+                out.push_str("id,date,customer,email,city,country,amount_cents,status\n");
+            }
+            let _ = writeln!(
+                out,
+                "{},{},{first} {last},{}.{}@{},{},{},{},{}",
+                n + 1,
+                timestamp(*clock),
+                first.to_lowercase(),
+                last.to_lowercase(),
+                DOMAINS[g.skewed(DOMAINS.len() as u64) as usize],
+                g.capitalized(),
+                COUNTRIES[g.skewed(COUNTRIES.len() as u64) as usize],
+                99 + g.skewed(50_000) * 7,
+                STATUSES[g.skewed(STATUSES.len() as u64) as usize]
+            );
+        }
+        "css" => {
+            let _ = write!(
+                out,
+                ".{}-{} {{\n  color: #{:06x};\n  margin: {}px {}px;\n  font-size: {}px;\n}}\n",
+                g.word_string(),
+                g.word_string(),
+                g.below(1 << 24),
+                g.below(5) * 4,
+                g.below(5) * 8,
+                12 + g.below(6) * 2
+            );
+        }
+        "js" => {
+            let (name, field, local) = (g.word_string(), g.word_string(), g.word_string());
+            let _ = write!(
+                out,
+                "export function {name}{}(a, b) {{\n  const {local} = a.{field} + b * {};\n  \
+                 return {local} > {} ? \"{}\" : null;\n}}\n",
+                g.capitalized(),
+                g.below(1000),
+                g.below(10_000),
+                g.word_string()
+            );
+        }
+        "svg" => {
+            if n == 0 {
+                let _ = writeln!(
+                    out,
+                    "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {0} {0}\">",
+                    16 * (1 + g.below(8))
+                );
+            }
+            let _ = writeln!(
+                out,
+                "  <path d=\"M{} {} L{} {} Q{} {} {} {} Z\" fill=\"#{:06x}\"/>",
+                g.below(128),
+                g.below(128),
+                g.below(128),
+                g.below(128),
+                g.below(128),
+                g.below(128),
+                g.below(128),
+                g.below(128),
+                g.below(1 << 24)
+            );
+        }
+        "log" => {
+            let t = chrono::DateTime::from_timestamp(*clock, 0)
+                .expect("timestamps stay in range")
+                .naive_utc();
+            let _ = writeln!(
+                out,
+                "{}-{:02}-{:02}T{:02}:{:02}:{:02}Z INFO 10.{}.{}.{} \"GET /uploads/{}/{:02}/IMG-{:05}.jpg HTTP/1.1\" \
+                 {} {} {}ms \"{}\"",
+                t.year(),
+                t.month(),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second(),
+                g.below(256),
+                g.below(256),
+                g.below(256),
+                2019 + g.below(6),
+                1 + g.below(12),
+                g.below(100_000),
+                [200, 200, 200, 200, 304, 404][g.below(6) as usize],
+                g.skewed(2_000_000),
+                1 + g.skewed(900),
+                USER_AGENTS[g.below(USER_AGENTS.len() as u64) as usize]
+            );
+        }
+        "sql" => {
+            if n == 0 {
+                out.push_str(
+                    "-- media app dump\nCREATE TABLE uploads (id integer PRIMARY KEY, owner text NOT NULL, \
+                     path text NOT NULL, uploaded_at timestamp NOT NULL, address text, bytes bigint NOT NULL);\n",
+                );
+            }
+            let mut address = String::new();
+            g.address(&mut address);
+            let _ = writeln!(
+                out,
+                "INSERT INTO uploads VALUES ({}, '{first} {last}', 'uploads/{}/{:02}/IMG-{:05}.jpg', '{}', '{address}', {});",
+                n + 1,
+                2019 + g.below(6),
+                1 + g.below(12),
+                g.below(100_000),
+                timestamp(*clock),
+                g.skewed(5_000_000)
+            );
+        }
+        _ => {
+            let words = 20 + g.skewed(200);
+            g.prose(text, words);
+            out.push_str(text);
+            out.push_str("\n\n");
+        }
+    }
+}
+
+const USER_AGENTS: [&str; 4] = [
+    "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148",
+    "curl/8.5.0",
+];
