@@ -488,15 +488,18 @@ impl ArchiveWriter {
     pub fn finish(mut self, mut manifest: Manifest) -> Result<Manifest> {
         manifest.entries = std::mem::take(&mut self.entries);
         manifest.warnings.append(&mut self.warnings);
-        let json = serde_json::to_vec_pretty(&manifest)
-            .map_err(|e| Error::Usage(format!("internal: cannot encode manifest: {e}")))?;
-        let options = self.options(json.len() as u64, true);
+        // Streamed into the entry: a manifest of many files is never held twice in memory. It stays far below
+        // 4 GiB (see MAX_MANIFEST_BYTES), so it needs no zip64 header.
+        let options = self.options(0, true);
         self.zip
             .start_file(MANIFEST_NAME, options)
             .map_err(|e| zip_write_error(&self.path, e))?;
-        self.zip
-            .write_all(&json)
+        let mut out = BufWriter::with_capacity(64 << 10, &mut self.zip);
+        serde_json::to_writer_pretty(&mut out, &manifest)
+            .map_err(std::io::Error::from)
+            .and_then(|()| out.flush())
             .ctx("cannot write archive", &self.path)?;
+        drop(out);
         let writer = self
             .zip
             .finish()
@@ -567,6 +570,9 @@ pub struct ArchiveReader {
     path: PathBuf,
     /// The parsed manifest.
     pub manifest: Manifest,
+    /// Where each entry's record is in `manifest.entries`: one lookup per entry, not a scan (a folder of many
+    /// files would otherwise make reading quadratic).
+    index: std::collections::HashMap<String, usize>,
 }
 
 impl std::fmt::Debug for ArchiveReader {
@@ -642,6 +648,7 @@ impl ArchiveReader {
             zip,
             path: path.to_path_buf(),
             manifest,
+            index: std::collections::HashMap::new(),
         };
         reader.check_listing()?;
         Ok(reader)
@@ -654,27 +661,32 @@ impl ArchiveReader {
 
     /// Every entry present is listed in the manifest with the same size, and vice versa.
     fn check_listing(&mut self) -> Result<()> {
-        let mut listed: BTreeMap<&str, &ManifestEntry> = BTreeMap::new();
-        for entry in &self.manifest.entries {
+        let ArchiveReader {
+            zip,
+            path,
+            manifest,
+            index,
+        } = self;
+        for (i, entry) in manifest.entries.iter().enumerate() {
             if let Some(reason) = unsafe_name_reason(&entry.path) {
                 return Err(Error::damaged(
-                    &self.path,
+                    path,
                     format!("manifest lists an unsafe path '{}': {reason}", entry.path),
                 ));
             }
-            if listed.insert(entry.path.as_str(), entry).is_some() {
+            if index.insert(entry.path.clone(), i).is_some() {
                 return Err(Error::damaged(
-                    &self.path,
+                    path,
                     format!("manifest lists '{}' twice", entry.path),
                 ));
             }
         }
-        let mut present = HashSet::new();
-        for i in 0..self.zip.len() {
-            let entry = self.zip.by_index_raw(i).map_err(|e| {
-                Error::damaged(&self.path, format!("entry #{i} is unreadable: {e}"))
-            })?;
-            let name = entry.name().map(|n| n.into_owned()).unwrap_or_default();
+        let mut seen = vec![false; manifest.entries.len()];
+        for i in 0..zip.len() {
+            let entry = zip
+                .by_index_raw(i)
+                .map_err(|e| Error::damaged(path, format!("entry #{i} is unreadable: {e}")))?;
+            let name = entry.name().unwrap_or_default();
             if name == MANIFEST_NAME {
                 continue;
             }
@@ -685,50 +697,53 @@ impl ArchiveReader {
             } else {
                 EntryType::File
             };
-            match listed.get(name.as_str()) {
+            let Some(&at) = index.get(name.as_ref()) else {
                 // Folder entries written by other zip tools are harmless; Backstop lists its own.
-                None if actual == EntryType::Dir => continue,
-                None => {
-                    return Err(Error::damaged(
-                        &self.path,
-                        format!("entry '{name}' is not listed in the manifest"),
-                    ));
+                if actual == EntryType::Dir {
+                    continue;
                 }
-                Some(record) if record.entry_type != actual => {
-                    return Err(Error::damaged(
-                        &self.path,
-                        format!(
-                            "entry '{name}' is a {actual:?} but the manifest says {:?}",
-                            record.entry_type
-                        )
-                        .to_lowercase(),
-                    ));
-                }
-                Some(record) if record.size != entry.size() => {
-                    return Err(Error::damaged(
-                        &self.path,
-                        format!(
-                            "entry '{name}' is {} bytes but the manifest says {}",
-                            entry.size(),
-                            record.size
-                        ),
-                    ));
-                }
-                Some(_) => {}
+                return Err(Error::damaged(
+                    path,
+                    format!("entry '{name}' is not listed in the manifest"),
+                ));
+            };
+            let record = &manifest.entries[at];
+            if record.entry_type != actual {
+                return Err(Error::damaged(
+                    path,
+                    format!(
+                        "entry '{name}' is a {actual:?} but the manifest says {:?}",
+                        record.entry_type
+                    )
+                    .to_lowercase(),
+                ));
             }
-            present.insert(name);
+            if record.size != entry.size() {
+                return Err(Error::damaged(
+                    path,
+                    format!(
+                        "entry '{name}' is {} bytes but the manifest says {}",
+                        entry.size(),
+                        record.size
+                    ),
+                ));
+            }
+            seen[at] = true;
         }
-        if let Some(missing) = listed.keys().find(|k| !present.contains(**k)) {
+        if let Some(at) = seen.iter().position(|s| !s) {
             return Err(Error::damaged(
-                &self.path,
-                format!("entry '{missing}' listed in the manifest is missing"),
+                path,
+                format!(
+                    "entry '{}' listed in the manifest is missing",
+                    manifest.entries[at].path
+                ),
             ));
         }
-        if let Some(db) = &self.manifest.database
-            && !listed.contains_key(db.entry.as_str())
+        if let Some(db) = &manifest.database
+            && !index.contains_key(db.entry.as_str())
         {
             return Err(Error::damaged(
-                &self.path,
+                path,
                 format!("the manifest's database entry '{}' is missing", db.entry),
             ));
         }
@@ -745,9 +760,14 @@ impl ArchiveReader {
         job: &JobControl,
         stage: &str,
     ) -> Result<u64> {
-        let record = self.manifest.entry(name).cloned().ok_or_else(|| {
-            Error::damaged(&self.path, format!("no entry '{name}' in the manifest"))
-        })?;
+        let record = self
+            .index
+            .get(name)
+            .and_then(|&i| self.manifest.entries.get(i))
+            .cloned()
+            .ok_or_else(|| {
+                Error::damaged(&self.path, format!("no entry '{name}' in the manifest"))
+            })?;
         let path = self.path.clone();
         let mut entry = self
             .zip

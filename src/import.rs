@@ -945,7 +945,7 @@ fn import_archive(source: &Source, job: &JobControl) -> Result<Stored> {
     }
     files::check_entries(&files::entries_of(&reader.manifest.entries), false).map_err(
         |e| match e {
-            Error::Usage(reason) => source.refused(reason),
+            Error::Usage(reason) | Error::JobFailed(reason) => source.refused(reason),
             other => other,
         },
     )?;
@@ -1384,7 +1384,7 @@ impl<'s> Unpacker<'s> {
         let entries = files::entries_of(self.staging.writer.entries());
         files::check_entries(&entries, false).map_err(|e| match e {
             // Named as in the media folder, not as in the new archive.
-            Error::Usage(reason) => {
+            Error::Usage(reason) | Error::JobFailed(reason) => {
                 self.refused(reason.replacen(&format!("entry '{FILES_PREFIX}"), "entry '", 1))
             }
             other => other,
