@@ -2443,9 +2443,9 @@ fn bench_files(work: &Path) {
          steps run once each, in the order shown. backstop stores already-compressed files (.jpg, .png, .mp4, .zip, \
          ...) as they are, where tar -z deflates every byte and zip every file but the .zip ones (storing what does \
          not shrink); it also fsyncs and re-reads its archive after writing it, and its restore checks each file's \
-         SHA-256 as it writes it, fsyncs every file, extracts beside the folder and swaps by rename. tar and unzip do \
-         none of that and leave their output to the kernel to write: the `+ sync` rows add the time `sync` then \
-         takes to put it on disk."
+         SHA-256 as it writes it, extracts beside the folder, syncs that file system once (syncfs) and swaps by \
+         rename. tar and unzip do none of that and leave their output to the kernel to write: the `+ sync` rows \
+         add the time `sync` then takes to put it on disk."
     );
 
     // 4. Clean up the run's copies; the source folders stay for the next run.
