@@ -651,3 +651,93 @@ fn a_forged_archive_with_a_path_through_a_link_is_refused_and_writes_nothing() {
             .any(|n| n.contains("backstop-restore"))
     );
 }
+
+/// Waits (up to a minute) until `found` holds, polling every 5 ms.
+fn wait_until(what: &str, found: impl Fn() -> bool) {
+    let start = std::time::Instant::now();
+    while !found() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "never saw {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+fn interrupt(child: &mut std::process::Child) -> Option<i32> {
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    child.wait().unwrap().code()
+}
+
+#[test]
+fn ctrl_c_during_a_files_backup_or_restore_changes_nothing() {
+    let home = TestHome::new();
+    let (db, media) = profile_with_media(&home, &[]);
+    // Enough small files that both jobs take a while.
+    for d in 0..40 {
+        let dir = media.join(format!("bulk/{d:02}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in 0..500 {
+            std::fs::write(
+                dir.join(format!("{f:03}.txt")),
+                format!("{d} {f} ").repeat(200),
+            )
+            .unwrap();
+        }
+    }
+    home.run_ok(&["backup"]);
+    let storage = home.home().join("archives/shop");
+    let spawn = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_backstop"))
+            .args(args)
+            .env("BACKSTOP_HOME", home.home())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let partials = || {
+        std::fs::read_dir(&storage)
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().ends_with(".partial"))
+    };
+    // A backup: Ctrl-C while its archive is being written.
+    let mut child = spawn(&["backup"]);
+    wait_until("the backup's .partial file", partials);
+    assert_eq!(interrupt(&mut child), Some(130));
+    assert!(!partials());
+    let rows = home.list_json();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[1]["status"], "cancelled");
+
+    // A full restore: Ctrl-C while the folder is being extracted beside the live one.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute("DELETE FROM orders", []).unwrap();
+    drop(conn);
+    std::fs::write(media.join("new.txt"), "after the backup").unwrap();
+    let db_now = db_fingerprint(&db);
+    let files_now = tree_meta(&media);
+    let staging = || {
+        siblings(&media)
+            .iter()
+            .any(|n| n.contains("backstop-restore"))
+    };
+    let mut child = spawn(&["restore", "1", "--yes", "--no-safety-backup"]);
+    wait_until("the restore's staging folder", staging);
+    assert_eq!(interrupt(&mut child), Some(130));
+    assert!(!staging(), "the staging folder is removed");
+    assert_eq!(db_fingerprint(&db), db_now);
+    assert_eq!(tree_meta(&media), files_now);
+    assert!(!home.home().join("state/restore-shop.json").exists());
+    let log: serde_json::Value = serde_json::from_str(&home.run_ok(&["log", "--json"])).unwrap();
+    assert_eq!(log["restores"][0]["outcome"], "cancelled", "{log}");
+}
