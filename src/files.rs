@@ -278,13 +278,14 @@ fn mode_of(_meta: &Metadata) -> Option<u32> {
 
 /// Writes the folder `root` into the archive under `files/`: folders, files (streamed, checksummed) and links.
 /// Memory stays flat whatever the sizes: one buffer per file, and the manifest's one line per entry.
+/// `total` is the folder's size as [`measure`] found it, for progress.
 pub fn backup_folder(
     root: &Path,
     excludes: &Excludes,
+    total: u64,
     writer: &mut ArchiveWriter,
     job: &JobControl,
 ) -> Result<FilesSummary> {
-    let (total, _) = measure(root, excludes)?;
     job.stage("archiving files", Some(total));
     let mut summary = FilesSummary::default();
     // The folder itself, so its mode (a private 0700 folder stays private) and time come back too.
@@ -724,7 +725,7 @@ fn make_symlink(_link: &str, at: &Path) -> Result<()> {
     )))
 }
 
-/// Puts back an open file's modification time and mode.
+/// Puts back an open file's (or folder's) modification time, then its mode.
 fn apply_file_meta(file: &File, path: &Path, entry: &ManifestEntry) -> Result<()> {
     if let Some(mtime) = entry.mtime {
         file.set_modified(mtime.into())
@@ -747,18 +748,7 @@ fn restored_mode(mode: u32) -> u32 {
 
 /// Puts back a folder's modification time, then its mode (a mode without read permission would stop the first).
 fn apply_meta(path: &Path, entry: &ManifestEntry) -> Result<()> {
-    let dir = File::open(path).ctx("cannot open", path)?;
-    if let Some(mtime) = entry.mtime {
-        dir.set_modified(mtime.into())
-            .ctx("cannot set the modification time of", path)?;
-    }
-    #[cfg(unix)]
-    if let Some(mode) = entry.mode {
-        use std::os::unix::fs::PermissionsExt;
-        dir.set_permissions(std::fs::Permissions::from_mode(restored_mode(mode)))
-            .ctx("cannot set the mode of", path)?;
-    }
-    Ok(())
+    apply_file_meta(&File::open(path).ctx("cannot open", path)?, path, entry)
 }
 
 /// A files folder restored into a sibling folder, verified, waiting to be swapped in.

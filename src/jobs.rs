@@ -546,6 +546,7 @@ fn write_backup(
         Some(engine) => engine.size_bytes()?,
         None => 0,
     };
+    // Measured once: for the free-space check here and the progress total while archiving.
     let files_size = match &folder {
         Some((dir, excludes)) => files::measure(dir, excludes)?.0,
         None => 0,
@@ -568,7 +569,13 @@ fn write_backup(
         None => None,
     };
     let summary = match &folder {
-        Some((dir, excludes)) => Some(files::backup_folder(dir, excludes, &mut writer, job)?),
+        Some((dir, excludes)) => Some(files::backup_folder(
+            dir,
+            excludes,
+            files_size,
+            &mut writer,
+            job,
+        )?),
         None => None,
     };
     let manifest = Manifest {
@@ -1179,17 +1186,27 @@ fn rollback_database(
         ));
     };
     let row = ctx.catalog.get(id)?;
-    let mut reader = ArchiveReader::open(&row.path)?;
+    apply_database_of(ctx, profile, &row.path, job)?;
+    Ok("; the database was put back from the safety backup")
+}
+
+/// Replaces the profile's live database with the one in `archive` (checked and staged first, as any restore).
+fn apply_database_of(
+    ctx: &Context,
+    profile: &Profile,
+    archive: &Path,
+    job: &JobControl,
+) -> Result<()> {
+    let mut reader = ArchiveReader::open(archive)?;
     let info = reader
         .manifest
         .database
         .clone()
-        .ok_or_else(|| Error::Usage(format!("safety backup {id} holds no database")))?;
+        .ok_or_else(|| Error::Usage(format!("{} holds no database", archive.display())))?;
     let engine = engine_for(ctx, profile)?;
     let staged =
         engine.stage_restore(&mut reader, &info, &engine::RestoreOptions::default(), job)?;
-    staged.apply(job)?;
-    Ok("; the database was put back from the safety backup")
+    staged.apply(job)
 }
 
 /// How far a restore that involves the files folder got when the journal was last written.
@@ -1317,23 +1334,7 @@ fn finish_restore(ctx: &Context, profile: &Profile, journal: &RestoreJournal) ->
     if journal.step == Some(JournalStep::Applying) {
         // Whether the database was replaced is unknown: replace it (again) from the same archive.
         let job = JobControl::new(&crate::progress::NoProgress, Default::default());
-        let again = (|| -> Result<()> {
-            let mut reader = ArchiveReader::open(&journal.archive)?;
-            let info = reader
-                .manifest
-                .database
-                .clone()
-                .ok_or_else(|| Error::Usage("the archive holds no database".into()))?;
-            let engine = engine_for(ctx, profile)?;
-            let staged = engine.stage_restore(
-                &mut reader,
-                &info,
-                &engine::RestoreOptions::default(),
-                &job,
-            )?;
-            staged.apply(&job)
-        })();
-        if let Err(e) = again {
+        if let Err(e) = apply_database_of(ctx, profile, &journal.archive, &job) {
             files::remove_tree(&journal.staging);
             return format!(
                 "a restore of profile {name} was interrupted while its database was being replaced, and finishing it failed ({e}); restore safety backup {undo} to return to the state before"

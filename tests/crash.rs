@@ -6,7 +6,6 @@
 mod common;
 
 use common::{TestHome, db_fingerprint};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 /// Kill moments spread evenly over one uninterrupted run of the same job (copy, compress, verify, rename, catalog),
@@ -28,17 +27,6 @@ fn time_run(home: &TestHome, args: &[&str]) -> Duration {
     start.elapsed()
 }
 
-fn spawn(home: &TestHome, args: &[&str]) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_backstop"))
-        .args(args)
-        .env("BACKSTOP_HOME", home.home())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
-}
-
 fn partial_files(dir: &std::path::Path) -> Vec<String> {
     std::fs::read_dir(dir)
         .unwrap()
@@ -56,7 +44,7 @@ fn kill_9_during_backups_never_leaves_a_half_archive() {
     let storage = home.home().join("archives").join("shop");
     let full = time_run(&home, &["backup"]);
     for delay in delays(full) {
-        let mut child = spawn(&home, &["backup"]);
+        let mut child = home.spawn(&["backup"]);
         std::thread::sleep(delay);
         let _ = child.kill();
         let _ = child.wait();
@@ -118,7 +106,7 @@ fn kill_9_during_restores_leaves_the_old_or_the_new_database() {
             conn.execute("DELETE FROM orders WHERE id % 2 = 0", [])
                 .unwrap();
         }
-        let mut child = spawn(&home, &["restore", "1", "--yes", "--no-safety-backup"]);
+        let mut child = home.spawn(&["restore", "1", "--yes", "--no-safety-backup"]);
         std::thread::sleep(delay);
         let _ = child.kill();
         let _ = child.wait();
@@ -215,7 +203,7 @@ fn kill_9_during_full_restores_leaves_database_and_folder_matching() {
             (db_fingerprint(&db).0, common::tree_snapshot(&media)),
             changed
         );
-        let mut child = spawn(&home, &["restore", "1", "--yes", "--no-safety-backup"]);
+        let mut child = home.spawn(&["restore", "1", "--yes", "--no-safety-backup"]);
         std::thread::sleep(delay);
         let _ = child.kill();
         let _ = child.wait();

@@ -694,16 +694,6 @@ fn ctrl_c_during_a_files_backup_or_restore_changes_nothing() {
     }
     home.run_ok(&["backup"]);
     let storage = home.home().join("archives/shop");
-    let spawn = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_backstop"))
-            .args(args)
-            .env("BACKSTOP_HOME", home.home())
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap()
-    };
     let partials = || {
         std::fs::read_dir(&storage)
             .unwrap()
@@ -711,7 +701,7 @@ fn ctrl_c_during_a_files_backup_or_restore_changes_nothing() {
             .any(|e| e.file_name().to_string_lossy().ends_with(".partial"))
     };
     // A backup: Ctrl-C while its archive is being written.
-    let mut child = spawn(&["backup"]);
+    let mut child = home.spawn(&["backup"]);
     wait_until("the backup's .partial file", partials);
     assert_eq!(interrupt(&mut child), Some(130));
     assert!(!partials());
@@ -731,7 +721,7 @@ fn ctrl_c_during_a_files_backup_or_restore_changes_nothing() {
             .iter()
             .any(|n| n.contains("backstop-restore"))
     };
-    let mut child = spawn(&["restore", "1", "--yes", "--no-safety-backup"]);
+    let mut child = home.spawn(&["restore", "1", "--yes", "--no-safety-backup"]);
     wait_until("the restore's staging folder", staging);
     assert_eq!(interrupt(&mut child), Some(130));
     assert!(!staging(), "the staging folder is removed");

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{TestHome, db_fingerprint, file_sha};
+use common::{TestHome, db_fingerprint, file_sha, psql};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -578,35 +578,6 @@ fn a_sqlite_dump_cannot_attach_vacuum_into_or_load_extensions() {
 
 // ---------------------------------------------------------------------------------------------------------------
 // PostgreSQL dumps (the server on 127.0.0.1:5432, trust auth for postgres)
-
-fn psql(db: &str, sql: &str) -> String {
-    let out = Command::new("psql")
-        .args([
-            "-X",
-            "-A",
-            "-t",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            db,
-            "-c",
-            sql,
-        ])
-        .stdin(Stdio::null())
-        .output()
-        .expect("psql runs");
-    assert!(
-        out.status.success(),
-        "psql {sql}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 /// A fresh database for one test, dropped with any copies at the end.
 struct PgDb {

@@ -4,40 +4,8 @@
 
 mod common;
 
-use common::TestHome;
+use common::{TestHome, psql};
 use std::process::{Command, Stdio};
-
-/// Runs SQL as the local superuser (trust auth on loopback); panics with psql's stderr on failure.
-fn psql(db: &str, sql: &str) -> String {
-    let out = Command::new("psql")
-        .args([
-            "-X",
-            "-A",
-            "-t",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            "5432",
-            "-U",
-            "postgres",
-            "-d",
-            db,
-            "-c",
-            sql,
-        ])
-        .stdin(Stdio::null())
-        .output()
-        .expect("psql runs");
-    assert!(
-        out.status.success(),
-        "psql {sql}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 /// A fresh database for one test, dropped (with any copies a restore made) at the end.
 struct Db {

@@ -54,6 +54,18 @@ impl TestHome {
             .unwrap()
     }
 
+    /// Starts the real binary in the background with this home, its output discarded (for kill and Ctrl-C tests).
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        Command::new(env!("CARGO_BIN_EXE_backstop"))
+            .args(args)
+            .env("BACKSTOP_HOME", self.home())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
     /// Runs and expects exit code `code`; returns stdout.
     pub fn run_ok(&self, args: &[&str]) -> String {
         self.run_code(args, 0)
@@ -220,4 +232,36 @@ pub fn unzip(archive: &Path, dest: &Path) {
         .status()
         .unwrap();
     assert!(status.success(), "unzip {}", archive.display());
+}
+
+/// Runs SQL as the local PostgreSQL superuser (trust auth on 127.0.0.1:5432); panics with psql's stderr on failure.
+pub fn psql(db: &str, sql: &str) -> String {
+    let out = Command::new("psql")
+        .args([
+            "-X",
+            "-A",
+            "-t",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            "5432",
+            "-U",
+            "postgres",
+            "-d",
+            db,
+            "-c",
+            sql,
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("psql runs");
+    assert!(
+        out.status.success(),
+        "psql {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
 }
