@@ -96,6 +96,9 @@ pub enum Command {
         /// End other sessions connected to the target database before the swap (PostgreSQL).
         #[arg(long)]
         terminate_sessions: bool,
+        /// Allow restoring a backup of one profile into the profile named by --profile (same engine only).
+        #[arg(long)]
+        allow_other_profile: bool,
         /// Restore only these entries or folders of the archive (`files/photos`, `photos/a.jpg`) into --to;
         /// nothing live is touched and no confirmation is needed.
         #[arg(long, value_name = "PATH", num_args = 1.., requires = "to")]
@@ -665,6 +668,7 @@ fn job_command(ctx: &mut Context, command: Command, job: &JobControl) -> Result<
             yes,
             to_database,
             terminate_sessions,
+            allow_other_profile,
             only,
             to,
             json,
@@ -678,6 +682,7 @@ fn job_command(ctx: &mut Context, command: Command, job: &JobControl) -> Result<
                 terminate_sessions,
                 only,
                 to: to.map(absolute).transpose()?,
+                allow_other_profile,
             };
             if !validate_only && !yes && spec.only.is_empty() {
                 let plan = jobs::plan_restore(ctx, &spec)?;
@@ -1060,6 +1065,12 @@ fn confirm_restore(plan: &jobs::RestorePlan) -> Result<()> {
         .map(|r| r.created_at.format("%Y-%m-%d %H:%M:%S UTC").to_string())
         .unwrap_or_else(|| plan.archive.display().to_string());
     eprintln!("This replaces {} with the backup from {when}.", plan.target);
+    if plan.owner != plan.profile.name {
+        eprintln!(
+            "It is a backup of profile {}: {}'s data will be replaced with {}'s.",
+            plan.owner, plan.profile.name, plan.owner
+        );
+    }
     eprintln!("A safety backup of the current state is taken first (unless --no-safety-backup).");
     eprint!("Type the profile name ({}) to confirm: ", plan.profile.name);
     let _ = std::io::stderr().flush();

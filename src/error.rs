@@ -36,6 +36,21 @@ pub enum Error {
     )]
     ConsentRequired { target: String },
 
+    /// A restore would put one profile's backup into another profile without the user's explicit consent.
+    #[error(
+        "{archive} is a backup of profile {owner}{}; to restore it into another profile, pass --profile NAME \
+         --allow-other-profile (or import it into that profile first with `backstop import --profile NAME`)",
+        match target {
+            Some(target) => format!(", not of {target}: restoring it would replace {target}'s data with {owner}'s"),
+            None => format!(", which does not exist here"),
+        }
+    )]
+    OtherProfile {
+        archive: PathBuf,
+        owner: String,
+        target: Option<String>,
+    },
+
     /// No backup with this id in the catalog.
     #[error("no backup with id {0}; see `backstop list`")]
     UnknownBackup(i64),
@@ -171,6 +186,7 @@ impl Error {
             | Error::ProfileAmbiguous { .. }
             | Error::NoProfiles
             | Error::ConsentRequired { .. }
+            | Error::OtherProfile { .. }
             | Error::UnknownBackup(_) => 2,
             Error::Cancelled => 130,
             _ => 1,

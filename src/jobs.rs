@@ -683,6 +683,8 @@ pub struct RestoreSpec {
     pub only: Vec<String>,
     /// The folder `only` restores into.
     pub to: Option<PathBuf>,
+    /// Consent to restoring a backup of one profile into another (same engine only).
+    pub allow_other_profile: bool,
 }
 
 /// What a restore did (or would do, for validate-only).
@@ -719,6 +721,8 @@ pub struct RestorePlan {
     pub archive: PathBuf,
     /// What would be replaced.
     pub target: String,
+    /// The profile whose backup it is (another than `profile` only with `allow_other_profile`).
+    pub owner: String,
 }
 
 /// Resolves a restore's source and target without changing anything.
@@ -754,18 +758,45 @@ pub fn plan_restore(ctx: &Context, spec: &RestoreSpec) -> Result<RestorePlan> {
             (row, path.clone())
         }
     };
-    let profile_name = match (&spec.profile, &row) {
-        (Some(name), Some(row)) if *name != row.profile => {
-            return Err(Error::Usage(format!(
-                "backup {} belongs to profile {}, not {name}; import the archive into {name} first",
-                row.id, row.profile
-            )));
+    // The archive's own word on what it is; an archive outside the catalog is read for it.
+    let manifest = ArchiveReader::open(&archive_path)?.manifest;
+    // Whose backup it is: the catalog's row (an import re-homes an archive), else the manifest's profile.
+    let owner = row
+        .as_ref()
+        .map(|r| r.profile.clone())
+        .unwrap_or_else(|| manifest.profile.clone());
+    let profile = match &spec.profile {
+        None if ctx.config.profile(&owner).is_err() => {
+            return Err(Error::OtherProfile {
+                archive: archive_path.clone(),
+                owner,
+                target: None,
+            });
         }
-        (Some(name), _) => Some(name.clone()),
-        (None, Some(row)) => Some(row.profile.clone()),
-        (None, None) => None,
+        None => ctx.config.profile(&owner)?.clone(),
+        Some(name) => ctx.config.profile(name)?.clone(),
     };
-    let profile = ctx.config.select(profile_name.as_deref())?.clone();
+    if profile.name != owner && !spec.allow_other_profile {
+        return Err(Error::OtherProfile {
+            archive: archive_path.clone(),
+            owner,
+            target: Some(profile.name.clone()),
+        });
+    }
+    if let Some(db) = &manifest.database
+        && db.engine != profile.database.engine()
+    {
+        return Err(Error::refused(
+            &archive_path,
+            format!(
+                "it holds a {} database (a backup of profile {owner}) but profile {} is a {} profile; a backup \
+                 can only be restored into a profile of the same engine",
+                db.engine,
+                profile.name,
+                profile.database.engine()
+            ),
+        ));
+    }
     let target = match (&spec.target_database, &profile.database) {
         (Some(name), crate::config::DatabaseConfig::Postgres(cfg)) => {
             format!(
@@ -778,9 +809,7 @@ pub fn plan_restore(ctx: &Context, spec: &RestoreSpec) -> Result<RestorePlan> {
     // What kind of backup it is: the catalog knows; an archive outside it says so in its manifest.
     let kind = match &row {
         Some(row) => row.kind,
-        None => ArchiveReader::open(&archive_path)
-            .map(|r| r.manifest.kind)
-            .unwrap_or(Kind::Database),
+        None => manifest.kind,
     };
     let folder = match (&profile.files_dir, &spec.target_database) {
         (Some(dir), None) if spec.only.is_empty() && kind != Kind::Database => {
@@ -798,6 +827,7 @@ pub fn plan_restore(ctx: &Context, spec: &RestoreSpec) -> Result<RestorePlan> {
         row,
         archive: archive_path,
         target,
+        owner,
     })
 }
 
@@ -1115,7 +1145,14 @@ fn restore_locked(
             journal.remove();
         }
     }
-    let mut message = format!("restored {target} from the backup of {when}");
+    let mut message = if plan.owner == profile.name {
+        format!("restored {target} from the backup of {when}")
+    } else {
+        format!(
+            "restored {target} from the backup of profile {} taken {when}",
+            plan.owner
+        )
+    };
     if let Some(summary) = folder_summary {
         message.push_str(&format!(" ({summary})"));
     }

@@ -95,6 +95,8 @@ pub enum JobRequest {
     Inspect {
         /// Backup id.
         id: i64,
+        /// The profile a restore would go into (None: the backup's own).
+        into: Option<String>,
     },
     /// Save a new config (profiles and settings).
     SaveConfig(Box<Config>),
@@ -194,7 +196,7 @@ impl JobRequest {
             } => format!("Prune {profile}"),
             JobRequest::Pin { id, pinned: true } => format!("Pin backup {id}"),
             JobRequest::Pin { id, pinned: false } => format!("Unpin backup {id}"),
-            JobRequest::Inspect { id } => format!("Inspect backup {id}"),
+            JobRequest::Inspect { id, .. } => format!("Inspect backup {id}"),
             JobRequest::Show { id } => format!("Show backup {id}"),
             JobRequest::Diff { before, after } => format!("Compare backups {before} and {after}"),
             JobRequest::SaveConfig(_) => "Save settings".into(),
@@ -546,7 +548,9 @@ fn run(ctx: &mut Context, request: JobRequest, job: &JobControl) -> Result<JobOu
         JobRequest::Pin { id, pinned } => {
             jobs::pin(ctx, id, pinned).map(|_| JobOutput::Pinned(id, pinned))
         }
-        JobRequest::Inspect { id } => inspect(ctx, id).map(|i| JobOutput::Inspect(Box::new(i))),
+        JobRequest::Inspect { id, into } => {
+            inspect(ctx, id, into.as_deref()).map(|i| JobOutput::Inspect(Box::new(i)))
+        }
         JobRequest::Show { id } => {
             jobs::show(ctx, &jobs::BackupRef::Id(id)).map(|m| JobOutput::Shown(id, Box::new(m)))
         }
@@ -670,10 +674,11 @@ fn run(ctx: &mut Context, request: JobRequest, job: &JobControl) -> Result<JobOu
     }
 }
 
-/// Reads the backup's recorded tables and the live database's current ones.
-pub fn inspect(ctx: &Context, id: i64) -> Result<Inspection> {
+/// Reads the backup's recorded tables and the live database's current ones (of `into`, when the restore would
+/// go into another profile).
+pub fn inspect(ctx: &Context, id: i64, into: Option<&str>) -> Result<Inspection> {
     let row = ctx.catalog.get(id)?;
-    let profile = ctx.config.profile(&row.profile)?;
+    let profile = ctx.config.profile(into.unwrap_or(&row.profile))?;
     let reader = ArchiveReader::open(&row.path)?;
     let db = reader
         .manifest

@@ -541,3 +541,85 @@ fn show_lists_entries_and_diff_compares_two_backups() {
     let err = stderr_of(&home, &["show", "99"], 2);
     assert!(err.contains("no backup with id 99"), "{err}");
 }
+
+/// Issue 10 item 5: an archive of profile A, restored by path, must not replace profile B's database without an
+/// explicit flag; by id and by path the same rule; another engine is always refused.
+#[test]
+fn restoring_into_another_profile_needs_the_flag_by_id_and_by_path() {
+    let home = TestHome::new();
+    let db_a = home.sqlite_profile("alpha", 50, &[]);
+    let db_b = home.sqlite_profile("beta", 120, &[]);
+    let archive_a = home.backup("alpha");
+    let id_a = home.list_json()[0]["id"].as_i64().unwrap().to_string();
+    let before_b = db_fingerprint(&db_b);
+    let before_a = db_fingerprint(&db_a);
+
+    // By path and by id, into the other profile, without the flag: refused naming both profiles, nothing changed.
+    let outside = home.work().join("exported.zip");
+    std::fs::copy(&archive_a, &outside).unwrap();
+    for source in [
+        archive_a.to_str().unwrap(),
+        outside.to_str().unwrap(),
+        &id_a,
+    ] {
+        let err = stderr_of(&home, &["restore", source, "--profile", "beta", "--yes"], 2);
+        assert!(
+            err.contains("alpha") && err.contains("beta") && err.contains("--allow-other-profile"),
+            "{source}: {err}"
+        );
+        assert_eq!(db_fingerprint(&db_b), before_b, "{source}");
+    }
+
+    // An archive outside the catalog whose profile does not exist here is not restored into "the only profile".
+    home.run_ok(&["profile", "remove", "alpha"]);
+    let err = stderr_of(&home, &["restore", outside.to_str().unwrap(), "--yes"], 2);
+    assert!(
+        err.contains("alpha") && err.contains("--allow-other-profile"),
+        "{err}"
+    );
+    assert_eq!(db_fingerprint(&db_b), before_b);
+
+    // With the flag it restores, and the restore log says where the archive came from.
+    home.run_ok(&[
+        "restore",
+        outside.to_str().unwrap(),
+        "--profile",
+        "beta",
+        "--allow-other-profile",
+        "--yes",
+    ]);
+    assert_eq!(db_fingerprint(&db_b), before_a);
+
+    // Another engine is always refused, flag or not, naming both engines (exit 1: the job cannot be done).
+    home.run_ok(&[
+        "profile",
+        "add",
+        "gamma",
+        "--postgres",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "5432",
+        "--user",
+        "root",
+        "--dbname",
+        "backstop_never_created_here",
+    ]);
+    let err = stderr_of(
+        &home,
+        &[
+            "restore",
+            outside.to_str().unwrap(),
+            "--profile",
+            "gamma",
+            "--allow-other-profile",
+            "--yes",
+        ],
+        1,
+    );
+    let lower = err.to_lowercase();
+    assert!(
+        lower.contains("sqlite") && lower.contains("postgres"),
+        "{err}"
+    );
+}

@@ -281,6 +281,7 @@ fn validate_only_checks_everything_and_changes_nothing() {
             terminate_sessions: false,
             only: Vec::new(),
             to: None,
+            allow_other_profile: false,
         },
         &quiet_job(),
     )

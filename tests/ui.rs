@@ -835,3 +835,72 @@ fn settings_edit_the_files_folder_excludes_and_default_kind_and_refuse_a_bad_glo
     assert!(toast.contains("not a valid glob"), "{toast}");
     assert_eq!(backstop::config::Config::load(&config_file).unwrap(), saved);
 }
+
+/// Issue 10 item 5: the restore dialog can put one profile's backup into another profile of the same engine, but
+/// only after saying whose data replaces whose and with the target profile's name typed.
+#[test]
+fn restoring_into_another_profile_names_both_and_needs_the_targets_name() {
+    let home = TestHome::new();
+    let db_a = home.sqlite_profile("alpha", 50, &[]);
+    let db_b = home.sqlite_profile("beta", 120, &[]);
+    home.backup("alpha");
+    let before_a = common::db_fingerprint(&db_a);
+    let mut w = open(&home);
+    w.harness.state_mut().selected = Some("alpha".into());
+    w.harness.state_mut().tab = Tab::History;
+    w.harness.step();
+    w.harness.get_by_label("Restore…").click_accesskit();
+    w.wait_for("the comparison", |app| app.state.inspection.is_some());
+    // Choose beta in the "Restore into profile" box.
+    w.harness
+        .get_by_role_and_label(Role::ComboBox, "Restore into profile")
+        .click();
+    w.harness.step();
+    w.harness.step();
+    w.harness.get_all_by_label("beta").last().unwrap().click();
+    w.harness.step();
+    w.harness.step();
+    w.harness.get_by_label(
+        "This is a backup of profile alpha. Restoring it into profile beta replaces beta's data with alpha's.",
+    );
+    w.wait_for("beta's comparison", |app| {
+        app.state
+            .inspection
+            .as_ref()
+            .is_some_and(|i| i.profile == "beta")
+    });
+    // Typing the backup's own profile does not confirm; the target's name does.
+    w.type_into("Type the profile name (beta) to confirm:", "alpha");
+    assert!(
+        w.harness
+            .get_by_role_and_label(Role::Button, "Restore")
+            .accesskit_node()
+            .is_disabled()
+    );
+    w.harness
+        .state_mut()
+        .restore_dialog
+        .as_mut()
+        .unwrap()
+        .confirm
+        .clear();
+    w.type_into("Type the profile name (beta) to confirm:", "beta");
+    w.harness
+        .get_by_role_and_label(Role::Button, "Restore")
+        .click();
+    w.harness.step();
+    w.idle();
+    w.wait_for("the restore log", |app| {
+        !app.state.snapshot.restores.is_empty()
+    });
+    assert_eq!(
+        common::db_fingerprint(&db_b),
+        before_a,
+        "beta now holds alpha's data"
+    );
+    assert_eq!(
+        common::db_fingerprint(&db_a),
+        before_a,
+        "alpha is untouched"
+    );
+}

@@ -87,6 +87,8 @@ pub struct RestoreDialog {
     pub id: i64,
     /// Profile the backup belongs to.
     pub profile: String,
+    /// The profile restored into: the backup's own unless the user picks another of the same engine.
+    pub into: String,
     /// What the user typed to confirm.
     pub confirm: String,
     /// Take a safety backup first.
@@ -405,15 +407,38 @@ impl BackstopApp {
         target_database: Option<String>,
         terminate_sessions: bool,
     ) {
+        self.restore_into(
+            id,
+            None,
+            validate_only,
+            safety_backup,
+            target_database,
+            terminate_sessions,
+        );
+    }
+
+    /// A restore of backup `id` into profile `into` (None: the backup's own; another needs the user's consent,
+    /// which the restore dialog's typed confirmation of that profile's name gives).
+    pub(crate) fn restore_into(
+        &mut self,
+        id: i64,
+        into: Option<String>,
+        validate_only: bool,
+        safety_backup: bool,
+        target_database: Option<String>,
+        terminate_sessions: bool,
+    ) {
+        let allow_other_profile = into.is_some();
         self.submit(JobRequest::Restore(RestoreSpec {
             source: BackupRef::Id(id),
-            profile: None,
+            profile: into,
             validate_only,
             safety_backup,
             target_database,
             terminate_sessions,
             only: Vec::new(),
             to: None,
+            allow_other_profile,
         }));
     }
 

@@ -549,6 +549,7 @@ impl BackstopApp {
         self.restore_dialog = Some(RestoreDialog {
             id: row.id,
             profile: row.profile.clone(),
+            into: row.profile.clone(),
             confirm: String::new(),
             safety: true,
             to_database: String::new(),
@@ -569,7 +570,10 @@ impl BackstopApp {
             self.details_asked.remove(&profile.name);
             self.want_details(&profile);
         }
-        self.submit(JobRequest::Inspect { id: row.id });
+        self.submit(JobRequest::Inspect {
+            id: row.id,
+            into: None,
+        });
     }
 
     fn restore_log(&mut self, ui: &mut egui::Ui, profile: &str) {
@@ -700,7 +704,13 @@ impl BackstopApp {
     /// whether the dialog is done.
     fn whole_restore_form(&mut self, ui: &mut egui::Ui, dialog: &mut RestoreDialog) -> bool {
         let mut close = false;
-        match self.state.inspection.clone().filter(|i| i.id == dialog.id) {
+        self.restore_into_choice(ui, dialog);
+        match self
+            .state
+            .inspection
+            .clone()
+            .filter(|i| i.id == dialog.id && i.profile == dialog.into)
+        {
             None => {
                 ui.horizontal(|ui| {
                     ui.spinner();
@@ -735,10 +745,10 @@ impl BackstopApp {
             .config
             .profiles
             .iter()
-            .find(|p| p.name == dialog.profile)
+            .find(|p| p.name == dialog.into)
             .is_some_and(|p| p.database.engine() != crate::model::EngineKind::Sqlite);
         if server {
-            if let Some((_, details)) = self.state.details.get(&dialog.profile)
+            if let Some((_, details)) = self.state.details.get(&dialog.into)
                 && let Some(n) = details.other_sessions
             {
                 ui.label(format!("{n} session(s) are connected to the database now."));
@@ -759,20 +769,21 @@ impl BackstopApp {
         );
         let label = ui.label(format!(
             "Type the profile name ({}) to confirm:",
-            dialog.profile
+            dialog.into
         ));
         ui.text_edit_singleline(&mut dialog.confirm)
             .labelled_by(label.id);
+        let other = Some(dialog.into.clone()).filter(|into| *into != dialog.profile);
         ui.horizontal(|ui| {
             if ui
                 .button("Validate only")
                 .on_hover_text("Check the backup completely without changing anything")
                 .clicked()
             {
-                self.restore_with(dialog.id, true, false, None, false);
+                self.restore_into(dialog.id, other.clone(), true, false, None, false);
                 close = true;
             }
-            let confirmed = dialog.confirm.trim() == dialog.profile;
+            let confirmed = dialog.confirm.trim() == dialog.into;
             if ui
                 .add_enabled(
                     confirmed,
@@ -781,8 +792,9 @@ impl BackstopApp {
                 .clicked()
             {
                 let target = Some(dialog.to_database.trim().to_string()).filter(|t| !t.is_empty());
-                self.restore_with(
+                self.restore_into(
                     dialog.id,
+                    other.clone(),
                     false,
                     dialog.safety,
                     target,
@@ -795,6 +807,62 @@ impl BackstopApp {
             }
         });
         close
+    }
+
+    /// "Restore into profile": offered when other profiles of the same engine exist. Choosing another one asks
+    /// the worker for that profile's comparison and says plainly whose data replaces whose; the typed
+    /// confirmation then asks for the target's name.
+    fn restore_into_choice(&mut self, ui: &mut egui::Ui, dialog: &mut RestoreDialog) {
+        let profiles = &self.state.snapshot.config.profiles;
+        let Some(engine) = profiles
+            .iter()
+            .find(|p| p.name == dialog.profile)
+            .map(|p| p.database.engine())
+        else {
+            return;
+        };
+        let same_engine: Vec<String> = profiles
+            .iter()
+            .filter(|p| p.database.engine() == engine)
+            .map(|p| p.name.clone())
+            .collect();
+        if same_engine.len() < 2 {
+            return;
+        }
+        let before = dialog.into.clone();
+        ui.horizontal(|ui| {
+            egui::ComboBox::from_label("Restore into profile")
+                .selected_text(&dialog.into)
+                .show_ui(ui, |ui| {
+                    for name in &same_engine {
+                        ui.selectable_value(&mut dialog.into, name.clone(), name);
+                    }
+                });
+        });
+        if dialog.into != before {
+            dialog.confirm.clear();
+            self.state.inspection = None;
+            let into = Some(dialog.into.clone()).filter(|into| *into != dialog.profile);
+            if let Some(profile) = profiles.iter().find(|p| p.name == dialog.into).cloned() {
+                self.details_asked.remove(&profile.name);
+                self.want_details(&profile);
+            }
+            self.submit(JobRequest::Inspect {
+                id: dialog.id,
+                into,
+            });
+        }
+        if dialog.into != dialog.profile {
+            ui.label(
+                RichText::new(format!(
+                    "This is a backup of profile {}. Restoring it into profile {} replaces {}'s data with {}'s.",
+                    dialog.profile, dialog.into, dialog.into, dialog.profile
+                ))
+                .strong()
+                .color(Color32::from_rgb(200, 120, 0)),
+            );
+        }
+        ui.separator();
     }
 
     /// "Restore chosen files instead": the files folder as a tree with checkboxes, a destination folder, and the
@@ -933,6 +1001,7 @@ impl BackstopApp {
                     terminate_sessions: false,
                     only: only.clone(),
                     to: Some(PathBuf::from(dialog.destination.trim())),
+                    allow_other_profile: false,
                 }));
                 close = true;
             }
