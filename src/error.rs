@@ -42,7 +42,7 @@ pub enum Error {
          --allow-other-profile (or import it into that profile first with `backstop import --profile NAME`)",
         match target {
             Some(target) => format!(", not of {target}: restoring it would replace {target}'s data with {owner}'s"),
-            None => format!(", which does not exist here"),
+            None => ", which does not exist here".to_string(),
         }
     )]
     OtherProfile {
