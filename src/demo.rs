@@ -64,7 +64,7 @@ pub fn make_sample_database(path: &Path, orders: u64) -> rusqlite::Result<()> {
         )?;
         for i in customers..1_000 {
             let notes: Vec<&str> = (0..(next() % 12))
-                .map(|_| words[(next() % 20) as usize])
+                .filter_map(|_| words.get((next() % 20) as usize).copied())
                 .collect();
             insert.execute(params![
                 format!("Customer {i}"),
@@ -78,7 +78,7 @@ pub fn make_sample_database(path: &Path, orders: u64) -> rusqlite::Result<()> {
         )?;
         for i in products..200 {
             let description: Vec<&str> = (0..(5 + next() % 40))
-                .map(|_| words[(next() % 20) as usize])
+                .filter_map(|_| words.get((next() % 20) as usize).copied())
                 .collect();
             insert.execute(params![
                 format!("SKU-{i:05}"),
@@ -92,7 +92,7 @@ pub fn make_sample_database(path: &Path, orders: u64) -> rusqlite::Result<()> {
         )?;
         for i in 0..orders {
             let comment: Vec<&str> = (0..(next() % 25))
-                .map(|_| words[(next() % 20) as usize])
+                .filter_map(|_| words.get((next() % 20) as usize).copied())
                 .collect();
             let n = existing as u64 + i;
             insert.execute(params![

@@ -162,7 +162,7 @@ pub fn human_size(bytes: u64) -> String {
     if unit == 0 {
         format!("{bytes} B")
     } else {
-        format!("{value:.1} {}", UNITS[unit])
+        format!("{value:.1} {}", UNITS.get(unit).unwrap_or(&"TiB"))
     }
 }
 
@@ -222,8 +222,9 @@ pub fn copy_hashing(
         if bytes > limit {
             return Err(CopyError::TooLarge(limit));
         }
-        hasher.update(&buf[..n]);
-        writer.write_all(&buf[..n]).map_err(CopyError::Write)?;
+        let chunk = buf.get(..n).unwrap_or_default();
+        hasher.update(chunk);
+        writer.write_all(chunk).map_err(CopyError::Write)?;
         job.progress(stage, bytes, total);
     }
     Ok(Copied {

@@ -165,6 +165,11 @@ impl BackstopApp {
     pub fn new(cc: &eframe::CreationContext<'_>, options: AppOptions) -> Self {
         let ctx = cc.egui_ctx.clone();
         let repaint: Arc<dyn Fn() + Send + Sync> = Arc::new(move || ctx.request_repaint());
+        #[allow(
+            clippy::panic,
+            reason = "no window without its worker; eframe's creator cannot return an error, and the OS refusing a \
+                      thread at start-up is not something the user's input can cause"
+        )]
         let worker = match Worker::spawn(options.paths.clone(), repaint) {
             Ok(worker) => worker,
             Err(e) => panic!("Backstop cannot start its worker thread: {e}"),
@@ -352,14 +357,14 @@ impl BackstopApp {
         if answer.paths.is_empty() {
             return;
         }
-        let first = answer.paths[0].display().to_string();
+        let Some(first_path) = answer.paths.first().cloned() else {
+            return;
+        };
+        let first = first_path.display().to_string();
         match answer.purpose {
             DialogPurpose::Import => self.import(answer.paths),
             DialogPurpose::Export { id, .. } => {
-                self.submit(JobRequest::Export {
-                    id,
-                    to: answer.paths[0].clone(),
-                });
+                self.submit(JobRequest::Export { id, to: first_path });
             }
             DialogPurpose::DatabaseFile => self
                 .settings

@@ -72,38 +72,57 @@ impl FileTree {
             match by_path.get(path) {
                 // A folder made up earlier from a child's path: take the entry's own details.
                 Some(&i) => {
-                    tree.nodes[i].entry_type = entry.entry_type;
-                    tree.nodes[i].target = entry.target.clone();
+                    if let Some(node) = tree.nodes.get_mut(i) {
+                        node.entry_type = entry.entry_type;
+                        node.target = entry.target.clone();
+                    }
                 }
                 None => {
                     let i = tree.push(parent, path, entry.entry_type);
-                    let node = &mut tree.nodes[i];
-                    node.size = entry.size;
-                    node.target = entry.target.clone();
+                    if let Some(node) = tree.nodes.get_mut(i) {
+                        node.size = entry.size;
+                        node.target = entry.target.clone();
+                    }
                     by_path.insert(path.to_string(), i);
                 }
             }
         }
-        // Parents come before their children, so one pass from the end adds everything up.
+        // Parents come before their children, so one pass from the end adds everything up (saturating: the
+        // sizes come from an archive's manifest).
         for i in (0..tree.nodes.len()).rev() {
-            if !tree.nodes[i].is_dir() {
-                tree.nodes[i].files = 1;
+            let Some(node) = tree.nodes.get(i) else {
+                continue;
+            };
+            let (size, files) = if node.is_dir() {
+                node.children
+                    .iter()
+                    .filter_map(|&c| tree.nodes.get(c))
+                    .fold((0u64, 0u64), |(s, f), child| {
+                        (s.saturating_add(child.size), f.saturating_add(child.files))
+                    })
             } else {
-                tree.nodes[i].size = 0;
-                let (size, files) = tree.nodes[i].children.iter().fold((0, 0), |(s, f), &c| {
-                    (s + tree.nodes[c].size, f + tree.nodes[c].files)
-                });
-                tree.nodes[i].size = size;
-                tree.nodes[i].files = files;
+                (node.size, 1)
+            };
+            if let Some(node) = tree.nodes.get_mut(i) {
+                node.size = size;
+                node.files = files;
             }
         }
         let mut roots = std::mem::take(&mut tree.roots);
         tree.sort(&mut roots);
         tree.roots = roots;
         for i in 0..tree.nodes.len() {
-            let mut children = std::mem::take(&mut tree.nodes[i].children);
+            let Some(mut children) = tree
+                .nodes
+                .get_mut(i)
+                .map(|n| std::mem::take(&mut n.children))
+            else {
+                continue;
+            };
             tree.sort(&mut children);
-            tree.nodes[i].children = children;
+            if let Some(node) = tree.nodes.get_mut(i) {
+                node.children = children;
+            }
         }
         tree.refresh_visible();
         tree
@@ -131,27 +150,25 @@ impl FileTree {
             size: 0,
             files: 0,
             target: None,
-            depth: parent.map(|p| self.nodes[p].depth + 1).unwrap_or(0),
+            depth: parent
+                .and_then(|p| self.nodes.get(p))
+                .map_or(0, |p| p.depth + 1),
             parent,
             children: Vec::new(),
             checked: false,
             partial: false,
             open: false,
         });
-        match parent {
-            Some(p) => self.nodes[p].children.push(i),
+        match parent.and_then(|p| self.nodes.get_mut(p)) {
+            Some(p) => p.children.push(i),
             None => self.roots.push(i),
         }
         i
     }
 
     fn sort(&self, list: &mut [usize]) {
-        list.sort_by(|&a, &b| {
-            let (a, b) = (&self.nodes[a], &self.nodes[b]);
-            b.is_dir()
-                .cmp(&a.is_dir())
-                .then_with(|| a.name.cmp(&b.name))
-        });
+        let key = |i: usize| self.nodes.get(i).map(|n| (!n.is_dir(), n.name.as_str()));
+        list.sort_by(|&a, &b| key(a).cmp(&key(b)));
     }
 
     /// Whether the backup holds any files-folder entry.
@@ -159,9 +176,9 @@ impl FileTree {
         self.nodes.is_empty()
     }
 
-    /// Every node (index as in [`FileTree::visible`]).
-    pub fn node(&self, i: usize) -> &Node {
-        &self.nodes[i]
+    /// A node by the index [`FileTree::visible`] lists.
+    pub fn node(&self, i: usize) -> Option<&Node> {
+        self.nodes.get(i)
     }
 
     /// The rows to draw, in order: the top level and whatever open folders hold.
@@ -171,8 +188,11 @@ impl FileTree {
 
     /// Opens or closes a folder.
     pub fn set_open(&mut self, i: usize, open: bool) {
-        if self.nodes[i].is_dir() && self.nodes[i].open != open {
-            self.nodes[i].open = open;
+        if let Some(node) = self.nodes.get_mut(i)
+            && node.is_dir()
+            && node.open != open
+        {
+            node.open = open;
             self.refresh_visible();
         }
     }
@@ -181,20 +201,25 @@ impl FileTree {
     pub fn set_checked(&mut self, i: usize, checked: bool) {
         let mut stack = vec![i];
         while let Some(n) = stack.pop() {
-            self.nodes[n].checked = checked;
-            self.nodes[n].partial = false;
-            stack.extend_from_slice(&self.nodes[n].children);
+            if let Some(node) = self.nodes.get_mut(n) {
+                node.checked = checked;
+                node.partial = false;
+                stack.extend_from_slice(&node.children);
+            }
         }
-        let mut up = self.nodes[i].parent;
+        let mut up = self.nodes.get(i).and_then(|n| n.parent);
         while let Some(p) = up {
-            let children = &self.nodes[p].children;
-            let all = children.iter().all(|&c| self.nodes[c].checked);
-            let some = children
-                .iter()
-                .any(|&c| self.nodes[c].checked || self.nodes[c].partial);
-            self.nodes[p].checked = all;
-            self.nodes[p].partial = some && !all;
-            up = self.nodes[p].parent;
+            let Some(folder) = self.nodes.get(p) else {
+                break;
+            };
+            let children = folder.children.iter().filter_map(|&c| self.nodes.get(c));
+            let all = children.clone().all(|c| c.checked);
+            let some = children.clone().any(|c| c.checked || c.partial);
+            up = folder.parent;
+            if let Some(folder) = self.nodes.get_mut(p) {
+                folder.checked = all;
+                folder.partial = some && !all;
+            }
         }
         self.refresh_chosen();
     }
@@ -213,8 +238,10 @@ impl FileTree {
         let mut out = Vec::new();
         let mut stack: Vec<usize> = self.roots.iter().rev().copied().collect();
         while let Some(i) = stack.pop() {
+            let Some(node) = self.nodes.get(i) else {
+                continue;
+            };
             out.push(i);
-            let node = &self.nodes[i];
             if node.open {
                 stack.extend(node.children.iter().rev());
             }
@@ -228,11 +255,13 @@ impl FileTree {
         self.chosen_bytes = 0;
         let mut stack: Vec<usize> = self.roots.iter().rev().copied().collect();
         while let Some(i) = stack.pop() {
-            let node = &self.nodes[i];
+            let Some(node) = self.nodes.get(i) else {
+                continue;
+            };
             if node.checked {
                 self.chosen.push(node.path.clone());
-                self.chosen_files += node.files;
-                self.chosen_bytes += node.size;
+                self.chosen_files = self.chosen_files.saturating_add(node.files);
+                self.chosen_bytes = self.chosen_bytes.saturating_add(node.size);
             } else {
                 stack.extend(node.children.iter().rev());
             }
@@ -269,7 +298,7 @@ mod tests {
         tree.visible()
             .iter()
             .map(|&i| {
-                let n = tree.node(i);
+                let n = tree.node(i).unwrap();
                 format!("{}{}", "  ".repeat(n.depth), n.name)
             })
             .collect()
@@ -277,8 +306,23 @@ mod tests {
 
     fn find(tree: &FileTree, path: &str) -> usize {
         (0..tree.nodes.len())
-            .find(|&i| tree.node(i).path == path)
+            .find(|&i| tree.node(i).unwrap().path == path)
             .unwrap()
+    }
+
+    #[test]
+    fn sizes_from_a_crafted_manifest_add_up_without_overflow() {
+        let mut tree = FileTree::build(&[
+            entry("files/big/a", u64::MAX),
+            entry("files/big/b", u64::MAX),
+        ]);
+        let big = find(&tree, "files/big");
+        assert_eq!(tree.node(big).unwrap().size, u64::MAX);
+        tree.set_checked(big, true);
+        assert_eq!(tree.chosen_summary(), (2, u64::MAX));
+        assert!(tree.node(usize::MAX).is_none());
+        tree.set_open(usize::MAX, true);
+        tree.set_checked(usize::MAX, true);
     }
 
     #[test]
@@ -286,8 +330,8 @@ mod tests {
         let mut tree = sample();
         assert_eq!(names(&tree), ["docs", "empty", "photos", "notes.txt"]);
         let photos = find(&tree, "files/photos");
-        assert_eq!(tree.node(photos).size, 35);
-        assert_eq!(tree.node(photos).files, 3);
+        assert_eq!(tree.node(photos).unwrap().size, 35);
+        assert_eq!(tree.node(photos).unwrap().files, 3);
         tree.set_open(photos, true);
         assert_eq!(
             names(&tree),
@@ -315,7 +359,7 @@ mod tests {
         // Unchecking one file leaves its siblings chosen one by one.
         tree.set_checked(find(&tree, "files/photos/a.jpg"), false);
         assert_eq!(tree.chosen(), ["files/photos/2024", "files/photos/b.jpg"]);
-        assert!(tree.node(photos).partial && !tree.node(photos).checked);
+        assert!(tree.node(photos).unwrap().partial && !tree.node(photos).unwrap().checked);
         assert_eq!(tree.chosen_summary(), (2, 25));
         // Checking it again makes the folder whole.
         tree.set_checked(find(&tree, "files/photos/a.jpg"), true);
@@ -326,12 +370,12 @@ mod tests {
         assert_eq!(tree.chosen(), ["files/docs"], "made-up folders fill up too");
         tree.set_checked(find(&tree, "files/photos/2024/c.jpg"), true);
         assert!(
-            tree.node(photos).partial,
+            tree.node(photos).unwrap().partial,
             "a half-chosen folder shows it when closed"
         );
         tree.set_checked(find(&tree, "files/photos/2024/c.jpg"), false);
-        assert!(!tree.node(photos).partial);
-        assert!(tree.node(find(&tree, "files/docs/x")).is_dir());
+        assert!(!tree.node(photos).unwrap().partial);
+        assert!(tree.node(find(&tree, "files/docs/x")).unwrap().is_dir());
     }
 
     #[test]

@@ -131,7 +131,9 @@ fn entries_table(ui: &mut egui::Ui, entries: &[crate::archive::ManifestEntry]) {
         })
         .body(|body| {
             body.rows(row_height, entries.len(), |mut row| {
-                let e = &entries[row.index()];
+                let Some(e) = entries.get(row.index()) else {
+                    return;
+                };
                 row.col(|ui| {
                     // One line per row (the rows are laid out at a fixed height); elided paths show whole on hover.
                     ui.add(egui::Label::new(&e.path).truncate());
@@ -886,8 +888,10 @@ impl BackstopApp {
             .max_height(320.0)
             .auto_shrink([false, true])
             .show_rows(ui, row_height, tree.visible().len(), |ui, range| {
-                for &i in &tree.visible()[range] {
-                    let node = tree.node(i);
+                for &i in tree.visible().get(range).unwrap_or(&[]) {
+                    let Some(node) = tree.node(i) else {
+                        continue;
+                    };
                     ui.horizontal(|ui| {
                         ui.set_min_height(row_height);
                         ui.add_space(node.depth as f32 * indent);
@@ -1093,17 +1097,15 @@ impl BackstopApp {
                                     row_height,
                                     added + removed + changed,
                                     |ui, range| {
-                                        for i in range {
-                                            let line = if i < added {
-                                                format!("added {}", diff.added[i])
-                                            } else if i < added + removed {
-                                                format!("removed {}", diff.removed[i - added])
-                                            } else {
-                                                format!(
-                                                    "changed {}",
-                                                    diff.changed[i - added - removed]
-                                                )
-                                            };
+                                        let lines = diff
+                                            .added
+                                            .iter()
+                                            .map(|p| ("added", p))
+                                            .chain(diff.removed.iter().map(|p| ("removed", p)))
+                                            .chain(diff.changed.iter().map(|p| ("changed", p)));
+                                        let (skip, take) = (range.start, range.len());
+                                        for (what, path) in lines.skip(skip).take(take) {
+                                            let line = format!("{what} {path}");
                                             ui.label(line);
                                         }
                                     },

@@ -246,10 +246,9 @@ impl AppState {
                 match report.warnings.as_slice() {
                     [] => {}
                     [one] => text.push_str(&format!(" (warning: {one})")),
-                    many => text.push_str(&format!(
-                        " ({} warnings, the first: {}; see Show)",
-                        many.len(),
-                        many[0]
+                    [first, ..] => text.push_str(&format!(
+                        " ({} warnings, the first: {first}; see Show)",
+                        report.warnings.len(),
                     )),
                 }
                 effects.push(Effect::Notify {

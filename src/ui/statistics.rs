@@ -169,7 +169,10 @@ impl BackstopApp {
             ),
         ] {
             ui.label(title);
-            let values: Vec<[f64; 2]> = points.iter().map(|p| [p[0], p[index]]).collect();
+            let values: Vec<[f64; 2]> = points
+                .iter()
+                .filter_map(|p| Some([*p.first()?, *p.get(index)?]))
+                .collect();
             Plot::new(id)
                 .height(150.0)
                 .legend(Legend::default())
