@@ -223,6 +223,18 @@ mod tests {
             reason: "last automatic backup is dated in the future (clock moved backwards); backing up now",
         },
         Case {
+            // The clock was 400 days ahead when it was taken: waiting for the clock to reach it would stop
+            // automatic backups for 400 days. The catch-up backup made now becomes the base.
+            name: "last automatic backup 400 days ahead is due now, not in 400 days",
+            last: Some("2027-12-25T12:00:00Z"),
+            enabled: true,
+            interval_hours: 24,
+            due: true,
+            missed: 0,
+            next_at: Some(NOW),
+            reason: "last automatic backup is dated in the future (clock moved backwards); backing up now",
+        },
+        Case {
             name: "1 minute of backwards skew is not due",
             last: Some("2026-11-20T12:01:00Z"),
             enabled: true,

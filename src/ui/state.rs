@@ -252,22 +252,37 @@ impl AppState {
                         many[0]
                     )),
                 }
-                effects.push(Effect::Notify {
-                    summary: format!("Backstop: {} backed up", report.profile),
-                    body: format!(
-                        "{} in {:.1} s{}",
-                        human_size(report.size_bytes),
-                        report.duration_ms as f64 / 1000.0,
-                        if report.pruned.is_empty() {
-                            String::new()
-                        } else {
-                            format!(
-                                "; {} old backup(s) removed by retention",
-                                report.pruned.len()
-                            )
-                        }
+                let (summary, body) = match &report.retention_skipped {
+                    // The change check thinks data was lost: say so louder than "backed up".
+                    Some(why) => {
+                        self.toast(
+                            ToastKind::Error,
+                            format!("Backup of {} flagged: {why}", report.profile),
+                            now,
+                        );
+                        (
+                            format!("Backstop: {} backed up, but flagged", report.profile),
+                            why.clone(),
+                        )
+                    }
+                    None => (
+                        format!("Backstop: {} backed up", report.profile),
+                        format!(
+                            "{} in {:.1} s{}",
+                            human_size(report.size_bytes),
+                            report.duration_ms as f64 / 1000.0,
+                            if report.pruned.is_empty() {
+                                String::new()
+                            } else {
+                                format!(
+                                    "; {} old backup(s) removed by retention",
+                                    report.pruned.len()
+                                )
+                            }
+                        ),
                     ),
-                });
+                };
+                effects.push(Effect::Notify { summary, body });
                 self.toast(ToastKind::Success, text, now);
                 if let Some((profile, missed)) = catch_up {
                     let text = if missed == 1 {
