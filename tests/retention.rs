@@ -135,6 +135,21 @@ fn list_at(home: &TestHome, offset: &str) -> Vec<serde_json::Value> {
     .unwrap()
 }
 
+/// `run-due --json` as the binary sees it at `offset`.
+fn run_due_at(home: &TestHome, offset: &str) -> serde_json::Value {
+    serde_json::from_slice(&home.run_at(offset, &["run-due", "--json"]).stdout).unwrap()
+}
+
+/// Whole hours from `now` to the time in the first profile's "not due until …" reason.
+fn hours_until_next(due: &serde_json::Value, now: chrono::DateTime<chrono::Utc>) -> i64 {
+    let reason = due[0]["reason"].as_str().unwrap();
+    let next = reason
+        .strip_prefix("not due until ")
+        .unwrap_or_else(|| panic!("{reason}"));
+    let next = chrono::DateTime::parse_from_rfc3339(next).unwrap();
+    (next.with_timezone(&chrono::Utc) - now).num_hours()
+}
+
 fn ahead(rows: &[serde_json::Value], id: i64) -> Option<i64> {
     let row = rows.iter().find(|r| r["id"] == id).unwrap();
     row["clock_ahead_secs"].as_i64()
@@ -192,28 +207,27 @@ fn a_backup_dated_in_the_future_never_displaces_current_backups() {
     let due: serde_json::Value =
         serde_json::from_str(&home.run_ok(&["run-due", "--json"])).unwrap();
     assert_eq!(due[0]["due"], false, "{due}");
-    let reason = due[0]["reason"].as_str().unwrap();
-    let next = reason
-        .strip_prefix("not due until ")
-        .unwrap_or_else(|| panic!("{reason}"));
-    let next = chrono::DateTime::parse_from_rfc3339(next).unwrap();
-    let hours = (next.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_hours();
-    assert!(
-        (23..=24).contains(&hours),
-        "next automatic backup in {hours} h: {reason}"
-    );
+    let hours = hours_until_next(&due, chrono::Utc::now());
+    assert!((23..=24).contains(&hours), "{due}");
     assert!(db.is_file());
 }
 
 #[test]
 fn when_the_clock_jumps_back_the_backup_just_made_survives_and_nothing_current_is_lost() {
     let home = TestHome::new();
-    home.sqlite_profile("shop", 20, &["--keep-last", "1", "--no-auto"]);
-    // 1 at the right time; then the clock jumps back a day: 2 is made "yesterday", and 1 now looks 1 day ahead.
-    home.backup("shop");
-    let out = home.run_at("-1d", &["backup", "--profile", "shop"]);
-    let path = std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    home.sqlite_profile("shop", 20, &["--keep-last", "1", "--auto-hours", "24"]);
+    // 1: automatic, at the right time. Then the clock jumps back a day: 1 now looks 1 day ahead, so an automatic
+    // backup is due at once (not in two days), and 2 is made "yesterday".
+    home.run_ok(&["run-due"]);
+    let due = run_due_at(&home, "-1d");
+    assert_eq!(due[0]["due"], true, "{due}");
+    let path = std::path::PathBuf::from(due[0]["backup"]["path"].as_str().unwrap());
     assert!(path.is_file(), "the backup just made was deleted");
+    // The schedule now counts from 2: nothing due until a day after the (shifted) clock's now.
+    let due = run_due_at(&home, "-1d");
+    assert_eq!(due[0]["due"], false, "{due}");
+    let hours = hours_until_next(&due, chrono::Utc::now() - chrono::Duration::days(1));
+    assert!((23..=24).contains(&hours), "{due}");
     let rows = list_at(&home, "-1d");
     assert_eq!(
         existing(&rows),
