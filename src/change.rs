@@ -150,7 +150,8 @@ mod tests {
         let added = tables(&[("orders", 1000), ("customers", 50), ("new", 5)]);
         // (name, before (size, tables), after (size, tables), [(key, flags)])
         type Side<'a> = (Option<u64>, Option<&'a BTreeMap<String, u64>>);
-        let cases: Vec<(&str, Side, Side, Vec<(&str, bool)>)> = vec![
+        type Case<'a> = (&'a str, Side<'a>, Side<'a>, Vec<(&'a str, bool)>);
+        let cases: Vec<Case> = vec![
             (
                 "steady",
                 (Some(1000), Some(&steady)),
