@@ -520,6 +520,59 @@ mod tests {
     }
 
     #[test]
+    fn a_flagged_backup_notifies_that_it_is_flagged_and_why() {
+        let now = Instant::now();
+        let report = |skipped: Option<&str>| crate::jobs::BackupReport {
+            id: 2,
+            profile: "shop".into(),
+            path: "/b/2.zip".into(),
+            size_bytes: 1000,
+            sha256: String::new(),
+            duration_ms: 100,
+            database_size_bytes: 4096,
+            pruned: Vec::new(),
+            warnings: vec!["table 'orders' went from 400 to 40 rows since backup 1".into()],
+            retention_skipped: skipped.map(str::to_string),
+        };
+        let cases = [
+            (
+                Some("retention deleted nothing: backup 2 was flagged"),
+                "Backstop: shop backed up, but flagged",
+                "retention deleted nothing",
+                ToastKind::Error,
+            ),
+            (
+                None,
+                "Backstop: shop backed up",
+                "1000 B",
+                ToastKind::Success,
+            ),
+        ];
+        for (skipped, summary, body, toast) in cases {
+            let mut state = AppState::default();
+            let effects = state.apply(
+                Event::Finished {
+                    ticket: 1,
+                    label: "Manual backup of shop".into(),
+                    result: Ok(JobOutput::Backup(Box::new(report(skipped)))),
+                },
+                now,
+            );
+            let notified: Vec<(String, String)> = effects
+                .into_iter()
+                .filter_map(|e| match e {
+                    Effect::Notify { summary, body } => Some((summary, body)),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(notified.len(), 1, "{skipped:?}: one notification");
+            assert_eq!(notified[0].0, summary);
+            assert!(notified[0].1.contains(body), "{notified:?}");
+            assert_eq!(state.toasts[0].kind, toast, "{skipped:?}");
+        }
+    }
+
+    #[test]
     fn a_cancelled_job_says_so_and_does_not_notify() {
         let mut state = AppState::default();
         let now = Instant::now();
