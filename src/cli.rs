@@ -903,7 +903,7 @@ fn job_command(ctx: &mut Context, command: Command, job: &JobControl) -> Result<
                     let (summary, body) = match (&o.backup, &o.error) {
                         (Some(b), _) if b.retention_skipped.is_some() => (
                             format!("Backstop: {} backed up, but flagged", o.profile),
-                            b.retention_skipped.clone().unwrap_or_default(),
+                            b.flagged_text().unwrap_or_default(),
                         ),
                         (Some(b), _) => (
                             format!("Backstop: {} backed up", o.profile),

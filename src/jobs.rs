@@ -415,6 +415,14 @@ pub struct BackupReport {
     pub retention_skipped: Option<String>,
 }
 
+impl BackupReport {
+    /// For a flagged backup, what a notification says: the warnings, then why retention deleted nothing.
+    pub fn flagged_text(&self) -> Option<String> {
+        let why = self.retention_skipped.as_ref()?;
+        Some(format!("{}. {why}", self.warnings.join("; ")))
+    }
+}
+
 /// Backs up a profile: consistent copy, archive written as `.partial`, fsynced, verified, renamed; only then
 /// `completed`; then retention (not after a safety backup).
 pub fn backup(ctx: &Context, spec: &BackupSpec, job: &JobControl) -> Result<BackupReport> {
@@ -678,11 +686,15 @@ fn retention_after(
     }
     if !done.warnings.is_empty() {
         let why = format!(
-            "retention deleted nothing: backup {id} was flagged by the change check ({}); it runs again after a \
-             backup that is not flagged, or prune by hand with `backstop prune`",
-            done.warnings.join("; ")
+            "retention deleted nothing: backup {id} was flagged by the change check; it runs again after a \
+             backup that is not flagged, or prune by hand with `backstop prune`"
         );
-        ctx.log("prune", Some(&profile.name), "skipped", &why);
+        ctx.log(
+            "prune",
+            Some(&profile.name),
+            "skipped",
+            &format!("{why} ({})", done.warnings.join("; ")),
+        );
         return Ok((Vec::new(), Some(why)));
     }
     let pruned = prune_locked(ctx, profile, false, Some(id))?

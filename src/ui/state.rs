@@ -252,17 +252,17 @@ impl AppState {
                         many[0]
                     )),
                 }
-                let (summary, body) = match &report.retention_skipped {
+                let (summary, body) = match report.flagged_text() {
                     // The change check thinks data was lost: say so louder than "backed up".
-                    Some(why) => {
+                    Some(flagged) => {
                         self.toast(
                             ToastKind::Error,
-                            format!("Backup of {} flagged: {why}", report.profile),
+                            format!("Backup of {} flagged: {flagged}", report.profile),
                             now,
                         );
                         (
                             format!("Backstop: {} backed up, but flagged", report.profile),
-                            why.clone(),
+                            flagged,
                         )
                     }
                     None => (
@@ -538,7 +538,7 @@ mod tests {
             (
                 Some("retention deleted nothing: backup 2 was flagged"),
                 "Backstop: shop backed up, but flagged",
-                "retention deleted nothing",
+                "from 400 to 40 rows since backup 1. retention deleted nothing",
                 ToastKind::Error,
             ),
             (
