@@ -5,10 +5,6 @@
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 
-/// A last backup at most this far in the future is ordinary clock skew (NTP correction, a catalog written on
-/// another machine), not a clock that moved backwards; treating it as on time avoids a needless extra backup.
-const BACKWARDS_SKEW_TOLERANCE: Duration = Duration::minutes(5);
-
 /// Whether an automatic backup is due, and what to tell the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DueCheck {
@@ -50,7 +46,9 @@ pub fn check(
     };
 
     let elapsed = now.signed_duration_since(last);
-    if elapsed < -BACKWARDS_SKEW_TOLERANCE {
+    // A last backup a few minutes ahead is ordinary clock skew (an NTP correction, a catalog written on another
+    // machine) and counts as on time; further ahead, the clock moved backwards (or was ahead when it was taken).
+    if crate::retention::clock_ahead_secs(last, now).is_some() {
         // Waiting for the clock to reach the bad timestamp could mean no backups for a long time.
         return due_now(
             0,

@@ -560,9 +560,8 @@ mod tests {
             );
             let notified: Vec<(String, String)> = effects
                 .into_iter()
-                .filter_map(|e| match e {
-                    Effect::Notify { summary, body } => Some((summary, body)),
-                    _ => None,
+                .map(|e| match e {
+                    Effect::Notify { summary, body } => (summary, body),
                 })
                 .collect();
             assert_eq!(notified.len(), 1, "{skipped:?}: one notification");
