@@ -80,6 +80,9 @@ pub fn alerts(
                         t.format("%Y-%m-%d %H:%M UTC"),
                         policy.auto_interval_hours
                     ),
+                    None if !good.is_empty() => "Every completed backup is dated in the future (the clock was \
+                        ahead when they were taken, or has gone back): no backup can be trusted to be recent"
+                        .to_string(),
                     None => "No backup has succeeded yet".to_string(),
                 },
             });
@@ -223,6 +226,11 @@ mod tests {
                     row(3, 6, ok, 1000, 100),
                 ],
                 vec![],
+            ),
+            (
+                "only a backup 400 days ahead: stale, it cannot be trusted to be recent",
+                vec![row(1, -400 * 24, ok, 1000, 100)],
+                vec!["stale-0"],
             ),
             (
                 "a backup 400 days ahead does not hide 49 h without a current one",
