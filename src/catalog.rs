@@ -57,6 +57,8 @@ const MIGRATIONS: &[&str] = &[
     );",
     // 2: each table's row count at backup time, for the "row count changed a lot" alert.
     "ALTER TABLE backups ADD COLUMN tables_json TEXT;",
+    // 3: what the change check flagged in a backup (a JSON list of sentences; NULL when nothing).
+    "ALTER TABLE backups ADD COLUMN warnings_json TEXT;",
 ];
 
 /// One backup as the catalog records it (also the `list --json` object).
@@ -99,6 +101,12 @@ pub struct BackupRow {
     /// Each table's row count at backup time (when known).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tables: Option<std::collections::BTreeMap<String, u64>>,
+    /// What the change check flagged (size or a table's rows dropped, a table gone); empty when nothing. A flagged
+    /// backup stopped the retention run after it.
+    pub warnings: Vec<String>,
+    /// How many seconds after now the backup is dated, when the clock was ahead as it was taken (or has since
+    /// jumped back); computed when read, never stored.
+    pub clock_ahead_secs: Option<i64>,
 }
 
 /// One restore in the restore log.
@@ -164,6 +172,8 @@ pub struct Completion {
     pub database_size_bytes: Option<u64>,
     /// Row counts at backup time.
     pub tables: Option<std::collections::BTreeMap<String, u64>>,
+    /// What the change check flagged.
+    pub warnings: Vec<String>,
 }
 
 /// An open catalog.
@@ -190,8 +200,16 @@ fn parse_word<T: std::str::FromStr<Err = String>>(text: &str) -> rusqlite::Resul
     })
 }
 
+/// The stored form of a backup's warnings: NULL when there are none.
+fn warnings_json(warnings: &[String]) -> Option<String> {
+    if warnings.is_empty() {
+        return None;
+    }
+    serde_json::to_string(warnings).ok()
+}
+
 const BACKUP_COLUMNS: &str = "id, profile, kind, trigger, status, path, size_bytes, sha256, created_at, \
-    finished_at, duration_ms, engine, engine_version, database_name, database_size_bytes, error, pinned, tables_json";
+    finished_at, duration_ms, engine, engine_version, database_name, database_size_bytes, error, pinned, tables_json, warnings_json";
 
 fn backup_from_row(row: &Row) -> rusqlite::Result<BackupRow> {
     let opt_ts = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
@@ -202,6 +220,7 @@ fn backup_from_row(row: &Row) -> rusqlite::Result<BackupRow> {
     let opt_u64 = |i: usize| -> rusqlite::Result<Option<u64>> {
         Ok(row.get::<_, Option<i64>>(i)?.map(|v| v.max(0) as u64))
     };
+    let created_at = parse_ts(&row.get::<_, String>(8)?)?;
     Ok(BackupRow {
         id: row.get(0)?,
         profile: row.get(1)?,
@@ -211,7 +230,7 @@ fn backup_from_row(row: &Row) -> rusqlite::Result<BackupRow> {
         path: PathBuf::from(row.get::<_, String>(5)?),
         size_bytes: opt_u64(6)?,
         sha256: row.get(7)?,
-        created_at: parse_ts(&row.get::<_, String>(8)?)?,
+        created_at,
         finished_at: opt_ts(9)?,
         duration_ms: opt_u64(10)?,
         engine: row.get(11)?,
@@ -223,6 +242,11 @@ fn backup_from_row(row: &Row) -> rusqlite::Result<BackupRow> {
         tables: row
             .get::<_, Option<String>>(17)?
             .and_then(|text| serde_json::from_str(&text).ok()),
+        warnings: row
+            .get::<_, Option<String>>(18)?
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default(),
+        clock_ahead_secs: crate::retention::clock_ahead_secs(created_at, Utc::now()),
     })
 }
 
@@ -307,8 +331,8 @@ impl Catalog {
         self.conn
             .execute(
                 "INSERT INTO backups (id, profile, kind, trigger, status, path, size_bytes, sha256, created_at, finished_at, \
-                 duration_ms, engine, engine_version, database_name, database_size_bytes, error, pinned, tables_json) \
-                 VALUES (?17, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?18)",
+                 duration_ms, engine, engine_version, database_name, database_size_bytes, error, pinned, tables_json, warnings_json) \
+                 VALUES (?17, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?18, ?19)",
                 params![
                     row.profile,
                     row.kind.as_str(),
@@ -328,6 +352,7 @@ impl Catalog {
                     row.pinned as i64,
                     (row.id > 0).then_some(row.id),
                     row.tables.as_ref().and_then(|t| serde_json::to_string(t).ok()),
+                    warnings_json(&row.warnings),
                 ],
             )
             .map_err(|e| self.err(e))?;
@@ -340,7 +365,7 @@ impl Catalog {
             .execute(
                 "UPDATE backups SET status = 'completed', path = ?2, size_bytes = ?3, sha256 = ?4, finished_at = ?5, \
                  duration_ms = ?6, engine = ?7, engine_version = ?8, database_name = ?9, database_size_bytes = ?10, \
-                 tables_json = ?11, error = NULL WHERE id = ?1",
+                 tables_json = ?11, warnings_json = ?12, error = NULL WHERE id = ?1",
                 params![
                     id,
                     path.to_string_lossy(),
@@ -353,6 +378,7 @@ impl Catalog {
                     done.database_name,
                     done.database_size_bytes.map(|v| v as i64),
                     done.tables.as_ref().and_then(|t| serde_json::to_string(t).ok()),
+                    warnings_json(&done.warnings),
                 ],
             )
             .map_err(|e| self.err(e))?;

@@ -519,6 +519,21 @@ pub fn run(cli: Cli, cancel: CancelToken) -> i32 {
     }
 }
 
+/// The plain `list` notes for a backup dated in the future or flagged by the change check.
+fn row_marks(row: &crate::catalog::BackupRow) -> String {
+    let mut marks = String::new();
+    if let Some(secs) = row.clock_ahead_secs {
+        marks.push_str(&format!(
+            "  (dated {} ahead: clock?)",
+            crate::retention::span_text(secs)
+        ));
+    }
+    if !row.warnings.is_empty() {
+        marks.push_str(&format!("  (flagged: {})", row.warnings.join("; ")));
+    }
+    marks
+}
+
 fn print_json<T: Serialize>(value: &T) -> Result<()> {
     let text = serde_json::to_string_pretty(value)
         .map_err(|e| Error::Usage(format!("cannot encode JSON: {e}")))?;
@@ -584,9 +599,13 @@ fn job_command(ctx: &mut Context, command: Command, job: &JobControl) -> Result<
                         format!("; retention deleted {} old backup(s)", report.pruned.len())
                     }
                 );
-                for warning in &report.warnings {
-                    eprintln!("warning: {warning}");
-                }
+            }
+            // On stderr with --json too: a script that reads only the JSON still leaves a trace in its log.
+            for warning in &report.warnings {
+                eprintln!("warning: {warning}");
+            }
+            if let Some(why) = &report.retention_skipped {
+                eprintln!("flagged: {why}");
             }
             Ok(0)
         }
@@ -606,7 +625,7 @@ fn job_command(ctx: &mut Context, command: Command, job: &JobControl) -> Result<
                 );
                 for r in rows {
                     println!(
-                        "{:>4}  {:<10} {:<9} {:<9} {:<20} {:>10}  {}{}",
+                        "{:>4}  {:<10} {:<9} {:<9} {:<20} {:>10}  {}{}{}",
                         r.id,
                         r.status.as_str(),
                         r.trigger.as_str(),
@@ -614,7 +633,8 @@ fn job_command(ctx: &mut Context, command: Command, job: &JobControl) -> Result<
                         r.created_at.format("%Y-%m-%d %H:%M:%S"),
                         r.size_bytes.map(human_size).unwrap_or_else(|| "-".into()),
                         r.path.display(),
-                        if r.pinned { "  (pinned)" } else { "" }
+                        if r.pinned { "  (pinned)" } else { "" },
+                        row_marks(&r)
                     );
                 }
             }
@@ -886,6 +906,10 @@ fn job_command(ctx: &mut Context, command: Command, job: &JobControl) -> Result<
             if ctx.config.settings.notifications {
                 for o in &outcomes {
                     let (summary, body) = match (&o.backup, &o.error) {
+                        (Some(b), _) if b.retention_skipped.is_some() => (
+                            format!("Backstop: {} backed up, but flagged", o.profile),
+                            b.flagged_text().unwrap_or_default(),
+                        ),
                         (Some(b), _) => (
                             format!("Backstop: {} backed up", o.profile),
                             format!("{} ({} bytes)", b.path.display(), b.size_bytes),
@@ -923,6 +947,14 @@ fn job_command(ctx: &mut Context, command: Command, job: &JobControl) -> Result<
                         ),
                         (None, Some(e)) => eprintln!("{}: automatic backup FAILED: {e}", o.profile),
                         (None, None) => println!("{}: {}", o.profile, o.reason),
+                    }
+                    if let Some(b) = &o.backup {
+                        for warning in &b.warnings {
+                            eprintln!("{}: warning: {warning}", o.profile);
+                        }
+                        if let Some(why) = &b.retention_skipped {
+                            eprintln!("{}: flagged: {why}", o.profile);
+                        }
                     }
                 }
                 if outcomes.is_empty() {

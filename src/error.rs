@@ -174,6 +174,13 @@ pub enum Error {
     /// The catalog could not be read or written.
     #[error("catalog {path}: {message}")]
     Catalog { path: PathBuf, message: String },
+
+    /// The database to back up is empty, not a database, or has lost its schema: backing it up would make a
+    /// "good" backup of nothing.
+    #[error(
+        "{what} cannot be backed up: {problem}; nothing was backed up and no backup was deleted"
+    )]
+    SourceUnusable { what: String, problem: String },
 }
 
 impl Error {

@@ -1,11 +1,9 @@
 //! No silent failure: the warnings a profile's banner shows. Pure, tested with a case table.
 
 use crate::catalog::BackupRow;
+use crate::change;
 use crate::model::{Policy, Status, Trigger};
 use chrono::{DateTime, Duration, Utc};
-
-/// Changes smaller than this many rows never alert, whatever the percentage (a table going from 2 to 5 rows).
-const MIN_ROW_CHANGE: u64 = 10;
 
 /// One warning about a profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,18 +14,15 @@ pub struct Alert {
     pub text: String,
 }
 
-fn percent_change(before: u64, after: u64) -> f64 {
-    if before == 0 {
-        return if after == 0 { 0.0 } else { f64::INFINITY };
-    }
-    (after as f64 - before as f64).abs() * 100.0 / before as f64
-}
-
 /// The alerts for one profile's backups (oldest first, as the catalog lists them).
 ///
 /// - no backup succeeded for twice the automatic interval (automatic backups on);
 /// - the last backup job failed;
-/// - the last backup's size, or a table's row count, changed by more than `threshold_percent` since the one before.
+/// - the last backup was flagged by the change check (its stored `warnings`: data looks lost, retention paused);
+/// - the last backup's size, or a table's row count, grew by more than `threshold_percent` since the one before.
+///
+/// A backup dated in the future is not proof of a recent success: staleness counts from the newest backup whose
+/// date is not after `now`.
 pub fn alerts(
     backups: &[BackupRow],
     policy: &Policy,
@@ -66,7 +61,11 @@ pub fn alerts(
         .collect();
     if policy.auto_enabled {
         let limit = Duration::hours(2 * i64::from(policy.auto_interval_hours.max(1)));
-        let last_good = good.iter().map(|b| b.created_at).max();
+        let last_good = good
+            .iter()
+            .filter(|b| crate::retention::clock_ahead_secs(b.created_at, now).is_none())
+            .map(|b| b.created_at)
+            .max();
         let stale = match last_good {
             Some(t) => now - t > limit,
             None => !finished.is_empty(),
@@ -81,42 +80,43 @@ pub fn alerts(
                         t.format("%Y-%m-%d %H:%M UTC"),
                         policy.auto_interval_hours
                     ),
+                    None if !good.is_empty() => "Every completed backup is dated in the future (the clock was \
+                        ahead when they were taken, or has gone back): no backup can be trusted to be recent"
+                        .to_string(),
                     None => "No backup has succeeded yet".to_string(),
                 },
             });
         }
     }
-    let mut by_time: Vec<&&BackupRow> = good.clone();
-    by_time.sort_by_key(|b| (b.created_at, b.id));
-    if let [.., before, after] = by_time.as_slice() {
-        let threshold = f64::from(threshold_percent);
-        if let (Some(a), Some(b)) = (before.size_bytes, after.size_bytes)
-            && percent_change(a, b) > threshold
-        {
+    // "The last" and "the one before" by catalog order, not by time: clocks can be wrong.
+    if let Some(last) = good.iter().max_by_key(|b| b.id) {
+        if !last.warnings.is_empty() {
             out.push(Alert {
-                key: format!("size-{}", after.id),
+                key: format!("flagged-{}", last.id),
                 text: format!(
-                    "Backup {} is {:.0}% {} than the one before ({} to {} bytes): check that the data is what you expect",
-                    after.id,
-                    percent_change(a, b).min(9999.0),
-                    if b < a { "smaller" } else { "larger" },
-                    a,
-                    b
+                    "Backup {} was flagged: {}. Check that the data is what you expect; retention deletes nothing \
+                     until a later backup is not flagged (or you prune by hand)",
+                    last.id,
+                    last.warnings.join("; ")
                 ),
             });
         }
-        if let (Some(old), Some(new)) = (&before.tables, &after.tables) {
-            for (table, &n_old) in old {
-                let n_new = new.get(table).copied().unwrap_or(0);
-                if n_old.abs_diff(n_new) >= MIN_ROW_CHANGE
-                    && percent_change(n_old, n_new) > threshold
-                {
+        let before = good
+            .iter()
+            .filter(|b| b.id < last.id && b.kind == last.kind)
+            .max_by_key(|b| b.id);
+        if let Some(before) = before {
+            let findings = change::compare(
+                change::Measure::of(before),
+                change::Measure::of(last),
+                threshold_percent,
+            );
+            for finding in findings {
+                // Losses are the backup job's call (stored above); growth is only news.
+                if !finding.flags {
                     out.push(Alert {
-                        key: format!("rows-{}-{table}", after.id),
-                        text: format!(
-                            "Table '{table}' went from {n_old} to {n_new} rows between backups {} and {}",
-                            before.id, after.id
-                        ),
+                        key: finding.key,
+                        text: format!("Backup {}: {}", last.id, finding.text),
                     });
                 }
             }
@@ -155,7 +155,15 @@ mod tests {
             error: (status == Status::Failed).then(|| "database file not found".to_string()),
             pinned: false,
             tables: Some(BTreeMap::from([("orders".to_string(), orders)])),
+            warnings: Vec::new(),
+            clock_ahead_secs: None,
         }
+    }
+
+    /// A row the backup job flagged (the change check stored a warning).
+    fn flagged(mut row: BackupRow) -> BackupRow {
+        row.warnings = vec!["table 'orders' went from 1000 to 100 rows since backup 1".to_string()];
+        row
     }
 
     #[test]
@@ -198,9 +206,36 @@ mod tests {
                 vec!["failed-1", "stale-0"],
             ),
             (
-                "size halved and more",
+                "size halved: the job's call, not the banner's, so only a flagged row alerts",
                 vec![row(1, 30, ok, 1000, 100), row(2, 6, ok, 400, 100)],
-                vec!["size-2"],
+                vec![],
+            ),
+            (
+                "flagged by the backup job",
+                vec![
+                    row(1, 30, ok, 1000, 1000),
+                    flagged(row(2, 6, ok, 1000, 100)),
+                ],
+                vec!["flagged-2"],
+            ),
+            (
+                "a flagged backup followed by a clean one no longer alerts",
+                vec![
+                    row(1, 30, ok, 1000, 1000),
+                    flagged(row(2, 20, ok, 1000, 100)),
+                    row(3, 6, ok, 1000, 100),
+                ],
+                vec![],
+            ),
+            (
+                "only a backup 400 days ahead: stale, it cannot be trusted to be recent",
+                vec![row(1, -400 * 24, ok, 1000, 100)],
+                vec!["stale-0"],
+            ),
+            (
+                "a backup 400 days ahead does not hide 49 h without a current one",
+                vec![row(1, 49, ok, 1000, 100), row(2, -400 * 24, ok, 1000, 100)],
+                vec!["stale-"],
             ),
             (
                 "size doubled and more",
@@ -208,8 +243,8 @@ mod tests {
                 vec!["size-2"],
             ),
             (
-                "rows dropped 90%",
-                vec![row(1, 30, ok, 1000, 1000), row(2, 6, ok, 1000, 100)],
+                "rows grew tenfold",
+                vec![row(1, 30, ok, 1000, 100), row(2, 6, ok, 1000, 1000)],
                 vec!["rows-2-orders"],
             ),
             (

@@ -211,6 +211,8 @@ pub(crate) fn import_locked(
         error: None,
         pinned: false,
         tables: database.map(|d| d.tables.clone()),
+        warnings: Vec::new(),
+        clock_ahead_secs: crate::retention::clock_ahead_secs(manifest.created_at, Utc::now()),
     };
     let id = ctx.catalog.insert_completed(&row)?;
     Ok(ImportReport {

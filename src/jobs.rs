@@ -13,7 +13,7 @@ use crate::fsutil::{self, TempGuard};
 use crate::lock::ProfileLock;
 use crate::model::{Kind, Status, Trigger};
 use crate::progress::JobControl;
-use crate::{retention, schedule};
+use crate::{change, retention, schedule};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -408,8 +408,19 @@ pub struct BackupReport {
     pub database_size_bytes: u64,
     /// Backups deleted by retention afterwards.
     pub pruned: Vec<retention::Verdict>,
-    /// Things skipped or changed while reading the files folder (also in the manifest).
+    /// Things skipped or changed while reading the files folder (also in the manifest), then what the change
+    /// check flagged (also in the catalog).
     pub warnings: Vec<String>,
+    /// Why the retention run after this backup deleted nothing, when the change check flagged it.
+    pub retention_skipped: Option<String>,
+}
+
+impl BackupReport {
+    /// For a flagged backup, what a notification says: the warnings, then why retention deleted nothing.
+    pub fn flagged_text(&self) -> Option<String> {
+        let why = self.retention_skipped.as_ref()?;
+        Some(format!("{}. {why}", self.warnings.join("; ")))
+    }
 }
 
 /// Backs up a profile: consistent copy, archive written as `.partial`, fsynced, verified, renamed; only then
@@ -433,10 +444,15 @@ pub fn backup(ctx: &Context, spec: &BackupSpec, job: &JobControl) -> Result<Back
                 format!("; retention deleted {} old backup(s)", report.pruned.len())
             }
         ) + &report
-            .warnings
+            .retention_skipped
             .iter()
-            .map(|w| format!("; warning: {w}"))
-            .collect::<String>();
+            .map(|why| format!("; {why}"))
+            .collect::<String>()
+            + &report
+                .warnings
+                .iter()
+                .map(|w| format!("; warning: {w}"))
+                .collect::<String>();
         Ok((report, message))
     })
 }
@@ -474,17 +490,11 @@ fn backup_locked(
         .insert_running(&profile.name, kind, trigger, created_at, &path)?;
     let result = write_backup(ctx, profile, kind, trigger, created_at, &path, job);
     match result {
-        Ok((done, database_size_bytes, warnings)) => {
+        Ok((mut done, database_size_bytes, mut warnings)) => {
+            done.warnings = change_flags(ctx, profile, kind, trigger, id, &done)?;
             ctx.catalog.complete(id, &path, &done)?;
-            let pruned = if matches!(trigger, Trigger::Manual | Trigger::Automatic) {
-                prune_locked(ctx, profile, false)?
-                    .verdicts
-                    .into_iter()
-                    .filter(|v| !v.keep)
-                    .collect()
-            } else {
-                Vec::new()
-            };
+            let (pruned, retention_skipped) = retention_after(ctx, profile, trigger, id, &done)?;
+            warnings.extend(done.warnings);
             Ok(BackupReport {
                 id,
                 profile: profile.name.clone(),
@@ -495,6 +505,7 @@ fn backup_locked(
                 database_size_bytes,
                 pruned,
                 warnings,
+                retention_skipped,
             })
         }
         Err(e) => {
@@ -568,6 +579,16 @@ fn write_backup(
         Some(engine) => Some(engine.backup(&mut writer, &profile.storage_dir, job)?),
         None => None,
     };
+    // A restore's safety backup must work whatever state the database is in; the user's own backups must not.
+    if let (Some(engine), Some(info)) = (&engine, &database)
+        && matches!(trigger, Trigger::Manual | Trigger::Automatic)
+        && let Some(problem) = change::source_problem(engine.kind(), db_size, &info.tables)
+    {
+        return Err(Error::SourceUnusable {
+            what: engine.describe(),
+            problem,
+        });
+    }
     let summary = match &folder {
         Some((dir, excludes)) => Some(files::backup_folder(
             dir,
@@ -611,6 +632,77 @@ fn write_backup(
         db_size,
         summary.map(|s| s.warnings).unwrap_or_default(),
     ))
+}
+
+/// What the change check flags in a new manual or automatic backup, compared with the most recently recorded
+/// completed one of the same profile and kind (by id, not by time: clocks can be wrong).
+fn change_flags(
+    ctx: &Context,
+    profile: &Profile,
+    kind: Kind,
+    trigger: Trigger,
+    id: i64,
+    done: &Completion,
+) -> Result<Vec<String>> {
+    if !matches!(trigger, Trigger::Manual | Trigger::Automatic) {
+        return Ok(Vec::new());
+    }
+    let rows = ctx.catalog.list(Some(&profile.name), false)?;
+    let previous = rows
+        .iter()
+        .filter(|r| {
+            r.id != id
+                && r.status == Status::Completed
+                && r.kind == kind
+                && matches!(r.trigger, Trigger::Manual | Trigger::Automatic)
+        })
+        .max_by_key(|r| r.id);
+    let Some(previous) = previous else {
+        return Ok(Vec::new());
+    };
+    let findings = change::compare(
+        change::Measure::of(previous),
+        change::Measure {
+            id,
+            size_bytes: Some(done.size_bytes),
+            tables: done.tables.as_ref(),
+        },
+        ctx.config.settings.change_alert_percent,
+    );
+    Ok(change::flag_warnings(&findings))
+}
+
+/// The retention run after a completed backup (none after a safety or uploaded one): the backups it deleted, or
+/// why it deleted nothing when the change check flagged the new backup.
+fn retention_after(
+    ctx: &Context,
+    profile: &Profile,
+    trigger: Trigger,
+    id: i64,
+    done: &Completion,
+) -> Result<(Vec<retention::Verdict>, Option<String>)> {
+    if !matches!(trigger, Trigger::Manual | Trigger::Automatic) {
+        return Ok((Vec::new(), None));
+    }
+    if !done.warnings.is_empty() {
+        let why = format!(
+            "retention deleted nothing: backup {id} was flagged by the change check; it runs again after a \
+             backup that is not flagged, or prune by hand with `backstop prune`"
+        );
+        ctx.log(
+            "prune",
+            Some(&profile.name),
+            "skipped",
+            &format!("{why} ({})", done.warnings.join("; ")),
+        );
+        return Ok((Vec::new(), Some(why)));
+    }
+    let pruned = prune_locked(ctx, profile, false, Some(id))?
+        .verdicts
+        .into_iter()
+        .filter(|v| !v.keep)
+        .collect();
+    Ok((pruned, None))
 }
 
 /// Verifies a finished `.partial` archive by reading it back, renames it into place and writes its sidecar.
@@ -1693,16 +1785,22 @@ pub fn prune(ctx: &Context, profile: Option<&str>, dry_run: bool) -> Result<Prun
     let profile = ctx.config.select(profile)?.clone();
     let _lock = ProfileLock::acquire(&ctx.paths, &profile.name)?;
     if dry_run {
-        return prune_locked(ctx, &profile, true);
+        return prune_locked(ctx, &profile, true, None);
     }
     ctx.logged("prune", Some(&profile.name), || {
-        let report = prune_locked(ctx, &profile, false)?;
+        let report = prune_locked(ctx, &profile, false, None)?;
         let n = report.verdicts.iter().filter(|v| !v.keep).count();
         Ok((report, format!("retention deleted {n} backup(s)")))
     })
 }
 
-fn prune_locked(ctx: &Context, profile: &Profile, dry_run: bool) -> Result<PruneReport> {
+/// `just_made`: the backup this run follows, which it never deletes (None for an explicit prune).
+fn prune_locked(
+    ctx: &Context,
+    profile: &Profile,
+    dry_run: bool,
+    just_made: Option<i64>,
+) -> Result<PruneReport> {
     let rows = ctx.catalog.list(Some(&profile.name), false)?;
     let summaries: Vec<retention::BackupSummary> = rows
         .iter()
@@ -1714,7 +1812,7 @@ fn prune_locked(ctx: &Context, profile: &Profile, dry_run: bool) -> Result<Prune
             pinned: r.pinned,
         })
         .collect();
-    let verdicts = retention::plan(&summaries, &profile.policy, Utc::now());
+    let verdicts = retention::plan_after(&summaries, &profile.policy, Utc::now(), just_made);
     if !dry_run {
         for verdict in retention::deletions(&verdicts) {
             if let Some(row) = rows.iter().find(|r| r.id == verdict.id) {
@@ -2073,6 +2171,9 @@ fn row_from_archive(file: &Path, storage_profile: &str, report: &mut RebuildRepo
                 error: None,
                 pinned,
                 tables: m.database.as_ref().map(|d| d.tables.clone()),
+                // The change check's flags live in the catalog only; a rebuilt row starts unflagged.
+                warnings: Vec::new(),
+                clock_ahead_secs: None,
             }
         }
         Err(e) => {
@@ -2096,6 +2197,8 @@ fn row_from_archive(file: &Path, storage_profile: &str, report: &mut RebuildRepo
                 error: Some(e.to_string()),
                 pinned,
                 tables: None,
+                warnings: Vec::new(),
+                clock_ahead_secs: None,
             }
         }
     }

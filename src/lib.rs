@@ -11,6 +11,7 @@
 //! - [`files`]: the files ("media") folder: walk into an archive, restore beside and swap, selective restore.
 //! - [`catalog`]: the history of backups, restores and jobs.
 //! - [`retention`], [`schedule`]: pure decisions, tested with case tables.
+//! - [`change`]: the change check that flags a backup whose data looks lost (pure).
 //! - [`lock`]: one lock per profile.
 //! - [`secrets`]: database passwords in the OS keyring, or a 0600 file when the user chose it.
 //! - [`health`]: the warnings a profile's banner shows (pure).
@@ -30,6 +31,7 @@
 
 pub mod archive;
 pub mod catalog;
+pub mod change;
 pub mod cli;
 pub mod config;
 pub mod demo;

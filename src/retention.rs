@@ -7,6 +7,11 @@
 //! Vocabulary used below: the *series* is the completed manual, automatic and old safety backups that are not
 //! pinned, newest first. `keep_last` ranks and the daily/weekly/monthly rules walk this series; pinned, uploaded
 //! and young safety backups sit outside it so they never use up a slot of those rules.
+//!
+//! Clocks: a time later than now is never trusted. A backup dated in the future (taken while the clock was ahead,
+//! or seen after the clock jumped back) is kept but sits outside the series, so it never takes the place of a
+//! current backup in keep-last, the day/week/month rules or the age limit, and it is not "the newest backup".
+//! The backup a retention run follows (`plan_after`) is never deleted by it, whatever the clocks say.
 
 use chrono::{DateTime, Datelike, Duration, Utc};
 
@@ -21,6 +26,32 @@ const SAFETY_GRACE: Duration = Duration::days(7);
 const FUTURE_TOLERANCE: Duration = Duration::minutes(5);
 
 const NEWEST_REASON: &str = "newest completed backup (always kept)";
+
+const JUST_MADE_REASON: &str = "the backup just made (never deleted by the retention run after it)";
+
+/// How many seconds ahead of `now` a backup is dated, when that is more than ordinary skew; `None` for a backup
+/// that is not in the future. `list --json` shows it as `clock_ahead_secs`, History as a badge.
+pub fn clock_ahead_secs(created_at: DateTime<Utc>, now: DateTime<Utc>) -> Option<i64> {
+    let ahead = created_at.signed_duration_since(now);
+    (ahead > FUTURE_TOLERANCE).then(|| ahead.num_seconds())
+}
+
+/// A span of seconds in the largest unit a user reads at a glance, rounded: "400 days", "3 hours", "12 minutes"
+/// (a backup made 400 days ahead reads "400 days" a few seconds later too).
+pub fn span_text(secs: i64) -> String {
+    let unit_secs = match secs.abs() {
+        s if s >= 86_400 => 86_400,
+        s if s >= 3_600 => 3_600,
+        _ => 60,
+    };
+    let n = (secs.abs() + unit_secs / 2) / unit_secs;
+    let unit = match unit_secs {
+        86_400 => "day",
+        3_600 => "hour",
+        _ => "minute",
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
 
 /// One backup as retention sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,15 +84,23 @@ pub struct Verdict {
 enum Protection {
     Pinned,
     Uploaded,
+    /// Dated this many seconds after now.
+    Future(i64),
     YoungSafety,
 }
 
 impl Protection {
-    fn reason(self) -> &'static str {
+    fn reason(self) -> String {
         match self {
-            Protection::Pinned => "pinned",
-            Protection::Uploaded => "uploaded (only deleted by hand)",
-            Protection::YoungSafety => "safety backup younger than 7 days",
+            Protection::Pinned => "pinned".to_string(),
+            Protection::Uploaded => "uploaded (only deleted by hand)".to_string(),
+            // Deleting data on the strength of a wrong clock is the one mistake retention must not make, so it
+            // waits until the clocks agree; meanwhile the backup holds no slot a current backup needs.
+            Protection::Future(secs) => format!(
+                "dated {} in the future (clock ahead when it was taken?); kept, outside keep_last and max_age",
+                span_text(secs)
+            ),
+            Protection::YoungSafety => "safety backup younger than 7 days".to_string(),
         }
     }
 }
@@ -81,7 +120,9 @@ fn protection(backup: &BackupSummary, now: DateTime<Utc>) -> Option<Protection> 
     match backup.trigger {
         // Imported archives cannot be recreated by Backstop, so only the user removes them.
         Trigger::Uploaded => Some(Protection::Uploaded),
-        // A future-dated safety backup has a negative age and so counts as young: keeping it is the safe side.
+        _ if clock_ahead_secs(backup.created_at, now).is_some() => Some(Protection::Future(
+            backup.created_at.signed_duration_since(now).num_seconds(),
+        )),
         Trigger::Safety if now.signed_duration_since(backup.created_at) < SAFETY_GRACE => {
             Some(Protection::YoungSafety)
         }
@@ -89,21 +130,37 @@ fn protection(backup: &BackupSummary, now: DateTime<Utc>) -> Option<Protection> 
     }
 }
 
-/// Decide which of one profile's backups to keep. Pure.
+/// Decide which of one profile's backups to keep (`prune`, and its dry run). Pure.
 ///
-/// Returns one verdict per completed backup, newest first (created_at desc, then id desc); backups in any other
-/// status are left out because there is no archive to delete.
+/// Returns one verdict per completed backup, newest first (created_at desc, then id desc, a future-dated backup
+/// placed as if taken now); backups in any other status are left out because there is no archive to delete.
 pub fn plan(backups: &[BackupSummary], policy: &Policy, now: DateTime<Utc>) -> Vec<Verdict> {
+    plan_after(backups, policy, now, None)
+}
+
+/// `plan` for the retention run that follows backup `just_made`, which it never deletes: not even when the clock
+/// jumped back by less than the skew tolerance, so that an older-looking stamp ranks it behind the others.
+pub fn plan_after(
+    backups: &[BackupSummary],
+    policy: &Policy,
+    now: DateTime<Utc>,
+    just_made: Option<i64>,
+) -> Vec<Verdict> {
     let mut completed: Vec<&BackupSummary> = backups
         .iter()
         .filter(|backup| backup.status == Status::Completed)
         .collect();
-    // Ties on created_at fall back to the id so the order (and so "newest") never depends on input order.
-    completed.sort_by(|a, b| {
-        b.created_at
-            .cmp(&a.created_at)
-            .then_with(|| b.id.cmp(&a.id))
-    });
+    // As if taken now: a future-dated backup is never ordered before a current one.
+    let placed = |backup: &BackupSummary| match clock_ahead_secs(backup.created_at, now) {
+        Some(_) => now,
+        None => backup.created_at,
+    };
+    // Ties fall back to the id so the order (and so "newest") never depends on input order.
+    completed.sort_by(|a, b| placed(b).cmp(&placed(a)).then_with(|| b.id.cmp(&a.id)));
+    // The newest backup whose date can be trusted; a future-dated one is kept anyway.
+    let newest = completed
+        .iter()
+        .position(|backup| clock_ahead_secs(backup.created_at, now).is_none());
 
     let mut series: Vec<&BackupSummary> = Vec::new();
     let mut places: Vec<Place> = Vec::with_capacity(completed.len());
@@ -142,8 +199,9 @@ pub fn plan(backups: &[BackupSummary], policy: &Policy, now: DateTime<Utc>) -> V
             let (keep, reason) = match place {
                 // Whatever else the policy says, a profile never ends up with no backup at all (e.g. after
                 // the machine was off for longer than max_age_days). It still holds its series slot, if any.
-                _ if index == 0 => (true, NEWEST_REASON.to_string()),
-                Place::Protected(protection) => (true, protection.reason().to_string()),
+                _ if Some(index) == newest => (true, NEWEST_REASON.to_string()),
+                _ if Some(backup.id) == just_made => (true, JUST_MADE_REASON.to_string()),
+                Place::Protected(protection) => (true, protection.reason()),
                 Place::Series(slot) => decide_rotated(backup, slot, policy, &rules, now),
             };
             Verdict {
@@ -202,7 +260,7 @@ fn decide_rotated(
     let rank = slot + 1;
     let age = now.signed_duration_since(backup.created_at);
     // The age limit wins over every count rule: it is the user's promise that nothing older survives.
-    // A future-dated backup has a negative age and so is never caught here.
+    // Future-dated backups are not series members, so an age is never negative here.
     if policy.max_age_days > 0 && age > Duration::days(i64::from(policy.max_age_days)) {
         return (
             false,
@@ -240,11 +298,6 @@ fn decide_rotated(
                 policy.keep_monthly
             ),
         );
-    }
-    // A backup from "the future" means some clock is wrong; deleting data on the strength of a wrong clock is
-    // the one mistake retention must not make, so it waits until the clocks agree.
-    if age < -FUTURE_TOLERANCE {
-        return (true, "dated in the future (clock skew?)".to_string());
     }
     (
         false,
@@ -672,21 +725,6 @@ mod tests {
                 ],
             },
             Case {
-                name: "future-dated backups are kept and count toward keep_last",
-                policy: policy(1, 30),
-                now: now(),
-                backups: vec![
-                    bk(1, "2026-11-19T12:00:00Z", Automatic),
-                    bk(2, "2026-11-22T12:00:00Z", Automatic),
-                    bk(3, "2026-11-25T12:00:00Z", Automatic),
-                ],
-                expect: vec![
-                    (3, true, NEWEST_REASON),
-                    (2, true, "dated in the future (clock skew?)"),
-                    (1, false, BEYOND_1_3),
-                ],
-            },
-            Case {
                 name: "ties in created_at are ordered by id, larger id newest",
                 policy: policy(2, 0),
                 now: now(),
@@ -744,6 +782,209 @@ mod tests {
                 .collect();
             assert_eq!(got, want, "case: {}", case.name);
         }
+    }
+
+    /// Clock anomalies: `just_made` is the backup the retention run follows (None: an explicit prune).
+    struct ClockCase {
+        name: &'static str,
+        policy: Policy,
+        just_made: Option<i64>,
+        backups: Vec<BackupSummary>,
+        /// (id, keep, reason), newest first.
+        expect: Vec<(i64, bool, &'static str)>,
+    }
+
+    const AHEAD_400_DAYS: &str = "dated 400 days in the future (clock ahead when it was taken?); kept, outside keep_last and max_age";
+    const AHEAD_1_DAY: &str = "dated 1 day in the future (clock ahead when it was taken?); kept, outside keep_last and max_age";
+
+    fn clock_cases() -> Vec<ClockCase> {
+        vec![
+            ClockCase {
+                name: "keep-last 1: a backup 400 days ahead does not make the new one delete itself",
+                policy: policy(1, 0),
+                just_made: Some(3),
+                backups: vec![
+                    bk(1, "2027-12-25T12:00:00Z", Automatic),
+                    days_ago(2, 1, Manual),
+                    bk(3, NOW, Manual),
+                ],
+                expect: vec![
+                    (3, true, NEWEST_REASON),
+                    (1, true, AHEAD_400_DAYS),
+                    (2, false, BEYOND_1_2),
+                ],
+            },
+            ClockCase {
+                name: "keep-last 3 keeps three current backups besides the future one",
+                policy: policy(3, 0),
+                just_made: Some(5),
+                backups: vec![
+                    bk(1, "2027-12-25T12:00:00Z", Automatic),
+                    days_ago(2, 3, Manual),
+                    days_ago(3, 2, Manual),
+                    days_ago(4, 1, Manual),
+                    bk(5, NOW, Automatic),
+                ],
+                expect: vec![
+                    (5, true, NEWEST_REASON),
+                    (1, true, AHEAD_400_DAYS),
+                    (4, true, "within keep_last 3 (#2)"),
+                    (3, true, "within keep_last 3 (#3)"),
+                    (
+                        2,
+                        false,
+                        "beyond keep_last 3 (#4) and not kept by daily/weekly/monthly rules",
+                    ),
+                ],
+            },
+            ClockCase {
+                name: "explicit prune: the future one is not the newest, the newest current one is",
+                policy: policy(1, 0),
+                just_made: None,
+                backups: vec![
+                    days_ago(2, 2, Manual),
+                    days_ago(3, 1, Manual),
+                    bk(9, "2027-12-25T12:00:00Z", Automatic),
+                ],
+                expect: vec![
+                    (9, true, AHEAD_400_DAYS),
+                    (3, true, NEWEST_REASON),
+                    (2, false, BEYOND_1_2),
+                ],
+            },
+            ClockCase {
+                name: "max_age: the future one is not aged, current ones are aged from now",
+                policy: policy(5, 10),
+                just_made: Some(3),
+                backups: vec![
+                    days_ago(1, 20, Manual),
+                    bk(2, "2027-12-25T12:00:00Z", Manual),
+                    bk(3, NOW, Manual),
+                ],
+                expect: vec![
+                    (3, true, NEWEST_REASON),
+                    (2, true, AHEAD_400_DAYS),
+                    (1, false, "older than max_age_days 10 (20 days old)"),
+                ],
+            },
+            ClockCase {
+                name: "keep_daily walks current backups only",
+                policy: Policy {
+                    keep_daily: 2,
+                    ..policy(1, 0)
+                },
+                just_made: Some(4),
+                backups: vec![
+                    days_ago(1, 2, Manual),
+                    days_ago(2, 1, Manual),
+                    bk(3, "2026-11-25T12:00:00Z", Manual),
+                    bk(4, NOW, Manual),
+                ],
+                expect: vec![
+                    (4, true, NEWEST_REASON),
+                    (
+                        3,
+                        true,
+                        "dated 5 days in the future (clock ahead when it was taken?); kept, outside keep_last and max_age",
+                    ),
+                    (2, true, "newest of day 2026-11-19 (keep_daily 2)"),
+                    (1, false, BEYOND_1_3),
+                ],
+            },
+            ClockCase {
+                name: "clock jumped back a day: the backup made 'yesterday' is kept, today's looks ahead and is kept",
+                policy: policy(1, 0),
+                just_made: Some(2),
+                backups: vec![days_ago(1, -1, Manual), bk(2, NOW, Manual)],
+                expect: vec![(2, true, NEWEST_REASON), (1, true, AHEAD_1_DAY)],
+            },
+            ClockCase {
+                name: "clock jumped back 2 minutes (within tolerance): the backup just made still survives",
+                policy: policy(1, 0),
+                just_made: Some(2),
+                backups: vec![bk(1, "2026-11-20T12:02:00Z", Manual), bk(2, NOW, Manual)],
+                expect: vec![(1, true, NEWEST_REASON), (2, true, JUST_MADE_REASON)],
+            },
+            ClockCase {
+                name: "a future-dated safety backup is kept as future, not as young",
+                policy: policy(1, 0),
+                just_made: Some(2),
+                backups: vec![bk(1, "2027-12-25T12:00:00Z", Safety), bk(2, NOW, Manual)],
+                expect: vec![(2, true, NEWEST_REASON), (1, true, AHEAD_400_DAYS)],
+            },
+            ClockCase {
+                name: "a pinned future backup says pinned",
+                policy: policy(1, 0),
+                just_made: Some(2),
+                backups: vec![
+                    pinned(bk(1, "2027-12-25T12:00:00Z", Manual)),
+                    bk(2, NOW, Manual),
+                ],
+                expect: vec![(2, true, NEWEST_REASON), (1, true, "pinned")],
+            },
+            ClockCase {
+                name: "up to 5 minutes ahead is ordinary skew: a current backup holding the newest place",
+                policy: policy(1, 0),
+                just_made: None,
+                backups: vec![
+                    days_ago(1, 1, Manual),
+                    bk(2, "2026-11-20T12:05:00Z", Manual),
+                ],
+                expect: vec![(2, true, NEWEST_REASON), (1, false, BEYOND_1_2)],
+            },
+            ClockCase {
+                name: "only future-dated backups: all kept",
+                policy: policy(1, 0),
+                just_made: None,
+                backups: vec![
+                    bk(1, "2027-12-24T12:00:00Z", Manual),
+                    bk(2, "2027-12-25T12:00:00Z", Manual),
+                ],
+                expect: vec![
+                    (2, true, AHEAD_400_DAYS),
+                    (
+                        1,
+                        true,
+                        "dated 399 days in the future (clock ahead when it was taken?); kept, outside keep_last and max_age",
+                    ),
+                ],
+            },
+        ]
+    }
+
+    #[test]
+    fn plan_clock_cases() {
+        for case in clock_cases() {
+            let got: Vec<(i64, bool, String)> =
+                plan_after(&case.backups, &case.policy, now(), case.just_made)
+                    .into_iter()
+                    .map(|v| (v.id, v.keep, v.reason))
+                    .collect();
+            let want: Vec<(i64, bool, String)> = case
+                .expect
+                .iter()
+                .map(|(id, keep, reason)| (*id, *keep, reason.to_string()))
+                .collect();
+            assert_eq!(got, want, "case: {}", case.name);
+        }
+    }
+
+    #[test]
+    fn clock_ahead_and_span_text() {
+        assert_eq!(span_text(400 * 86_400 - 5), "400 days");
+        let cases: [(&str, Option<i64>, &str); 5] = [
+            ("2026-11-20T12:00:00Z", None, ""),
+            ("2026-11-20T12:05:00Z", None, ""),
+            ("2026-11-20T12:05:01Z", Some(301), "5 minutes"),
+            ("2026-11-20T13:00:00Z", Some(3600), "1 hour"),
+            ("2027-12-25T12:00:00Z", Some(400 * 86_400), "400 days"),
+        ];
+        for (when, secs, text) in cases {
+            let got = clock_ahead_secs(at(when), now());
+            assert_eq!(got, secs, "{when}");
+            assert_eq!(got.map(span_text).unwrap_or_default(), text, "{when}");
+        }
+        assert_eq!(clock_ahead_secs(at("2026-11-19T12:00:00Z"), now()), None);
     }
 
     #[test]

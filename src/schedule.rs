@@ -5,10 +5,6 @@
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 
-/// A last backup at most this far in the future is ordinary clock skew (NTP correction, a catalog written on
-/// another machine), not a clock that moved backwards; treating it as on time avoids a needless extra backup.
-const BACKWARDS_SKEW_TOLERANCE: Duration = Duration::minutes(5);
-
 /// Whether an automatic backup is due, and what to tell the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DueCheck {
@@ -50,7 +46,9 @@ pub fn check(
     };
 
     let elapsed = now.signed_duration_since(last);
-    if elapsed < -BACKWARDS_SKEW_TOLERANCE {
+    // A last backup a few minutes ahead is ordinary clock skew (an NTP correction, a catalog written on another
+    // machine) and counts as on time; further ahead, the clock moved backwards (or was ahead when it was taken).
+    if crate::retention::clock_ahead_secs(last, now).is_some() {
         // Waiting for the clock to reach the bad timestamp could mean no backups for a long time.
         return due_now(
             0,
@@ -215,6 +213,18 @@ mod tests {
         Case {
             name: "clock moved backwards 2 h",
             last: Some("2026-11-20T14:00:00Z"),
+            enabled: true,
+            interval_hours: 24,
+            due: true,
+            missed: 0,
+            next_at: Some(NOW),
+            reason: "last automatic backup is dated in the future (clock moved backwards); backing up now",
+        },
+        Case {
+            // The clock was 400 days ahead when it was taken: waiting for the clock to reach it would stop
+            // automatic backups for 400 days. The catch-up backup made now becomes the base.
+            name: "last automatic backup 400 days ahead is due now, not in 400 days",
+            last: Some("2027-12-25T12:00:00Z"),
             enabled: true,
             interval_hours: 24,
             due: true,

@@ -1101,3 +1101,29 @@ fn a_full_backup_restores_database_and_files_folder_together_or_neither() {
     let restored: Vec<_> = common::tree_snapshot(&media).into_values().collect();
     assert_eq!(restored, files_before.into_values().collect::<Vec<_>>());
 }
+
+#[test]
+fn a_database_whose_tables_all_vanished_is_backed_up_flagged_and_retention_deletes_nothing() {
+    let home = TestHome::new();
+    let db = Db::new("vanished");
+    psql(
+        &db.name,
+        "CREATE TABLE orders (id serial PRIMARY KEY, note text);
+         INSERT INTO orders (note) SELECT 'order ' || g FROM generate_series(1, 200) g;",
+    );
+    db.profile(&home, "pg");
+    home.run_ok(&["profile", "edit", "pg", "--keep-last", "1"]);
+    let first = home.backup("pg");
+    psql(&db.name, "DROP TABLE orders");
+    let (report, _) = home.backup_json("pg");
+    let warnings = report["warnings"].to_string();
+    assert!(
+        warnings.contains("public.orders") && warnings.contains("gone"),
+        "{warnings}"
+    );
+    assert!(first.is_file(), "the backup before the loss was deleted");
+    let rows = home.list_json();
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r["status"] == "completed"), "{rows:#?}");
+    assert!(rows[1]["warnings"].to_string().contains("public.orders"));
+}

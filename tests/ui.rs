@@ -904,3 +904,23 @@ fn restoring_into_another_profile_names_both_and_needs_the_targets_name() {
         "alpha is untouched"
     );
 }
+
+#[test]
+fn history_badges_a_backup_dated_ahead_and_a_flagged_one_and_the_banner_says_so() {
+    let home = TestHome::new();
+    let db = home.sqlite_profile("shop", 400, &["--no-auto"]);
+    // 1: taken while the clock was 400 days ahead; 2: after 90% of the orders vanished (flagged).
+    home.run_at("+400d", &["backup", "--profile", "shop"]);
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute("DELETE FROM orders WHERE id > 40", [])
+        .unwrap();
+    home.backup("shop");
+    let mut w = open(&home);
+    w.harness
+        .get_by_label_contains("Backup 2 was flagged: table 'orders' went from 400 to 40 rows");
+    w.harness.state_mut().tab = Tab::History;
+    w.harness.step();
+    w.harness.get_by_label("400 days ahead");
+    w.harness.get_by_label("flagged");
+}

@@ -228,6 +228,33 @@ fn restore_comparison(ui: &mut egui::Ui, inspection: &Inspection) {
         });
 }
 
+/// "400 days ahead" beside a backup dated after now: its clock was ahead, and retention keeps it aside.
+fn clock_ahead_badge(ui: &mut egui::Ui, row: &BackupRow) {
+    if let Some(secs) = row.clock_ahead_secs {
+        ui.label(
+            RichText::new(format!("{} ahead", crate::retention::span_text(secs)))
+                .color(Color32::WHITE)
+                .background_color(Color32::from_rgb(190, 120, 0)),
+        )
+        .on_hover_text(
+            "Dated after this computer's clock: the clock was ahead when it was taken, or has since gone back. \
+             Retention keeps it, and it never takes the place of a current backup.",
+        );
+    }
+}
+
+/// "flagged" beside a backup the change check flagged, with its warnings on hover.
+fn flagged_badge(ui: &mut egui::Ui, row: &BackupRow) {
+    if !row.warnings.is_empty() {
+        ui.label(
+            RichText::new("flagged")
+                .color(Color32::WHITE)
+                .background_color(Color32::from_rgb(190, 120, 0)),
+        )
+        .on_hover_text(row.warnings.join("\n"));
+    }
+}
+
 fn local(t: chrono::DateTime<chrono::Utc>) -> String {
     t.with_timezone(&chrono::Local)
         .format("%Y-%m-%d %H:%M:%S")
@@ -352,6 +379,7 @@ impl BackstopApp {
                                 });
                                 table_row.col(|ui| {
                                     ui.label(local(row.created_at));
+                                    clock_ahead_badge(ui, row);
                                 });
                                 table_row.col(|ui| {
                                     let badge = RichText::new(row.status.as_str())
@@ -361,6 +389,7 @@ impl BackstopApp {
                                     if let Some(error) = &row.error {
                                         response.on_hover_text(error);
                                     }
+                                    flagged_badge(ui, row);
                                 });
                                 table_row.col(|ui| {
                                     ui.label(format!(

@@ -251,22 +251,37 @@ impl AppState {
                         report.warnings.len(),
                     )),
                 }
-                effects.push(Effect::Notify {
-                    summary: format!("Backstop: {} backed up", report.profile),
-                    body: format!(
-                        "{} in {:.1} s{}",
-                        human_size(report.size_bytes),
-                        report.duration_ms as f64 / 1000.0,
-                        if report.pruned.is_empty() {
-                            String::new()
-                        } else {
-                            format!(
-                                "; {} old backup(s) removed by retention",
-                                report.pruned.len()
-                            )
-                        }
+                let (summary, body) = match report.flagged_text() {
+                    // The change check thinks data was lost: say so louder than "backed up".
+                    Some(flagged) => {
+                        self.toast(
+                            ToastKind::Error,
+                            format!("Backup of {} flagged: {flagged}", report.profile),
+                            now,
+                        );
+                        (
+                            format!("Backstop: {} backed up, but flagged", report.profile),
+                            flagged,
+                        )
+                    }
+                    None => (
+                        format!("Backstop: {} backed up", report.profile),
+                        format!(
+                            "{} in {:.1} s{}",
+                            human_size(report.size_bytes),
+                            report.duration_ms as f64 / 1000.0,
+                            if report.pruned.is_empty() {
+                                String::new()
+                            } else {
+                                format!(
+                                    "; {} old backup(s) removed by retention",
+                                    report.pruned.len()
+                                )
+                            }
+                        ),
                     ),
-                });
+                };
+                effects.push(Effect::Notify { summary, body });
                 self.toast(ToastKind::Success, text, now);
                 if let Some((profile, missed)) = catch_up {
                     let text = if missed == 1 {
@@ -501,6 +516,58 @@ mod tests {
                 .text
                 .contains("database file not found")
         );
+    }
+
+    #[test]
+    fn a_flagged_backup_notifies_that_it_is_flagged_and_why() {
+        let now = Instant::now();
+        let report = |skipped: Option<&str>| crate::jobs::BackupReport {
+            id: 2,
+            profile: "shop".into(),
+            path: "/b/2.zip".into(),
+            size_bytes: 1000,
+            sha256: String::new(),
+            duration_ms: 100,
+            database_size_bytes: 4096,
+            pruned: Vec::new(),
+            warnings: vec!["table 'orders' went from 400 to 40 rows since backup 1".into()],
+            retention_skipped: skipped.map(str::to_string),
+        };
+        let cases = [
+            (
+                Some("retention deleted nothing: backup 2 was flagged"),
+                "Backstop: shop backed up, but flagged",
+                "from 400 to 40 rows since backup 1. retention deleted nothing",
+                ToastKind::Error,
+            ),
+            (
+                None,
+                "Backstop: shop backed up",
+                "1000 B",
+                ToastKind::Success,
+            ),
+        ];
+        for (skipped, summary, body, toast) in cases {
+            let mut state = AppState::default();
+            let effects = state.apply(
+                Event::Finished {
+                    ticket: 1,
+                    label: "Manual backup of shop".into(),
+                    result: Ok(JobOutput::Backup(Box::new(report(skipped)))),
+                },
+                now,
+            );
+            let notified: Vec<(String, String)> = effects
+                .into_iter()
+                .map(|e| match e {
+                    Effect::Notify { summary, body } => (summary, body),
+                })
+                .collect();
+            assert_eq!(notified.len(), 1, "{skipped:?}: one notification");
+            assert_eq!(notified[0].0, summary);
+            assert!(notified[0].1.contains(body), "{notified:?}");
+            assert_eq!(state.toasts[0].kind, toast, "{skipped:?}");
+        }
     }
 
     #[test]

@@ -66,6 +66,28 @@ impl TestHome {
             .unwrap()
     }
 
+    /// Runs the real binary under `faketime` with its wall clock shifted by `offset` (faketime's syntax: "+400d",
+    /// "-1d", "-2m") and expects success. The monotonic clock is left alone so timeouts behave as usual.
+    pub fn run_at(&self, offset: &str, args: &[&str]) -> Output {
+        let out = Command::new("faketime")
+            .arg("-f")
+            .arg(offset)
+            .arg(env!("CARGO_BIN_EXE_backstop"))
+            .args(args)
+            .env("BACKSTOP_HOME", self.home())
+            .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("the clock tests need faketime: apt-get install faketime");
+        assert!(
+            out.status.success(),
+            "faketime {offset} backstop {args:?}\nstdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
     /// Runs and expects exit code `code`; returns stdout.
     pub fn run_ok(&self, args: &[&str]) -> String {
         self.run_code(args, 0)
@@ -97,6 +119,14 @@ impl TestHome {
     pub fn backup(&self, profile: &str) -> PathBuf {
         let out = self.run_ok(&["backup", "--profile", profile]);
         PathBuf::from(out.trim())
+    }
+
+    /// `backstop backup --profile P --json`, expected to succeed → (the report, stderr).
+    pub fn backup_json(&self, profile: &str) -> (serde_json::Value, String) {
+        let out = self.run(&["backup", "--profile", profile, "--json"]);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        (serde_json::from_slice(&out.stdout).unwrap(), stderr)
     }
 
     /// The catalog rows as `list --json --all` prints them.
