@@ -835,3 +835,33 @@ fn settings_edit_the_files_folder_excludes_and_default_kind_and_refuse_a_bad_glo
     assert!(toast.contains("not a valid glob"), "{toast}");
     assert_eq!(backstop::config::Config::load(&config_file).unwrap(), saved);
 }
+
+/// An archive with a crafted manifest (a checksum that is not hex, with a two-byte character where the entry
+/// table cut it) found by `catalog rebuild`: History lists it as corrupted, and Show says why instead of crashing.
+#[test]
+fn a_crafted_archive_after_rebuild_is_shown_as_a_message_not_a_crash() {
+    let home = TestHome::new();
+    home.sqlite_profile("shop", 100, &[]);
+    let real = home.backup("shop");
+    let crafted = real.with_file_name("shop_database_20300101_000000_manual.zip");
+    common::with_manifest(&real, &crafted, |m| {
+        m["entries"][0]["sha256"] = serde_json::json!(format!("a{}b", "é".repeat(31)));
+    });
+    std::fs::remove_file(&real).unwrap();
+    home.run_ok(&["catalog", "rebuild"]);
+    let mut w = open(&home);
+    assert_eq!(
+        w.rows().iter().map(|r| r.status).collect::<Vec<_>>(),
+        vec![Status::Corrupted]
+    );
+    w.harness.state_mut().tab = Tab::History;
+    w.harness.step();
+    w.harness
+        .get_all_by_label("Show")
+        .next()
+        .unwrap()
+        .click_accesskit();
+    let message = w.toast("sha256");
+    assert!(message.contains("64 lowercase hex digits"), "{message}");
+    assert!(w.harness.state().state.shown.is_none());
+}

@@ -265,3 +265,32 @@ pub fn psql(db: &str, sql: &str) -> String {
     );
     String::from_utf8(out.stdout).unwrap()
 }
+
+/// Copies a Backstop archive to `dest` with its manifest changed by `edit`, every other entry as it was: a
+/// crafted archive whose entries are all real, so only the edited field can be what is refused.
+pub fn with_manifest(archive: &Path, dest: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    use std::io::Read;
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(archive).unwrap()).unwrap();
+    let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i).unwrap();
+        let name = entry.name().unwrap().into_owned();
+        let mut bytes = Vec::new();
+        entry.read_to_end(&mut bytes).unwrap();
+        entries.push((name, bytes));
+    }
+    let (_, manifest) = entries
+        .iter_mut()
+        .find(|(name, _)| name == "manifest.json")
+        .unwrap();
+    let mut value: serde_json::Value = serde_json::from_slice(manifest).unwrap();
+    edit(&mut value);
+    *manifest = serde_json::to_vec_pretty(&value).unwrap();
+    // The manifest goes last, as Backstop writes it.
+    entries.sort_by_key(|(name, _)| name == "manifest.json");
+    let refs: Vec<(&str, &[u8])> = entries
+        .iter()
+        .map(|(name, bytes)| (name.as_str(), bytes.as_slice()))
+        .collect();
+    raw_zip(dest, &refs);
+}
