@@ -4,7 +4,7 @@
 //! takes its profile's lock, reports through a [`JobControl`], and records itself in the catalog and the log.
 
 use crate::archive::{self, ArchiveReader, ArchiveWriter, Manifest, VerifyReport};
-use crate::catalog::{BackupRow, Catalog, Completion, JobRow, RestoreRow};
+use crate::catalog::{BackupRow, Catalog, CatalogLock, Completion, JobRow, RestoreRow};
 use crate::config::{Config, Paths, Profile};
 use crate::engine;
 use crate::error::{Error, IoContext, Result};
@@ -253,7 +253,7 @@ pub fn engine_for(ctx: &Context, profile: &Profile) -> Result<Box<dyn engine::En
 /// a scheduled backup never creates a missing storage folder, which is how an unmounted drive looks).
 pub fn prepare_profile(profile: &Profile) -> Result<()> {
     crate::config::validate_profile_name(&profile.name)?;
-    if let Some(problem) = profile.policy.problems().first() {
+    if let Some(problem) = profile.problems().first() {
         return Err(Error::Usage(problem.clone()));
     }
     if let Some(files) = &profile.files_dir
@@ -1911,10 +1911,21 @@ pub struct RebuildReport {
 pub fn rebuild_catalog(paths: &Paths, job: &JobControl) -> Result<RebuildReport> {
     paths.ensure()?;
     let config = Config::load(&paths.config_file)?;
+    // An unplugged drive looks like a missing folder: rebuilding then would drop its backups from the catalog.
+    if let Some(profile) = config.profiles.iter().find(|p| !p.storage_dir.is_dir()) {
+        return Err(Error::JobFailed(format!(
+            "profile {}'s storage folder {} is missing (is the drive mounted?); the catalog was not rebuilt, \
+             since that profile's backups would drop out of it",
+            profile.name,
+            profile.storage_dir.display()
+        )));
+    }
     let mut locks = Vec::new();
     for profile in &config.profiles {
         locks.push(ProfileLock::acquire(paths, &profile.name)?);
     }
+    // Held to the end: nobody opens (or creates) the catalog while it is replaced, and rebuilds run one at a time.
+    let catalog_lock = CatalogLock::acquire(&paths.catalog_file)?;
     let new_path = fsutil::partial_path(&paths.catalog_file);
     for suffix in ["", "-wal", "-shm", "-journal"] {
         let mut p = new_path.clone().into_os_string();
@@ -1927,7 +1938,7 @@ pub fn rebuild_catalog(paths: &Paths, job: &JobControl) -> Result<RebuildReport>
         old_catalog: None,
     };
     {
-        let catalog = Catalog::open(&new_path)?;
+        let catalog = Catalog::open_locked(&new_path, &catalog_lock)?;
         let mut rows = Vec::new();
         let mut seen_dirs = std::collections::HashSet::new();
         for profile in &config.profiles {
@@ -1956,7 +1967,7 @@ pub fn rebuild_catalog(paths: &Paths, job: &JobControl) -> Result<RebuildReport>
         rows.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.path.cmp(&b.path)));
         // Keep the ids (and job timings) the old catalog gave these archives, when it can still be read, so that
         // ids in scripts and in the restore log stay true.
-        if let Ok(old) = Catalog::open(&paths.catalog_file)
+        if let Ok(old) = Catalog::open_locked(&paths.catalog_file, &catalog_lock)
             && let Ok(old_rows) = old.list(None, true)
         {
             let by_path: std::collections::HashMap<&Path, &BackupRow> = old_rows
@@ -1984,12 +1995,8 @@ pub fn rebuild_catalog(paths: &Paths, job: &JobControl) -> Result<RebuildReport>
         catalog.into_single_file()?;
     }
     if paths.catalog_file.exists() {
-        let stamp = Utc::now().format("%Y%m%d_%H%M%S");
-        let old = paths
-            .catalog_file
-            .with_file_name(format!("catalog.sqlite3.old-{stamp}"));
-        std::fs::rename(&paths.catalog_file, &old)
-            .ctx("cannot move old catalog aside", &paths.catalog_file)?;
+        let old = old_catalog_path(&paths.catalog_file, Utc::now());
+        fsutil::rename_no_replace(&paths.catalog_file, &old)?;
         for suffix in ["-wal", "-shm"] {
             let mut from = paths.catalog_file.clone().into_os_string();
             from.push(suffix);
@@ -2002,8 +2009,33 @@ pub fn rebuild_catalog(paths: &Paths, job: &JobControl) -> Result<RebuildReport>
     std::fs::rename(&new_path, &paths.catalog_file)
         .ctx("cannot put new catalog in place", &paths.catalog_file)?;
     fsutil::sync_dir(fsutil::parent_of(&paths.catalog_file))?;
+    drop(catalog_lock);
     drop(locks);
     Ok(report)
+}
+
+/// A name for the old catalog a rebuild keeps, `catalog.sqlite3.old-<UTC stamp>[-N]`, that no file (nor its
+/// `-wal` or `-shm`) uses yet: a saved copy is never overwritten, not even by a second rebuild in the same second.
+fn old_catalog_path(catalog: &Path, now: chrono::DateTime<Utc>) -> PathBuf {
+    let base = format!(
+        "{}.old-{}",
+        catalog.file_name().unwrap_or_default().to_string_lossy(),
+        now.format("%Y%m%d_%H%M%S")
+    );
+    let taken = |path: &Path| {
+        ["", "-wal", "-shm"].iter().any(|suffix| {
+            let mut name = path.as_os_str().to_os_string();
+            name.push(suffix);
+            std::fs::symlink_metadata(PathBuf::from(name)).is_ok()
+        })
+    };
+    (1u32..)
+        .map(|n| match n {
+            1 => catalog.with_file_name(&base),
+            n => catalog.with_file_name(format!("{base}-{n}")),
+        })
+        .find(|path| !taken(path))
+        .unwrap_or_else(|| catalog.with_file_name(base))
 }
 
 fn row_from_archive(file: &Path, storage_profile: &str, report: &mut RebuildReport) -> BackupRow {
