@@ -227,6 +227,11 @@ pub fn write_sidecar(archive: &Path, sha256: &str) -> Result<()> {
     )
 }
 
+/// Whether `text` is a SHA-256 as Backstop writes it: exactly 64 lowercase hex digits.
+pub fn is_sha256_hex(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 /// Why an entry name cannot be written to disk safely, if it cannot.
 pub fn unsafe_name_reason(name: &str) -> Option<&'static str> {
     if name.is_empty() {

@@ -17,7 +17,7 @@ use crate::{retention, schedule};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -1452,9 +1452,18 @@ pub fn verify(
     Ok(outcomes)
 }
 
+/// The SHA-256 a `.sha256` sidecar records: only 64 lowercase hex digits count (the file is not trusted, and only
+/// its first line is read).
 fn read_sidecar(archive: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(archive::sidecar_path(archive)).ok()?;
-    text.split_whitespace().next().map(str::to_string)
+    let mut head = Vec::new();
+    std::fs::File::open(archive::sidecar_path(archive))
+        .and_then(|file| file.take(4096).read_to_end(&mut head))
+        .ok()?;
+    let text = String::from_utf8_lossy(&head);
+    text.split_whitespace()
+        .next()
+        .filter(|sha| archive::is_sha256_hex(sha))
+        .map(str::to_string)
 }
 
 /// Reads an archive's manifest (after the same structural checks as a restore), by id or path.

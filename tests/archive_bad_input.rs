@@ -1101,8 +1101,13 @@ fn crafted_manifests() -> Vec<(
         ),
         (
             "entry time out of range",
-            Box::new(|m: &mut Value| m["entries"][1]["mtime"] = json!("1000-01-01T00:00:00Z")),
-            &["mtime", README],
+            Box::new(|m: &mut Value| m["entries"][1]["mtime"] = json!("0000-01-01T00:00:00Z")),
+            &["mtime", README, "0000"],
+        ),
+        (
+            "unreadable entry time",
+            Box::new(|m: &mut Value| m["entries"][1]["mtime"] = json!("noon")),
+            &["mtime", "noon"],
         ),
         (
             "database size past what can be stored",
@@ -1140,9 +1145,14 @@ fn crafted_manifests() -> Vec<(
             &["database.entry", README],
         ),
         (
-            "database name with a slash",
-            Box::new(|m: &mut Value| m["database"]["name"] = json!("../shop")),
-            &["database.name"],
+            "empty database name",
+            Box::new(|m: &mut Value| m["database"]["name"] = json!("")),
+            &["database.name", "empty"],
+        ),
+        (
+            "database name with a NUL",
+            Box::new(|m: &mut Value| m["database"]["name"] = json!("shop\u{0}")),
+            &["database.name", "NUL"],
         ),
         (
             "version text with a terminal escape",
@@ -1213,9 +1223,16 @@ fn a_crafted_archive_found_by_rebuild_is_corrupted_and_show_refuses_it() {
     common::with_manifest(&f.archive, &crafted, |m| {
         m["entries"][0]["sha256"] = json!(non_hex_sha());
     });
+    // A sidecar that holds no checksum at all is not taken as one (it would make the good archive look damaged).
+    let sidecar = PathBuf::from(format!("{}.sha256", f.archive.display()));
+    std::fs::write(&sidecar, format!("{}  {}\n", non_hex_sha(), s(&f.archive))).unwrap();
     let r = f.run(&["catalog", "rebuild"], 0);
     assert_has(&r.stdout, &["damaged", "sha256"]);
     let rows = f.home.list_json();
+    let good = rows.iter().find(|r| r["path"] == s(&f.archive)).unwrap();
+    assert_eq!(good["status"], "completed", "{good}");
+    assert_eq!(good["sha256"], Value::Null, "{good}");
+    f.run(&["verify", &good["id"].to_string()], 0);
     let row = rows
         .iter()
         .find(|r| r["path"] == s(&crafted))

@@ -29,8 +29,11 @@ const MAX_MODE: u32 = 0o7777;
 
 /// The first and the last year (exclusive) a backup may have been taken: zip's own clock starts in 1980.
 const BACKUP_YEARS: (i32, i32) = (1980, 2200);
-/// The first and the last year (exclusive) of a file's modification time (what every file system can hold).
-const FILE_YEARS: (i32, i32) = (1601, 10000);
+/// The first and the last year (exclusive) of a file's modification time: any a file system may hold that RFC 3339
+/// can write (a btrfs file may well say year 1000; its archive must still open).
+const FILE_YEARS: (i32, i32) = (1, 10000);
+/// Longest entry path, in bytes (a files folder may nest deeper than `PATH_MAX`).
+const MAX_PATH_BYTES: usize = 1 << 16;
 
 /// Why the manifest cannot be trusted, naming the field, if it cannot.
 pub(super) fn manifest(m: &Manifest) -> Result<(), String> {
@@ -54,12 +57,10 @@ pub(super) fn manifest(m: &Manifest) -> Result<(), String> {
     }
     if let Some(db) = &m.database {
         text("database.engine_version", &db.engine_version, false)?;
-        text("database.name", &db.name, false)?;
-        if db.name.is_empty() || db.name.contains(['/', '\\']) {
-            return Err(format!(
-                "database.name '{}' is not a database name",
-                db.name
-            ));
+        // A server's database name may hold any character but NUL (even '/'); it is only ever shown.
+        text("database.name", &db.name, true)?;
+        if db.name.is_empty() {
+            return Err("database.name is empty".into());
         }
         if !db.entry.starts_with("database/") || unsafe_name_reason(&db.entry).is_some() {
             return Err(format!(
@@ -111,16 +112,13 @@ pub(super) fn manifest(m: &Manifest) -> Result<(), String> {
 
 /// One entry's record (its path is named by the caller).
 fn check_entry(entry: &ManifestEntry) -> Result<(), String> {
-    // `path` is not shown here: the caller names the entry, and its text may be anything until this passes.
-    if entry.path.len() > MAX_TEXT_BYTES {
-        return Err(format!("path is longer than {MAX_TEXT_BYTES} bytes"));
+    if entry.path.len() > MAX_PATH_BYTES {
+        return Err(format!("path is longer than {MAX_PATH_BYTES} bytes"));
     }
     if let Some(reason) = unsafe_name_reason(&entry.path) {
         return Err(format!("path is unsafe: {reason}"));
     }
-    if entry.path.chars().any(char::is_control) {
-        return Err("path holds a control character".into());
-    }
+    // Control characters are allowed: a Linux file name may hold them, and the folder must come back as it was.
     let is_dir_name = entry.path.ends_with('/');
     if is_dir_name != (entry.entry_type == EntryType::Dir) {
         return Err(
@@ -158,11 +156,7 @@ fn check_entry(entry: &ManifestEntry) -> Result<(), String> {
 
 /// A SHA-256 as Backstop writes it: exactly 64 lowercase hex digits.
 fn sha256(field: &str, value: &str) -> Result<(), String> {
-    let ok = value.len() == 64
-        && value
-            .bytes()
-            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-    if ok {
+    if super::is_sha256_hex(value) {
         Ok(())
     } else {
         Err(format!("{field} must be 64 lowercase hex digits"))
@@ -255,4 +249,58 @@ pub(super) fn mtime<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<U
             })
         })
         .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::archive::{DatabaseInfo, FORMAT_NAME};
+    use crate::model::{EngineKind, Trigger};
+
+    fn entry(path: &str, entry_type: EntryType) -> ManifestEntry {
+        ManifestEntry {
+            entry_type,
+            ..ManifestEntry::plain(path, 1, &"a".repeat(64))
+        }
+    }
+
+    /// What Backstop itself may write from odd but legal sources must open again: file names with control
+    /// characters, a table name with a newline, a server database name with '/', a file from the year 1000.
+    #[test]
+    fn odd_but_legal_content_of_our_own_archives_passes() {
+        let old: DateTime<Utc> = "1000-06-01T00:00:00Z".parse().unwrap();
+        let mut link = entry("files/link\u{7}", EntryType::Symlink);
+        link.target = Some("../x\ny".into());
+        let mut file = entry("files/a\nb.txt", EntryType::File);
+        file.mtime = Some(old);
+        file.mode = Some(0o4755);
+        let m = Manifest {
+            format: FORMAT_NAME.into(),
+            format_version: 1,
+            app_version: "0.1.0".into(),
+            profile: "shop-2".into(),
+            kind: Kind::Full,
+            trigger: Trigger::Uploaded,
+            created_at: "2026-01-01T00:00:00Z".parse().unwrap(),
+            database: Some(DatabaseInfo {
+                engine: EngineKind::Postgres,
+                engine_version: "16.4 (Debian 16.4-1.pgdg120+1)".into(),
+                name: "a/b\tc".into(),
+                entry: "database/a/b\tc.dump".into(),
+                size_bytes: 1 << 40,
+                tables: [("public.\"odd\nname\"".to_string(), 3)].into(),
+                schema_sha256: "0".repeat(64),
+                tool_version: Some("pg_dump (PostgreSQL) 16.4".into()),
+            }),
+            entries: vec![
+                entry("database/a/b\tc.dump", EntryType::File),
+                entry("files/", EntryType::Dir),
+                file,
+                link,
+            ],
+            imported_from: Some("backup\u{1b}.zip".into()),
+            warnings: vec!["table \"x\ny\" shrank".into()],
+        };
+        assert_eq!(manifest(&m), Ok(()));
+    }
 }
