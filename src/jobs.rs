@@ -1941,6 +1941,8 @@ pub fn rebuild_catalog(paths: &Paths, job: &JobControl) -> Result<RebuildReport>
         p.push(suffix);
         let _ = std::fs::remove_file(PathBuf::from(p));
     }
+    // A rebuild that fails or is cancelled leaves no half-made catalog behind.
+    let new_guard = TempGuard::new(new_path.clone());
     let mut report = RebuildReport {
         archives: 0,
         damaged: Vec::new(),
@@ -1954,9 +1956,9 @@ pub fn rebuild_catalog(paths: &Paths, job: &JobControl) -> Result<RebuildReport>
             if !seen_dirs.insert(profile.storage_dir.clone()) {
                 continue;
             }
-            let Ok(entries) = std::fs::read_dir(&profile.storage_dir) else {
-                continue;
-            };
+            // A folder that cannot be read would drop its backups just as a missing one: stop.
+            let entries = std::fs::read_dir(&profile.storage_dir)
+                .ctx("cannot read the storage folder", &profile.storage_dir)?;
             let mut files: Vec<PathBuf> = entries
                 .flatten()
                 .map(|e| e.path())
@@ -2015,6 +2017,7 @@ pub fn rebuild_catalog(paths: &Paths, job: &JobControl) -> Result<RebuildReport>
         }
         report.old_catalog = Some(old);
     }
+    let new_path = new_guard.keep();
     std::fs::rename(&new_path, &paths.catalog_file)
         .ctx("cannot put new catalog in place", &paths.catalog_file)?;
     fsutil::sync_dir(fsutil::parent_of(&paths.catalog_file))?;
