@@ -4,6 +4,7 @@
 //! manifests. A backup row starts `running` and becomes `completed` only after its archive was verified and renamed.
 
 use crate::error::{Error, Result};
+use crate::lock::FileLock;
 use crate::model::{Kind, Status, Trigger};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -226,46 +227,18 @@ fn backup_from_row(row: &Row) -> rusqlite::Result<BackupRow> {
     })
 }
 
-/// An OS lock on `<catalog>.lock`, held while a catalog is created or migrated, and by `catalog rebuild` while it
-/// replaces the catalog: several processes starting at once on a new home would otherwise race on the schema (and
-/// the losers be told their catalog may be damaged). A crash releases it.
-#[derive(Debug)]
-pub struct CatalogLock {
-    _file: std::fs::File,
-}
-
-impl CatalogLock {
-    /// Waits for and takes the lock of the catalog at `catalog`.
-    pub fn acquire(catalog: &Path) -> Result<CatalogLock> {
-        let mut name = catalog.as_os_str().to_os_string();
-        name.push(".lock");
-        let path = PathBuf::from(name);
-        let mut options = std::fs::OpenOptions::new();
-        options.create(true).truncate(false).write(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let file = options
-            .open(&path)
-            .map_err(|e| Error::io("cannot open the catalog's lock file", &path, e))?;
-        file.lock()
-            .map_err(|e| Error::io("cannot lock the catalog", &path, e))?;
-        Ok(CatalogLock { _file: file })
-    }
-}
-
 impl Catalog {
-    /// Opens (creating if needed) and migrates the catalog at `path`, under its [`CatalogLock`].
+    /// Opens (creating if needed) and migrates the catalog at `path` under its lock (`<catalog>.lock`): several
+    /// processes starting at once on a new home take turns at creating the schema instead of racing on it (and
+    /// the losers being told their catalog may be damaged).
     pub fn open(path: &Path) -> Result<Catalog> {
-        let lock = CatalogLock::acquire(path)?;
+        let lock = FileLock::acquire(path)?;
         Catalog::open_locked(path, &lock)
     }
 
     /// Opens (creating if needed) and migrates the catalog at `path` while the caller holds the lock that covers
     /// it (`catalog rebuild` holds the catalog's lock throughout, and its new catalog is its own file).
-    pub fn open_locked(path: &Path, _lock: &CatalogLock) -> Result<Catalog> {
+    pub fn open_locked(path: &Path, _lock: &FileLock) -> Result<Catalog> {
         let conn = Connection::open(path).map_err(|e| Error::Catalog {
             path: path.to_path_buf(),
             message: format!("cannot open: {e}"),

@@ -1113,7 +1113,7 @@ fn confirm_restore(plan: &jobs::RestorePlan) -> Result<()> {
 fn profile_command(cmd: ProfileCommand) -> Result<i32> {
     let paths = Paths::from_env()?;
     paths.ensure()?;
-    let mut config = Config::load(&paths.config_file)?;
+    let (mut config, config_lock) = Config::load_for_update(&paths.config_file)?;
     match cmd {
         ProfileCommand::Add {
             name,
@@ -1235,6 +1235,8 @@ fn profile_command(cmd: ProfileCommand) -> Result<i32> {
             Ok(0)
         }
         ProfileCommand::Test { name } => {
+            // Reaching a server may take long: other processes may change the config meanwhile.
+            drop(config_lock);
             let ctx = open_context()?;
             let profile = ctx.config.profile(&name)?.clone();
             let engine = jobs::engine_for(&ctx, &profile)?;
@@ -1285,6 +1287,8 @@ fn profile_command(cmd: ProfileCommand) -> Result<i32> {
             delete_archives,
         } => {
             let profile = config.profile(&name)?.clone();
+            // `remove_profile` reads, changes and writes the config under the same lock.
+            drop(config_lock);
             let removed = jobs::remove_profile(&paths, &name, delete_archives)?;
             if delete_archives {
                 println!("profile {name} removed, with {removed} archive(s)");

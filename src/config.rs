@@ -316,6 +316,17 @@ impl Config {
         })
     }
 
+    /// Reads the config for a read-change-write: the returned lock (on `config.toml.lock`) is to be held until the
+    /// changed config is saved, so two processes changing it at once never lose each other's change.
+    pub fn load_for_update(path: &Path) -> Result<(Config, crate::lock::FileLock)> {
+        let dir = fsutil::parent_of(path);
+        if !dir.is_dir() {
+            fsutil::create_private_dir(dir)?;
+        }
+        let lock = crate::lock::FileLock::acquire(path)?;
+        Ok((Config::load(path)?, lock))
+    }
+
     /// Parses and checks config text; the error names the line and the problem.
     pub fn parse(text: &str) -> Result<Config, String> {
         let config: Config = toml::from_str(text).map_err(|e| e.to_string().trim().to_string())?;

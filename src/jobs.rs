@@ -4,7 +4,7 @@
 //! takes its profile's lock, reports through a [`JobControl`], and records itself in the catalog and the log.
 
 use crate::archive::{self, ArchiveReader, ArchiveWriter, Manifest, VerifyReport};
-use crate::catalog::{BackupRow, Catalog, CatalogLock, Completion, JobRow, RestoreRow};
+use crate::catalog::{BackupRow, Catalog, Completion, JobRow, RestoreRow};
 use crate::config::{Config, Paths, Profile};
 use crate::engine;
 use crate::error::{Error, IoContext, Result};
@@ -51,6 +51,8 @@ impl Context {
 
     /// Saves the config atomically and keeps it in memory.
     pub fn save_config(&mut self, config: Config) -> Result<()> {
+        // Never in the middle of another process's read-change-write of the same file.
+        let _lock = crate::lock::FileLock::acquire(&self.paths.config_file)?;
         config.save(&self.paths.config_file)?;
         self.config = config;
         Ok(())
@@ -287,7 +289,7 @@ pub fn prepare_profile(profile: &Profile) -> Result<()> {
 pub fn ensure_demo(paths: &Paths) -> Result<Vec<String>> {
     paths.ensure()?;
     let mut done = Vec::new();
-    let mut config = Config::load(&paths.config_file)?;
+    let (mut config, _config_lock) = Config::load_for_update(&paths.config_file)?;
     let demo_dir = fsutil::parent_of(&paths.state_dir).join("demo");
     let db = demo_dir.join("shop.sqlite3");
     if !db.exists() {
@@ -328,11 +330,12 @@ pub fn ensure_demo(paths: &Paths) -> Result<Vec<String>> {
 
 /// Removes a profile from the config; its archives stay unless `delete_archives`. Returns archives deleted.
 pub fn remove_profile(paths: &Paths, name: &str, delete_archives: bool) -> Result<usize> {
-    let mut config = Config::load(&paths.config_file)?;
+    let (mut config, config_lock) = Config::load_for_update(&paths.config_file)?;
     config.profile(name)?;
     let _lock = ProfileLock::acquire(paths, name)?;
     config.profiles.retain(|p| p.name != name);
     config.save(&paths.config_file)?;
+    drop(config_lock);
     let mut removed = 0;
     if delete_archives {
         let catalog = Catalog::open(&paths.catalog_file)?;
@@ -1934,7 +1937,7 @@ pub fn rebuild_catalog(paths: &Paths, job: &JobControl) -> Result<RebuildReport>
         locks.push(ProfileLock::acquire(paths, &profile.name)?);
     }
     // Held to the end: nobody opens (or creates) the catalog while it is replaced, and rebuilds run one at a time.
-    let catalog_lock = CatalogLock::acquire(&paths.catalog_file)?;
+    let catalog_lock = crate::lock::FileLock::acquire(&paths.catalog_file)?;
     let new_path = fsutil::partial_path(&paths.catalog_file);
     for suffix in ["", "-wal", "-shm", "-journal"] {
         let mut p = new_path.clone().into_os_string();

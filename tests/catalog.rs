@@ -237,39 +237,13 @@ fn a_shared_folder_is_not_cleaned_while_another_profile_writes_to_it() {
     );
 }
 
-/// Starts `n` real `backstop args` processes at once and waits for all; returns each one's (exit code, stderr).
-fn run_at_once(home: &TestHome, args: &[&str], n: usize) -> Vec<(Option<i32>, String)> {
-    let children: Vec<_> = (0..n)
-        .map(|_| {
-            std::process::Command::new(env!("CARGO_BIN_EXE_backstop"))
-                .args(args)
-                .env("BACKSTOP_HOME", home.home())
-                .stdin(std::process::Stdio::null())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    children
-        .into_iter()
-        .map(|child| {
-            let out = child.wait_with_output().unwrap();
-            (
-                out.status.code(),
-                String::from_utf8_lossy(&out.stderr).into_owned(),
-            )
-        })
-        .collect()
-}
-
 /// Several processes starting at once on a new home all create (or find) the same catalog: none is told its
 /// catalog may be damaged, and the catalog is whole afterwards.
 #[test]
 fn processes_starting_at_once_on_a_new_home_share_one_catalog() {
     for round in 0..10 {
         let home = TestHome::new();
-        for (code, stderr) in run_at_once(&home, &["list", "--json"], 8) {
+        for (code, stderr) in home.run_at_once(&[&["list", "--json"][..]; 8]) {
             assert_eq!(code, Some(0), "round {round}: {stderr}");
             assert!(stderr.is_empty(), "round {round}: {stderr}");
         }
@@ -298,7 +272,7 @@ fn processes_starting_at_once_on_an_old_catalog_migrate_it_once() {
             )
             .unwrap();
         }
-        for (code, stderr) in run_at_once(&home, &["list", "--json"], 8) {
+        for (code, stderr) in home.run_at_once(&[&["list", "--json"][..]; 8]) {
             assert_eq!(code, Some(0), "round {round}: {stderr}");
             assert!(stderr.is_empty(), "round {round}: {stderr}");
         }

@@ -550,10 +550,8 @@ fn show_lists_entries_and_diff_compares_two_backups() {
 fn run_into_closed_pipe(home: &TestHome, args: &[&str]) -> (Option<i32>, String) {
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
-    let out = Command::new(env!("CARGO_BIN_EXE_backstop"))
-        .args(args)
-        .env("BACKSTOP_HOME", home.home())
-        .stdin(std::process::Stdio::null())
+    let out = home
+        .command(args)
         .stdout(writer)
         .stderr(std::process::Stdio::piped())
         .output()
@@ -569,10 +567,8 @@ fn run_into_closed_pipe(home: &TestHome, args: &[&str]) -> (Option<i32>, String)
 /// bytes read.
 fn run_into_short_reader(home: &TestHome, args: &[&str]) -> (Option<i32>, String, Vec<u8>) {
     use std::io::Read;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_backstop"))
-        .args(args)
-        .env("BACKSTOP_HOME", home.home())
-        .stdin(std::process::Stdio::null())
+    let mut child = home
+        .command(args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -889,4 +885,42 @@ fn profile_flags_out_of_range_are_refused_naming_the_key() {
     );
     assert!(err.contains("port"), "{err}");
     assert_eq!(std::fs::read_to_string(&config).unwrap(), saved);
+}
+
+/// Several `profile add` at once on a new home: each reads, changes and writes config.toml under one lock, so no
+/// profile is lost to another process's write.
+#[test]
+fn profiles_added_at_once_are_all_kept() {
+    for round in 0..5 {
+        let home = TestHome::new();
+        let db = home.work().join("shop.sqlite3");
+        backstop::demo::make_sample_database(&db, 10).unwrap();
+        let names: Vec<String> = (0..8).map(|i| format!("p{i}")).collect();
+        let commands: Vec<Vec<&str>> = names
+            .iter()
+            .map(|name| {
+                vec![
+                    "profile",
+                    "add",
+                    name.as_str(),
+                    "--sqlite",
+                    db.to_str().unwrap(),
+                ]
+            })
+            .collect();
+        let commands: Vec<&[&str]> = commands.iter().map(Vec::as_slice).collect();
+        for (code, stderr) in home.run_at_once(&commands) {
+            assert_eq!(code, Some(0), "round {round}: {stderr}");
+        }
+        let listed: serde_json::Value =
+            serde_json::from_str(&home.run_ok(&["profile", "list", "--json"])).unwrap();
+        let mut got: Vec<String> = listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_string())
+            .collect();
+        got.sort();
+        assert_eq!(got, names, "round {round}");
+    }
 }

@@ -44,26 +44,53 @@ impl TestHome {
         Context::open(self.paths()).unwrap()
     }
 
-    /// Runs the real `backstop` binary with this home, no terminal on stdin.
-    pub fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_backstop"))
+    /// The real `backstop` binary with `args` and this home, no terminal on stdin.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_backstop"));
+        command
             .args(args)
             .env("BACKSTOP_HOME", self.home())
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap()
+            .stdin(std::process::Stdio::null());
+        command
+    }
+
+    /// Runs the real `backstop` binary with this home, no terminal on stdin.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
     }
 
     /// Starts the real binary in the background with this home, its output discarded (for kill and Ctrl-C tests).
     pub fn spawn(&self, args: &[&str]) -> std::process::Child {
-        Command::new(env!("CARGO_BIN_EXE_backstop"))
-            .args(args)
-            .env("BACKSTOP_HOME", self.home())
-            .stdin(std::process::Stdio::null())
+        self.command(args)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap()
+    }
+
+    /// Starts one real `backstop` process per command, all at once, and waits for all; returns each one's
+    /// (exit code, stderr).
+    pub fn run_at_once(&self, commands: &[&[&str]]) -> Vec<(Option<i32>, String)> {
+        let children: Vec<_> = commands
+            .iter()
+            .map(|args| {
+                self.command(args)
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        children
+            .into_iter()
+            .map(|child| {
+                let out = child.wait_with_output().unwrap();
+                (
+                    out.status.code(),
+                    String::from_utf8_lossy(&out.stderr).into_owned(),
+                )
+            })
+            .collect()
     }
 
     /// Runs and expects exit code `code`; returns stdout.
