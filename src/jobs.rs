@@ -1981,7 +1981,8 @@ pub fn rebuild_catalog(paths: &Paths, job: &JobControl) -> Result<RebuildReport>
         rows.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.path.cmp(&b.path)));
         // Keep the ids (and job timings) the old catalog gave these archives, when it can still be read, so that
         // ids in scripts and in the restore log stay true.
-        if let Ok(old) = Catalog::open_locked(&paths.catalog_file, &catalog_lock)
+        if paths.catalog_file.exists()
+            && let Ok(old) = Catalog::open_locked(&paths.catalog_file, &catalog_lock)
             && let Ok(old_rows) = old.list(None, true)
         {
             let by_path: std::collections::HashMap<&Path, &BackupRow> = old_rows
