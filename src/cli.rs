@@ -532,7 +532,9 @@ pub fn run(cli: Cli, cancel: CancelToken) -> i32 {
     let job = JobControl::new(sink, cancel);
     let result = dispatch(command, &job);
     if show_progress {
-        eprint!("\r\x1b[K");
+        // The one escape sequence meant for the terminal: clear the progress line (not through `eprint!`, which
+        // escapes control characters on a terminal).
+        let _ = std::io::stderr().write_all(b"\r\x1b[K");
     }
     let code = match result {
         Ok(code) => code,

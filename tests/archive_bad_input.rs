@@ -1244,3 +1244,44 @@ fn a_crafted_archive_found_by_rebuild_is_corrupted_and_show_refuses_it() {
     let r = f.run(&["show", &id, "--json"], 1);
     assert_has(&r.stderr, &["sha256"]);
 }
+
+/// Text from an archive never drives the terminal: a table name and a warning holding escape sequences are shown
+/// escaped when `show` writes to a terminal (a real pty, through `script`), and as they are into a pipe, where they
+/// are data.
+#[test]
+fn archive_text_shown_on_a_terminal_is_escaped() {
+    let f = Fixture::new(50);
+    let path = f.input("escapes.zip");
+    common::with_manifest(&f.archive, &path, |m| {
+        let rows = m["database"]["tables"]["orders"].clone();
+        m["database"]["tables"]["orders\u{1b}]0;pwned\u{7}"] = rows;
+        m["warnings"] = json!(["\u{1b}[2Jcleared"]);
+    });
+    let out = std::process::Command::new("script")
+        .arg("-qec")
+        .arg(format!(
+            "{} show {}",
+            env!("CARGO_BIN_EXE_backstop"),
+            s(&path)
+        ))
+        .arg("/dev/null")
+        .env("BACKSTOP_HOME", f.home.home())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{shown}");
+    assert!(
+        shown.contains("orders\\u{1b}]0;pwned\\u{7}") && shown.contains("\\u{1b}[2Jcleared"),
+        "{shown:?}"
+    );
+    assert!(
+        !shown.contains("\u{1b}]0;pwned") && !shown.contains("\u{1b}[2J"),
+        "{shown:?}"
+    );
+    let r = f.run(&["show", s(&path)], 0);
+    assert_has(
+        &r.stdout,
+        &["orders\u{1b}]0;pwned\u{7}", "\u{1b}[2Jcleared"],
+    );
+}
