@@ -1,7 +1,9 @@
 //! Every field of an untrusted manifest, checked at the one place an archive is opened
 //! ([`super::ArchiveReader::open`]), before anything reads it: checksums are 64 lowercase hex digits, sizes and
-//! counts are bounded, paths are entry names a restore accepts, times are sane, the words are known, and text that
-//! reaches a terminal or a file name holds no control characters. The problem names the field.
+//! counts are bounded, paths are entry names a restore accepts, times are sane, the words are known, the profile is
+//! a profile name, text is bounded and free of NUL, and version strings hold no control characters. Names a user
+//! chose (files, tables, databases) may hold control characters: Backstop's own archives must open again, and the
+//! CLI escapes them on a terminal. The problem names the field.
 
 use super::{EntryType, FILES_PREFIX, Manifest, ManifestEntry, unsafe_name_reason};
 use crate::model::Kind;
