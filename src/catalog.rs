@@ -171,6 +171,22 @@ pub struct Completion {
 pub struct Catalog {
     conn: Connection,
     path: PathBuf,
+    /// Which file was opened (device and inode), to notice when `catalog rebuild` put another in its place.
+    identity: Option<(u64, u64)>,
+}
+
+/// The device and inode of `path`, where the platform has them.
+fn file_identity(path: &Path) -> Option<(u64, u64)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
 }
 
 fn ts(t: DateTime<Utc>) -> String {
@@ -246,6 +262,7 @@ impl Catalog {
         let mut catalog = Catalog {
             conn,
             path: path.to_path_buf(),
+            identity: file_identity(path),
         };
         catalog.setup().map_err(|e| Error::Catalog {
             path: path.to_path_buf(),
@@ -280,6 +297,13 @@ impl Catalog {
             tx.commit()?;
         }
         Ok(())
+    }
+
+    /// Whether the file at the catalog's path is no longer the one this connection has open (`catalog rebuild` in
+    /// another process moved it aside and put a new one in its place): the holder should open it again, or its
+    /// writes would go to the copy kept aside.
+    pub fn is_replaced(&self) -> bool {
+        self.identity.is_some() && file_identity(&self.path) != self.identity
     }
 
     /// The catalog file.

@@ -869,3 +869,24 @@ fn a_crafted_archive_after_rebuild_is_listed_as_corrupted_not_a_crash() {
     assert!(message.contains("64 lowercase hex digits"), "{message}");
     assert!(w.harness.state().state.shown.is_none());
 }
+
+/// `catalog rebuild` run from the CLI while the window is open replaces the catalog file: the window's next job
+/// uses the new catalog, so its backup is in the history everyone reads (not in the copy kept aside).
+#[test]
+fn the_window_follows_a_catalog_rebuilt_from_the_cli() {
+    let home = TestHome::new();
+    home.sqlite_profile("shop", 50, &[]);
+    home.backup("shop");
+    let mut w = open(&home);
+    let out = home.run_ok(&["catalog", "rebuild"]);
+    assert!(out.contains("old catalog was kept"), "{out}");
+    w.harness.state_mut().tab = Tab::Actions;
+    w.harness.step();
+    w.click("Back up now");
+    w.wait_for("the second backup", |app| {
+        app.state.running.is_none() && app.state.snapshot.backups.len() == 2
+    });
+    let rows = home.list_json();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(rows.iter().all(|r| r["status"] == "completed"), "{rows:?}");
+}
