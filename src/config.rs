@@ -133,8 +133,8 @@ impl Default for Settings {
 }
 
 impl Settings {
-    /// `busy_timeout_secs`: up to an hour (SQLite counts the wait in milliseconds in an `int`).
-    pub const BUSY_TIMEOUT_SECS: NumberRange = NumberRange::new("busy_timeout_secs", 0, 3600);
+    /// `busy_timeout_secs`: up to a day (SQLite counts the wait in milliseconds in an `int`: at most 24.8 days).
+    pub const BUSY_TIMEOUT_SECS: NumberRange = NumberRange::new("busy_timeout_secs", 0, 86_400);
     /// `max_import_bytes`: 1 MiB to 1 PiB.
     pub const MAX_IMPORT_BYTES: NumberRange =
         NumberRange::new("max_import_bytes", 1 << 20, 1 << 50);
@@ -457,7 +457,7 @@ keep_last = 3
         let cases: Vec<(String, &str)> = vec![
             (
                 settings("busy_timeout_secs = 2147484"),
-                "busy_timeout_secs = 2147484 is out of range (allowed: 0 to 3600)",
+                "busy_timeout_secs = 2147484 is out of range (allowed: 0 to 86400)",
             ),
             (
                 settings("busy_timeout_secs = 18446744073709551615"),
@@ -520,7 +520,7 @@ keep_last = 3
         // Both ends of every range are allowed.
         for (line, ok) in [
             ("[settings]\nbusy_timeout_secs = 0", true),
-            ("[settings]\nbusy_timeout_secs = 3600", true),
+            ("[settings]\nbusy_timeout_secs = 86400", true),
             ("[settings]\nmax_import_bytes = 1125899906842624", true),
         ] {
             assert_eq!(

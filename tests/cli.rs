@@ -736,7 +736,7 @@ fn config_numbers_out_of_range_are_refused_naming_the_key() {
         (
             "[settings]\nbusy_timeout_secs = 2147484\n",
             "busy_timeout_secs",
-            "0 to 3600",
+            "0 to 86400",
         ),
         (
             "[settings]\nbusy_timeout_secs = 18446744073709551615\n",
