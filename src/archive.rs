@@ -18,6 +18,8 @@ use std::path::{Path, PathBuf};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
+mod check;
+
 /// The archive format this build writes and the newest it reads.
 pub const FORMAT_VERSION: u32 = 1;
 /// The `format` field of every Backstop manifest.
@@ -35,6 +37,7 @@ pub const FILES_PREFIX: &str = "files/";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DatabaseInfo {
     /// The engine that wrote the dump.
+    #[serde(deserialize_with = "check::engine")]
     pub engine: EngineKind,
     /// The engine's version at backup time (SQLite library version, server version).
     pub engine_version: String,
@@ -85,7 +88,11 @@ pub struct ManifestEntry {
     #[serde(default, rename = "type", skip_serializing_if = "EntryType::is_file")]
     pub entry_type: EntryType,
     /// Modification time of the original (files folder entries).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "check::mtime"
+    )]
     pub mtime: Option<DateTime<Utc>>,
     /// Unix mode bits of the original (permissions, setuid/setgid/sticky), files folder entries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -131,10 +138,13 @@ pub struct Manifest {
     /// The profile the backup belongs to.
     pub profile: String,
     /// What it holds.
+    #[serde(deserialize_with = "check::kind")]
     pub kind: Kind,
     /// What started it.
+    #[serde(deserialize_with = "check::trigger")]
     pub trigger: Trigger,
     /// When the backup was taken (UTC).
+    #[serde(deserialize_with = "check::created_at")]
     pub created_at: DateTime<Utc>,
     /// The database, for `full` and `database` backups.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -215,6 +225,11 @@ pub fn write_sidecar(archive: &Path, sha256: &str) -> Result<()> {
         &sidecar_path(archive),
         format!("{sha256}  {name}\n").as_bytes(),
     )
+}
+
+/// Whether `text` is a SHA-256 as Backstop writes it: exactly 64 lowercase hex digits.
+pub fn is_sha256_hex(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// Why an entry name cannot be written to disk safely, if it cannot.
@@ -667,13 +682,8 @@ impl ArchiveReader {
             manifest,
             index,
         } = self;
+        // Each path was checked with the other fields (`check::manifest`).
         for (i, entry) in manifest.entries.iter().enumerate() {
-            if let Some(reason) = unsafe_name_reason(&entry.path) {
-                return Err(Error::damaged(
-                    path,
-                    format!("manifest lists an unsafe path '{}': {reason}", entry.path),
-                ));
-            }
             if index.insert(entry.path.clone(), i).is_some() {
                 return Err(Error::damaged(
                     path,
@@ -875,8 +885,12 @@ fn read_manifest(zip: &mut ZipArchive<BufReader<File>>, path: &Path) -> Result<M
         Some(_) => {}
         None => return Err(Error::damaged(path, "manifest.json has no format_version")),
     }
-    serde_json::from_slice(&bytes)
-        .map_err(|e| Error::damaged(path, format!("manifest.json is malformed: {e}")))
+    let manifest: Manifest = serde_json::from_slice(&bytes)
+        .map_err(|e| Error::damaged(path, format!("manifest.json is malformed: {e}")))?;
+    // The one boundary: every field is checked here, before anything uses the manifest.
+    check::manifest(&manifest)
+        .map_err(|problem| Error::damaged(path, format!("manifest.json: {problem}")))?;
+    Ok(manifest)
 }
 
 /// How two backups differ, from their manifests alone (no entry is read).

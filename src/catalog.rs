@@ -4,6 +4,7 @@
 //! manifests. A backup row starts `running` and becomes `completed` only after its archive was verified and renamed.
 
 use crate::error::{Error, Result};
+use crate::lock::FileLock;
 use crate::model::{Kind, Status, Trigger};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -180,6 +181,22 @@ pub struct Completion {
 pub struct Catalog {
     conn: Connection,
     path: PathBuf,
+    /// Which file was opened (device and inode), to notice when `catalog rebuild` put another in its place.
+    identity: Option<(u64, u64)>,
+}
+
+/// The device and inode of `path`, where the platform has them.
+fn file_identity(path: &Path) -> Option<(u64, u64)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
 }
 
 fn ts(t: DateTime<Utc>) -> String {
@@ -251,8 +268,17 @@ fn backup_from_row(row: &Row) -> rusqlite::Result<BackupRow> {
 }
 
 impl Catalog {
-    /// Opens (creating if needed) and migrates the catalog at `path`.
+    /// Opens (creating if needed) and migrates the catalog at `path` under its lock (`<catalog>.lock`): several
+    /// processes starting at once on a new home take turns at creating the schema instead of racing on it (and
+    /// the losers being told their catalog may be damaged).
     pub fn open(path: &Path) -> Result<Catalog> {
+        let lock = FileLock::acquire(path)?;
+        Catalog::open_locked(path, &lock)
+    }
+
+    /// Opens (creating if needed) and migrates the catalog at `path` while the caller holds the lock that covers
+    /// it (`catalog rebuild` holds the catalog's lock throughout, and its new catalog is its own file).
+    pub fn open_locked(path: &Path, _lock: &FileLock) -> Result<Catalog> {
         let conn = Connection::open(path).map_err(|e| Error::Catalog {
             path: path.to_path_buf(),
             message: format!("cannot open: {e}"),
@@ -260,6 +286,7 @@ impl Catalog {
         let mut catalog = Catalog {
             conn,
             path: path.to_path_buf(),
+            identity: file_identity(path),
         };
         catalog.setup().map_err(|e| Error::Catalog {
             path: path.to_path_buf(),
@@ -294,6 +321,13 @@ impl Catalog {
             tx.commit()?;
         }
         Ok(())
+    }
+
+    /// Whether the file at the catalog's path is no longer the one this connection has open (`catalog rebuild` in
+    /// another process moved it aside and put a new one in its place): the holder should open it again, or its
+    /// writes would go to the copy kept aside.
+    pub fn is_replaced(&self) -> bool {
+        self.identity.is_some() && file_identity(&self.path) != self.identity
     }
 
     /// The catalog file.

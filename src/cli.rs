@@ -16,6 +16,28 @@ use serde::Serialize;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
+mod output;
+
+// `print!` and friends, shadowed in this file so that every line the CLI prints goes through `output`: a closed
+// stdout (`| head`) ends the output quietly instead of panicking, and a closed stderr is ignored.
+macro_rules! println {
+    () => { output::stdout(format_args!(""), true) };
+    ($($arg:tt)*) => { output::stdout(format_args!($($arg)*), true) };
+}
+#[allow(
+    unused_macros,
+    reason = "there for the next `print!` written in this file"
+)]
+macro_rules! print {
+    ($($arg:tt)*) => { output::stdout(format_args!($($arg)*), false) };
+}
+macro_rules! eprintln {
+    ($($arg:tt)*) => { output::stderr(format_args!($($arg)*), true) };
+}
+macro_rules! eprint {
+    ($($arg:tt)*) => { output::stderr(format_args!($($arg)*), false) };
+}
+
 /// Backstop: verified backups of SQLite databases, restored safely.
 #[derive(Debug, Parser)]
 #[command(
@@ -273,7 +295,7 @@ pub struct ConnectionFields {
     #[arg(long)]
     pub host: Option<String>,
     /// Server port (default 5432).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub port: Option<u16>,
     /// Role to connect as.
     #[arg(long)]
@@ -443,7 +465,8 @@ impl ProfileFields {
         Ok(())
     }
 
-    fn apply(&self, policy: &mut Policy) {
+    /// Applies the policy fields; a number out of its range is refused, naming the key, before anything is saved.
+    fn apply(&self, policy: &mut Policy) -> Result<()> {
         let set = |field: &mut u32, value: Option<u32>| {
             if let Some(v) = value {
                 *field = v;
@@ -461,6 +484,10 @@ impl ProfileFields {
         }
         if self.no_auto {
             policy.auto_enabled = false;
+        }
+        match policy.problems().into_iter().next() {
+            Some(problem) => Err(Error::Usage(problem)),
+            None => Ok(()),
         }
     }
 }
@@ -508,14 +535,23 @@ pub fn run(cli: Cli, cancel: CancelToken) -> i32 {
     let job = JobControl::new(sink, cancel);
     let result = dispatch(command, &job);
     if show_progress {
-        eprint!("\r\x1b[K");
+        // The one escape sequence meant for the terminal: clear the progress line (not through `eprint!`, which
+        // escapes control characters on a terminal).
+        let _ = std::io::stderr().write_all(b"\r\x1b[K");
     }
-    match result {
+    let code = match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");
             e.exit_code()
         }
+    };
+    match output::finish() {
+        Some(e) if code == 0 => {
+            eprintln!("error: cannot write the output: {e}");
+            1
+        }
+        _ => code,
     }
 }
 
@@ -780,7 +816,7 @@ fn job_command(ctx: &mut Context, command: Command, job: &JobControl) -> Result<
                     println!(
                         "  {:>12}  {}  {mode:>4}  {}{link}",
                         human_size(e.size),
-                        &e.sha256[..e.sha256.len().min(12)],
+                        e.sha256.chars().take(12).collect::<String>(),
                         e.path
                     );
                 }
@@ -1122,7 +1158,7 @@ fn confirm_restore(plan: &jobs::RestorePlan) -> Result<()> {
 fn profile_command(cmd: ProfileCommand) -> Result<i32> {
     let paths = Paths::from_env()?;
     paths.ensure()?;
-    let mut config = Config::load(&paths.config_file)?;
+    let (mut config, config_lock) = Config::load_for_update(&paths.config_file)?;
     match cmd {
         ProfileCommand::Add {
             name,
@@ -1138,7 +1174,7 @@ fn profile_command(cmd: ProfileCommand) -> Result<i32> {
                 )));
             }
             let mut policy = Policy::default();
-            fields.apply(&mut policy);
+            fields.apply(&mut policy)?;
             let storage = absolute(
                 fields
                     .storage
@@ -1201,6 +1237,7 @@ fn profile_command(cmd: ProfileCommand) -> Result<i32> {
                 .position(|p| p.name == name)
                 .ok_or_else(|| config.profile(&name).err().unwrap_or(Error::NoProfiles))?;
             let mut profile = config.profiles[index].clone();
+            fields.apply(&mut profile.policy)?;
             if let Some(path) = sqlite {
                 profile.database = DatabaseConfig::Sqlite {
                     path: absolute(path)?,
@@ -1236,7 +1273,6 @@ fn profile_command(cmd: ProfileCommand) -> Result<i32> {
             if let Some(storage) = &fields.storage {
                 profile.storage_dir = absolute(storage.clone())?;
             }
-            fields.apply(&mut profile.policy);
             jobs::prepare_profile(&profile)?;
             config.profiles[index] = profile;
             config.save(&paths.config_file)?;
@@ -1244,6 +1280,8 @@ fn profile_command(cmd: ProfileCommand) -> Result<i32> {
             Ok(0)
         }
         ProfileCommand::Test { name } => {
+            // Reaching a server may take long: other processes may change the config meanwhile.
+            drop(config_lock);
             let ctx = open_context()?;
             let profile = ctx.config.profile(&name)?.clone();
             let engine = jobs::engine_for(&ctx, &profile)?;
@@ -1294,6 +1332,8 @@ fn profile_command(cmd: ProfileCommand) -> Result<i32> {
             delete_archives,
         } => {
             let profile = config.profile(&name)?.clone();
+            // `remove_profile` reads, changes and writes the config under the same lock.
+            drop(config_lock);
             let removed = jobs::remove_profile(&paths, &name, delete_archives)?;
             if delete_archives {
                 println!("profile {name} removed, with {removed} archive(s)");

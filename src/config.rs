@@ -5,7 +5,7 @@
 
 use crate::error::{Error, IoContext, Result};
 use crate::fsutil;
-use crate::model::{EngineKind, Kind, Policy};
+use crate::model::{EngineKind, Kind, NumberRange, Policy};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -132,6 +132,33 @@ impl Default for Settings {
     }
 }
 
+impl Settings {
+    /// `busy_timeout_secs`: up to a day (SQLite counts the wait in milliseconds in an `int`: at most 24.8 days).
+    pub const BUSY_TIMEOUT_SECS: NumberRange = NumberRange::new("busy_timeout_secs", 0, 86_400);
+    /// `max_import_bytes`: 1 MiB to 1 PiB.
+    pub const MAX_IMPORT_BYTES: NumberRange =
+        NumberRange::new("max_import_bytes", 1 << 20, 1 << 50);
+    /// `max_import_entries`: up to ten million.
+    pub const MAX_IMPORT_ENTRIES: NumberRange =
+        NumberRange::new("max_import_entries", 1, 10_000_000);
+    /// `change_alert_percent`.
+    pub const CHANGE_ALERT_PERCENT: NumberRange =
+        NumberRange::new("change_alert_percent", 1, 100_000);
+
+    /// Why these settings cannot be used, if they cannot: each number outside its range, named.
+    pub fn problems(&self) -> Vec<String> {
+        [
+            (Self::BUSY_TIMEOUT_SECS, self.busy_timeout_secs),
+            (Self::MAX_IMPORT_BYTES, self.max_import_bytes),
+            (Self::MAX_IMPORT_ENTRIES, self.max_import_entries),
+            (Self::CHANGE_ALERT_PERCENT, self.change_alert_percent.into()),
+        ]
+        .iter()
+        .filter_map(|(range, value)| range.check(*value).err())
+        .collect()
+    }
+}
+
 /// Which database a profile backs up.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "engine", rename_all = "lowercase", deny_unknown_fields)]
@@ -166,6 +193,11 @@ pub struct PostgresConfig {
     /// Where the password is stored: `keyring` (default) or `file`.
     #[serde(default)]
     pub secret_store: crate::secrets::SecretStore,
+}
+
+impl PostgresConfig {
+    /// `port`: 0 is no port.
+    pub const PORT: NumberRange = NumberRange::new("port", 1, 65535);
 }
 
 fn default_pg_port() -> u16 {
@@ -222,6 +254,17 @@ pub struct Profile {
 }
 
 impl Profile {
+    /// Why this profile's numbers cannot be used, if they cannot: the policy's and the server port's, named.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = self.policy.problems();
+        if let DatabaseConfig::Postgres(pg) = &self.database
+            && let Err(problem) = PostgresConfig::PORT.check(pg.port.into())
+        {
+            problems.push(problem);
+        }
+        problems
+    }
+
     /// The kind used when none is given: the profile's choice, else full with a files folder, else database.
     pub fn default_kind(&self) -> Kind {
         match (self.default_kind, &self.files_dir) {
@@ -273,6 +316,17 @@ impl Config {
         })
     }
 
+    /// Reads the config for a read-change-write: the returned lock (on `config.toml.lock`) is to be held until the
+    /// changed config is saved, so two processes changing it at once never lose each other's change.
+    pub fn load_for_update(path: &Path) -> Result<(Config, crate::lock::FileLock)> {
+        let dir = fsutil::parent_of(path);
+        if !dir.is_dir() {
+            fsutil::create_private_dir(dir)?;
+        }
+        let lock = crate::lock::FileLock::acquire(path)?;
+        Ok((Config::load(path)?, lock))
+    }
+
     /// Parses and checks config text; the error names the line and the problem.
     pub fn parse(text: &str) -> Result<Config, String> {
         let config: Config = toml::from_str(text).map_err(|e| e.to_string().trim().to_string())?;
@@ -280,15 +334,18 @@ impl Config {
         Ok(config)
     }
 
-    /// Problems a parsed config can still have: bad names, duplicates, impossible policies.
+    /// Problems a parsed config can still have: bad names, duplicates, numbers out of range.
     fn check(&self) -> Result<(), String> {
+        if let Some(problem) = self.settings.problems().first() {
+            return Err(format!("[settings] {problem}"));
+        }
         let mut seen = std::collections::HashSet::new();
         for profile in &self.profiles {
             validate_profile_name(&profile.name).map_err(|e| e.to_string())?;
             if !seen.insert(profile.name.as_str()) {
                 return Err(format!("profile '{}' is defined twice", profile.name));
             }
-            if let Some(problem) = profile.policy.problems().first() {
+            if let Some(problem) = profile.problems().first() {
                 return Err(format!("profile '{}': {problem}", profile.name));
             }
         }
@@ -388,6 +445,98 @@ keep_last = 3
         assert_eq!(profile.default_kind(), Kind::Database);
         let again = Config::parse(&toml::to_string_pretty(&config).unwrap()).unwrap();
         assert_eq!(again, config);
+    }
+
+    /// Every number in the config, out of range at either end, is refused naming its key and the allowed range.
+    #[test]
+    fn every_config_number_is_range_checked() {
+        let sqlite = "[[profile]]\nname = \"a\"\nstorage_dir = \"/x\"\n[profile.database]\nengine = \"sqlite\"\npath = \"/a.db\"\n";
+        let postgres = "[[profile]]\nname = \"a\"\nstorage_dir = \"/x\"\n[profile.database]\nengine = \"postgres\"\nhost = \"h\"\nuser = \"u\"\ndbname = \"d\"\n";
+        let settings = |line: &str| format!("[settings]\n{line}\n{sqlite}");
+        let policy = |line: &str| format!("{sqlite}[profile.policy]\n{line}\n");
+        let cases: Vec<(String, &str)> = vec![
+            (
+                settings("busy_timeout_secs = 2147484"),
+                "busy_timeout_secs = 2147484 is out of range (allowed: 0 to 86400)",
+            ),
+            (
+                settings("busy_timeout_secs = 18446744073709551615"),
+                "busy_timeout_secs",
+            ),
+            (
+                settings("max_import_bytes = 1048575"),
+                "max_import_bytes = 1048575 is out of range (allowed: 1048576 to 1125899906842624)",
+            ),
+            (
+                settings("max_import_bytes = 1125899906842625"),
+                "max_import_bytes",
+            ),
+            (
+                settings("max_import_entries = 0"),
+                "max_import_entries = 0 is out of range (allowed: 1 to 10000000)",
+            ),
+            (
+                settings("max_import_entries = 10000001"),
+                "max_import_entries",
+            ),
+            (
+                settings("change_alert_percent = 0"),
+                "change_alert_percent = 0 is out of range (allowed: 1 to 100000)",
+            ),
+            (
+                settings("change_alert_percent = 100001"),
+                "change_alert_percent",
+            ),
+            (
+                policy("keep_last = 0"),
+                "profile 'a': keep_last = 0 is out of range (allowed: 1 to 100000)",
+            ),
+            (policy("keep_last = 100001"), "keep_last"),
+            (
+                policy("max_age_days = 4294967295"),
+                "max_age_days = 4294967295 is out of range (allowed: 0 to 100000)",
+            ),
+            (policy("keep_daily = 100001"), "keep_daily"),
+            (policy("keep_weekly = 100001"), "keep_weekly"),
+            (policy("keep_monthly = 100001"), "keep_monthly"),
+            (
+                policy("auto_interval_hours = 0"),
+                "auto_interval_hours = 0 is out of range (allowed: 1 to 8760)",
+            ),
+            (policy("auto_interval_hours = 8761"), "auto_interval_hours"),
+            (
+                policy("compression_level = 10"),
+                "compression_level = 10 is out of range (allowed: 0 to 9)",
+            ),
+            (
+                format!("{postgres}port = 0\n"),
+                "port = 0 is out of range (allowed: 1 to 65535)",
+            ),
+        ];
+        for (text, expected) in cases {
+            let err = Config::parse(&text).unwrap_err();
+            assert!(err.contains(expected), "{text}\n=> {err}");
+        }
+        // Both ends of every range are allowed.
+        for (line, ok) in [
+            ("[settings]\nbusy_timeout_secs = 0", true),
+            ("[settings]\nbusy_timeout_secs = 86400", true),
+            ("[settings]\nmax_import_bytes = 1125899906842624", true),
+        ] {
+            assert_eq!(
+                Config::parse(&format!("{line}\n{sqlite}")).is_ok(),
+                ok,
+                "{line}"
+            );
+        }
+        for line in [
+            "keep_last = 1",
+            "max_age_days = 100000",
+            "auto_interval_hours = 8760",
+            "compression_level = 0",
+        ] {
+            assert!(Config::parse(&policy(line)).is_ok(), "{line}");
+        }
     }
 
     #[test]

@@ -93,7 +93,7 @@ pub fn sniff(head: &[u8], engine: EngineKind) -> Option<Content> {
     if head.starts_with(b"PGDMP") {
         return Some(Content::PgCustom);
     }
-    if head.len() >= 262 && &head[257..262] == b"ustar" {
+    if head.get(257..262) == Some(b"ustar".as_slice()) {
         return Some(Content::Tar);
     }
     let sqlite_like = sqlite_sql::looks_like_sqlite_dump(head);

@@ -17,7 +17,7 @@ use crate::{change, retention, schedule};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -51,6 +51,8 @@ impl Context {
 
     /// Saves the config atomically and keeps it in memory.
     pub fn save_config(&mut self, config: Config) -> Result<()> {
+        // Never in the middle of another process's read-change-write of the same file.
+        let _lock = crate::lock::FileLock::acquire(&self.paths.config_file)?;
         config.save(&self.paths.config_file)?;
         self.config = config;
         Ok(())
@@ -253,7 +255,7 @@ pub fn engine_for(ctx: &Context, profile: &Profile) -> Result<Box<dyn engine::En
 /// a scheduled backup never creates a missing storage folder, which is how an unmounted drive looks).
 pub fn prepare_profile(profile: &Profile) -> Result<()> {
     crate::config::validate_profile_name(&profile.name)?;
-    if let Some(problem) = profile.policy.problems().first() {
+    if let Some(problem) = profile.problems().first() {
         return Err(Error::Usage(problem.clone()));
     }
     if let Some(files) = &profile.files_dir
@@ -287,7 +289,7 @@ pub fn prepare_profile(profile: &Profile) -> Result<()> {
 pub fn ensure_demo(paths: &Paths) -> Result<Vec<String>> {
     paths.ensure()?;
     let mut done = Vec::new();
-    let mut config = Config::load(&paths.config_file)?;
+    let (mut config, _config_lock) = Config::load_for_update(&paths.config_file)?;
     let demo_dir = fsutil::parent_of(&paths.state_dir).join("demo");
     let db = demo_dir.join("shop.sqlite3");
     if !db.exists() {
@@ -328,11 +330,12 @@ pub fn ensure_demo(paths: &Paths) -> Result<Vec<String>> {
 
 /// Removes a profile from the config; its archives stay unless `delete_archives`. Returns archives deleted.
 pub fn remove_profile(paths: &Paths, name: &str, delete_archives: bool) -> Result<usize> {
-    let mut config = Config::load(&paths.config_file)?;
+    let (mut config, config_lock) = Config::load_for_update(&paths.config_file)?;
     config.profile(name)?;
     let _lock = ProfileLock::acquire(paths, name)?;
     config.profiles.retain(|p| p.name != name);
     config.save(&paths.config_file)?;
+    drop(config_lock);
     let mut removed = 0;
     if delete_archives {
         let catalog = Catalog::open(&paths.catalog_file)?;
@@ -1581,9 +1584,18 @@ pub fn verify(
     Ok(outcomes)
 }
 
+/// The SHA-256 a `.sha256` sidecar records: only 64 lowercase hex digits count (the file is not trusted, and only
+/// its first line is read).
 fn read_sidecar(archive: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(archive::sidecar_path(archive)).ok()?;
-    text.split_whitespace().next().map(str::to_string)
+    let mut head = Vec::new();
+    std::fs::File::open(archive::sidecar_path(archive))
+        .and_then(|file| file.take(4096).read_to_end(&mut head))
+        .ok()?;
+    let text = String::from_utf8_lossy(&head);
+    text.split_whitespace()
+        .next()
+        .filter(|sha| archive::is_sha256_hex(sha))
+        .map(str::to_string)
 }
 
 /// Reads an archive's manifest (after the same structural checks as a restore), by id or path.
@@ -2046,32 +2058,45 @@ pub struct RebuildReport {
 pub fn rebuild_catalog(paths: &Paths, job: &JobControl) -> Result<RebuildReport> {
     paths.ensure()?;
     let config = Config::load(&paths.config_file)?;
+    // An unplugged drive looks like a missing folder: rebuilding then would drop its backups from the catalog.
+    if let Some(profile) = config.profiles.iter().find(|p| !p.storage_dir.is_dir()) {
+        return Err(Error::JobFailed(format!(
+            "profile {}'s storage folder {} is missing (is the drive mounted?); the catalog was not rebuilt, \
+             since that profile's backups would drop out of it",
+            profile.name,
+            profile.storage_dir.display()
+        )));
+    }
     let mut locks = Vec::new();
     for profile in &config.profiles {
         locks.push(ProfileLock::acquire(paths, &profile.name)?);
     }
+    // Held to the end: nobody opens (or creates) the catalog while it is replaced, and rebuilds run one at a time.
+    let catalog_lock = crate::lock::FileLock::acquire(&paths.catalog_file)?;
     let new_path = fsutil::partial_path(&paths.catalog_file);
     for suffix in ["", "-wal", "-shm", "-journal"] {
         let mut p = new_path.clone().into_os_string();
         p.push(suffix);
         let _ = std::fs::remove_file(PathBuf::from(p));
     }
+    // A rebuild that fails or is cancelled leaves no half-made catalog behind.
+    let new_guard = TempGuard::new(new_path.clone());
     let mut report = RebuildReport {
         archives: 0,
         damaged: Vec::new(),
         old_catalog: None,
     };
     {
-        let catalog = Catalog::open(&new_path)?;
+        let catalog = Catalog::open_locked(&new_path, &catalog_lock)?;
         let mut rows = Vec::new();
         let mut seen_dirs = std::collections::HashSet::new();
         for profile in &config.profiles {
             if !seen_dirs.insert(profile.storage_dir.clone()) {
                 continue;
             }
-            let Ok(entries) = std::fs::read_dir(&profile.storage_dir) else {
-                continue;
-            };
+            // A folder that cannot be read would drop its backups just as a missing one: stop.
+            let entries = std::fs::read_dir(&profile.storage_dir)
+                .ctx("cannot read the storage folder", &profile.storage_dir)?;
             let mut files: Vec<PathBuf> = entries
                 .flatten()
                 .map(|e| e.path())
@@ -2091,7 +2116,8 @@ pub fn rebuild_catalog(paths: &Paths, job: &JobControl) -> Result<RebuildReport>
         rows.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.path.cmp(&b.path)));
         // Keep the ids (and job timings) the old catalog gave these archives, when it can still be read, so that
         // ids in scripts and in the restore log stay true.
-        if let Ok(old) = Catalog::open(&paths.catalog_file)
+        if paths.catalog_file.exists()
+            && let Ok(old) = Catalog::open_locked(&paths.catalog_file, &catalog_lock)
             && let Ok(old_rows) = old.list(None, true)
         {
             let by_path: std::collections::HashMap<&Path, &BackupRow> = old_rows
@@ -2119,12 +2145,8 @@ pub fn rebuild_catalog(paths: &Paths, job: &JobControl) -> Result<RebuildReport>
         catalog.into_single_file()?;
     }
     if paths.catalog_file.exists() {
-        let stamp = Utc::now().format("%Y%m%d_%H%M%S");
-        let old = paths
-            .catalog_file
-            .with_file_name(format!("catalog.sqlite3.old-{stamp}"));
-        std::fs::rename(&paths.catalog_file, &old)
-            .ctx("cannot move old catalog aside", &paths.catalog_file)?;
+        let old = old_catalog_path(&paths.catalog_file, Utc::now());
+        fsutil::rename_no_replace(&paths.catalog_file, &old)?;
         for suffix in ["-wal", "-shm"] {
             let mut from = paths.catalog_file.clone().into_os_string();
             from.push(suffix);
@@ -2134,11 +2156,37 @@ pub fn rebuild_catalog(paths: &Paths, job: &JobControl) -> Result<RebuildReport>
         }
         report.old_catalog = Some(old);
     }
+    let new_path = new_guard.keep();
     std::fs::rename(&new_path, &paths.catalog_file)
         .ctx("cannot put new catalog in place", &paths.catalog_file)?;
     fsutil::sync_dir(fsutil::parent_of(&paths.catalog_file))?;
+    drop(catalog_lock);
     drop(locks);
     Ok(report)
+}
+
+/// A name for the old catalog a rebuild keeps, `catalog.sqlite3.old-<UTC stamp>[-N]`, that no file (nor its
+/// `-wal` or `-shm`) uses yet: a saved copy is never overwritten, not even by a second rebuild in the same second.
+fn old_catalog_path(catalog: &Path, now: chrono::DateTime<Utc>) -> PathBuf {
+    let base = format!(
+        "{}.old-{}",
+        catalog.file_name().unwrap_or_default().to_string_lossy(),
+        now.format("%Y%m%d_%H%M%S")
+    );
+    let taken = |path: &Path| {
+        ["", "-wal", "-shm"].iter().any(|suffix| {
+            let mut name = path.as_os_str().to_os_string();
+            name.push(suffix);
+            std::fs::symlink_metadata(PathBuf::from(name)).is_ok()
+        })
+    };
+    (1u32..)
+        .map(|n| match n {
+            1 => catalog.with_file_name(&base),
+            n => catalog.with_file_name(format!("{base}-{n}")),
+        })
+        .find(|path| !taken(path))
+        .unwrap_or_else(|| catalog.with_file_name(base))
 }
 
 fn row_from_archive(file: &Path, storage_profile: &str, report: &mut RebuildReport) -> BackupRow {

@@ -6,13 +6,14 @@
 //! - [`config`]: where state lives (`BACKSTOP_HOME`), profiles and settings in `config.toml`.
 //! - [`fsutil`]: durable writes (temp file, fsync, rename).
 //! - [`progress`]: progress sinks, cancel tokens, streamed hashing copies.
-//! - [`archive`]: the zip archive, its manifest and checksums; safe reading of untrusted archives.
+//! - [`archive`]: the zip archive, its manifest and checksums; safe reading of untrusted archives (every manifest
+//!   field checked at one boundary).
 //! - [`engine`]: the database engines behind one trait (`engine::sqlite`, `engine::postgres`).
 //! - [`files`]: the files ("media") folder: walk into an archive, restore beside and swap, selective restore.
 //! - [`catalog`]: the history of backups, restores and jobs.
 //! - [`retention`], [`schedule`]: pure decisions, tested with case tables.
 //! - [`change`]: the change check that flags a backup whose data looks lost (pure).
-//! - [`lock`]: one lock per profile.
+//! - [`lock`]: one lock per profile; a lock beside the catalog and the config for their read-change-writes.
 //! - [`secrets`]: database passwords in the OS keyring, or a 0600 file when the user chose it.
 //! - [`health`]: the warnings a profile's banner shows (pure).
 //! - [`jobs`]: every job the CLI and the window run.

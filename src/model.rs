@@ -138,20 +138,73 @@ impl Default for Policy {
     }
 }
 
+/// The allowed range of a number in the config, named by its key (the same key names the CLI flag and the
+/// Settings field): every number is checked against one of these before it is used or saved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NumberRange {
+    /// The config key (`busy_timeout_secs`).
+    pub key: &'static str,
+    /// Smallest allowed value.
+    pub min: u64,
+    /// Largest allowed value.
+    pub max: u64,
+}
+
+impl NumberRange {
+    /// The range `min..=max` of the config key `key`.
+    pub const fn new(key: &'static str, min: u64, max: u64) -> NumberRange {
+        NumberRange { key, min, max }
+    }
+
+    /// Why `value` is not allowed for this key, naming the key and the range, if it is not.
+    pub fn check(&self, value: u64) -> Result<(), String> {
+        if (self.min..=self.max).contains(&value) {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} = {value} is out of range (allowed: {} to {})",
+                self.key, self.min, self.max
+            ))
+        }
+    }
+}
+
 impl Policy {
-    /// Why this policy cannot be used, if it cannot.
+    /// `keep_last`: at least one backup is kept.
+    pub const KEEP_LAST: NumberRange = NumberRange::new("keep_last", 1, 100_000);
+    /// `max_age_days`: 0 (no limit) up to about 270 years.
+    pub const MAX_AGE_DAYS: NumberRange = NumberRange::new("max_age_days", 0, 100_000);
+    /// `keep_daily`.
+    pub const KEEP_DAILY: NumberRange = NumberRange::new("keep_daily", 0, 100_000);
+    /// `keep_weekly`.
+    pub const KEEP_WEEKLY: NumberRange = NumberRange::new("keep_weekly", 0, 100_000);
+    /// `keep_monthly`.
+    pub const KEEP_MONTHLY: NumberRange = NumberRange::new("keep_monthly", 0, 100_000);
+    /// `auto_interval_hours`: an hour to a year.
+    pub const AUTO_INTERVAL_HOURS: NumberRange =
+        NumberRange::new("auto_interval_hours", 1, 24 * 365);
+    /// `compression_level`: deflate's levels.
+    pub const COMPRESSION_LEVEL: NumberRange = NumberRange::new("compression_level", 0, 9);
+
+    /// Each number of the policy with its range.
+    pub fn numbers(&self) -> [(NumberRange, u64); 7] {
+        [
+            (Self::KEEP_LAST, self.keep_last.into()),
+            (Self::MAX_AGE_DAYS, self.max_age_days.into()),
+            (Self::KEEP_DAILY, self.keep_daily.into()),
+            (Self::KEEP_WEEKLY, self.keep_weekly.into()),
+            (Self::KEEP_MONTHLY, self.keep_monthly.into()),
+            (Self::AUTO_INTERVAL_HOURS, self.auto_interval_hours.into()),
+            (Self::COMPRESSION_LEVEL, self.compression_level.into()),
+        ]
+    }
+
+    /// Why this policy cannot be used, if it cannot: each number outside its range, named.
     pub fn problems(&self) -> Vec<String> {
-        let mut problems = Vec::new();
-        if self.keep_last < 1 {
-            problems.push("keep_last must be at least 1".to_string());
-        }
-        if self.auto_interval_hours < 1 {
-            problems.push("auto_interval_hours must be at least 1".to_string());
-        }
-        if self.compression_level > 9 {
-            problems.push("compression_level must be between 0 and 9".to_string());
-        }
-        problems
+        self.numbers()
+            .iter()
+            .filter_map(|(range, value)| range.check(*value).err())
+            .collect()
     }
 }
 

@@ -956,7 +956,7 @@ mod tests {
         );
         let line = stdout
             .lines()
-            .find_map(|l| l.find("RESULT ").map(|at| &l[at..]))
+            .find_map(|l| l.find("RESULT ").and_then(|at| l.get(at..)))
             .unwrap_or_else(|| panic!("child printed no result:\n{stdout}"));
         eprintln!("{line} (child process {elapsed:?})");
         assert!(

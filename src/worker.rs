@@ -471,8 +471,9 @@ fn worker_loop(
                 Ok(guard) => guard,
                 Err(poisoned) => poisoned.into_inner(),
             };
-            // A state that could not be opened (say, a broken config) is retried before each job.
-            if guard.is_err() {
+            // A state that could not be opened (say, a broken config) is retried before each job, and so is one
+            // whose catalog `catalog rebuild` replaced meanwhile (its writes would go to the copy kept aside).
+            if guard.as_ref().map_or(true, |ctx| ctx.catalog.is_replaced()) {
                 *guard = Context::open(paths.clone());
             }
             // The CLI or a timer may have changed the profiles since: every job sees the config as it is now.

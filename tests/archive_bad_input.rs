@@ -1046,3 +1046,242 @@ fn restore_without_consent_changes_nothing() {
     let rows = f.home.list_json();
     assert!(rows.iter().all(|r| r["trigger"] != "safety"), "{rows:?}");
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// 17. Crafted manifest fields
+
+/// A checksum of 64 bytes that is not hex, with a two-byte character across every short prefix's end (byte 12,
+/// byte 16): what slicing by byte offset panicked on.
+fn non_hex_sha() -> String {
+    format!("a{}b", "é".repeat(31))
+}
+
+/// Each crafted manifest: a name, the edit, and what the refusal must say (the field it names).
+#[allow(clippy::type_complexity)]
+fn crafted_manifests() -> Vec<(
+    &'static str,
+    Box<dyn Fn(&mut Value)>,
+    &'static [&'static str],
+)> {
+    vec![
+        (
+            "non-hex sha256",
+            Box::new(|m: &mut Value| m["entries"][0]["sha256"] = json!(non_hex_sha())),
+            &["sha256", "64 lowercase hex digits", DB_ENTRY],
+        ),
+        (
+            "upper-case sha256",
+            Box::new(|m: &mut Value| m["entries"][0]["sha256"] = json!("AB".repeat(32))),
+            &["sha256", "64 lowercase hex digits"],
+        ),
+        (
+            "short sha256",
+            Box::new(|m: &mut Value| m["entries"][1]["sha256"] = json!("ab".repeat(31))),
+            &["sha256", "64 lowercase hex digits"],
+        ),
+        (
+            "non-hex schema checksum",
+            Box::new(|m: &mut Value| m["database"]["schema_sha256"] = json!(non_hex_sha())),
+            &["database.schema_sha256", "64 lowercase hex digits"],
+        ),
+        (
+            "time before zip time began",
+            Box::new(|m: &mut Value| m["created_at"] = json!("1901-01-01T00:00:00Z")),
+            &["created_at", "1901"],
+        ),
+        (
+            "time far in the future",
+            Box::new(|m: &mut Value| m["created_at"] = json!("9999-12-31T23:59:59Z")),
+            &["created_at", "9999"],
+        ),
+        (
+            "unreadable time",
+            Box::new(|m: &mut Value| m["created_at"] = json!("yesterday")),
+            &["created_at"],
+        ),
+        (
+            "entry time out of range",
+            Box::new(|m: &mut Value| m["entries"][1]["mtime"] = json!("0000-01-01T00:00:00Z")),
+            &["mtime", README, "0000"],
+        ),
+        (
+            "unreadable entry time",
+            Box::new(|m: &mut Value| m["entries"][1]["mtime"] = json!("noon")),
+            &["mtime", "noon"],
+        ),
+        (
+            "database size past what can be stored",
+            Box::new(|m: &mut Value| m["database"]["size_bytes"] = json!(u64::MAX)),
+            &["database.size_bytes"],
+        ),
+        (
+            "row count past what can be stored",
+            Box::new(|m: &mut Value| m["database"]["tables"]["orders"] = json!(u64::MAX)),
+            &["database.tables", "orders"],
+        ),
+        (
+            "unknown kind",
+            Box::new(|m: &mut Value| m["kind"] = json!("everything")),
+            &["kind", "everything"],
+        ),
+        (
+            "unknown trigger",
+            Box::new(|m: &mut Value| m["trigger"] = json!("cosmic-ray")),
+            &["trigger", "cosmic-ray"],
+        ),
+        (
+            "unknown engine",
+            Box::new(|m: &mut Value| m["database"]["engine"] = json!("oracle")),
+            &["database.engine", "oracle"],
+        ),
+        (
+            "profile name that is a path",
+            Box::new(|m: &mut Value| m["profile"] = json!("../../etc")),
+            &["profile", "../../etc"],
+        ),
+        (
+            "database entry outside database/",
+            Box::new(|m: &mut Value| m["database"]["entry"] = json!(README)),
+            &["database.entry", README],
+        ),
+        (
+            "empty database name",
+            Box::new(|m: &mut Value| m["database"]["name"] = json!("")),
+            &["database.name", "empty"],
+        ),
+        (
+            "database name with a NUL",
+            Box::new(|m: &mut Value| m["database"]["name"] = json!("shop\u{0}")),
+            &["database.name", "NUL"],
+        ),
+        (
+            "version text with a terminal escape",
+            Box::new(|m: &mut Value| m["database"]["engine_version"] = json!("3.45\u{1b}[2J")),
+            &["database.engine_version", "control character"],
+        ),
+        (
+            "mode with file-type bits",
+            Box::new(|m: &mut Value| m["entries"][0]["mode"] = json!(0o170_777)),
+            &["mode", DB_ENTRY],
+        ),
+        (
+            "format version 0",
+            Box::new(|m: &mut Value| m["format_version"] = json!(0)),
+            &["format_version"],
+        ),
+        (
+            "database backup without its database",
+            Box::new(|m: &mut Value| {
+                m.as_object_mut().unwrap().remove("database");
+            }),
+            &["database", "kind"],
+        ),
+    ]
+}
+
+/// Every field of the manifest is checked when the archive is opened, before anything uses it: `show`, `import`,
+/// `verify` and `restore` refuse each crafted archive with a message naming the field (never a panic), and
+/// nothing changes.
+#[test]
+fn crafted_manifest_fields_are_refused_naming_the_field() {
+    let f = Fixture::new(100);
+    let mut crafted = Vec::new();
+    for (i, (name, edit, needles)) in crafted_manifests().into_iter().enumerate() {
+        let path = f.input(&format!("crafted-{i}.zip"));
+        common::with_manifest(&f.archive, &path, |m| edit(m));
+        crafted.push((name, path, needles));
+    }
+    let before = f.state();
+    for (name, path, needles) in &crafted {
+        let r = f.run(&["show", s(path)], 1);
+        assert!(!r.stderr.contains("panicked"), "{name}: {}", r.stderr);
+        assert_has(&r.stderr, &["manifest.json"]);
+        for needle in *needles {
+            assert!(
+                r.stderr.contains(needle),
+                "{name}: expected {needle:?} in:\n{}",
+                r.stderr
+            );
+        }
+    }
+    let (_, first, _) = &crafted[0];
+    let r = f.run(&["import", s(first), "--profile", P], 1);
+    assert_has(&r.stderr, &["sha256", "64 lowercase hex digits"]);
+    let r = f.run(&["verify", s(first)], 1);
+    assert_has(&r.stdout, &["DAMAGED", "sha256"]);
+    let r = f.run(&["restore", s(first), "--yes", "--profile", P], 1);
+    assert_has(&r.stderr, &["sha256"]);
+    f.assert_unchanged(&before);
+}
+
+/// The crafted archive found by `catalog rebuild` in the storage folder is catalogued as corrupted, and showing
+/// it by id is refused with the reason (it used to panic, in the CLI and in the window).
+#[test]
+fn a_crafted_archive_found_by_rebuild_is_corrupted_and_show_refuses_it() {
+    let f = Fixture::new(100);
+    let crafted = f.storage.join("shop_database_20300101_000000_manual.zip");
+    common::with_manifest(&f.archive, &crafted, |m| {
+        m["entries"][0]["sha256"] = json!(non_hex_sha());
+    });
+    // A sidecar that holds no checksum at all is not taken as one (it would make the good archive look damaged).
+    let sidecar = PathBuf::from(format!("{}.sha256", f.archive.display()));
+    std::fs::write(&sidecar, format!("{}  {}\n", non_hex_sha(), s(&f.archive))).unwrap();
+    let r = f.run(&["catalog", "rebuild"], 0);
+    assert_has(&r.stdout, &["damaged", "sha256"]);
+    let rows = f.home.list_json();
+    let good = rows.iter().find(|r| r["path"] == s(&f.archive)).unwrap();
+    assert_eq!(good["status"], "completed", "{good}");
+    assert_eq!(good["sha256"], Value::Null, "{good}");
+    f.run(&["verify", &good["id"].to_string()], 0);
+    let row = rows
+        .iter()
+        .find(|r| r["path"] == s(&crafted))
+        .expect("the crafted archive is catalogued");
+    assert_eq!(row["status"], "corrupted", "{row}");
+    let id = row["id"].to_string();
+    let r = f.run(&["show", &id], 1);
+    assert_has(&r.stderr, &["sha256", "64 lowercase hex digits"]);
+    let r = f.run(&["show", &id, "--json"], 1);
+    assert_has(&r.stderr, &["sha256"]);
+}
+
+/// Text from an archive never drives the terminal: a table name and a warning holding escape sequences are shown
+/// escaped when `show` writes to a terminal (a real pty, through `script`), and as they are into a pipe, where they
+/// are data.
+#[test]
+fn archive_text_shown_on_a_terminal_is_escaped() {
+    let f = Fixture::new(50);
+    let path = f.input("escapes.zip");
+    common::with_manifest(&f.archive, &path, |m| {
+        let rows = m["database"]["tables"]["orders"].clone();
+        m["database"]["tables"]["orders\u{1b}]0;pwned\u{7}"] = rows;
+        m["warnings"] = json!(["\u{1b}[2Jcleared"]);
+    });
+    let out = std::process::Command::new("script")
+        .arg("-qec")
+        .arg(format!(
+            "{} show {}",
+            env!("CARGO_BIN_EXE_backstop"),
+            s(&path)
+        ))
+        .arg("/dev/null")
+        .env("BACKSTOP_HOME", f.home.home())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{shown}");
+    assert!(
+        shown.contains("orders\\u{1b}]0;pwned\\u{7}") && shown.contains("\\u{1b}[2Jcleared"),
+        "{shown:?}"
+    );
+    assert!(
+        !shown.contains("\u{1b}]0;pwned") && !shown.contains("\u{1b}[2J"),
+        "{shown:?}"
+    );
+    let r = f.run(&["show", s(&path)], 0);
+    assert_has(
+        &r.stdout,
+        &["orders\u{1b}]0;pwned\u{7}", "\u{1b}[2Jcleared"],
+    );
+}

@@ -236,3 +236,149 @@ fn a_shared_folder_is_not_cleaned_while_another_profile_writes_to_it() {
         "once nobody holds the folder, the stray partial goes"
     );
 }
+
+/// Several processes starting at once on a new home all create (or find) the same catalog: none is told its
+/// catalog may be damaged, and the catalog is whole afterwards.
+#[test]
+fn processes_starting_at_once_on_a_new_home_share_one_catalog() {
+    for round in 0..10 {
+        let home = TestHome::new();
+        for (code, stderr) in home.run_at_once(&[&["list", "--json"][..]; 8]) {
+            assert_eq!(code, Some(0), "round {round}: {stderr}");
+            assert!(stderr.is_empty(), "round {round}: {stderr}");
+        }
+        let version: i64 = rusqlite::Connection::open(home.paths().catalog_file)
+            .unwrap()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 2, "round {round}");
+        assert!(home.list_json().is_empty());
+    }
+}
+
+/// Several processes starting at once on a catalog of an older schema: one migrates it, the others wait for it and
+/// then use it; every row is still there.
+#[test]
+fn processes_starting_at_once_on_an_old_catalog_migrate_it_once() {
+    for round in 0..5 {
+        let home = TestHome::new();
+        home.sqlite_profile("shop", 20, &[]);
+        home.backup("shop");
+        {
+            // What the first schema looked like: no tables_json column, user_version 1.
+            let conn = rusqlite::Connection::open(home.paths().catalog_file).unwrap();
+            conn.execute_batch(
+                "ALTER TABLE backups DROP COLUMN tables_json; PRAGMA user_version = 1;",
+            )
+            .unwrap();
+        }
+        for (code, stderr) in home.run_at_once(&[&["list", "--json"][..]; 8]) {
+            assert_eq!(code, Some(0), "round {round}: {stderr}");
+            assert!(stderr.is_empty(), "round {round}: {stderr}");
+        }
+        let rows = home.list_json();
+        assert_eq!(rows.len(), 1, "round {round}");
+        assert_eq!(rows[0]["status"], "completed");
+    }
+}
+
+/// A profile's storage folder that is missing (an unplugged drive) stops the rebuild before anything changes: it
+/// would otherwise drop that profile's backups from the catalog.
+#[test]
+fn rebuild_refuses_while_a_storage_folder_is_missing() {
+    let home = TestHome::new();
+    home.sqlite_profile("shop", 50, &[]);
+    home.backup("shop");
+    let drive = home.work().join("usb-drive");
+    std::fs::create_dir_all(&drive).unwrap();
+    let storage = drive.join("backstop");
+    home.sqlite_profile("offsite", 50, &["--storage", storage.to_str().unwrap()]);
+    home.backup("offsite");
+    let before = home.list_json();
+    assert_eq!(before.len(), 2);
+    let catalog = home.paths().catalog_file;
+    let catalog_bytes = std::fs::read(&catalog).unwrap();
+    let unplugged = home.work().join("usb-drive-unplugged");
+    std::fs::rename(&drive, &unplugged).unwrap();
+
+    let out = home.run(&["catalog", "rebuild"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("offsite")
+            && stderr.contains(storage.to_str().unwrap())
+            && stderr.contains("mounted"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&catalog).unwrap(), catalog_bytes);
+    assert_eq!(home.list_json(), before);
+    let names: Vec<String> = std::fs::read_dir(home.home())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.contains(".old-") || n.ends_with(".partial")),
+        "{names:?}"
+    );
+
+    // Plugged back in, the rebuild runs and finds both profiles' backups.
+    std::fs::rename(&unplugged, &drive).unwrap();
+    let out = home.run_ok(&["catalog", "rebuild"]);
+    assert!(out.contains("2 archive(s)"), "{out}");
+}
+
+/// The old catalog a rebuild keeps is never overwritten: not by a second rebuild in the same second, nor by a file
+/// already named as this second's copy would be.
+#[test]
+fn rebuilds_never_overwrite_a_saved_catalog() {
+    let home = TestHome::new();
+    home.sqlite_profile("shop", 50, &[]);
+    home.backup("shop");
+    let old_copies = || -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(home.home())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                let name = p.file_name().unwrap().to_string_lossy();
+                name.starts_with("catalog.sqlite3.old-")
+                    && !name.ends_with("-wal")
+                    && !name.ends_with("-shm")
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    // Whatever second the rebuilds below run in, its name is already taken by a copy that must survive.
+    let now = Utc::now();
+    let mut sentinels = Vec::new();
+    for s in 0..300 {
+        let stamp = (now + chrono::Duration::seconds(s)).format("%Y%m%d_%H%M%S");
+        let path = home.home().join(format!("catalog.sqlite3.old-{stamp}"));
+        std::fs::write(&path, format!("saved copy {s}")).unwrap();
+        sentinels.push(path);
+    }
+    let before = old_copies().len();
+    let first = home.run_ok(&["catalog", "rebuild"]);
+    let second = home.run_ok(&["catalog", "rebuild"]);
+    let after = old_copies();
+    assert_eq!(after.len(), before + 2, "{first}{second}{after:?}");
+    for (s, path) in sentinels.iter().enumerate() {
+        assert_eq!(
+            std::fs::read_to_string(path).unwrap(),
+            format!("saved copy {s}"),
+            "{}",
+            path.display()
+        );
+    }
+    // Each kept copy is a whole catalog that still lists the backup.
+    for path in after.iter().filter(|p| !sentinels.contains(p)) {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM backups", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1, "{}", path.display());
+    }
+    assert_eq!(home.list_json().len(), 1);
+}

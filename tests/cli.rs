@@ -89,7 +89,10 @@ fn profile_add_list_edit_remove() {
     );
     assert!(err.contains("invalid profile name"), "{err}");
     let err = stderr_of(&home, &["profile", "edit", "app-1", "--keep-last", "0"], 2);
-    assert!(err.contains("keep_last must be at least 1"), "{err}");
+    assert!(
+        err.contains("keep_last = 0 is out of range (allowed: 1 to 100000)"),
+        "{err}"
+    );
     let err = stderr_of(&home, &["backup", "--profile", "nope"], 2);
     assert!(
         err.contains("no profile named 'nope'") && err.contains("app-1"),
@@ -622,4 +625,384 @@ fn restoring_into_another_profile_needs_the_flag_by_id_and_by_path() {
         lower.contains("sqlite") && lower.contains("postgres"),
         "{err}"
     );
+}
+
+/// Runs the real binary with its stdout on a pipe whose reader is already gone (what `| head` becomes once head
+/// has read what it wanted, for output that fits the pipe); returns the exit code and stderr.
+fn run_into_closed_pipe(home: &TestHome, args: &[&str]) -> (Option<i32>, String) {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = home
+        .command(args)
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs the real binary into a reader that takes the first 100 bytes and closes (`| head -c 100`) while the
+/// command is still writing (its output is larger than the pipe holds); returns the exit code, stderr and the
+/// bytes read.
+fn run_into_short_reader(home: &TestHome, args: &[&str]) -> (Option<i32>, String, Vec<u8>) {
+    use std::io::Read;
+    let mut child = home
+        .command(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut head = vec![0; 100];
+    stdout.read_exact(&mut head).unwrap();
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        head,
+    )
+}
+
+#[track_caller]
+fn assert_quiet_exit(args: &[&str], (code, stderr): (Option<i32>, String)) {
+    assert_eq!(
+        code,
+        Some(0),
+        "backstop {args:?} into a closed pipe\n{stderr}"
+    );
+    assert!(
+        !stderr.contains("panicked")
+            && !stderr.contains("Broken pipe")
+            && !stderr.contains("error"),
+        "backstop {args:?} into a closed pipe\n{stderr}"
+    );
+}
+
+/// A closed stdout (`| head`) ends every printing command quietly with exit 0, and a job whose report could not
+/// be printed was still done.
+#[test]
+fn a_closed_stdout_ends_every_command_quietly() {
+    let home = TestHome::new();
+    let db = home.sqlite_profile("shop", 200, &[]);
+    home.backup("shop");
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute("DELETE FROM orders WHERE id > 100", [])
+        .unwrap();
+    home.backup("shop");
+    let export = home.work().join("exported");
+    std::fs::create_dir_all(&export).unwrap();
+    let commands: &[&[&str]] = &[
+        &["--help"],
+        &["help"],
+        &["list", "--help"],
+        &["--version"],
+        &["list"],
+        &["list", "--all"],
+        &["list", "--json"],
+        &["show", "1"],
+        &["show", "1", "--json"],
+        &["diff", "1", "2"],
+        &["diff", "1", "2", "--json"],
+        &["verify", "1"],
+        &["verify", "--all", "--json"],
+        &["stats"],
+        &["stats", "--json"],
+        &["log"],
+        &["log", "--json"],
+        &["prune", "--dry-run"],
+        &["prune", "--dry-run", "--json"],
+        &["profile", "list"],
+        &["profile", "test", "shop"],
+        &["restore", "1", "--validate-only"],
+        &["pin", "1"],
+        &["unpin", "1"],
+        &["export", "1", "--to", export.to_str().unwrap()],
+        &["run-due"],
+        &["run-due", "--json"],
+        &["backup", "--profile", "shop"],
+        &["backup", "--profile", "shop", "--json"],
+        &["catalog", "rebuild"],
+    ];
+    let before = home.list_json().len();
+    for args in commands {
+        assert_quiet_exit(args, run_into_closed_pipe(&home, args));
+    }
+    // The backups whose reports nobody read were made all the same: two manual ones and run-due's automatic one.
+    let rows = home.list_json();
+    assert_eq!(rows.len(), before + 3, "{rows:?}");
+    assert!(rows.iter().all(|r| r["status"] == "completed"), "{rows:?}");
+    let exported: Vec<_> = std::fs::read_dir(&export).unwrap().flatten().collect();
+    assert!(
+        exported
+            .iter()
+            .any(|e| e.path().extension().is_some_and(|x| x == "zip")),
+        "{exported:?}"
+    );
+}
+
+/// Output far larger than a pipe holds, read by `head -c 100`: the command ends quietly as soon as the reader
+/// is gone, after printing the start of the list (or the manifest) as usual.
+#[test]
+fn a_reader_that_stops_early_ends_long_output_quietly() {
+    let home = TestHome::new();
+    let db = home.work().join("media.sqlite3");
+    backstop::demo::make_sample_database(&db, 50).unwrap();
+    let files = home.work().join("media-files");
+    std::fs::create_dir_all(&files).unwrap();
+    for i in 0..3000 {
+        std::fs::write(files.join(format!("photo-{i:05}.jpg")), format!("{i}")).unwrap();
+    }
+    home.run_ok(&[
+        "profile",
+        "add",
+        "media",
+        "--sqlite",
+        db.to_str().unwrap(),
+        "--files",
+        files.to_str().unwrap(),
+    ]);
+    home.backup("media");
+    {
+        // Many more rows than fit a pipe: copies of the real row (list reads the catalog, not the archives).
+        let ctx = home.ctx();
+        let real = ctx.catalog.get(1).unwrap();
+        for i in 0..3000 {
+            let mut row = real.clone();
+            row.id = 0;
+            row.path = real.path.with_file_name(format!("copy-{i}.zip"));
+            ctx.catalog.insert_completed(&row).unwrap();
+        }
+    }
+    for args in [
+        &["list"][..],
+        &["list", "--json"],
+        &["show", "1"],
+        &["show", "1", "--json"],
+    ] {
+        let (code, stderr, head) = run_into_short_reader(&home, args);
+        assert_quiet_exit(args, (code, stderr));
+        let expected = home.run_ok(args);
+        assert!(
+            expected.len() > 128 << 10,
+            "backstop {args:?} prints {} bytes, not enough to fill the pipe",
+            expected.len()
+        );
+        assert_eq!(&head[..], &expected.as_bytes()[..100], "backstop {args:?}");
+    }
+}
+
+/// Every number in a hand-written config.toml is range-checked when the config is read: a number out of range is
+/// a configuration error (exit 2) naming the key and the allowed range, never a panic later, and the file is
+/// left as it was.
+#[test]
+fn config_numbers_out_of_range_are_refused_naming_the_key() {
+    let home = TestHome::new();
+    let db = home.work().join("shop.sqlite3");
+    backstop::demo::make_sample_database(&db, 50).unwrap();
+    let storage = home.work().join("storage");
+    std::fs::create_dir_all(&storage).unwrap();
+    std::fs::create_dir_all(home.home()).unwrap();
+    let sqlite = format!(
+        "[[profile]]\nname = \"shop\"\nstorage_dir = \"{}\"\n[profile.database]\nengine = \"sqlite\"\npath = \"{}\"\n",
+        storage.display(),
+        db.display()
+    );
+    let postgres = "[[profile]]\nname = \"pg\"\nstorage_dir = \"/tmp\"\n[profile.database]\nengine = \"postgres\"\n\
+                    host = \"127.0.0.1\"\nuser = \"postgres\"\ndbname = \"postgres\"\n";
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "[settings]\nbusy_timeout_secs = 2147484\n",
+            "busy_timeout_secs",
+            "0 to 86400",
+        ),
+        (
+            "[settings]\nbusy_timeout_secs = 18446744073709551615\n",
+            "busy_timeout_secs",
+            "",
+        ),
+        (
+            "[settings]\nmax_import_bytes = 0\n",
+            "max_import_bytes",
+            "1048576 to",
+        ),
+        (
+            "[settings]\nmax_import_entries = 0\n",
+            "max_import_entries",
+            "1 to",
+        ),
+        (
+            "[settings]\nchange_alert_percent = 0\n",
+            "change_alert_percent",
+            "1 to",
+        ),
+        (
+            "[profile.policy]\nmax_age_days = 4294967295\n",
+            "max_age_days",
+            "0 to 100000",
+        ),
+        (
+            "[profile.policy]\nauto_interval_hours = 4294967295\n",
+            "auto_interval_hours",
+            "1 to 8760",
+        ),
+        (
+            "[profile.policy]\nkeep_last = 0\n",
+            "keep_last",
+            "1 to 100000",
+        ),
+        (
+            "[profile.policy]\nkeep_daily = 4000000000\n",
+            "keep_daily",
+            "0 to 100000",
+        ),
+        (
+            "[profile.policy]\nkeep_weekly = 4000000000\n",
+            "keep_weekly",
+            "0 to 100000",
+        ),
+        (
+            "[profile.policy]\nkeep_monthly = 4000000000\n",
+            "keep_monthly",
+            "0 to 100000",
+        ),
+        (
+            "[profile.policy]\ncompression_level = 10\n",
+            "compression_level",
+            "0 to 9",
+        ),
+        ("port = 0\n", "port", "1 to 65535"),
+    ];
+    let config = home.home().join("config.toml");
+    for (snippet, key, range) in cases {
+        let text = if snippet.starts_with("[settings]") {
+            format!("{snippet}{sqlite}")
+        } else if snippet.starts_with("port") {
+            format!("{postgres}{snippet}")
+        } else {
+            format!("{sqlite}{snippet}")
+        };
+        std::fs::write(&config, &text).unwrap();
+        let profile = if snippet.starts_with("port") {
+            "pg"
+        } else {
+            "shop"
+        };
+        for args in [
+            &["backup", "--profile", profile][..],
+            &["list"],
+            &["run-due"],
+        ] {
+            let out = home.run(args);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{key} with {args:?}: {stderr}");
+            assert!(
+                stderr.contains(key) && stderr.contains(range) && stderr.contains("config.toml"),
+                "{key} with {args:?}: {stderr}"
+            );
+        }
+        assert_eq!(std::fs::read_to_string(&config).unwrap(), text);
+    }
+    assert!(
+        std::fs::read_dir(&storage).unwrap().next().is_none(),
+        "no backup was written"
+    );
+}
+
+/// The same numbers given as `profile add` / `profile edit` flags are checked before anything is saved or created.
+#[test]
+fn profile_flags_out_of_range_are_refused_naming_the_key() {
+    let home = TestHome::new();
+    let db = home.sqlite_profile("shop", 50, &[]);
+    let config = home.home().join("config.toml");
+    let saved = std::fs::read_to_string(&config).unwrap();
+    let new_storage = home.work().join("never-created");
+    for (flag, value, key) in [
+        ("--max-age-days", "4294967295", "max_age_days"),
+        ("--auto-hours", "4294967295", "auto_interval_hours"),
+        ("--keep-last", "0", "keep_last"),
+        ("--keep-daily", "100001", "keep_daily"),
+        ("--compression-level", "10", "compression_level"),
+    ] {
+        let err = stderr_of(
+            &home,
+            &[
+                "profile",
+                "add",
+                "other",
+                "--sqlite",
+                db.to_str().unwrap(),
+                "--storage",
+                new_storage.to_str().unwrap(),
+                flag,
+                value,
+            ],
+            2,
+        );
+        assert!(err.contains(key) && err.contains(" to "), "{flag}: {err}");
+        let err = stderr_of(&home, &["profile", "edit", "shop", flag, value], 2);
+        assert!(err.contains(key) && err.contains(" to "), "{flag}: {err}");
+        assert_eq!(std::fs::read_to_string(&config).unwrap(), saved);
+        assert!(!new_storage.exists());
+    }
+    let err = stderr_of(
+        &home,
+        &[
+            "profile",
+            "add",
+            "pg",
+            "--postgres",
+            "--user",
+            "u",
+            "--dbname",
+            "d",
+            "--port",
+            "0",
+        ],
+        2,
+    );
+    assert!(err.contains("port"), "{err}");
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), saved);
+}
+
+/// Several `profile add` at once on a new home: each reads, changes and writes config.toml under one lock, so no
+/// profile is lost to another process's write.
+#[test]
+fn profiles_added_at_once_are_all_kept() {
+    for round in 0..5 {
+        let home = TestHome::new();
+        let db = home.work().join("shop.sqlite3");
+        backstop::demo::make_sample_database(&db, 10).unwrap();
+        let names: Vec<String> = (0..8).map(|i| format!("p{i}")).collect();
+        let commands: Vec<Vec<&str>> = names
+            .iter()
+            .map(|name| {
+                vec![
+                    "profile",
+                    "add",
+                    name.as_str(),
+                    "--sqlite",
+                    db.to_str().unwrap(),
+                ]
+            })
+            .collect();
+        let commands: Vec<&[&str]> = commands.iter().map(Vec::as_slice).collect();
+        for (code, stderr) in home.run_at_once(&commands) {
+            assert_eq!(code, Some(0), "round {round}: {stderr}");
+        }
+        let listed: serde_json::Value =
+            serde_json::from_str(&home.run_ok(&["profile", "list", "--json"])).unwrap();
+        let mut got: Vec<String> = listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_string())
+            .collect();
+        got.sort();
+        assert_eq!(got, names, "round {round}");
+    }
 }

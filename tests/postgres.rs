@@ -1127,3 +1127,41 @@ fn a_database_whose_tables_all_vanished_is_backed_up_flagged_and_retention_delet
     assert!(rows.iter().all(|r| r["status"] == "completed"), "{rows:#?}");
     assert!(rows[1]["warnings"].to_string().contains("public.orders"));
 }
+
+/// The copy a restore keeps (`<db>_pre_restore_<stamp>`) never takes the name of one already there: a restore in
+/// the same second as an earlier one (or as its own rollback) keeps both copies instead of failing on the name.
+#[test]
+fn a_restore_keeps_its_copy_beside_one_from_the_same_second() {
+    let home = TestHome::new();
+    let db = Db::new("copies");
+    psql(
+        &db.name,
+        "CREATE TABLE t (id int); INSERT INTO t SELECT generate_series(1, 100);",
+    );
+    db.profile(&home, "pg");
+    home.backup("pg");
+    psql(&db.name, "DELETE FROM t");
+    // Whatever second the restore swaps in, a copy named for that second is already there.
+    let now = chrono::Utc::now();
+    for s in 0..60 {
+        let stamp = (now + chrono::Duration::seconds(s)).format("%Y%m%d_%H%M%S");
+        psql(
+            "postgres",
+            &format!("CREATE DATABASE {}_pre_restore_{stamp}", db.name),
+        );
+    }
+    home.run_ok(&["restore", "1", "--yes"]);
+    assert_eq!(psql(&db.name, "SELECT count(*) FROM t").trim(), "100");
+    let copies = psql(
+        "postgres",
+        &format!(
+            "SELECT count(*) FROM pg_database WHERE datname LIKE '{}_pre_restore_%'",
+            db.name
+        ),
+    );
+    assert_eq!(
+        copies.trim(),
+        "61",
+        "the 60 copies already there, and this restore's"
+    );
+}

@@ -924,3 +924,58 @@ fn history_badges_a_backup_dated_ahead_and_a_flagged_one_and_the_banner_says_so(
     w.harness.get_by_label("400 days ahead");
     w.harness.get_by_label("flagged");
 }
+
+/// An archive with a crafted manifest (a checksum that is not hex, with a two-byte character where the entry
+/// table cut it) found by `catalog rebuild`: History lists it as corrupted and draws without crashing, Show is
+/// not offered for it, and Verify says why it is refused.
+#[test]
+fn a_crafted_archive_after_rebuild_is_listed_as_corrupted_not_a_crash() {
+    let home = TestHome::new();
+    home.sqlite_profile("shop", 100, &[]);
+    let real = home.backup("shop");
+    let crafted = real.with_file_name("shop_database_20300101_000000_manual.zip");
+    common::with_manifest(&real, &crafted, |m| {
+        m["entries"][0]["sha256"] = serde_json::json!(format!("a{}b", "é".repeat(31)));
+    });
+    std::fs::remove_file(&real).unwrap();
+    home.run_ok(&["catalog", "rebuild"]);
+    let mut w = open(&home);
+    assert_eq!(
+        w.rows().iter().map(|r| r.status).collect::<Vec<_>>(),
+        vec![Status::Corrupted]
+    );
+    w.harness.state_mut().tab = Tab::History;
+    w.harness.step();
+    w.harness.step();
+    assert!(
+        w.harness
+            .get_by_label("Show")
+            .accesskit_node()
+            .is_disabled()
+    );
+    w.harness.get_by_label("Verify").click_accesskit();
+    let message = w.toast("sha256");
+    assert!(message.contains("64 lowercase hex digits"), "{message}");
+    assert!(w.harness.state().state.shown.is_none());
+}
+
+/// `catalog rebuild` run from the CLI while the window is open replaces the catalog file: the window's next job
+/// uses the new catalog, so its backup is in the history everyone reads (not in the copy kept aside).
+#[test]
+fn the_window_follows_a_catalog_rebuilt_from_the_cli() {
+    let home = TestHome::new();
+    home.sqlite_profile("shop", 50, &[]);
+    home.backup("shop");
+    let mut w = open(&home);
+    let out = home.run_ok(&["catalog", "rebuild"]);
+    assert!(out.contains("old catalog was kept"), "{out}");
+    w.harness.state_mut().tab = Tab::Actions;
+    w.harness.step();
+    w.click("Back up now");
+    w.wait_for("the second backup", |app| {
+        app.state.running.is_none() && app.state.snapshot.backups.len() == 2
+    });
+    let rows = home.list_json();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(rows.iter().all(|r| r["status"] == "completed"), "{rows:?}");
+}

@@ -420,6 +420,27 @@ impl PostgresEngine {
         )?;
         Ok(out.trim() == "1")
     }
+
+    /// A name for the copy a restore keeps of `target`, `<target>_pre_restore_<stamp>[_N]`, that no database has
+    /// yet: a second restore (or a rollback) in the same second keeps its copy beside the first one's.
+    fn free_copy_name(&self, target: &str) -> Result<String> {
+        let stamp = chrono::Utc::now().format("%Y%m%d_%H%M%S");
+        for n in 1..=100u32 {
+            let suffix = match n {
+                1 => format!("_pre_restore_{stamp}"),
+                n => format!("_pre_restore_{stamp}_{n}"),
+            };
+            // The suffix is kept whole; a long database name gives way (names stop at 63 bytes).
+            let name = truncate_to(target, 63 - suffix.len()) + &suffix;
+            if !self.database_exists(&name)? {
+                return Ok(name);
+            }
+        }
+        Err(Error::JobFailed(format!(
+            "every name for the copy of {target} kept by this restore is taken ({target}_pre_restore_{stamp}_…); \
+             drop old copies and try again; nothing was changed"
+        )))
+    }
 }
 
 impl PostgresEngine {
@@ -1046,9 +1067,14 @@ impl Engine for PostgresEngine {
 
 /// Database names are at most 63 bytes.
 fn truncate_name(name: &str) -> String {
+    truncate_to(name, 63)
+}
+
+/// `name` cut to at most `max` bytes, at a character boundary.
+fn truncate_to(name: &str, max: usize) -> String {
     let mut out = String::new();
     for c in name.chars() {
-        if out.len() + c.len_utf8() > 63 {
+        if out.len() + c.len_utf8() > max {
             break;
         }
         out.push(c);
@@ -1109,8 +1135,7 @@ impl StagedRestore for PgStaged {
         let target = self.target.clone();
         job.stage("swapping databases", None);
         let exists = engine.database_exists(&target)?;
-        let stamp = chrono::Utc::now().format("%Y%m%d_%H%M%S");
-        let old_name = truncate_name(&format!("{target}_pre_restore_{stamp}"));
+        let old_name = engine.free_copy_name(&target)?;
         // The database's own owner and settings (ALTER DATABASE ... SET) carry over to the restored one.
         let carry = engine.carry_over_sql(&engine.cfg.dbname, &staging)?;
         if !carry.is_empty() {

@@ -175,7 +175,7 @@ pub fn looks_like_sqlite_dump(head: &[u8]) -> bool {
     }
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let first = skip_insignificant(text.as_bytes(), 0);
-    if mentions_other_dbms(&text[..first]) {
+    if mentions_other_dbms(text.get(..first).unwrap_or(text)) {
         return false;
     }
     let words: Vec<String> = Tokens::new(text)

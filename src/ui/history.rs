@@ -167,7 +167,9 @@ fn entries_table(ui: &mut egui::Ui, entries: &[crate::archive::ManifestEntry]) {
                         (EntryType::Symlink, Some(target)) => ui.label(format!("-> {target}")),
                         (EntryType::Dir, _) => ui.label(""),
                         _ => {
-                            ui.label(RichText::new(&e.sha256[..e.sha256.len().min(16)]).monospace())
+                            // By characters, never bytes: the text came from an archive.
+                            let short: String = e.sha256.chars().take(16).collect();
+                            ui.label(RichText::new(short).monospace())
                         }
                     };
                 });

@@ -4,7 +4,7 @@
 use super::app::BackstopApp;
 use super::dialogs::DialogPurpose;
 use crate::config::{Config, DatabaseConfig, Profile, Settings};
-use crate::model::Kind;
+use crate::model::{Kind, Policy};
 use crate::worker::JobRequest;
 use egui::{Color32, RichText};
 use std::collections::BTreeMap;
@@ -126,25 +126,30 @@ impl Draft {
         if let Err(e) = crate::config::validate_profile_name(&self.name) {
             out.insert("name", e.to_string());
         }
-        let number = |text: &str, min: u32, max: u32| -> Result<u32, String> {
-            match text.trim().parse::<u32>() {
-                Ok(n) if n < min => Err(format!("must be at least {min}")),
-                Ok(n) if n > max => Err(format!("must be at most {max}")),
+        // The same ranges as the config file's and the CLI flags' (one table, in `model` and `config`).
+        let number = |text: &str, range: crate::model::NumberRange| -> Result<u64, String> {
+            match text.trim().parse::<u64>() {
+                Ok(n) if n < range.min => Err(format!("must be at least {}", range.min)),
+                Ok(n) if n > range.max => Err(format!("must be at most {}", range.max)),
                 Ok(n) => Ok(n),
                 Err(_) => Err("must be a whole number".into()),
             }
         };
-        for (field, text, min, max) in [
-            ("keep_last", &self.keep_last, 1, 100_000),
-            ("max_age_days", &self.max_age_days, 0, 100_000),
-            ("keep_daily", &self.keep_daily, 0, 100_000),
-            ("keep_weekly", &self.keep_weekly, 0, 100_000),
-            ("keep_monthly", &self.keep_monthly, 0, 100_000),
-            ("auto_hours", &self.auto_hours, 1, 24 * 365),
-            ("compression", &self.compression, 0, 9),
-            ("alert_percent", &self.alert_percent, 1, 100_000),
+        for (field, text, range) in [
+            ("keep_last", &self.keep_last, Policy::KEEP_LAST),
+            ("max_age_days", &self.max_age_days, Policy::MAX_AGE_DAYS),
+            ("keep_daily", &self.keep_daily, Policy::KEEP_DAILY),
+            ("keep_weekly", &self.keep_weekly, Policy::KEEP_WEEKLY),
+            ("keep_monthly", &self.keep_monthly, Policy::KEEP_MONTHLY),
+            ("auto_hours", &self.auto_hours, Policy::AUTO_INTERVAL_HOURS),
+            ("compression", &self.compression, Policy::COMPRESSION_LEVEL),
+            (
+                "alert_percent",
+                &self.alert_percent,
+                Settings::CHANGE_ALERT_PERCENT,
+            ),
         ] {
-            if let Err(e) = number(text, min, max) {
+            if let Err(e) = number(text, range) {
                 out.insert(field, e);
             }
         }

@@ -44,22 +44,24 @@ impl TestHome {
         Context::open(self.paths()).unwrap()
     }
 
-    /// Runs the real `backstop` binary with this home, no terminal on stdin.
-    pub fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_backstop"))
+    /// The real `backstop` binary with `args` and this home, no terminal on stdin.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_backstop"));
+        command
             .args(args)
             .env("BACKSTOP_HOME", self.home())
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap()
+            .stdin(std::process::Stdio::null());
+        command
+    }
+
+    /// Runs the real `backstop` binary with this home, no terminal on stdin.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
     }
 
     /// Starts the real binary in the background with this home, its output discarded (for kill and Ctrl-C tests).
     pub fn spawn(&self, args: &[&str]) -> std::process::Child {
-        Command::new(env!("CARGO_BIN_EXE_backstop"))
-            .args(args)
-            .env("BACKSTOP_HOME", self.home())
-            .stdin(std::process::Stdio::null())
+        self.command(args)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -86,6 +88,31 @@ impl TestHome {
             String::from_utf8_lossy(&out.stderr)
         );
         out
+}
+
+    /// Starts one real `backstop` process per command, all at once, and waits for all; returns each one's
+    /// (exit code, stderr).
+    pub fn run_at_once(&self, commands: &[&[&str]]) -> Vec<(Option<i32>, String)> {
+        let children: Vec<_> = commands
+            .iter()
+            .map(|args| {
+                self.command(args)
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        children
+            .into_iter()
+            .map(|child| {
+                let out = child.wait_with_output().unwrap();
+                (
+                    out.status.code(),
+                    String::from_utf8_lossy(&out.stderr).into_owned(),
+                )
+            })
+            .collect()
     }
 
     /// Runs and expects exit code `code`; returns stdout.
@@ -294,4 +321,33 @@ pub fn psql(db: &str, sql: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// Copies a Backstop archive to `dest` with its manifest changed by `edit`, every other entry as it was: a
+/// crafted archive whose entries are all real, so only the edited field can be what is refused.
+pub fn with_manifest(archive: &Path, dest: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    use std::io::Read;
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(archive).unwrap()).unwrap();
+    let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i).unwrap();
+        let name = entry.name().unwrap().into_owned();
+        let mut bytes = Vec::new();
+        entry.read_to_end(&mut bytes).unwrap();
+        entries.push((name, bytes));
+    }
+    let (_, manifest) = entries
+        .iter_mut()
+        .find(|(name, _)| name == "manifest.json")
+        .unwrap();
+    let mut value: serde_json::Value = serde_json::from_slice(manifest).unwrap();
+    edit(&mut value);
+    *manifest = serde_json::to_vec_pretty(&value).unwrap();
+    // The manifest goes last, as Backstop writes it.
+    entries.sort_by_key(|(name, _)| name == "manifest.json");
+    let refs: Vec<(&str, &[u8])> = entries
+        .iter()
+        .map(|(name, bytes)| (name.as_str(), bytes.as_slice()))
+        .collect();
+    raw_zip(dest, &refs);
 }
