@@ -253,7 +253,14 @@ pub enum ProfileCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Remove a profile (its archives stay unless --delete-archives).
+    /// Rename a profile: its config, its catalog history and its stored password (archives keep their names).
+    Rename {
+        /// The profile's name now.
+        old: String,
+        /// Its new name (letters, digits and '-').
+        new: String,
+    },
+    /// Remove a profile and its stored password (its archives stay unless --delete-archives).
     Remove {
         /// The profile.
         name: String,
@@ -518,7 +525,7 @@ pub fn run(cli: Cli, cancel: CancelToken) -> i32 {
 
 fn print_json<T: Serialize>(value: &T) -> Result<()> {
     let text = serde_json::to_string_pretty(value)
-        .map_err(|e| Error::Usage(format!("cannot encode JSON: {e}")))?;
+        .map_err(|e| Error::JobFailed(format!("cannot encode JSON: {e}")))?;
     println!("{text}");
     Ok(())
 }
@@ -978,7 +985,7 @@ fn job_command(ctx: &mut Context, command: Command, job: &JobControl) -> Result<
             Ok(0)
         }
         Command::Profile(_) | Command::Catalog(_) | Command::Demo => {
-            Err(Error::Usage("internal: not a job".into()))
+            Err(Error::JobFailed("internal: not a job".into()))
         }
     }
 }
@@ -1158,6 +1165,8 @@ fn profile_command(cmd: ProfileCommand) -> Result<i32> {
                 .position(|p| p.name == name)
                 .ok_or_else(|| config.profile(&name).err().unwrap_or(Error::NoProfiles))?;
             let mut profile = config.profiles[index].clone();
+            // A password moved to another store leaves no copy in the old one (once the config says so).
+            let mut moved_from = None;
             if let Some(path) = sqlite {
                 profile.database = DatabaseConfig::Sqlite {
                     path: absolute(path)?,
@@ -1175,7 +1184,11 @@ fn profile_command(cmd: ProfileCommand) -> Result<i32> {
                             "moving the password to another store needs it again: add --password-stdin".into(),
                         ));
                     }
+                    let had_password = cfg.has_password;
                     connection.store_password(&paths, &name, cfg)?;
+                    if had_password && cfg.secret_store != old_store {
+                        moved_from = Some(old_store);
+                    }
                 }
                 DatabaseConfig::Sqlite { .. } => {
                     if connection.host.is_some()
@@ -1197,6 +1210,14 @@ fn profile_command(cmd: ProfileCommand) -> Result<i32> {
             jobs::prepare_profile(&profile)?;
             config.profiles[index] = profile;
             config.save(&paths.config_file)?;
+            if let Some(store) = moved_from
+                && let Err(e) =
+                    crate::secrets::Secrets::new(paths.secrets_dir()).delete(&name, store)
+            {
+                eprintln!(
+                    "warning: the password was moved, but its old copy in the {store} store could not be deleted: {e}"
+                );
+            }
             println!("profile {name} saved");
             Ok(0)
         }
@@ -1244,6 +1265,12 @@ fn profile_command(cmd: ProfileCommand) -> Result<i32> {
                     );
                 }
             }
+            Ok(0)
+        }
+        ProfileCommand::Rename { old, new } => {
+            let mut ctx = open_context()?;
+            jobs::rename_profile(&mut ctx, &old, &new)?;
+            println!("profile {old} renamed to {new}");
             Ok(0)
         }
         ProfileCommand::Remove {

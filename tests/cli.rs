@@ -9,15 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn stderr_of(home: &TestHome, args: &[&str], code: i32) -> String {
-    let out = home.run(args);
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "backstop {args:?}\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stderr).unwrap()
+    home.run_err(args, code)
 }
 
 #[test]
@@ -540,4 +532,48 @@ fn show_lists_entries_and_diff_compares_two_backups() {
     assert!(home.run_ok(&["diff", "1", "1"]).contains("no difference"));
     let err = stderr_of(&home, &["show", "99"], 2);
     assert!(err.contains("no backup with id 99"), "{err}");
+}
+
+#[test]
+fn a_password_that_cannot_follow_a_renamed_or_removed_profile_stops_it_and_changes_nothing() {
+    let home = TestHome::new();
+    home.postgres_profile("pg", "5432", "x", &["--no-auto"]);
+    // A password in the keyring (stored on a desktop), and now no Secret Service answers.
+    let config_file = home.home().join("config.toml");
+    let text = std::fs::read_to_string(&config_file).unwrap();
+    assert!(text.contains("has_password = false"), "{text}");
+    std::fs::write(
+        &config_file,
+        text.replace("has_password = false", "has_password = true"),
+    )
+    .unwrap();
+    let before = std::fs::read_to_string(&config_file).unwrap();
+    for (args, said) in [
+        (
+            ["profile", "rename", "pg", "pg-new"].as_slice(),
+            "profile pg was not renamed",
+        ),
+        (
+            ["profile", "remove", "pg"].as_slice(),
+            "profile pg was not removed",
+        ),
+    ] {
+        let out = home
+            .command(args)
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .env_remove("XDG_RUNTIME_DIR")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(said) && err.contains("keyring unavailable"),
+            "{err}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&config_file).unwrap(),
+            before,
+            "{args:?}"
+        );
+    }
 }

@@ -835,3 +835,148 @@ fn settings_edit_the_files_folder_excludes_and_default_kind_and_refuse_a_bad_glo
     assert!(toast.contains("not a valid glob"), "{toast}");
     assert_eq!(backstop::config::Config::load(&config_file).unwrap(), saved);
 }
+
+/// A database owned by the password role, with 50 notes; dropped with the guard.
+struct PasswordDb(String);
+
+impl PasswordDb {
+    fn new(tag: &str) -> PasswordDb {
+        common::password_role();
+        let name = format!("bk_{tag}_{}", std::process::id());
+        common::psql(
+            "postgres",
+            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        );
+        common::psql("postgres", &format!("CREATE DATABASE {name}"));
+        common::notes_for_password_role(&name, 50);
+        PasswordDb(name)
+    }
+}
+
+impl Drop for PasswordDb {
+    fn drop(&mut self) {
+        common::psql(
+            "postgres",
+            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.0),
+        );
+    }
+}
+
+#[test]
+fn renaming_a_profile_in_settings_moves_its_password_and_removing_it_deletes_it() {
+    let db = PasswordDb::new("uirename");
+    let home = TestHome::new();
+    let out = home.run_with_stdin(
+        &[
+            "profile",
+            "add",
+            "pg",
+            "--postgres",
+            "--user",
+            common::PW_ROLE,
+            "--dbname",
+            &db.0,
+            "--password-stdin",
+            "--secret-store",
+            "file",
+            "--no-auto",
+        ],
+        &format!("{}\n", common::PASSWORD),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let secrets = home.home().join("secrets");
+    let mut w = open(&home);
+    w.harness.state_mut().tab = Tab::Settings;
+    w.harness.step();
+    w.harness
+        .get_by_role_and_label(Role::TextInput, "Name")
+        .set_text_value_accesskit("pg-new");
+    w.harness.step();
+    w.harness.step();
+    w.click("Save");
+    w.wait_for("the renamed profile", |app| {
+        app.state.snapshot.config.profiles[0].name == "pg-new"
+            && app.state.running.is_none()
+            && app.state.queue.is_empty()
+    });
+    assert_eq!(
+        std::fs::read_to_string(secrets.join("pg-new.secret")).unwrap(),
+        common::PASSWORD
+    );
+    assert!(
+        !secrets.join("pg.secret").exists(),
+        "nothing stays under the old name"
+    );
+
+    // The renamed profile backs up with its stored password.
+    w.harness.state_mut().tab = Tab::Actions;
+    w.harness.step();
+    w.click("Back up now");
+    w.wait_for("the backup", |app| {
+        app.state.running.is_none()
+            && app.state.queue.is_empty()
+            && !app.state.snapshot.backups.is_empty()
+    });
+    let rows = w.rows();
+    assert_eq!(
+        rows[0].status,
+        Status::Completed,
+        "{:?}",
+        w.harness.state().state.session_log
+    );
+    assert_eq!(rows[0].profile, "pg-new");
+
+    // Removing the profile deletes its password.
+    w.harness.state_mut().tab = Tab::Settings;
+    w.harness.step();
+    // The button sits below the fold of the Settings panel: pressed through accessibility, as a screen reader would.
+    w.harness
+        .get_by_label("Remove profile pg-new…")
+        .click_accesskit();
+    w.harness.step();
+    w.harness.step();
+    w.click("Remove pg-new");
+    w.wait_for("the removal", |app| {
+        app.state.snapshot.config.profiles.is_empty()
+    });
+    assert!(
+        !secrets.join("pg-new.secret").exists(),
+        "the password went with the profile"
+    );
+    assert_eq!(
+        std::fs::read_dir(&secrets).unwrap().count(),
+        0,
+        "no secret file is left"
+    );
+}
+
+#[test]
+fn an_unreachable_postgres_server_is_retried_by_the_scheduler() {
+    let home = TestHome::new();
+    // Nothing listens on port 1: the server looks down, as one still starting after a reboot.
+    home.postgres_profile("down", "1", "x", &[]);
+    let mut w = open_with(&home, true);
+    let failed = w.toast("cannot reach the database server at 127.0.0.1:1");
+    assert!(failed.contains("Automatic backup of down"), "{failed}");
+    let toast = w.toast("not reachable yet");
+    assert!(toast.contains("try again in 60 s"), "{toast}");
+    // The wait passes: the scheduler runs the backup again, which fails the same way and waits twice as long.
+    w.harness.state_mut().make_retries_due();
+    let toast = w.toast("try again in 120 s");
+    assert!(toast.starts_with("down is not reachable yet"), "{toast}");
+    w.wait_for("the first try and one retry in the catalog", |app| {
+        app.state
+            .snapshot
+            .backups
+            .iter()
+            .filter(|b| {
+                b.trigger == backstop::model::Trigger::Automatic && b.status == Status::Failed
+            })
+            .count()
+            == 2
+    });
+}

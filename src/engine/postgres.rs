@@ -953,7 +953,7 @@ impl Engine for PostgresEngine {
         let staging = truncate_name(&format!("{}_restore_{stamp}", target));
         job.stage("creating staging database", None);
         self.psql(self.maintenance_db(), &format!("CREATE DATABASE {}", quote_ident(&staging))).map_err(|e| match e {
-            Error::ToolFailed { detail, .. } if detail.contains("permission denied") => Error::Usage(format!(
+            Error::ToolFailed { detail, .. } if detail.contains("permission denied") => Error::JobFailed(format!(
                 "the role {} may not create databases, which a safe restore needs (a staging copy); grant it CREATEDB: {detail}",
                 self.cfg.user
             )),
@@ -1100,7 +1100,7 @@ impl StagedRestore for PgStaged {
             return Ok(());
         }
         let Some(staging) = self.staging.clone() else {
-            return Err(Error::Usage(
+            return Err(Error::JobFailed(
                 "internal: the staging database is gone".into(),
             ));
         };
@@ -1126,7 +1126,7 @@ impl StagedRestore for PgStaged {
                 .parse()
                 .unwrap_or(0);
             if others > 0 && !self.terminate_sessions {
-                return Err(Error::Usage(format!(
+                return Err(Error::JobFailed(format!(
                     "{others} other session(s) are connected to {target}; close them (stop the application) or allow ending them with --terminate-sessions; nothing was changed"
                 )));
             }

@@ -356,7 +356,7 @@ impl Engine for SqliteEngine {
         }
         let dir = fsutil::parent_of(&self.path);
         if !dir.is_dir() {
-            return Err(Error::Usage(format!(
+            return Err(Error::JobFailed(format!(
                 "the folder of the database {} does not exist; create it first",
                 self.path.display()
             )));
