@@ -1165,9 +1165,11 @@ fn profile_command(cmd: ProfileCommand) -> Result<i32> {
                 .position(|p| p.name == name)
                 .ok_or_else(|| config.profile(&name).err().unwrap_or(Error::NoProfiles))?;
             let mut profile = config.profiles[index].clone();
-            // A password moved to another store leaves no copy in the old one (once the config says so).
-            let mut moved_from = None;
+            // A password moved to another store, or whose server settings went, leaves no copy behind (deleted
+            // once the config no longer points at it).
+            let mut left_behind = None;
             if let Some(path) = sqlite {
+                left_behind = jobs::secret_store_of(&profile);
                 profile.database = DatabaseConfig::Sqlite {
                     path: absolute(path)?,
                 };
@@ -1187,7 +1189,7 @@ fn profile_command(cmd: ProfileCommand) -> Result<i32> {
                     let had_password = cfg.has_password;
                     connection.store_password(&paths, &name, cfg)?;
                     if had_password && cfg.secret_store != old_store {
-                        moved_from = Some(old_store);
+                        left_behind = Some(old_store);
                     }
                 }
                 DatabaseConfig::Sqlite { .. } => {
@@ -1210,12 +1212,12 @@ fn profile_command(cmd: ProfileCommand) -> Result<i32> {
             jobs::prepare_profile(&profile)?;
             config.profiles[index] = profile;
             config.save(&paths.config_file)?;
-            if let Some(store) = moved_from
+            if let Some(store) = left_behind
                 && let Err(e) =
                     crate::secrets::Secrets::new(paths.secrets_dir()).delete(&name, store)
             {
                 eprintln!(
-                    "warning: the password was moved, but its old copy in the {store} store could not be deleted: {e}"
+                    "warning: the profile was saved, but the old copy of its password in the {store} store could not be deleted: {e}"
                 );
             }
             println!("profile {name} saved");

@@ -777,7 +777,7 @@ pub fn preflight_swap(live: &Path) -> Result<()> {
     let parent = fsutil::parent_of(live);
     if !parent.is_dir() {
         return Err(Error::JobFailed(format!(
-            "the files folder's parent {} does not exist; create it first",
+            "the files folder's parent {} does not exist; create it first (nothing was changed)",
             parent.display()
         )));
     }
@@ -786,7 +786,7 @@ pub fn preflight_swap(live: &Path) -> Result<()> {
         use std::os::unix::fs::MetadataExt;
         if here.dev() != above.dev() {
             return Err(Error::JobFailed(format!(
-                "the files folder {} is a mount point, so it cannot be swapped by rename; restore into another folder with --only files --to DIR and copy from there",
+                "the files folder {} is a mount point, so it cannot be swapped by rename; restore into another folder with --only files --to DIR and copy from there (nothing was changed)",
                 live.display()
             )));
         }

@@ -400,7 +400,7 @@ pub fn rename_profile(ctx: &mut Context, old: &str, new: &str) -> Result<()> {
 
 /// Where a profile's password is kept, when it may have one: a server profile with a stored password, or whose
 /// store is a file (a stale file is cleaned up too; a keyring without a password is never asked).
-fn secret_store_of(profile: &Profile) -> Option<crate::secrets::SecretStore> {
+pub(crate) fn secret_store_of(profile: &Profile) -> Option<crate::secrets::SecretStore> {
     match &profile.database {
         crate::config::DatabaseConfig::Postgres(cfg)
             if cfg.has_password || cfg.secret_store == crate::secrets::SecretStore::File =>
@@ -429,9 +429,16 @@ pub(crate) fn read_password(
     profile: &Profile,
     cfg: &crate::config::PostgresConfig,
 ) -> Result<String> {
+    use crate::secrets::SecretError;
     crate::secrets::Secrets::new(ctx.paths.secrets_dir())
         .get(&profile.name, cfg.secret_store)
-        .map_err(Into::into)
+        .map_err(|e| match e {
+            // The store itself failed while a job ran: the job failed (exit 1); the configuration is fine.
+            SecretError::KeyringUnavailable(_)
+            | SecretError::Keyring(_)
+            | SecretError::Io { .. } => Error::JobFailed(e.to_string()),
+            other => other.into(),
+        })
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -539,14 +539,8 @@ fn a_password_that_cannot_follow_a_renamed_or_removed_profile_stops_it_and_chang
     let home = TestHome::new();
     home.postgres_profile("pg", "5432", "x", &["--no-auto"]);
     // A password in the keyring (stored on a desktop), and now no Secret Service answers.
+    home.mark_passwords_stored();
     let config_file = home.home().join("config.toml");
-    let text = std::fs::read_to_string(&config_file).unwrap();
-    assert!(text.contains("has_password = false"), "{text}");
-    std::fs::write(
-        &config_file,
-        text.replace("has_password = false", "has_password = true"),
-    )
-    .unwrap();
     let before = std::fs::read_to_string(&config_file).unwrap();
     for (args, said) in [
         (
@@ -576,4 +570,41 @@ fn a_password_that_cannot_follow_a_renamed_or_removed_profile_stops_it_and_chang
             "{args:?}"
         );
     }
+}
+
+#[test]
+fn a_password_leaves_no_copy_behind_when_its_store_or_engine_changes() {
+    let home = TestHome::new();
+    home.postgres_profile("pg", "5432", "x", &["--no-auto"]);
+    let secret = home.home().join("secrets/pg.secret");
+    // From the keyring (unreachable here) to a file: stored in the file; the old copy cannot be deleted, and says so.
+    home.mark_passwords_stored();
+    let out = home.run_with_stdin(
+        &[
+            "profile",
+            "edit",
+            "pg",
+            "--secret-store",
+            "file",
+            "--password-stdin",
+        ],
+        "s3cret-pw\n",
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("the old copy of its password in the keyring store could not be deleted")
+            && err.contains("keyring unavailable"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&secret).unwrap(), "s3cret-pw");
+    // A server profile made a SQLite one: its password has nothing left to open, so it goes.
+    let db = home.work().join("now-sqlite.db");
+    backstop::demo::make_sample_database(&db, 5).unwrap();
+    home.run_ok(&["profile", "edit", "pg", "--sqlite", db.to_str().unwrap()]);
+    assert!(
+        !secret.exists(),
+        "the password went with the server settings"
+    );
+    home.backup("pg");
 }

@@ -11,8 +11,14 @@ use std::process::Command;
 
 /// Runs `args` and checks the exit code and that stderr says `needle`.
 fn says(home: &TestHome, args: &[&str], code: i32, needle: &str) {
-    let err = home.run_err(args, code);
-    assert!(err.contains(needle), "backstop {args:?}: {err}");
+    said(home.run(args), code, needle);
+}
+
+/// Checks a finished run's exit code and that its stderr says `needle`.
+fn said(out: std::process::Output, code: i32, needle: &str) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{err}");
+    assert!(err.contains(needle), "{err}");
 }
 
 #[test]
@@ -54,9 +60,18 @@ fn exit_1_when_the_job_failed() {
         .env("BACKSTOP_PG_BIN", "/nonexistent")
         .output()
         .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("cannot be used"), "{err}");
+    said(out, 1, "cannot be used");
+
+    // A password that cannot be read: it is in the keyring, and no Secret Service answers.
+    home.mark_passwords_stored();
+    let config_file = home.home().join("config.toml");
+    let out = home
+        .command(&["backup", "--profile", "pg"])
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env_remove("XDG_RUNTIME_DIR")
+        .output()
+        .unwrap();
+    said(out, 1, "keyring unavailable");
 
     // A refused import.
     let junk = home.work().join("junk.bin");
@@ -81,7 +96,6 @@ fn exit_1_when_the_job_failed() {
     // A restore whose safety backup fails (the storage folder's drive is gone): nothing is restored.
     home.sqlite_profile("away", 50, &["--no-auto"]);
     home.backup("away");
-    let config_file = home.home().join("config.toml");
     let config = std::fs::read_to_string(&config_file).unwrap();
     let unmounted = config.replace("archives/away\"", "unmounted/away\"");
     assert_ne!(config, unmounted);

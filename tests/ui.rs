@@ -110,6 +110,18 @@ impl Window<'_> {
         self.harness.step();
     }
 
+    /// Types a new name for the selected profile in Settings and saves.
+    fn rename_in_settings(&mut self, new: &str) {
+        self.harness.state_mut().tab = Tab::Settings;
+        self.harness.step();
+        self.harness
+            .get_by_role_and_label(Role::TextInput, "Name")
+            .set_text_value_accesskit(new);
+        self.harness.step();
+        self.harness.step();
+        self.click("Save");
+    }
+
     fn rows(&self) -> Vec<backstop::catalog::BackupRow> {
         self.harness.state().state.snapshot.backups.clone()
     }
@@ -890,14 +902,7 @@ fn renaming_a_profile_in_settings_moves_its_password_and_removing_it_deletes_it(
     );
     let secrets = home.home().join("secrets");
     let mut w = open(&home);
-    w.harness.state_mut().tab = Tab::Settings;
-    w.harness.step();
-    w.harness
-        .get_by_role_and_label(Role::TextInput, "Name")
-        .set_text_value_accesskit("pg-new");
-    w.harness.step();
-    w.harness.step();
-    w.click("Save");
+    w.rename_in_settings("pg-new");
     w.wait_for("the renamed profile", |app| {
         app.state.snapshot.config.profiles[0].name == "pg-new"
             && app.state.running.is_none()
@@ -979,4 +984,36 @@ fn an_unreachable_postgres_server_is_retried_by_the_scheduler() {
             .count()
             == 2
     });
+}
+
+#[test]
+fn a_rename_whose_password_cannot_move_changes_nothing_and_the_save_after_it_is_refused() {
+    let probe = backstop::secrets::Secrets::new(PathBuf::from("/nonexistent"))
+        .get("backstop-probe", backstop::secrets::SecretStore::Keyring);
+    if !matches!(
+        probe,
+        Err(backstop::secrets::SecretError::KeyringUnavailable(_))
+    ) {
+        eprintln!(
+            "note: a Secret Service answers here; the locked-keyring case is not reproducible"
+        );
+        return;
+    }
+    let home = TestHome::new();
+    home.postgres_profile("pg", "5432", "x", &["--no-auto"]);
+    // Its password is in the keyring, which does not answer.
+    home.mark_passwords_stored();
+    let config_file = home.home().join("config.toml");
+    let before = std::fs::read_to_string(&config_file).unwrap();
+    let mut w = open(&home);
+    w.rename_in_settings("pg-new");
+    let rename = w.toast("Rename profile pg to pg-new failed");
+    assert!(
+        rename.contains("profile pg was not renamed") && rename.contains("keyring unavailable"),
+        "{rename}"
+    );
+    let save = w.toast("Save settings failed");
+    assert!(save.contains("nothing was saved"), "{save}");
+    w.idle();
+    assert_eq!(std::fs::read_to_string(&config_file).unwrap(), before);
 }

@@ -953,7 +953,7 @@ impl Engine for PostgresEngine {
         let staging = truncate_name(&format!("{}_restore_{stamp}", target));
         job.stage("creating staging database", None);
         self.psql(self.maintenance_db(), &format!("CREATE DATABASE {}", quote_ident(&staging))).map_err(|e| match e {
-            Error::ToolFailed { detail, .. } if detail.contains("permission denied") => Error::JobFailed(format!(
+            Error::ToolFailed { detail, .. } if detail.contains("permission denied") => Error::Usage(format!(
                 "the role {} may not create databases, which a safe restore needs (a staging copy); grant it CREATEDB: {detail}",
                 self.cfg.user
             )),

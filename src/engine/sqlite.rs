@@ -357,7 +357,7 @@ impl Engine for SqliteEngine {
         let dir = fsutil::parent_of(&self.path);
         if !dir.is_dir() {
             return Err(Error::JobFailed(format!(
-                "the folder of the database {} does not exist; create it first",
+                "the folder of the database {} does not exist; create it first (nothing was changed)",
                 self.path.display()
             )));
         }

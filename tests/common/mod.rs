@@ -79,6 +79,19 @@ impl TestHome {
         self.run_ok(&args);
     }
 
+    /// Marks every server profile as having a stored password without storing one, as when its keyring entry was
+    /// made on a desktop and this machine has no Secret Service.
+    pub fn mark_passwords_stored(&self) {
+        let config_file = self.home().join("config.toml");
+        let text = std::fs::read_to_string(&config_file).unwrap();
+        assert!(text.contains("has_password = false"), "{text}");
+        std::fs::write(
+            &config_file,
+            text.replace("has_password = false", "has_password = true"),
+        )
+        .unwrap();
+    }
+
     /// Runs the real binary with `input` on its standard input (passwords go there, never on argv).
     pub fn run_with_stdin(&self, args: &[&str], input: &str) -> Output {
         let mut child = Command::new(env!("CARGO_BIN_EXE_backstop"))
