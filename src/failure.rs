@@ -130,7 +130,7 @@ mod tests {
     }
 
     #[test]
-    fn each_error_has_the_kind_and_exit_code_the_decisions_give() {
+    fn each_error_has_the_kind_the_decisions_give() {
         let path = || PathBuf::from("/x");
         let io = || std::io::Error::from(std::io::ErrorKind::PermissionDenied);
         let cases = [
@@ -213,12 +213,21 @@ mod tests {
         ];
         for (error, kind) in cases {
             assert_eq!(error.kind(), kind, "{error}");
-            let code = match kind {
-                ErrorKind::Usage => 2,
-                ErrorKind::Cancelled => 130,
-                _ => 1,
-            };
-            assert_eq!(error.exit_code(), code, "{error}");
+            assert_eq!(error.exit_code(), kind.exit_code(), "{error}");
+        }
+    }
+
+    #[test]
+    fn exit_codes_follow_the_kind() {
+        let cases = [
+            (ErrorKind::Usage, 2),
+            (ErrorKind::Cancelled, 130),
+            (ErrorKind::Transient, 1),
+            (ErrorKind::JobFailed, 1),
+            (ErrorKind::Refused, 1),
+        ];
+        for (kind, code) in cases {
+            assert_eq!(kind.exit_code(), code, "{kind:?}");
         }
     }
 }

@@ -339,7 +339,7 @@ pub fn remove_profile(paths: &Paths, name: &str, delete_archives: bool) -> Resul
             let password = secrets.get(name, store).ok();
             secrets
                 .delete(name, store)
-                .map_err(|e| secret_not_followed("removed", name, e))?;
+                .map_err(|e| secret_not_followed(name, ("removed", "deleted"), e))?;
             password.map(|password| (store, password))
         }
         None => None,
@@ -384,7 +384,7 @@ pub fn rename_profile(ctx: &mut Context, old: &str, new: &str) -> Result<()> {
     if let Some(store) = store {
         secrets
             .rename(old, new, store)
-            .map_err(|e| secret_not_followed("renamed", old, e))?;
+            .map_err(|e| secret_not_followed(old, ("renamed", "moved"), e))?;
     }
     let renamed = ctx
         .catalog
@@ -411,15 +411,15 @@ pub(crate) fn secret_store_of(profile: &Profile) -> Option<crate::secrets::Secre
     }
 }
 
-/// A profile change refused because its password could not follow it.
-fn secret_not_followed(done: &str, profile: &str, e: crate::secrets::SecretError) -> Error {
+/// A profile change refused because its password could not follow it (`change` the profile's, `follow` the
+/// password's: "renamed" and "moved", "removed" and "deleted").
+fn secret_not_followed(
+    profile: &str,
+    (change, follow): (&str, &str),
+    e: crate::secrets::SecretError,
+) -> Error {
     Error::Usage(format!(
-        "profile {profile} was not {done}: its stored password could not be {}: {e}",
-        if done == "renamed" {
-            "moved"
-        } else {
-            "deleted"
-        }
+        "profile {profile} was not {change}: its stored password could not be {follow}: {e}"
     ))
 }
 
