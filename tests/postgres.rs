@@ -4,6 +4,7 @@
 
 mod common;
 
+use backstop::secrets::{SecretError, SecretStore, Secrets};
 use common::{PASSWORD, PW_ROLE, TestHome, password_role, psql};
 use std::process::{Command, Stdio};
 
@@ -1038,43 +1039,75 @@ fn a_full_backup_restores_database_and_files_folder_together_or_neither() {
 
 #[test]
 fn renaming_or_removing_a_profile_takes_its_stored_password_along() {
+    password_follows_the_profile(SecretStore::File);
+}
+
+/// The same with the OS keyring. Run by hand inside a session with an unlocked Secret Service, e.g.
+/// `dbus-run-session -- sh -c 'echo pw | gnome-keyring-daemon --unlock --components=secrets; cargo test --test
+/// postgres -- --ignored keyring'`.
+#[test]
+#[ignore = "needs a real, unlocked Secret Service"]
+fn renaming_or_removing_a_keyring_profile_takes_its_password_along() {
+    password_follows_the_profile(SecretStore::Keyring);
+}
+
+/// Adds a password profile kept in `store`, renames it, backs it up with the moved password, removes it, and
+/// checks after each step where the password is (and that it is nowhere at the end).
+fn password_follows_the_profile(store: SecretStore) {
     password_role();
     let home = TestHome::new();
-    let db = Db::new("rename");
+    let db = Db::new(&format!("follow_{store}"));
     common::notes_for_password_role(&db.name, 100);
-    let out = add_password_profile(&home, &db.name, PASSWORD, &["--secret-store", "file"]);
+    // Unique names: a keyring is shared by everything in the session.
+    let (old, new) = (
+        format!("pw-{}", std::process::id()),
+        format!("renamed-{}", std::process::id()),
+    );
+    let add = [
+        "profile",
+        "add",
+        &old,
+        "--postgres",
+        "--user",
+        PW_ROLE,
+        "--dbname",
+        &db.name,
+        "--password-stdin",
+        "--no-auto",
+        "--secret-store",
+        store.as_str(),
+    ];
+    let out = common::feed(home.command(&add), &format!("{PASSWORD}\n"));
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let secrets = home.home().join("secrets");
-    let secret_files = || {
-        let mut names: Vec<String> = std::fs::read_dir(&secrets)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
+    let secrets = Secrets::new(home.home().join("secrets"));
+    let stored = |name: &str| match secrets.get(name, store) {
+        Ok(password) => Some(password),
+        Err(SecretError::Missing { .. }) => None,
+        Err(e) => panic!("{e}"),
     };
-    home.backup("pg");
+    assert_eq!(stored(&old).as_deref(), Some(PASSWORD));
+    home.backup(&old);
 
-    home.run_ok(&["profile", "rename", "pg", "shop-db"]);
-    assert_eq!(secret_files(), ["shop-db.secret"]);
-    assert_eq!(
-        std::fs::read_to_string(secrets.join("shop-db.secret")).unwrap(),
-        PASSWORD
-    );
+    home.run_ok(&["profile", "rename", &old, &new]);
+    assert_eq!(stored(&new).as_deref(), Some(PASSWORD));
+    assert_eq!(stored(&old), None, "nothing stays under the old name");
     // The renamed profile backs up with its stored password, and keeps its history.
-    home.backup("shop-db");
+    home.backup(&new);
     let rows = home.list_json();
     assert_eq!(rows.len(), 2);
     assert!(
         rows.iter()
-            .all(|r| r["profile"] == "shop-db" && r["status"] == "completed")
+            .all(|r| r["profile"] == new.as_str() && r["status"] == "completed")
     );
 
-    // Removing it deletes the password.
-    home.run_ok(&["profile", "remove", "shop-db"]);
-    assert!(secret_files().is_empty(), "{:?}", secret_files());
+    home.run_ok(&["profile", "remove", &new]);
+    assert_eq!(stored(&new), None, "the password went with the profile");
+    if store == SecretStore::File {
+        let left: Vec<_> = std::fs::read_dir(secrets.dir()).unwrap().collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
 }

@@ -93,18 +93,11 @@ impl TestHome {
     }
 
     /// Runs the real binary with `input` on its standard input (passwords go there, never on argv).
+    /// No session bus: the keyring is unavailable, whatever desktop runs the tests.
     pub fn run_with_stdin(&self, args: &[&str], input: &str) -> Output {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_backstop"))
-            .args(args)
-            .env("BACKSTOP_HOME", self.home())
-            .env_remove("DBUS_SESSION_BUS_ADDRESS")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        std::io::Write::write_all(child.stdin.as_mut().unwrap(), input.as_bytes()).unwrap();
-        child.wait_with_output().unwrap()
+        let mut command = self.command(args);
+        command.env_remove("DBUS_SESSION_BUS_ADDRESS");
+        feed(command, input)
     }
 
     /// Starts the real binary in the background with this home, its output discarded (for kill and Ctrl-C tests).
@@ -371,4 +364,16 @@ pub fn notes_for_password_role(db: &str, rows: u32) {
              INSERT INTO notes (body) SELECT 'note ' || g FROM generate_series(1, {rows}) g;"
         ),
     );
+}
+
+/// Runs `command` with `input` on its standard input; returns what it printed.
+pub fn feed(mut command: Command, input: &str) -> Output {
+    let mut child = command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), input.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
 }
