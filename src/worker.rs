@@ -278,8 +278,8 @@ pub enum JobOutput {
     Restore(Box<RestoreReport>),
     /// Archives were verified.
     Verify(Vec<VerifyOutcome>),
-    /// Files were imported (each may have been refused).
-    Import(Vec<std::result::Result<ImportReport, String>>),
+    /// Files were imported (each may have been refused, with its kind).
+    Import(Vec<std::result::Result<ImportReport, JobFailure>>),
     /// An archive was exported.
     Export(PathBuf),
     /// A backup was deleted.
@@ -547,7 +547,7 @@ fn run(ctx: &mut Context, request: JobRequest, job: &JobControl) -> Result<JobOu
                 match jobs::import(ctx, &file, Some(&profile), job) {
                     Ok(report) => results.push(Ok(report)),
                     Err(Error::Cancelled) => return Err(Error::Cancelled),
-                    Err(e) => results.push(Err(e.to_string())),
+                    Err(e) => results.push(Err(JobFailure::of(&e))),
                 }
             }
             Ok(JobOutput::Import(results))

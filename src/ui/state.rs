@@ -345,7 +345,7 @@ impl AppState {
                             ),
                             now,
                         ),
-                        Err(message) => self.toast(ToastKind::Error, message, now),
+                        Err(failure) => self.toast(ToastKind::Error, failure.message, now),
                     }
                 }
             }
