@@ -477,6 +477,8 @@ impl BackstopApp {
         };
         let names = self.profile_names();
         let due_check = due_check || names != self.scheduler.profiles_seen;
+        // A renamed or removed profile's pending retry goes with it.
+        self.scheduler.retries.retain(|p, _| names.contains(p));
         self.scheduler.profiles_seen = names;
         // Automatic backups that ended: a completed one ends its retries; a failure's kind decides the next try.
         for (profile, failure) in std::mem::take(&mut self.state.automatic_outcomes) {
