@@ -343,7 +343,7 @@ impl ArchiveWriter {
 
     fn check_name(name: &str) -> Result<()> {
         match unsafe_name_reason(name) {
-            Some(reason) => Err(Error::Usage(format!(
+            Some(reason) => Err(Error::JobFailed(format!(
                 "internal: bad entry name {name}: {reason}"
             ))),
             None => Ok(()),

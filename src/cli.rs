@@ -278,7 +278,14 @@ pub enum ProfileCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Remove a profile (its archives stay unless --delete-archives).
+    /// Rename a profile: its config, its catalog history and its stored password (archives keep their names).
+    Rename {
+        /// The profile's name now.
+        old: String,
+        /// Its new name (letters, digits and '-').
+        new: String,
+    },
+    /// Remove a profile and its stored password (its archives stay unless --delete-archives).
     Remove {
         /// The profile.
         name: String,
@@ -572,7 +579,7 @@ fn row_marks(row: &crate::catalog::BackupRow) -> String {
 
 fn print_json<T: Serialize>(value: &T) -> Result<()> {
     let text = serde_json::to_string_pretty(value)
-        .map_err(|e| Error::Usage(format!("cannot encode JSON: {e}")))?;
+        .map_err(|e| Error::JobFailed(format!("cannot encode JSON: {e}")))?;
     println!("{text}");
     Ok(())
 }
@@ -1051,7 +1058,7 @@ fn job_command(ctx: &mut Context, command: Command, job: &JobControl) -> Result<
             Ok(0)
         }
         Command::Profile(_) | Command::Catalog(_) | Command::Demo => {
-            Err(Error::Usage("internal: not a job".into()))
+            Err(Error::JobFailed("internal: not a job".into()))
         }
     }
 }
@@ -1238,7 +1245,11 @@ fn profile_command(cmd: ProfileCommand) -> Result<i32> {
                 .ok_or_else(|| config.profile(&name).err().unwrap_or(Error::NoProfiles))?;
             let mut profile = config.profiles[index].clone();
             fields.apply(&mut profile.policy)?;
+            // A password moved to another store, or whose server settings went, leaves no copy behind (deleted
+            // once the config no longer points at it).
+            let mut left_behind = None;
             if let Some(path) = sqlite {
+                left_behind = jobs::secret_store_of(&profile);
                 profile.database = DatabaseConfig::Sqlite {
                     path: absolute(path)?,
                 };
@@ -1255,7 +1266,11 @@ fn profile_command(cmd: ProfileCommand) -> Result<i32> {
                             "moving the password to another store needs it again: add --password-stdin".into(),
                         ));
                     }
+                    let had_password = cfg.has_password;
                     connection.store_password(&paths, &name, cfg)?;
+                    if had_password && cfg.secret_store != old_store {
+                        left_behind = Some(old_store);
+                    }
                 }
                 DatabaseConfig::Sqlite { .. } => {
                     if connection.host.is_some()
@@ -1276,6 +1291,14 @@ fn profile_command(cmd: ProfileCommand) -> Result<i32> {
             jobs::prepare_profile(&profile)?;
             config.profiles[index] = profile;
             config.save(&paths.config_file)?;
+            if let Some(store) = left_behind
+                && let Err(e) =
+                    crate::secrets::Secrets::new(paths.secrets_dir()).delete(&name, store)
+            {
+                eprintln!(
+                    "warning: the profile was saved, but the old copy of its password in the {store} store could not be deleted: {e}"
+                );
+            }
             println!("profile {name} saved");
             Ok(0)
         }
@@ -1325,6 +1348,12 @@ fn profile_command(cmd: ProfileCommand) -> Result<i32> {
                     );
                 }
             }
+            Ok(0)
+        }
+        ProfileCommand::Rename { old, new } => {
+            let mut ctx = open_context()?;
+            jobs::rename_profile(&mut ctx, &old, &new)?;
+            println!("profile {old} renamed to {new}");
             Ok(0)
         }
         ProfileCommand::Remove {

@@ -308,7 +308,13 @@ impl Config {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
-            Err(e) => return Err(Error::io("cannot read config file", path, e)),
+            // Unreadable is a configuration problem (exit 2), like invalid: the user must fix the file.
+            Err(e) => {
+                return Err(Error::ConfigUnreadable {
+                    path: path.to_path_buf(),
+                    source: e,
+                });
+            }
         };
         Config::parse(&text).map_err(|message| Error::ConfigInvalid {
             path: path.to_path_buf(),
@@ -356,7 +362,7 @@ impl Config {
     pub fn save(&self, path: &Path) -> Result<()> {
         self.check().map_err(Error::Usage)?;
         let text = toml::to_string_pretty(self)
-            .map_err(|e| Error::Usage(format!("cannot write config: {e}")))?;
+            .map_err(|e| Error::JobFailed(format!("cannot write config: {e}")))?;
         let dir = fsutil::parent_of(path);
         if !dir.is_dir() {
             fsutil::create_private_dir(dir)?;

@@ -14,6 +14,15 @@ pub enum Error {
     )]
     ConfigInvalid { path: PathBuf, message: String },
 
+    /// The config file exists but cannot be read (a folder, not UTF-8, no permission); it is never overwritten.
+    #[error(
+        "cannot read the config file {path}: {source}\n  make it a readable UTF-8 text file (Backstop will not overwrite it)"
+    )]
+    ConfigUnreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
     /// A bad argument, flag or setting from the user.
     #[error("{0}")]
     Usage(String),
@@ -184,20 +193,10 @@ pub enum Error {
 }
 
 impl Error {
-    /// The process exit code this error maps to: 2 for usage or configuration, 130 for cancel, else 1.
+    /// The process exit code this error maps to (from its kind, see `failure`): 2 usage or configuration, 130
+    /// cancel, else 1.
     pub fn exit_code(&self) -> i32 {
-        match self {
-            Error::ConfigInvalid { .. }
-            | Error::Usage(_)
-            | Error::UnknownProfile { .. }
-            | Error::ProfileAmbiguous { .. }
-            | Error::NoProfiles
-            | Error::ConsentRequired { .. }
-            | Error::OtherProfile { .. }
-            | Error::UnknownBackup(_) => 2,
-            Error::Cancelled => 130,
-            _ => 1,
-        }
+        self.kind().exit_code()
     }
 
     /// Wraps an I/O error with what was being done and to which path.

@@ -252,7 +252,7 @@ fn join_rel(dir: &str, name: &str) -> String {
 }
 
 fn unreadable(path: &Path, e: std::io::Error) -> Error {
-    Error::Usage(format!(
+    Error::JobFailed(format!(
         "cannot read {} in the files folder: {e}; fix its permissions or add it to the profile's exclude patterns",
         path.display()
     ))
@@ -493,7 +493,7 @@ pub fn check_entries(entries: &[ManifestEntry], case_insensitive: bool) -> Resul
             )));
         }
         if types.insert(rel, entry.entry_type).is_some() {
-            return Err(Error::Usage(format!(
+            return Err(Error::JobFailed(format!(
                 "entry '{}' appears twice",
                 entry.path
             )));
@@ -719,7 +719,7 @@ fn make_symlink(link: &str, at: &Path) -> Result<()> {
 
 #[cfg(not(unix))]
 fn make_symlink(_link: &str, at: &Path) -> Result<()> {
-    Err(Error::Usage(format!(
+    Err(Error::JobFailed(format!(
         "{} is a symbolic link, which this platform's restore does not create",
         at.display()
     )))
@@ -776,8 +776,8 @@ pub fn staging_prefix(live: &Path) -> String {
 pub fn preflight_swap(live: &Path) -> Result<()> {
     let parent = fsutil::parent_of(live);
     if !parent.is_dir() {
-        return Err(Error::Usage(format!(
-            "the files folder's parent {} does not exist; create it first",
+        return Err(Error::JobFailed(format!(
+            "the files folder's parent {} does not exist; create it first (nothing was changed)",
             parent.display()
         )));
     }
@@ -785,8 +785,8 @@ pub fn preflight_swap(live: &Path) -> Result<()> {
     if let (Ok(here), Ok(above)) = (std::fs::metadata(live), std::fs::metadata(parent)) {
         use std::os::unix::fs::MetadataExt;
         if here.dev() != above.dev() {
-            return Err(Error::Usage(format!(
-                "the files folder {} is a mount point, so it cannot be swapped by rename; restore into another folder with --only files --to DIR and copy from there",
+            return Err(Error::JobFailed(format!(
+                "the files folder {} is a mount point, so it cannot be swapped by rename; restore into another folder with --only files --to DIR and copy from there (nothing was changed)",
                 live.display()
             )));
         }

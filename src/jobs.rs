@@ -328,13 +328,31 @@ pub fn ensure_demo(paths: &Paths) -> Result<Vec<String>> {
     Ok(done)
 }
 
-/// Removes a profile from the config; its archives stay unless `delete_archives`. Returns archives deleted.
+/// Removes a profile from the config, and its stored password; its archives stay unless `delete_archives`.
+/// Returns archives deleted.
 pub fn remove_profile(paths: &Paths, name: &str, delete_archives: bool) -> Result<usize> {
     let (mut config, config_lock) = Config::load_for_update(&paths.config_file)?;
-    config.profile(name)?;
+    let profile = config.profile(name)?.clone();
     let _lock = ProfileLock::acquire(paths, name)?;
+    // The password goes first: if it cannot (a locked keyring), nothing is removed and nothing is left behind.
+    let secrets = crate::secrets::Secrets::new(paths.secrets_dir());
+    let deleted = match secret_store_of(&profile) {
+        Some(store) => {
+            let password = secrets.get(name, store).ok();
+            secrets
+                .delete(name, store)
+                .map_err(|e| secret_not_followed(name, ("removed", "deleted"), e))?;
+            password.map(|password| (store, password))
+        }
+        None => None,
+    };
     config.profiles.retain(|p| p.name != name);
-    config.save(&paths.config_file)?;
+    if let Err(e) = config.save(&paths.config_file) {
+        if let Some((store, password)) = deleted {
+            let _ = secrets.set(name, store, &password);
+        }
+        return Err(e);
+    }
     drop(config_lock);
     let mut removed = 0;
     if delete_archives {
@@ -363,8 +381,49 @@ pub fn rename_profile(ctx: &mut Context, old: &str, new: &str) -> Result<()> {
         return Err(ctx.config.profile(old).err().unwrap_or(Error::NoProfiles));
     };
     profile.name = new.to_string();
-    ctx.catalog.rename_profile(old, new)?;
-    ctx.save_config(config)
+    // The password moves first: if it cannot (a locked keyring), nothing is renamed and nothing is stranded.
+    let store = secret_store_of(profile);
+    let secrets = crate::secrets::Secrets::new(ctx.paths.secrets_dir());
+    if let Some(store) = store {
+        secrets
+            .rename(old, new, store)
+            .map_err(|e| secret_not_followed(old, ("renamed", "moved"), e))?;
+    }
+    let renamed = ctx
+        .catalog
+        .rename_profile(old, new)
+        .and_then(|()| ctx.save_config(config));
+    if renamed.is_err()
+        && let Some(store) = store
+    {
+        let _ = secrets.rename(new, old, store);
+    }
+    renamed
+}
+
+/// Where a profile's password is kept, when it may have one: a server profile with a stored password, or whose
+/// store is a file (a stale file is cleaned up too; a keyring without a password is never asked).
+pub(crate) fn secret_store_of(profile: &Profile) -> Option<crate::secrets::SecretStore> {
+    match &profile.database {
+        crate::config::DatabaseConfig::Postgres(cfg)
+            if cfg.has_password || cfg.secret_store == crate::secrets::SecretStore::File =>
+        {
+            Some(cfg.secret_store)
+        }
+        _ => None,
+    }
+}
+
+/// A profile change refused because its password could not follow it (`change` the profile's, `follow` the
+/// password's: "renamed" and "moved", "removed" and "deleted").
+fn secret_not_followed(
+    profile: &str,
+    (change, follow): (&str, &str),
+    e: crate::secrets::SecretError,
+) -> Error {
+    Error::Usage(format!(
+        "profile {profile} was not {change}: its stored password could not be {follow}: {e}"
+    ))
 }
 
 /// A profile's stored password (keyring, or the 0600 file the user chose); never prompts.
@@ -373,9 +432,16 @@ pub(crate) fn read_password(
     profile: &Profile,
     cfg: &crate::config::PostgresConfig,
 ) -> Result<String> {
+    use crate::secrets::SecretError;
     crate::secrets::Secrets::new(ctx.paths.secrets_dir())
         .get(&profile.name, cfg.secret_store)
-        .map_err(Into::into)
+        .map_err(|e| match e {
+            // The store itself failed while a job ran: the job failed (exit 1); the configuration is fine.
+            SecretError::KeyringUnavailable(_)
+            | SecretError::Keyring(_)
+            | SecretError::Io { .. } => Error::JobFailed(e.to_string()),
+            other => other.into(),
+        })
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -1145,7 +1211,7 @@ fn restore_locked(
             Err(Error::DatabaseMissing(_)) => false,
             Err(e) => {
                 discard(staged_folder);
-                return Err(Error::Usage(format!(
+                return Err(Error::JobFailed(format!(
                     "the current database cannot be read, so no safety backup can be taken and nothing was restored: {e}"
                 )));
             }
@@ -1169,7 +1235,7 @@ fn restore_locked(
                 discard(staged_folder);
                 return Err(match e {
                     Error::Cancelled => Error::Cancelled,
-                    other => Error::Usage(format!(
+                    other => Error::JobFailed(format!(
                         "the safety backup of the current state failed, so nothing was restored: {other}"
                     )),
                 });
@@ -1312,7 +1378,7 @@ fn rollback_database(
     job: &JobControl,
 ) -> Result<&'static str> {
     let Some(id) = safety_id else {
-        return Err(Error::Usage(
+        return Err(Error::JobFailed(
             "no safety backup was taken (--no-safety-backup), so the restored database stays"
                 .into(),
         ));
@@ -1334,7 +1400,7 @@ fn apply_database_of(
         .manifest
         .database
         .clone()
-        .ok_or_else(|| Error::Usage(format!("{} holds no database", archive.display())))?;
+        .ok_or_else(|| Error::JobFailed(format!("{} holds no database", archive.display())))?;
     let engine = engine_for(ctx, profile)?;
     let staged =
         engine.stage_restore(&mut reader, &info, &engine::RestoreOptions::default(), job)?;
@@ -1391,8 +1457,9 @@ impl RestoreJournal {
             step: Some(step),
             ..self.clone()
         };
-        let json = serde_json::to_vec_pretty(&record)
-            .map_err(|e| Error::Usage(format!("internal: cannot encode restore journal: {e}")))?;
+        let json = serde_json::to_vec_pretty(&record).map_err(|e| {
+            Error::JobFailed(format!("internal: cannot encode restore journal: {e}"))
+        })?;
         fsutil::atomic_write(&self.path, &json)
     }
 

@@ -4,6 +4,7 @@
 //! Modules in reading order:
 //! - [`model`]: the shared words (kind, trigger, status, policy).
 //! - [`config`]: where state lives (`BACKSTOP_HOME`), profiles and settings in `config.toml`.
+//! - [`failure`]: what an error's kind means: its exit code, and whether an automatic backup retries (pure).
 //! - [`fsutil`]: durable writes (temp file, fsync, rename).
 //! - [`progress`]: progress sinks, cancel tokens, streamed hashing copies.
 //! - [`archive`]: the zip archive, its manifest and checksums; safe reading of untrusted archives (every manifest
@@ -38,6 +39,7 @@ pub mod config;
 pub mod demo;
 pub mod engine;
 pub mod error;
+pub mod failure;
 pub mod files;
 pub mod fsutil;
 pub mod health;

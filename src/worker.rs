@@ -8,6 +8,7 @@ use crate::archive::ArchiveReader;
 use crate::catalog::{BackupRow, JobRow, RestoreRow};
 use crate::config::{Config, Paths};
 use crate::error::{Error, Result};
+use crate::failure::ErrorKind;
 use crate::jobs::{
     self, BackupReport, BackupSpec, Context, ImportReport, PruneReport, RestoreReport, RestoreSpec,
     Stats, VerifyOutcome, VerifyTarget,
@@ -279,8 +280,8 @@ pub enum JobOutput {
     Restore(Box<RestoreReport>),
     /// Archives were verified.
     Verify(Vec<VerifyOutcome>),
-    /// Files were imported (each may have been refused).
-    Import(Vec<std::result::Result<ImportReport, String>>),
+    /// Files were imported (each may have been refused, with its kind).
+    Import(Vec<std::result::Result<ImportReport, JobFailure>>),
     /// An archive was exported.
     Export(PathBuf),
     /// A backup was deleted.
@@ -310,8 +311,22 @@ pub enum JobOutput {
 pub struct JobFailure {
     /// What went wrong and what to do.
     pub message: String,
-    /// The user cancelled it.
+    /// The user cancelled it (the same as `kind == ErrorKind::Cancelled`).
     pub cancelled: bool,
+    /// The error's kind, kept across the thread: what the window decides from (retry or not), never the text.
+    pub kind: ErrorKind,
+}
+
+impl JobFailure {
+    /// The failure an error reports: its message and its kind.
+    pub fn of(error: &Error) -> JobFailure {
+        let kind = error.kind();
+        JobFailure {
+            message: error.to_string(),
+            cancelled: kind == ErrorKind::Cancelled,
+            kind,
+        }
+    }
 }
 
 /// The catalog and config as the window shows them.
@@ -395,7 +410,7 @@ impl Worker {
         std::thread::Builder::new()
             .name("backstop-worker".into())
             .spawn(move || worker_loop(paths, request_rx, event_tx, repaint))
-            .map_err(|e| Error::Usage(format!("cannot start the worker thread: {e}")))?;
+            .map_err(|e| Error::JobFailed(format!("cannot start the worker thread: {e}")))?;
         Ok(Worker {
             requests: request_tx,
             events: event_rx,
@@ -452,6 +467,7 @@ fn worker_loop(
                 result: Err(JobFailure {
                     message: "cancelled before it started".into(),
                     cancelled: true,
+                    kind: ErrorKind::Cancelled,
                 }),
             });
             continue;
@@ -491,17 +507,15 @@ fn worker_loop(
                             .cloned()
                             .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                             .unwrap_or_else(|| "unknown".into());
-                        Err(Error::Usage(format!(
+                        Err(Error::JobFailed(format!(
                             "internal error ({what}); the job stopped and Backstop keeps running. Please report it"
                         )))
-                    }),
-                Err(e) => Err(Error::Usage(e.to_string())),
+                    })
+                    .map_err(|e| JobFailure::of(&e)),
+                // The state could not be opened: the job fails with that error's own kind.
+                Err(e) => Err(JobFailure::of(e)),
             }
         };
-        let result = result.map_err(|e| JobFailure {
-            cancelled: matches!(e, Error::Cancelled),
-            message: e.to_string(),
-        });
         send(Event::Finished {
             ticket: ticket.id,
             label,
@@ -536,7 +550,7 @@ fn run(ctx: &mut Context, request: JobRequest, job: &JobControl) -> Result<JobOu
                 match jobs::import(ctx, &file, Some(&profile), job) {
                     Ok(report) => results.push(Ok(report)),
                     Err(Error::Cancelled) => return Err(Error::Cancelled),
-                    Err(e) => results.push(Err(e.to_string())),
+                    Err(e) => results.push(Err(JobFailure::of(&e))),
                 }
             }
             Ok(JobOutput::Import(results))
@@ -562,6 +576,21 @@ fn run(ctx: &mut Context, request: JobRequest, job: &JobControl) -> Result<JobOu
         )
         .map(|d| JobOutput::Diffed(before, after, Box::new(d))),
         JobRequest::SaveConfig(config) => {
+            // Profiles are added, renamed and removed by their own requests, so that their passwords and history
+            // follow them; a whole config that would do it behind their back is refused.
+            let names = |c: &Config| {
+                c.profiles
+                    .iter()
+                    .map(|p| p.name.clone())
+                    .collect::<std::collections::BTreeSet<_>>()
+            };
+            let now = names(&ctx.config);
+            if names(&config) != now {
+                return Err(Error::Usage(format!(
+                    "the profiles changed since the settings were read (now: {}); nothing was saved, check them and save again",
+                    now.into_iter().collect::<Vec<_>>().join(", ")
+                )));
+            }
             // Profiles the window changed get the checks `profile edit` runs (files folder, excludes, storage).
             for profile in &config.profiles {
                 if !ctx.config.profiles.contains(profile) {

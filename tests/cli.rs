@@ -9,15 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn stderr_of(home: &TestHome, args: &[&str], code: i32) -> String {
-    let out = home.run(args);
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "backstop {args:?}\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stderr).unwrap()
+    home.run_err(args, code)
 }
 
 #[test]
@@ -1005,4 +997,79 @@ fn profiles_added_at_once_are_all_kept() {
         got.sort();
         assert_eq!(got, names, "round {round}");
     }
+}
+
+#[test]
+fn a_password_that_cannot_follow_a_renamed_or_removed_profile_stops_it_and_changes_nothing() {
+    let home = TestHome::new();
+    home.postgres_profile("pg", "5432", "x", &["--no-auto"]);
+    // A password in the keyring (stored on a desktop), and now no Secret Service answers.
+    home.mark_passwords_stored();
+    let config_file = home.home().join("config.toml");
+    let before = std::fs::read_to_string(&config_file).unwrap();
+    for (args, said) in [
+        (
+            ["profile", "rename", "pg", "pg-new"].as_slice(),
+            "profile pg was not renamed",
+        ),
+        (
+            ["profile", "remove", "pg"].as_slice(),
+            "profile pg was not removed",
+        ),
+    ] {
+        let out = home
+            .command(args)
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .env_remove("XDG_RUNTIME_DIR")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(said) && err.contains("keyring unavailable"),
+            "{err}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&config_file).unwrap(),
+            before,
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn a_password_leaves_no_copy_behind_when_its_store_or_engine_changes() {
+    let home = TestHome::new();
+    home.postgres_profile("pg", "5432", "x", &["--no-auto"]);
+    let secret = home.home().join("secrets/pg.secret");
+    // From the keyring (unreachable here) to a file: stored in the file; the old copy cannot be deleted, and says so.
+    home.mark_passwords_stored();
+    let out = home.run_with_stdin(
+        &[
+            "profile",
+            "edit",
+            "pg",
+            "--secret-store",
+            "file",
+            "--password-stdin",
+        ],
+        "s3cret-pw\n",
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("the old copy of its password in the keyring store could not be deleted")
+            && err.contains("keyring unavailable"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&secret).unwrap(), "s3cret-pw");
+    // A server profile made a SQLite one: its password has nothing left to open, so it goes.
+    let db = home.work().join("now-sqlite.db");
+    backstop::demo::make_sample_database(&db, 5).unwrap();
+    home.run_ok(&["profile", "edit", "pg", "--sqlite", db.to_str().unwrap()]);
+    assert!(
+        !secret.exists(),
+        "the password went with the server settings"
+    );
+    home.backup("pg");
 }

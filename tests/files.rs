@@ -290,7 +290,11 @@ fn a_files_folder_that_is_a_mount_point_is_refused_before_anything_changes() {
     };
     std::fs::write(media.join("on-the-mount.txt"), "x").unwrap();
     let out = home.run(&["restore", "1", "--yes"]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a job that cannot be done here failed"
+    );
     assert!(
         stderr(&out).contains("is a mount point"),
         "{}",

@@ -4,7 +4,8 @@
 
 mod common;
 
-use common::{TestHome, psql};
+use backstop::secrets::{SecretError, SecretStore, Secrets};
+use common::{PASSWORD, PW_ROLE, TestHome, password_role, psql};
 use std::process::{Command, Stdio};
 
 /// A fresh database for one test, dropped (with any copies a restore made) at the end.
@@ -435,21 +436,7 @@ fn other_sessions_block_the_swap_unless_the_user_agrees() {
 #[test]
 fn unreachable_server_missing_database_and_missing_pg_dump_are_named() {
     let home = TestHome::new();
-    home.run_ok(&[
-        "profile",
-        "add",
-        "down",
-        "--postgres",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "1",
-        "--user",
-        "postgres",
-        "--dbname",
-        "x",
-        "--no-auto",
-    ]);
+    home.postgres_profile("down", "1", "x", &["--no-auto"]);
     let out = home.run(&["backup", "--profile", "down"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -693,35 +680,6 @@ fn the_window_adds_a_postgres_profile_tests_it_backs_up_and_restores() {
     });
 }
 
-const PW_ROLE: &str = "backstop_pw";
-const PASSWORD: &str = "Sw0rdfish-9f3c1b-secret";
-
-/// A role that really checks its password: a scram-sha-256 line for it above the machine's trust rules (as the
-/// project's decisions say), then a reload. Idempotent; shared by the tests that need a password.
-fn password_role() {
-    static ONCE: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _guard = ONCE.lock().unwrap_or_else(|e| e.into_inner());
-    let hba = psql("postgres", "SHOW hba_file");
-    let hba = hba.trim();
-    let text = std::fs::read_to_string(hba).expect("read pg_hba.conf (tests run as root)");
-    let line = format!("host all {PW_ROLE} 127.0.0.1/32 scram-sha-256");
-    if !text.contains(&line) {
-        std::fs::write(hba, format!("{line}\n{text}")).expect("write pg_hba.conf");
-        psql("postgres", "SELECT pg_reload_conf()");
-        std::thread::sleep(std::time::Duration::from_millis(300));
-    }
-    let exists = psql(
-        "postgres",
-        &format!("SELECT 1 FROM pg_roles WHERE rolname = '{PW_ROLE}'"),
-    );
-    if exists.trim() != "1" {
-        psql(
-            "postgres",
-            &format!("CREATE ROLE {PW_ROLE} LOGIN CREATEDB PASSWORD '{PASSWORD}'"),
-        );
-    }
-}
-
 /// `backstop profile add pg --postgres ... --password-stdin [extra...]`, with `password` written on stdin.
 fn add_password_profile(
     home: &TestHome,
@@ -742,21 +700,7 @@ fn add_password_profile(
         "--no-auto",
     ];
     args.extend_from_slice(extra);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_backstop"))
-        .args(&args)
-        .env("BACKSTOP_HOME", home.home())
-        .env_remove("DBUS_SESSION_BUS_ADDRESS")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(
-        child.stdin.as_mut().unwrap(),
-        format!("{password}\n").as_bytes(),
-    )
-    .unwrap();
-    child.wait_with_output().unwrap()
+    home.run_with_stdin(&args, &format!("{password}\n"))
 }
 
 /// Every process's command line, read from /proc.
@@ -775,16 +719,7 @@ fn the_password_is_used_and_never_leaks() {
     password_role();
     let home = TestHome::new();
     let db = Db::new("secret");
-    psql(
-        "postgres",
-        &format!("ALTER DATABASE {} OWNER TO {PW_ROLE}", db.name),
-    );
-    psql(
-        &db.name,
-        &format!(
-            "CREATE TABLE notes (id serial PRIMARY KEY, body text); ALTER TABLE notes OWNER TO {PW_ROLE}; INSERT INTO notes (body) SELECT 'note ' || g FROM generate_series(1, 1000) g;"
-        ),
-    );
+    common::notes_for_password_role(&db.name, 1000);
     // Watch every process's argv for the whole test.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let watcher = {
@@ -1164,4 +1099,79 @@ fn a_restore_keeps_its_copy_beside_one_from_the_same_second() {
         "61",
         "the 60 copies already there, and this restore's"
     );
+}
+
+#[test]
+fn renaming_or_removing_a_profile_takes_its_stored_password_along() {
+    password_follows_the_profile(SecretStore::File);
+}
+
+/// The same with the OS keyring. Run by hand inside a session with an unlocked Secret Service, e.g.
+/// `dbus-run-session -- sh -c 'echo pw | gnome-keyring-daemon --unlock --components=secrets; cargo test --test
+/// postgres -- --ignored keyring'`.
+#[test]
+#[ignore = "needs a real, unlocked Secret Service"]
+fn renaming_or_removing_a_keyring_profile_takes_its_password_along() {
+    password_follows_the_profile(SecretStore::Keyring);
+}
+
+/// Adds a password profile kept in `store`, renames it, backs it up with the moved password, removes it, and
+/// checks after each step where the password is (and that it is nowhere at the end).
+fn password_follows_the_profile(store: SecretStore) {
+    password_role();
+    let home = TestHome::new();
+    let db = Db::new(&format!("follow_{store}"));
+    common::notes_for_password_role(&db.name, 100);
+    // Unique names: a keyring is shared by everything in the session.
+    let (old, new) = (
+        format!("pw-{}", std::process::id()),
+        format!("renamed-{}", std::process::id()),
+    );
+    let add = [
+        "profile",
+        "add",
+        &old,
+        "--postgres",
+        "--user",
+        PW_ROLE,
+        "--dbname",
+        &db.name,
+        "--password-stdin",
+        "--no-auto",
+        "--secret-store",
+        store.as_str(),
+    ];
+    let out = common::feed(home.command(&add), &format!("{PASSWORD}\n"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let secrets = Secrets::new(home.home().join("secrets"));
+    let stored = |name: &str| match secrets.get(name, store) {
+        Ok(password) => Some(password),
+        Err(SecretError::Missing { .. }) => None,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(stored(&old).as_deref(), Some(PASSWORD));
+    home.backup(&old);
+
+    home.run_ok(&["profile", "rename", &old, &new]);
+    assert_eq!(stored(&new).as_deref(), Some(PASSWORD));
+    assert_eq!(stored(&old), None, "nothing stays under the old name");
+    // The renamed profile backs up with its stored password, and keeps its history.
+    home.backup(&new);
+    let rows = home.list_json();
+    assert_eq!(rows.len(), 2);
+    assert!(
+        rows.iter()
+            .all(|r| r["profile"] == new.as_str() && r["status"] == "completed")
+    );
+
+    home.run_ok(&["profile", "remove", &new]);
+    assert_eq!(stored(&new), None, "the password went with the profile");
+    if store == SecretStore::File {
+        let left: Vec<_> = std::fs::read_dir(secrets.dir()).unwrap().collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
 }

@@ -1126,7 +1126,7 @@ impl StagedRestore for PgStaged {
             return Ok(());
         }
         let Some(staging) = self.staging.clone() else {
-            return Err(Error::Usage(
+            return Err(Error::JobFailed(
                 "internal: the staging database is gone".into(),
             ));
         };
@@ -1151,7 +1151,7 @@ impl StagedRestore for PgStaged {
                 .parse()
                 .unwrap_or(0);
             if others > 0 && !self.terminate_sessions {
-                return Err(Error::Usage(format!(
+                return Err(Error::JobFailed(format!(
                     "{others} other session(s) are connected to {target}; close them (stop the application) or allow ending them with --terminate-sessions; nothing was changed"
                 )));
             }

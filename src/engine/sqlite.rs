@@ -356,8 +356,8 @@ impl Engine for SqliteEngine {
         }
         let dir = fsutil::parent_of(&self.path);
         if !dir.is_dir() {
-            return Err(Error::Usage(format!(
-                "the folder of the database {} does not exist; create it first",
+            return Err(Error::JobFailed(format!(
+                "the folder of the database {} does not exist; create it first (nothing was changed)",
                 self.path.display()
             )));
         }

@@ -7,6 +7,7 @@ use super::dialogs::{DialogAnswer, DialogPurpose, Dialogs, NativeDialogs};
 use super::settings::SettingsDraft;
 use super::state::{AppState, Effect, ToastKind, human_size};
 use crate::config::{Paths, Profile};
+use crate::failure::{self, AUTOMATIC_RETRIES, Retry};
 use crate::jobs::{BackupRef, RestoreSpec};
 use crate::model::{Kind, Trigger};
 use crate::notify::{DesktopNotifier, Notifier};
@@ -267,6 +268,14 @@ impl BackstopApp {
         self.scheduler.enabled
     }
 
+    /// Makes every waiting retry due at the next frame (tests: the waits themselves are tested in `failure`).
+    pub fn make_retries_due(&mut self) {
+        let now = Instant::now();
+        for (at, _) in self.scheduler.retries.values_mut() {
+            *at = now;
+        }
+    }
+
     /// Queues a job on the worker and shows it in the queue.
     pub fn submit(&mut self, request: JobRequest) -> u64 {
         let visible = request.is_visible();
@@ -498,39 +507,45 @@ impl BackstopApp {
         };
         let names = self.profile_names();
         let due_check = due_check || names != self.scheduler.profiles_seen;
+        // A renamed or removed profile's pending retry goes with it.
+        self.scheduler.retries.retain(|p, _| names.contains(p));
         self.scheduler.profiles_seen = names;
-        // Retries of unreachable automatic backups.
-        let failed: Vec<(String, String)> = std::mem::take(&mut self.state.unreachable);
-        for (profile, message) in failed {
-            let attempts = self
-                .scheduler
-                .retries
-                .get(&profile)
-                .map(|r| r.1)
-                .unwrap_or(0)
-                + 1;
-            if attempts > 6 {
-                self.state.toast(
-                    ToastKind::Error,
-                    format!("Automatic backup of {profile} gave up after 6 retries: {message}"),
-                    now,
-                );
+        // Automatic backups that ended: a completed one ends its retries; a failure's kind decides the next try.
+        for (profile, failure) in std::mem::take(&mut self.state.automatic_outcomes) {
+            let Some(failure) = failure else {
                 self.scheduler.retries.remove(&profile);
                 continue;
+            };
+            let attempt = self.scheduler.retries.get(&profile).map_or(0, |r| r.1) + 1;
+            match failure::retry_automatic(failure.kind, attempt) {
+                Retry::After(wait) => {
+                    self.scheduler
+                        .retries
+                        .insert(profile.clone(), (now + wait, attempt));
+                    self.state.toast(
+                        ToastKind::Info,
+                        format!(
+                            "{profile} is not reachable yet; the automatic backup will try again in {} s",
+                            wait.as_secs()
+                        ),
+                        now,
+                    );
+                }
+                Retry::GaveUp => {
+                    self.state.toast(
+                        ToastKind::Error,
+                        format!(
+                            "Automatic backup of {profile} gave up after {AUTOMATIC_RETRIES} retries: {}",
+                            failure.message
+                        ),
+                        now,
+                    );
+                    self.scheduler.retries.remove(&profile);
+                }
+                Retry::Never => {
+                    self.scheduler.retries.remove(&profile);
+                }
             }
-            let wait =
-                Duration::from_secs(30 * (1u64 << attempts.min(6))).min(Duration::from_secs(1800));
-            self.scheduler
-                .retries
-                .insert(profile.clone(), (now + wait, attempts));
-            self.state.toast(
-                ToastKind::Info,
-                format!(
-                    "{profile} is not reachable yet; the automatic backup will try again in {} s",
-                    wait.as_secs()
-                ),
-                now,
-            );
         }
         let retry_now: Vec<String> = self
             .scheduler

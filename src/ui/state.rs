@@ -121,8 +121,9 @@ pub struct AppState {
     pub catch_up: HashMap<u64, (String, u32)>,
     /// Tickets of automatic backups whose failure may be retried: ticket → profile.
     pub automatic: HashMap<u64, String>,
-    /// Automatic backups that failed because the database or storage was not reachable: profile → message.
-    pub unreachable: Vec<(String, String)>,
+    /// Automatic backups that ended since the scheduler last looked, in order: profile → None when it completed,
+    /// or its failure (whose kind decides a retry, see `failure::retry_automatic`).
+    pub automatic_outcomes: Vec<(String, Option<JobFailure>)>,
     /// Server databases' details, by profile, with when they were read.
     pub details: HashMap<String, (Instant, crate::engine::EngineDetails)>,
 }
@@ -215,11 +216,13 @@ impl AppState {
                 }
                 let catch_up = self.catch_up.remove(&ticket);
                 let automatic = self.automatic.remove(&ticket);
+                if let Some(profile) = automatic {
+                    self.automatic_outcomes
+                        .push((profile, result.as_ref().err().cloned()));
+                }
                 match result {
                     Ok(output) => self.finished_ok(&label, output, catch_up, &mut effects, now),
-                    Err(failure) => {
-                        self.finished_err(&label, failure, automatic, &mut effects, now)
-                    }
+                    Err(failure) => self.finished_err(&label, failure, &mut effects, now),
                 }
             }
         }
@@ -236,7 +239,6 @@ impl AppState {
     ) {
         match output {
             JobOutput::Backup(report) => {
-                self.unreachable.retain(|(p, _)| *p != report.profile);
                 let mut text = format!(
                     "Backup of {} completed: {} in {:.1} s",
                     report.profile,
@@ -357,7 +359,7 @@ impl AppState {
                             ),
                             now,
                         ),
-                        Err(message) => self.toast(ToastKind::Error, message, now),
+                        Err(failure) => self.toast(ToastKind::Error, failure.message, now),
                     }
                 }
             }
@@ -407,7 +409,6 @@ impl AppState {
         &mut self,
         label: &str,
         failure: JobFailure,
-        automatic: Option<String>,
         effects: &mut Vec<Effect>,
         now: Instant,
     ) {
@@ -424,26 +425,8 @@ impl AppState {
             summary: format!("Backstop: {label} failed"),
             body: failure.message.clone(),
         });
-        if let Some(profile) = automatic
-            && is_unreachable(&failure.message)
-        {
-            self.unreachable.retain(|(p, _)| *p != profile);
-            self.unreachable.push((profile, failure.message.clone()));
-        }
         self.toast(ToastKind::Error, text, now);
     }
-}
-
-/// Failures that a later retry may fix: a server still starting, a drive not mounted yet, a busy database.
-pub fn is_unreachable(message: &str) -> bool {
-    [
-        "database file not found",
-        "storage folder missing",
-        "locked by another program",
-        "is the drive mounted",
-    ]
-    .iter()
-    .any(|needle| message.contains(needle))
 }
 
 #[cfg(test)]
@@ -498,10 +481,9 @@ mod tests {
             Event::Finished {
                 ticket: 1,
                 label: "Manual backup of shop".into(),
-                result: Err(JobFailure {
-                    message: "database file not found: /x.db".into(),
-                    cancelled: false,
-                }),
+                result: Err(JobFailure::of(&crate::Error::DatabaseMissing(
+                    "/x.db".into(),
+                ))),
             },
             later,
         );
@@ -579,10 +561,7 @@ mod tests {
             Event::Finished {
                 ticket: 3,
                 label: "Manual backup of shop".into(),
-                result: Err(JobFailure {
-                    message: "cancelled".into(),
-                    cancelled: true,
-                }),
+                result: Err(JobFailure::of(&crate::Error::Cancelled)),
             },
             now,
         );
@@ -626,25 +605,54 @@ mod tests {
     }
 
     #[test]
-    fn unreachable_automatic_failures_are_remembered_for_retry() {
+    fn automatic_outcomes_keep_the_failure_kind_for_the_scheduler() {
         let now = Instant::now();
         let mut state = AppState::default();
-        state.automatic.insert(4, "shop".into());
+        let server = crate::Error::ServerUnreachable {
+            server: "127.0.0.1:1".into(),
+            detail: "Connection refused".into(),
+        };
+        for (ticket, result) in [
+            (4, Err(JobFailure::of(&server))),
+            (
+                5,
+                Err(JobFailure::of(&crate::Error::damaged(
+                    std::path::Path::new("/a.zip"),
+                    "bad checksum",
+                ))),
+            ),
+        ] {
+            state.automatic.insert(ticket, "shop".into());
+            state.apply(
+                Event::Finished {
+                    ticket,
+                    label: "Automatic backup of shop".into(),
+                    result,
+                },
+                now,
+            );
+        }
+        // A manual backup's failure is not the scheduler's business.
         state.apply(
             Event::Finished {
-                ticket: 4,
-                label: "Automatic backup of shop".into(),
-                result: Err(JobFailure {
-                    message: "storage folder missing (is the drive mounted?): /mnt/usb".into(),
-                    cancelled: false,
-                }),
+                ticket: 6,
+                label: "Manual backup of shop".into(),
+                result: Err(JobFailure::of(&server)),
             },
             now,
         );
-        assert_eq!(state.unreachable.len(), 1);
-        assert!(is_unreachable(
-            "database /x is locked by another program (waited 10 s)"
-        ));
-        assert!(!is_unreachable("archive x is damaged"));
+        let kinds: Vec<_> = state
+            .automatic_outcomes
+            .iter()
+            .map(|(p, f)| (p.as_str(), f.as_ref().map(|f| f.kind)))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("shop", Some(crate::failure::ErrorKind::Transient)),
+                ("shop", Some(crate::failure::ErrorKind::JobFailed)),
+            ]
+        );
+        assert!(state.automatic.is_empty());
     }
 }

@@ -44,7 +44,12 @@ impl TestHome {
         Context::open(self.paths()).unwrap()
     }
 
-    /// The real `backstop` binary with `args` and this home, no terminal on stdin.
+    /// Runs the real `backstop` binary with this home, no terminal on stdin.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// The real binary with this home and `args`, no terminal on stdin, for callers that add to its environment.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_backstop"));
         command
@@ -54,9 +59,45 @@ impl TestHome {
         command
     }
 
-    /// Runs the real `backstop` binary with this home, no terminal on stdin.
-    pub fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
+    /// `profile add NAME --postgres` for the local superuser on 127.0.0.1:`port`, database `dbname`, plus `extra`.
+    pub fn postgres_profile(&self, name: &str, port: &str, dbname: &str, extra: &[&str]) {
+        let mut args = vec![
+            "profile",
+            "add",
+            name,
+            "--postgres",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            port,
+            "--user",
+            "postgres",
+            "--dbname",
+            dbname,
+        ];
+        args.extend_from_slice(extra);
+        self.run_ok(&args);
+    }
+
+    /// Marks every server profile as having a stored password without storing one, as when its keyring entry was
+    /// made on a desktop and this machine has no Secret Service.
+    pub fn mark_passwords_stored(&self) {
+        let config_file = self.home().join("config.toml");
+        let text = std::fs::read_to_string(&config_file).unwrap();
+        assert!(text.contains("has_password = false"), "{text}");
+        std::fs::write(
+            &config_file,
+            text.replace("has_password = false", "has_password = true"),
+        )
+        .unwrap();
+    }
+
+    /// Runs the real binary with `input` on its standard input (passwords go there, never on argv).
+    /// No session bus: the keyring is unavailable, whatever desktop runs the tests.
+    pub fn run_with_stdin(&self, args: &[&str], input: &str) -> Output {
+        let mut command = self.command(args);
+        command.env_remove("DBUS_SESSION_BUS_ADDRESS");
+        feed(command, input)
     }
 
     /// Starts the real binary in the background with this home, its output discarded (for kill and Ctrl-C tests).
@@ -88,7 +129,7 @@ impl TestHome {
             String::from_utf8_lossy(&out.stderr)
         );
         out
-}
+    }
 
     /// Starts one real `backstop` process per command, all at once, and waits for all; returns each one's
     /// (exit code, stderr).
@@ -121,6 +162,15 @@ impl TestHome {
     }
 
     pub fn run_code(&self, args: &[&str], code: i32) -> String {
+        String::from_utf8(self.output_with_code(args, code).stdout).unwrap()
+    }
+
+    /// Runs and expects exit code `code`; returns stderr.
+    pub fn run_err(&self, args: &[&str], code: i32) -> String {
+        String::from_utf8(self.output_with_code(args, code).stderr).unwrap()
+    }
+
+    fn output_with_code(&self, args: &[&str], code: i32) -> Output {
         let out = self.run(args);
         assert_eq!(
             out.status.code(),
@@ -129,7 +179,7 @@ impl TestHome {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        String::from_utf8(out.stdout).unwrap()
+        out
     }
 
     /// Creates a sample database at `work/<name>.sqlite3` and a profile for it; returns the database path.
@@ -350,4 +400,61 @@ pub fn with_manifest(archive: &Path, dest: &Path, edit: impl FnOnce(&mut serde_j
         .map(|(name, bytes)| (name.as_str(), bytes.as_slice()))
         .collect();
     raw_zip(dest, &refs);
+}
+
+/// The PostgreSQL role of the password tests, and its password.
+pub const PW_ROLE: &str = "backstop_pw";
+pub const PASSWORD: &str = "Sw0rdfish-9f3c1b-secret";
+
+/// A role that really checks its password: a scram-sha-256 line for it above the machine's trust rules (as the
+/// project's decisions say), then a reload. Idempotent; shared by the tests that need a password.
+pub fn password_role() {
+    static ONCE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = ONCE.lock().unwrap_or_else(|e| e.into_inner());
+    let hba = psql("postgres", "SHOW hba_file");
+    let hba = hba.trim();
+    let text = std::fs::read_to_string(hba).expect("read pg_hba.conf (tests run as root)");
+    let line = format!("host all {PW_ROLE} 127.0.0.1/32 scram-sha-256");
+    if !text.contains(&line) {
+        std::fs::write(hba, format!("{line}\n{text}")).expect("write pg_hba.conf");
+        psql("postgres", "SELECT pg_reload_conf()");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    let exists = psql(
+        "postgres",
+        &format!("SELECT 1 FROM pg_roles WHERE rolname = '{PW_ROLE}'"),
+    );
+    if exists.trim() != "1" {
+        psql(
+            "postgres",
+            &format!("CREATE ROLE {PW_ROLE} LOGIN CREATEDB PASSWORD '{PASSWORD}'"),
+        );
+    }
+}
+
+/// Gives database `db` to the password role, with a `notes` table of `rows` rows that it owns.
+pub fn notes_for_password_role(db: &str, rows: u32) {
+    psql(
+        "postgres",
+        &format!("ALTER DATABASE {db} OWNER TO {PW_ROLE}"),
+    );
+    psql(
+        db,
+        &format!(
+            "CREATE TABLE notes (id serial PRIMARY KEY, body text); ALTER TABLE notes OWNER TO {PW_ROLE}; \
+             INSERT INTO notes (body) SELECT 'note ' || g FROM generate_series(1, {rows}) g;"
+        ),
+    );
+}
+
+/// Runs `command` with `input` on its standard input; returns what it printed.
+pub fn feed(mut command: Command, input: &str) -> Output {
+    let mut child = command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), input.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
 }
