@@ -1928,7 +1928,8 @@ pub fn rebuild_catalog(paths: &Paths, job: &JobControl) -> Result<RebuildReport>
     for profile in &config.profiles {
         locks.push(ProfileLock::acquire(paths, &profile.name)?);
     }
-    let new_path = fsutil::partial_path(&paths.catalog_file);
+    // Named with this process's id: if the rebuild is killed, the next start removes it (`leftovers`).
+    let new_path = fsutil::temp_path(&paths.catalog_file);
     for suffix in ["", "-wal", "-shm", "-journal"] {
         let mut p = new_path.clone().into_os_string();
         p.push(suffix);

@@ -157,25 +157,15 @@ fn every_file_and_folder_backstop_creates_is_private_even_under_umask_022() {
     run_umask_022(&home, &["import", foreign.to_str().unwrap()]);
     run_umask_022(&home, &["verify", "--all"]);
     run_umask_022(&home, &["pin", "1"]);
-    let created = watch.stop();
-    let open: Vec<_> = created
-        .iter()
-        .filter(|(_, mode)| mode.is_some_and(|m| m & 0o077 != 0))
-        .collect();
-    assert!(open.is_empty(), "created readable by others: {open:#?}");
-    for expected in [
-        ".snapshot.partial",
-        ".restore-",
-        "catalog.sqlite3",
-        "backstop.log",
-    ] {
-        assert!(
-            created
-                .keys()
-                .any(|p| p.to_string_lossy().contains(expected)),
-            "the watcher saw no {expected}: {created:#?}"
-        );
-    }
+    common::assert_created_private(
+        &watch.stop(),
+        &[
+            ".snapshot.partial",
+            ".restore-",
+            "catalog.sqlite3",
+            "backstop.log",
+        ],
+    );
     assert_eq!(not_private(&home.home()), Vec::new());
     assert_eq!(temporary(&storage(&home, "shop")), Vec::<String>::new());
 }
@@ -230,7 +220,7 @@ fn a_restore_killed_while_replacing_the_database_is_finished_at_the_next_start()
         stderr(&out)
     );
     assert_eq!(db_fingerprint(&db), backed_up, "finished at the next start");
-    let (message, safety) = logged_restore(&home, "completed");
+    let (message, _) = logged_restore(&home, "completed");
     assert!(
         message.starts_with("finished at the next start"),
         "{message}"
@@ -276,7 +266,7 @@ fn a_full_restore_finished_or_rolled_back_is_logged_with_its_safety_backup() {
         &[("BACKSTOP_FAILPOINT", "files-swap:abort")],
     );
     assert_eq!(out.status.code(), None, "killed: {}", stderr(&out));
-    let (message, safety) = logged_restore(&home, "completed");
+    let (message, _) = logged_restore(&home, "completed");
     assert!(
         message.starts_with("finished at the next start"),
         "{message}"
@@ -297,15 +287,24 @@ fn a_full_restore_finished_or_rolled_back_is_logged_with_its_safety_backup() {
     );
 }
 
-/// The newest restore in the log, checked to have `outcome` and to name the newest safety backup: its message
-/// and that backup's id.
+/// The newest restore in the log, checked to have `outcome` and to name the newest safety backup (in its field and
+/// in its words): its message and that backup's id.
 fn logged_restore(home: &TestHome, outcome: &str) -> (String, serde_json::Value) {
     let log = log_json(home);
     let restore = &log["restores"][0];
     let safety = safety_backup_of(home);
     assert_eq!(restore["outcome"], outcome, "{restore}");
     assert_eq!(restore["safety_backup_id"], safety, "{restore}");
-    (restore["message"].as_str().unwrap().to_string(), safety)
+    let message = restore["message"].as_str().unwrap().to_string();
+    assert!(
+        message.contains(&format!(
+            "safety backup {safety} holds the state from before"
+        )) || message.contains(&format!(
+            "safety backup ({safety}, which holds the state from before"
+        )),
+        "{message}"
+    );
+    (message, safety)
 }
 
 /// The id of the newest safety backup.

@@ -722,6 +722,18 @@ fn password_role() {
     }
 }
 
+/// A fresh database owned by the password role, filled by `sql` (run as the superuser).
+fn password_database(tag: &str, sql: &str) -> Db {
+    password_role();
+    let db = Db::new(tag);
+    psql(
+        "postgres",
+        &format!("ALTER DATABASE {} OWNER TO {PW_ROLE}", db.name),
+    );
+    psql(&db.name, sql);
+    db
+}
+
 /// `backstop profile add pg --postgres ... --password-stdin [extra...]`, with `password` written on stdin.
 fn add_password_profile(
     home: &TestHome,
@@ -772,15 +784,9 @@ fn all_cmdlines() -> Vec<String> {
 
 #[test]
 fn the_password_is_used_and_never_leaks() {
-    password_role();
     let home = TestHome::new();
-    let db = Db::new("secret");
-    psql(
-        "postgres",
-        &format!("ALTER DATABASE {} OWNER TO {PW_ROLE}", db.name),
-    );
-    psql(
-        &db.name,
+    let db = password_database(
+        "secret",
         &format!(
             "CREATE TABLE notes (id serial PRIMARY KEY, body text); ALTER TABLE notes OWNER TO {PW_ROLE}; INSERT INTO notes (body) SELECT 'note ' || g FROM generate_series(1, 1000) g;"
         ),
@@ -1105,14 +1111,8 @@ fn a_full_backup_restores_database_and_files_folder_together_or_neither() {
 /// A database owned by the password role, big enough that its backup takes a few seconds, and a profile `pg`
 /// for it whose password is in a 0600 file.
 fn big_password_database(home: &TestHome, tag: &str) -> Db {
-    password_role();
-    let db = Db::new(tag);
-    psql(
-        "postgres",
-        &format!("ALTER DATABASE {} OWNER TO {PW_ROLE}", db.name),
-    );
-    psql(
-        &db.name,
+    let db = password_database(
+        tag,
         &format!(
             "CREATE TABLE big AS SELECT g AS id, md5(g::text) || md5((g * 7)::text) || repeat(md5((g * 3)::text), 4) AS body \
              FROM generate_series(1, 600000) g; ALTER TABLE big OWNER TO {PW_ROLE};"
@@ -1199,19 +1199,9 @@ fn every_file_a_postgres_backup_restore_and_import_creates_is_private_under_umas
     psql(&db.name, "DELETE FROM orders");
     common::run_umask_022(&home, &["restore", "1", "--yes"]);
     common::run_umask_022(&home, &["import", dump.to_str().unwrap()]);
-    let created = watch.stop();
-    let open: Vec<_> = created
-        .iter()
-        .filter(|(_, mode)| mode.is_some_and(|m| m & 0o077 != 0))
-        .collect();
-    assert!(open.is_empty(), "created readable by others: {open:#?}");
-    for expected in [".zip", "catalog.sqlite3", "/tmp/.restore-", "/tmp/.import-"] {
-        assert!(
-            created
-                .keys()
-                .any(|p| p.to_string_lossy().contains(expected)),
-            "the watcher saw no {expected}: {created:#?}"
-        );
-    }
+    common::assert_created_private(
+        &watch.stop(),
+        &[".zip", "catalog.sqlite3", "/tmp/.restore-", "/tmp/.import-"],
+    );
     assert_eq!(common::not_private(&home.home()), Vec::new());
 }

@@ -415,6 +415,24 @@ fn watch_tree(
     }
 }
 
+/// Asserts that nothing in `created` (from [`CreatedModes::stop`]) was readable by group or others when it
+/// appeared, and that the watcher saw a path containing each of `expected` (it really looked).
+pub fn assert_created_private(created: &BTreeMap<PathBuf, Option<u32>>, expected: &[&str]) {
+    let open: Vec<_> = created
+        .iter()
+        .filter(|(_, mode)| mode.is_some_and(|m| m & 0o077 != 0))
+        .collect();
+    assert!(open.is_empty(), "created readable by others: {open:#?}");
+    for expected in expected {
+        assert!(
+            created
+                .keys()
+                .any(|p| p.to_string_lossy().contains(expected)),
+            "the watcher saw no {expected}: {created:#?}"
+        );
+    }
+}
+
 /// Every file and folder below `dir` (itself included) whose mode lets group or others in.
 pub fn not_private(dir: &Path) -> Vec<(PathBuf, u32)> {
     use std::os::unix::fs::PermissionsExt;
