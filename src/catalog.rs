@@ -550,6 +550,24 @@ impl Catalog {
         Ok(())
     }
 
+    /// Ends the newest `running` job named `job` of `profile` (at start-up: one Backstop did not see to its end).
+    pub fn finish_interrupted_job(
+        &self,
+        profile: &str,
+        job: &str,
+        outcome: &str,
+        message: &str,
+    ) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE job_runs SET outcome = ?3, message = ?4, finished_at = ?5 \
+                 WHERE id = (SELECT max(id) FROM job_runs WHERE profile = ?1 AND job = ?2 AND outcome = 'running')",
+                params![profile, job, outcome, message, ts(Utc::now())],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
     /// The newest restore of `profile` still `running` (at start-up: one Backstop did not see to its end).
     pub fn interrupted_restore(&self, profile: &str) -> Result<Option<InterruptedRestore>> {
         self.conn

@@ -95,5 +95,9 @@ pub(crate) fn settle(ctx: &Context, profile: &Profile, journal: Option<Settled>)
     let _ = ctx
         .catalog
         .finish_restore(row.id, outcome, row.safety_backup_id, &message);
+    // The job log tells the same story.
+    let _ = ctx
+        .catalog
+        .finish_interrupted_job(&profile.name, "restore", outcome, &message);
     (!from_journal).then(|| format!("restore {} of profile {}: {message}", row.id, profile.name))
 }

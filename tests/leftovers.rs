@@ -296,6 +296,14 @@ fn logged_restore(home: &TestHome, outcome: &str) -> (String, serde_json::Value)
     assert_eq!(restore["outcome"], outcome, "{restore}");
     assert_eq!(restore["safety_backup_id"], safety, "{restore}");
     let message = restore["message"].as_str().unwrap().to_string();
+    // The job log tells the same story.
+    let job = log["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["job"] == "restore")
+        .unwrap();
+    assert_eq!(job["outcome"], outcome, "{job}");
     assert!(
         message.contains(&format!(
             "safety backup {safety} holds the state from before"
