@@ -4,7 +4,9 @@
 //! `.<db>.<pid>.snapshot.partial` and its `-journal`, `.import-<pid>-…`, `.restore-<pid>-…`, `.<name>.<pid>-<n>.tmp`
 //! of an atomic write, …). A start removes those whose process is gone, password files first (they hold a
 //! password in plain text), then the rest. A file whose process is alive belongs to a running job and is left
-//! alone; so is every name Backstop does not make.
+//! alone; so is every name Backstop does not make. (Should the system have given a dead owner's pid to another
+//! process meanwhile, its file waits for the next start after that process ended: late, never wrong.) Partial
+//! archives are named for the backup, not the process: they go when their profile's lock is free.
 
 use crate::config::{Config, DatabaseConfig, Paths, Profile};
 use crate::fsutil;

@@ -1146,7 +1146,7 @@ fn backup_under_way(home: &TestHome) -> std::process::Child {
 #[test]
 fn sigterm_or_kill_9_during_a_postgres_backup_leaves_no_password_file() {
     let home = TestHome::new();
-    let _db = big_password_database(&home, "sigterm");
+    let db = big_password_database(&home, "sigterm");
     let tmp = home.home().join("state/tmp");
     let store = home.home().join("archives/pg");
     let password_files = || {
@@ -1178,6 +1178,24 @@ fn sigterm_or_kill_9_during_a_postgres_backup_leaves_no_password_file() {
     );
     assert_eq!(common::names_in(&store), Vec::<String>::new());
     assert_eq!(home.list_json()[1]["status"], "failed");
+
+    // SIGTERM while pg_restore loads the staging copy: nothing changed, no password file, no extracted dump.
+    let archive = home.backup("pg");
+    let id = home.list_json()[2]["id"].to_string();
+    psql(&db.name, "DELETE FROM big WHERE id % 2 = 0");
+    let before = db.fingerprint();
+    let mut child = home.spawn(&["restore", &id, "--yes", "--no-safety-backup"]);
+    common::wait_until("the password file and the extracted dump", || {
+        let names = common::names_in(&tmp);
+        names.iter().any(|n| n.starts_with(".pgpass-"))
+            && names.iter().any(|n| n.starts_with(".restore-"))
+    });
+    assert_eq!(common::signal(&mut child, "TERM"), Some(143));
+    assert_eq!(common::names_in(&tmp), Vec::<String>::new());
+    assert_eq!(db.fingerprint(), before);
+    let log: serde_json::Value = serde_json::from_str(&home.run_ok(&["log", "--json"])).unwrap();
+    assert_eq!(log["restores"][0]["outcome"], "cancelled", "{log}");
+    assert!(archive.is_file());
 }
 
 #[test]
