@@ -60,6 +60,9 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE backups ADD COLUMN tables_json TEXT;",
     // 3: what the change check flagged in a backup (a JSON list of sentences; NULL when nothing).
     "ALTER TABLE backups ADD COLUMN warnings_json TEXT;",
+    // 4: how far a restore got (applying, applied, rolled_back, done), so that the next start can log what a
+    // restore that Backstop did not see to its end really did.
+    "ALTER TABLE restores ADD COLUMN step TEXT;",
 ];
 
 /// One backup as the catalog records it (also the `list --json` object).
@@ -133,6 +136,19 @@ pub struct RestoreRow {
     pub outcome: String,
     /// What happened, in words.
     pub message: Option<String>,
+}
+
+/// A restore still `running` in the log: what the next start needs to tell what it did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InterruptedRestore {
+    /// Catalog id of the restore.
+    pub id: i64,
+    /// The archive it restored from.
+    pub archive_path: PathBuf,
+    /// The safety backup it took, if it got that far.
+    pub safety_backup_id: Option<i64>,
+    /// The last step it recorded (None: it changed nothing yet).
+    pub step: Option<String>,
 }
 
 /// One job in the job log.
@@ -279,6 +295,10 @@ impl Catalog {
     /// Opens (creating if needed) and migrates the catalog at `path` while the caller holds the lock that covers
     /// it (`catalog rebuild` holds the catalog's lock throughout, and its new catalog is its own file).
     pub fn open_locked(path: &Path, _lock: &FileLock) -> Result<Catalog> {
+        // A new catalog is private from its first byte (SQLite gives its journal and WAL the same mode).
+        if !path.exists() {
+            drop(crate::fsutil::create_private(path));
+        }
         let conn = Connection::open(path).map_err(|e| Error::Catalog {
             path: path.to_path_buf(),
             message: format!("cannot open: {e}"),
@@ -570,6 +590,62 @@ impl Catalog {
             )
             .map_err(|e| self.err(e))?;
         Ok(())
+    }
+
+    /// Records how far the running restore of `profile` got (the profile's lock makes it the only one); a
+    /// `None` leaves that field as it was.
+    pub fn note_restore(
+        &self,
+        profile: &str,
+        step: Option<&str>,
+        safety_backup_id: Option<i64>,
+    ) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE restores SET step = coalesce(?2, step), safety_backup_id = coalesce(?3, safety_backup_id) \
+                 WHERE id = (SELECT max(id) FROM restores WHERE profile = ?1 AND outcome = 'running')",
+                params![profile, step, safety_backup_id],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Ends the newest `running` job named `job` of `profile` (at start-up: one Backstop did not see to its end).
+    pub fn finish_interrupted_job(
+        &self,
+        profile: &str,
+        job: &str,
+        outcome: &str,
+        message: &str,
+    ) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE job_runs SET outcome = ?3, message = ?4, finished_at = ?5 \
+                 WHERE id = (SELECT max(id) FROM job_runs WHERE profile = ?1 AND job = ?2 AND outcome = 'running')",
+                params![profile, job, outcome, message, ts(Utc::now())],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// The newest restore of `profile` still `running` (at start-up: one Backstop did not see to its end).
+    pub fn interrupted_restore(&self, profile: &str) -> Result<Option<InterruptedRestore>> {
+        self.conn
+            .query_row(
+                "SELECT id, archive_path, safety_backup_id, step FROM restores \
+                 WHERE profile = ?1 AND outcome = 'running' ORDER BY id DESC LIMIT 1",
+                params![profile],
+                |row| {
+                    Ok(InterruptedRestore {
+                        id: row.get(0)?,
+                        archive_path: PathBuf::from(row.get::<_, String>(1)?),
+                        safety_backup_id: row.get(2)?,
+                        step: row.get(3)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.err(e))
     }
 
     /// The restore log, newest first.

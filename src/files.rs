@@ -662,7 +662,11 @@ impl<'a> RealDirs<'a> {
                     )));
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    std::fs::create_dir(&path).ctx("cannot create folder", &path)?;
+                    // 0700 until its own mode is applied, after everything below it was written.
+                    let mut builder = std::fs::DirBuilder::new();
+                    #[cfg(unix)]
+                    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+                    builder.create(&path).ctx("cannot create folder", &path)?;
                 }
                 Err(e) => return Err(Error::io("cannot read", &path, e)),
             }
@@ -935,7 +939,7 @@ pub fn restore_selected(
     job: &JobControl,
 ) -> Result<Extracted> {
     if !dest.exists() {
-        std::fs::create_dir_all(dest).ctx("cannot create the destination folder", dest)?;
+        fsutil::create_private_dir(dest)?;
     }
     if !std::fs::metadata(dest).ctx("cannot read", dest)?.is_dir() {
         return Err(Error::Usage(format!("{} is not a folder", dest.display())));

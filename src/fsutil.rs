@@ -8,16 +8,52 @@ use std::path::{Path, PathBuf};
 /// Suffix of files being written; a stray one is removed on the next start.
 pub const PARTIAL_SUFFIX: &str = ".partial";
 
+/// Marks the temporary file of an atomic write: `.<name>.<pid>-<n>.tmp.partial` (see [`crate::leftovers`]).
+pub const TEMP_MARK: &str = ".tmp";
+
+/// Makes every file and folder this process creates private from its first byte (umask 077): SQLite's own files
+/// (the catalog, `VACUUM INTO` copies, journals), the window's state, child tools' output. Explicit modes on the
+/// files Backstop creates itself say the same where the library runs in another program.
+pub fn private_umask() {
+    #[cfg(unix)]
+    rustix::process::umask(rustix::fs::Mode::from_bits_truncate(0o077));
+}
+
+/// Opens (creating 0600 if missing) a file that lives on (a log, a lock); one an older version made readable by
+/// others is made private.
+pub fn open_private(options: &mut OpenOptions, path: &Path) -> std::io::Result<File> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let file = options.mode(0o600).open(path)?;
+        let meta = file.metadata()?;
+        if meta.is_file() && meta.permissions().mode() & 0o077 != 0 {
+            file.set_permissions(fs::Permissions::from_mode(0o600))?;
+        }
+        Ok(file)
+    }
+    #[cfg(not(unix))]
+    options.open(path)
+}
+
 /// Creates a new file readable only by its owner (0600 on Unix); fails if it exists.
 pub fn create_private(path: &Path) -> Result<File> {
+    new_private_options()
+        .read(true)
+        .open(path)
+        .ctx("cannot create file", path)
+}
+
+/// Options that create a new file (never open an existing one) with mode 0600.
+fn new_private_options() -> OpenOptions {
     let mut options = OpenOptions::new();
-    options.write(true).read(true).create_new(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    options.open(path).ctx("cannot create file", path)
+    options
 }
 
 /// Creates a folder (and its parents) readable only by its owner (0700 on Unix).
@@ -52,10 +88,22 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// A hidden temporary name beside `path` that carries this process's id, so that a start after a crash knows
+/// whether its owner is gone: `.<name>.<pid>-<n>.tmp.partial`.
+pub fn temp_path(path: &Path) -> PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    path.with_file_name(format!(
+        ".{name}.{}-{n}{TEMP_MARK}{PARTIAL_SUFFIX}",
+        std::process::id()
+    ))
+}
+
 /// Writes `bytes` to `path` atomically: temp file, fsync, rename, fsync of the folder.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = partial_path(path);
-    let _ = fs::remove_file(&tmp);
+    let tmp = temp_path(path);
     let result = (|| {
         let mut file = create_private(&tmp)?;
         file.write_all(bytes).ctx("cannot write", &tmp)?;
@@ -124,7 +172,7 @@ pub fn check_writable_dir(dir: &Path) -> Result<()> {
         return Err(Error::StorageMissing(dir.to_path_buf()));
     }
     let probe = dir.join(format!(".backstop-write-test-{}", std::process::id()));
-    match OpenOptions::new().write(true).create_new(true).open(&probe) {
+    match new_private_options().open(&probe) {
         Ok(_) => {
             let _ = fs::remove_file(&probe);
             Ok(())

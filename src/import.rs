@@ -816,6 +816,8 @@ fn fresh_bounded_database(
     job: &JobControl,
 ) -> Result<rusqlite::Connection> {
     let cannot = |e| Error::sqlite("cannot create the import's scratch database", e);
+    // Private from its first byte (SQLite gives its journal the same mode).
+    drop(fsutil::create_private(path)?);
     let mut conn = rusqlite::Connection::open_with_flags(
         path,
         rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE

@@ -13,7 +13,7 @@ use crate::fsutil::{self, TempGuard};
 use crate::lock::ProfileLock;
 use crate::model::{Kind, Status, Trigger};
 use crate::progress::JobControl;
-use crate::{change, retention, schedule};
+use crate::{change, restore_log, retention, schedule};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -37,13 +37,15 @@ impl Context {
     /// Loads the config, opens the catalog and finishes what a crash left behind.
     pub fn open(paths: Paths) -> Result<Context> {
         paths.ensure()?;
+        // First, before anything can fail: password and temporary files of Backstop processes that are gone.
+        let swept = crate::leftovers::sweep(&paths);
         let config = Config::load(&paths.config_file)?;
         let catalog = Catalog::open(&paths.catalog_file)?;
         let mut ctx = Context {
             paths,
             config,
             catalog,
-            recovered: Vec::new(),
+            recovered: swept,
         };
         ctx.reconcile()?;
         Ok(ctx)
@@ -69,14 +71,9 @@ impl Context {
                 locked.insert(profile.name.clone(), lock);
             }
         }
-        let mut dirs: BTreeMap<PathBuf, bool> = BTreeMap::new();
+        // Partial files of jobs that are gone were removed by `leftovers::sweep` before this.
         for profile in &profiles {
-            let free = locked.contains_key(&profile.name);
-            for dir in std::iter::once(profile.storage_dir.clone()).chain(sqlite_dir(profile)) {
-                let all_free = dirs.entry(dir).or_insert(true);
-                *all_free &= free;
-            }
-            if !free {
+            if !locked.contains_key(&profile.name) {
                 continue;
             }
             for row in self
@@ -95,12 +92,6 @@ impl Context {
                 &profile.name,
                 "interrupted: Backstop stopped before this job finished",
             )?;
-        }
-        // A folder shared by several profiles is cleaned only when none of them has a job running.
-        for (dir, all_free) in dirs {
-            if all_free {
-                remove_partials(&dir);
-            }
         }
         Ok(())
     }
@@ -155,10 +146,8 @@ impl Context {
             message.replace('\n', " | ")
         );
         let path = self.paths.state_dir.join("backstop.log");
-        if let Ok(mut file) = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
+        if let Ok(mut file) =
+            fsutil::open_private(std::fs::OpenOptions::new().create(true).append(true), &path)
         {
             let _ = file.write_all(line.as_bytes());
         }
@@ -188,40 +177,6 @@ impl Context {
                 self.log(job, profile, outcome, &e.to_string());
                 Err(e)
             }
-        }
-    }
-}
-
-fn sqlite_dir(profile: &Profile) -> Option<PathBuf> {
-    match &profile.database {
-        crate::config::DatabaseConfig::Sqlite { path } => {
-            Some(fsutil::parent_of(path).to_path_buf())
-        }
-        crate::config::DatabaseConfig::Postgres(_) => None,
-    }
-}
-
-/// Removes Backstop's own `.partial` files (never anything else) from a folder.
-fn remove_partials(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        // An import's scratch SQLite copy may leave its sidecars too (`.import-…partial-wal`).
-        let scratch_sidecar = name.starts_with(".import-")
-            && ["-wal", "-shm", "-journal"].iter().any(|suffix| {
-                name.strip_suffix(suffix)
-                    .is_some_and(|base| base.ends_with(fsutil::PARTIAL_SUFFIX))
-            });
-        let ours = scratch_sidecar
-            || name.ends_with(fsutil::PARTIAL_SUFFIX)
-                && (name.ends_with(&format!(".zip{}", fsutil::PARTIAL_SUFFIX))
-                    || name.contains(".snapshot")
-                    || name.contains(".restore-")
-                    || name.contains(".import-"));
-        if ours && entry.file_type().is_ok_and(|t| t.is_file()) {
-            let _ = std::fs::remove_file(entry.path());
         }
     }
 }
@@ -578,7 +533,8 @@ fn backup_locked(
             })
         }
         Err(e) => {
-            let status = if matches!(e, Error::Cancelled) {
+            // A stop signal may reach a child tool first (a terminal's Ctrl-C goes to the whole process group).
+            let status = if matches!(e, Error::Cancelled) || job.cancel.is_cancelled() {
                 Status::Cancelled
             } else {
                 Status::Failed
@@ -1018,7 +974,7 @@ pub fn restore(ctx: &Context, spec: &RestoreSpec, job: &JobControl) -> Result<Re
                     .finish_restore(restore_id, "completed", safety_id, &report.message)?
             }
             Err(e) => {
-                let outcome = if matches!(e, Error::Cancelled) {
+                let outcome = if matches!(e, Error::Cancelled) || job.cancel.is_cancelled() {
                     "cancelled"
                 } else {
                     "failed"
@@ -1229,7 +1185,12 @@ fn restore_locked(
         && let Some(kind) = safety_kind
     {
         job.stage("taking safety backup", None);
-        match backup_locked(ctx, profile, kind, Trigger::Safety, job) {
+        match backup_locked(ctx, profile, kind, Trigger::Safety, job).and_then(|safety| {
+            // In the log at once: a restore Backstop does not see to its end still names it.
+            ctx.catalog
+                .note_restore(&profile.name, None, Some(safety.id))
+                .map(|()| safety)
+        }) {
             Ok(safety) => *safety_id = Some(safety.id),
             Err(e) => {
                 discard(staged_folder);
@@ -1257,6 +1218,20 @@ fn restore_locked(
         return Err(e);
     }
     let db_applied = staged_db.is_some();
+    // The log learns each step before it happens, so that the next start can tell what a killed restore did.
+    if db_applied
+        && let Err(e) = ctx
+            .catalog
+            .note_restore(&profile.name, Some(restore_log::APPLYING), None)
+    {
+        if let Some(journal) = &journal {
+            journal.remove();
+        }
+        discard(staged_folder);
+        return Err(e);
+    }
+    // Test hooks (only `<step>:abort` means anything here): a crash just before and just after the replacement.
+    let _ = fsutil::failpoint("restore-apply");
     if let Some(staged) = staged_db
         && let Err(e) = staged.apply(job)
     {
@@ -1266,6 +1241,12 @@ fn restore_locked(
         discard(staged_folder);
         return Err(e);
     }
+    if db_applied {
+        let _ = ctx
+            .catalog
+            .note_restore(&profile.name, Some(restore_log::APPLIED), None);
+        let _ = fsutil::failpoint("restore-applied");
+    }
     let mut kept_folder = None;
     if let Some(folder) = staged_folder {
         let swapped = match &journal {
@@ -1274,13 +1255,25 @@ fn restore_locked(
         }
         .and_then(|()| folder.swap());
         match swapped {
-            Ok(old) => kept_folder = old,
+            Ok(old) => {
+                kept_folder = old;
+                let _ = ctx
+                    .catalog
+                    .note_restore(&profile.name, Some(restore_log::DONE), None);
+            }
             Err(e) => {
                 let rolled_back = if db_applied {
                     rollback_database(ctx, profile, *safety_id, job)
                 } else {
-                    Ok("")
+                    Ok(String::new())
                 };
+                if db_applied && rolled_back.is_ok() {
+                    let _ = ctx.catalog.note_restore(
+                        &profile.name,
+                        Some(restore_log::ROLLED_BACK),
+                        None,
+                    );
+                }
                 // The journal goes first: a crash from here on leaves only a stray staging folder to remove.
                 if let Some(journal) = &journal {
                     journal.remove();
@@ -1376,7 +1369,7 @@ fn rollback_database(
     profile: &Profile,
     safety_id: Option<i64>,
     job: &JobControl,
-) -> Result<&'static str> {
+) -> Result<String> {
     let Some(id) = safety_id else {
         return Err(Error::JobFailed(
             "no safety backup was taken (--no-safety-backup), so the restored database stays"
@@ -1385,11 +1378,13 @@ fn rollback_database(
     };
     let row = ctx.catalog.get(id)?;
     apply_database_of(ctx, profile, &row.path, job)?;
-    Ok("; the database was put back from the safety backup")
+    Ok(format!(
+        "; the database was put back from the safety backup ({id}, which holds the state from before)"
+    ))
 }
 
 /// Replaces the profile's live database with the one in `archive` (checked and staged first, as any restore).
-fn apply_database_of(
+pub(crate) fn apply_database_of(
     ctx: &Context,
     profile: &Profile,
     archive: &Path,
@@ -1481,12 +1476,16 @@ fn recover_restore(ctx: &Context, profile: &Profile) -> Option<String> {
         .ok()
         .and_then(|bytes| serde_json::from_slice::<RestoreJournal>(&bytes).ok());
     let mut keep = None;
+    let mut settled = None;
     let said = journal.map(|journal| {
-        let said = finish_restore(ctx, profile, &journal);
+        let (how, said) = finish_restore(ctx, profile, &journal);
         let _ = std::fs::remove_file(&path);
         keep = Some(journal.staging.clone());
+        settled = Some(how);
         said
     });
+    // The restore log says what really happened, and which safety backup holds the state from before.
+    let logged = restore_log::settle(ctx, profile, settled);
     let _ = std::fs::remove_file(&path);
     // Staging folders of restores that died before their journal said anything changed.
     let mut removed = 0;
@@ -1504,7 +1503,7 @@ fn recover_restore(ctx: &Context, profile: &Profile) -> Option<String> {
             }
         }
     }
-    said.or_else(|| {
+    said.or(logged).or_else(|| {
         (removed > 0).then(|| {
             format!(
                 "a restore of profile {} was interrupted before it changed anything; its temporary folder was removed",
@@ -1514,30 +1513,38 @@ fn recover_restore(ctx: &Context, profile: &Profile) -> Option<String> {
     })
 }
 
-fn finish_restore(ctx: &Context, profile: &Profile, journal: &RestoreJournal) -> String {
+fn finish_restore(
+    ctx: &Context,
+    profile: &Profile,
+    journal: &RestoreJournal,
+) -> (restore_log::Settled, String) {
+    use restore_log::Settled;
     let name = &journal.profile;
     let undo = journal
         .safety_backup_id
         .map_or("(none was taken)".to_string(), |id| id.to_string());
     let swapped = !journal.staging.is_dir() && journal.live.is_dir();
     if swapped {
-        return format!(
-            "a restore of profile {name} was interrupted at its very end; it had finished"
+        return (
+            Settled::Replaced,
+            format!("a restore of profile {name} was interrupted at its very end; it had finished"),
         );
     }
     if !journal.staging.is_dir() {
-        return format!(
+        let said = format!(
             "a restore of profile {name} was interrupted and its restored files are gone; restore safety backup {undo} to return to the state before"
         );
+        return (Settled::Failed(said.clone()), said);
     }
     if journal.step == Some(JournalStep::Applying) {
         // Whether the database was replaced is unknown: replace it (again) from the same archive.
         let job = JobControl::new(&crate::progress::NoProgress, Default::default());
         if let Err(e) = apply_database_of(ctx, profile, &journal.archive, &job) {
             files::remove_tree(&journal.staging);
-            return format!(
+            let said = format!(
                 "a restore of profile {name} was interrupted while its database was being replaced, and finishing it failed ({e}); restore safety backup {undo} to return to the state before"
             );
+            return (Settled::Failed(said.clone()), said);
         }
     }
     let folder = files::StagedFolder {
@@ -1547,14 +1554,20 @@ fn finish_restore(ctx: &Context, profile: &Profile, journal: &RestoreJournal) ->
         extracted: files::Extracted::default(),
     };
     match folder.swap() {
-        Ok(_) => format!(
-            "a restore of profile {name} was interrupted before it finished; it has now been finished (database and files folder from {})",
-            journal.archive.display()
+        Ok(_) => (
+            Settled::FinishedNow,
+            format!(
+                "a restore of profile {name} was interrupted before it finished; it has now been finished (database and files folder from {})",
+                journal.archive.display()
+            ),
         ),
-        Err(e) => format!(
-            "a restore of profile {name} was interrupted and its files folder could not be put in place ({e}); the restored files are in {}",
-            journal.staging.display()
-        ),
+        Err(e) => {
+            let said = format!(
+                "a restore of profile {name} was interrupted and its files folder could not be put in place ({e}); the restored files are in {}",
+                journal.staging.display()
+            );
+            (Settled::Failed(said.clone()), said)
+        }
     }
 }
 
@@ -2140,7 +2153,8 @@ pub fn rebuild_catalog(paths: &Paths, job: &JobControl) -> Result<RebuildReport>
     }
     // Held to the end: nobody opens (or creates) the catalog while it is replaced, and rebuilds run one at a time.
     let catalog_lock = crate::lock::FileLock::acquire(&paths.catalog_file)?;
-    let new_path = fsutil::partial_path(&paths.catalog_file);
+    // Named with this process's id: if the rebuild is killed, the next start removes it (`leftovers`).
+    let new_path = fsutil::temp_path(&paths.catalog_file);
     for suffix in ["", "-wal", "-shm", "-journal"] {
         let mut p = new_path.clone().into_os_string();
         p.push(suffix);

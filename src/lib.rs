@@ -15,9 +15,12 @@
 //! - [`retention`], [`schedule`]: pure decisions, tested with case tables.
 //! - [`change`]: the change check that flags a backup whose data looks lost (pure).
 //! - [`lock`]: one lock per profile; a lock beside the catalog and the config for their read-change-writes.
+//! - [`leftovers`]: the next start removes temporary files of Backstop processes that are gone.
+//! - [`signals`]: SIGINT, SIGTERM and SIGHUP cancel the running job cleanly.
 //! - [`secrets`]: database passwords in the OS keyring, or a 0600 file when the user chose it.
 //! - [`health`]: the warnings a profile's banner shows (pure).
-//! - [`jobs`]: every job the CLI and the window run.
+//! - [`jobs`]: every job the CLI and the window run; [`restore_log`]: what a killed restore did, logged at the
+//!   next start.
 //! - [`import`]: the import job's detection and readers for other apps' backups (part of the job layer).
 //! - [`worker`]: the window's one worker thread (commands in, events out).
 //! - [`notify`]: desktop notifications behind a small trait.
@@ -45,13 +48,16 @@ pub mod fsutil;
 pub mod health;
 pub mod import;
 pub mod jobs;
+pub mod leftovers;
 pub mod lock;
 pub mod model;
 pub mod notify;
 pub mod progress;
+pub mod restore_log;
 pub mod retention;
 pub mod schedule;
 pub mod secrets;
+pub mod signals;
 pub mod ui;
 pub mod worker;
 

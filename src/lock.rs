@@ -22,12 +22,11 @@ impl ProfileLock {
             crate::fsutil::create_private_dir(&dir)?;
         }
         let path = dir.join(format!("{profile}.lock"));
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .ctx("cannot open lock file", &path)?;
+        let file = crate::fsutil::open_private(
+            OpenOptions::new().create(true).truncate(false).write(true),
+            &path,
+        )
+        .ctx("cannot open lock file", &path)?;
         match file.try_lock() {
             Ok(()) => Ok(ProfileLock { _file: file }),
             Err(TryLockError::WouldBlock) => Err(Error::ProfileBusy(profile.to_string())),

@@ -85,6 +85,12 @@ fn kill_9_during_backups_never_leaves_a_half_archive() {
     assert!(rows.iter().any(|r| r["status"] == "completed"));
 }
 
+/// The restore log, newest first.
+fn restore_log(home: &TestHome) -> Vec<serde_json::Value> {
+    let log: serde_json::Value = serde_json::from_str(&home.run_ok(&["log", "--json"])).unwrap();
+    log["restores"].as_array().unwrap().clone()
+}
+
 #[test]
 fn kill_9_during_restores_leaves_the_old_or_the_new_database() {
     let home = TestHome::new();
@@ -106,11 +112,29 @@ fn kill_9_during_restores_leaves_the_old_or_the_new_database() {
             conn.execute("DELETE FROM orders WHERE id % 2 = 0", [])
                 .unwrap();
         }
+        let restores_before = restore_log(&home).len();
         let mut child = home.spawn(&["restore", "1", "--yes", "--no-safety-backup"]);
         std::thread::sleep(delay);
         let _ = child.kill();
         let _ = child.wait();
         home.list_json();
+        // The restore log tells what the killed restore did, as the database shows it.
+        let log = restore_log(&home);
+        let replaced = db_fingerprint(&db).0 == backed_up.0;
+        if log.len() > restores_before {
+            let message = log[0]["message"].as_str().unwrap_or_default();
+            if replaced {
+                assert_eq!(log[0]["outcome"], "completed", "after {delay:?}: {message}");
+            } else {
+                assert_eq!(log[0]["outcome"], "failed", "after {delay:?}: {message}");
+                assert!(
+                    message.starts_with("nothing changed"),
+                    "after {delay:?}: {message}"
+                );
+            }
+        } else {
+            assert!(!replaced, "after {delay:?}: replaced without a log row");
+        }
         let conn = rusqlite::Connection::open(&db).unwrap();
         let check: String = conn
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Mount, TestHome, db_fingerprint, file_sha};
+use common::{Mount, TestHome, db_fingerprint, file_sha, run_env, signal, wait_until};
 use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -64,17 +64,6 @@ fn make_media(root: &Path) {
     std::os::unix::fs::symlink("photos/cat.jpg", root.join("cat-link.jpg")).unwrap();
     std::os::unix::fs::symlink("/etc/hostname", root.join("absolute-link")).unwrap();
     std::os::unix::fs::symlink("does/not/exist", root.join("dangling")).unwrap();
-}
-
-fn run_env(home: &TestHome, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_backstop"));
-    cmd.args(args)
-        .env("BACKSTOP_HOME", home.home())
-        .stdin(std::process::Stdio::null());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap()
 }
 
 /// A SQLite profile `shop` with a media folder; returns (database, media folder).
@@ -656,30 +645,6 @@ fn a_forged_archive_with_a_path_through_a_link_is_refused_and_writes_nothing() {
     );
 }
 
-/// Waits (up to a minute) until `found` holds, polling every 5 ms.
-fn wait_until(what: &str, found: impl Fn() -> bool) {
-    let start = std::time::Instant::now();
-    while !found() {
-        assert!(
-            start.elapsed() < std::time::Duration::from_secs(60),
-            "never saw {what}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-}
-
-fn interrupt(child: &mut std::process::Child) -> Option<i32> {
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    child.wait().unwrap().code()
-}
-
 #[test]
 fn ctrl_c_during_a_files_backup_or_restore_changes_nothing() {
     let home = TestHome::new();
@@ -707,7 +672,7 @@ fn ctrl_c_during_a_files_backup_or_restore_changes_nothing() {
     // A backup: Ctrl-C while its archive is being written.
     let mut child = home.spawn(&["backup"]);
     wait_until("the backup's .partial file", partials);
-    assert_eq!(interrupt(&mut child), Some(130));
+    assert_eq!(signal(&mut child, "INT"), Some(130));
     assert!(!partials());
     let rows = home.list_json();
     assert_eq!(rows.len(), 2);
@@ -727,7 +692,7 @@ fn ctrl_c_during_a_files_backup_or_restore_changes_nothing() {
     };
     let mut child = home.spawn(&["restore", "1", "--yes", "--no-safety-backup"]);
     wait_until("the restore's staging folder", staging);
-    assert_eq!(interrupt(&mut child), Some(130));
+    assert_eq!(signal(&mut child, "INT"), Some(130));
     assert!(!staging(), "the staging folder is removed");
     assert_eq!(db_fingerprint(&db), db_now);
     assert_eq!(tree_meta(&media), files_now);

@@ -1175,3 +1175,131 @@ fn password_follows_the_profile(store: SecretStore) {
         assert!(left.is_empty(), "{left:?}");
     }
 }
+
+/// A fresh database owned by the password role, filled by `sql` (run as the superuser).
+fn password_database(tag: &str, sql: &str) -> Db {
+    password_role();
+    let db = Db::new(tag);
+    psql(
+        "postgres",
+        &format!("ALTER DATABASE {} OWNER TO {PW_ROLE}", db.name),
+    );
+    psql(&db.name, sql);
+    db
+}
+
+/// A database owned by the password role, big enough that its backup takes a few seconds, and a profile `pg`
+/// for it whose password is in a 0600 file.
+fn big_password_database(home: &TestHome, tag: &str) -> Db {
+    let db = password_database(
+        tag,
+        &format!(
+            "CREATE TABLE big AS SELECT g AS id, md5(g::text) || md5((g * 7)::text) || repeat(md5((g * 3)::text), 4) AS body \
+             FROM generate_series(1, 600000) g; ALTER TABLE big OWNER TO {PW_ROLE};"
+        ),
+    );
+    let out = add_password_profile(home, &db.name, PASSWORD, &["--secret-store", "file"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    db
+}
+
+/// Starts `backstop backup` and waits until its password file and its partial archive both exist.
+fn backup_under_way(home: &TestHome) -> std::process::Child {
+    let tmp = home.home().join("state/tmp");
+    let store = home.home().join("archives/pg");
+    let child = home.spawn(&["backup"]);
+    common::wait_until("the password file and the partial archive", || {
+        common::names_in(&tmp)
+            .iter()
+            .any(|n| n.starts_with(".pgpass-"))
+            && common::names_in(&store)
+                .iter()
+                .any(|n| n.ends_with(".zip.partial"))
+    });
+    child
+}
+
+#[test]
+fn sigterm_or_kill_9_during_a_postgres_backup_leaves_no_password_file() {
+    let home = TestHome::new();
+    let db = big_password_database(&home, "sigterm");
+    let tmp = home.home().join("state/tmp");
+    let store = home.home().join("archives/pg");
+    let password_files = || {
+        common::names_in(&tmp)
+            .into_iter()
+            .filter(|n| n.starts_with(".pgpass"))
+            .collect::<Vec<_>>()
+    };
+    // SIGTERM: cancelled like Ctrl-C, exit 143, nothing left.
+    let mut child = backup_under_way(&home);
+    assert_eq!(common::signal(&mut child, "TERM"), Some(143));
+    assert_eq!(password_files(), Vec::<String>::new());
+    assert_eq!(common::names_in(&store), Vec::<String>::new());
+    assert_eq!(home.list_json()[0]["status"], "cancelled");
+
+    // kill -9 leaves the password file; the next start, whatever the command, removes it first.
+    let mut child = backup_under_way(&home);
+    assert_eq!(common::signal(&mut child, "KILL"), None);
+    assert_eq!(password_files().len(), 1, "the kill left the password file");
+    let out = home.run(&["profile", "list"]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(password_files(), Vec::<String>::new());
+    assert!(
+        err.lines()
+            .next()
+            .is_some_and(|l| l.contains("removed 1 password file")),
+        "{err}"
+    );
+    assert_eq!(common::names_in(&store), Vec::<String>::new());
+    assert_eq!(home.list_json()[1]["status"], "failed");
+
+    // SIGTERM while pg_restore loads the staging copy: nothing changed, no password file, no extracted dump.
+    let archive = home.backup("pg");
+    let id = home.list_json()[2]["id"].to_string();
+    psql(&db.name, "DELETE FROM big WHERE id % 2 = 0");
+    let before = db.fingerprint();
+    let mut child = home.spawn(&["restore", &id, "--yes", "--no-safety-backup"]);
+    common::wait_until("the password file and the extracted dump", || {
+        let names = common::names_in(&tmp);
+        names.iter().any(|n| n.starts_with(".pgpass-"))
+            && names.iter().any(|n| n.starts_with(".restore-"))
+    });
+    assert_eq!(common::signal(&mut child, "TERM"), Some(143));
+    assert_eq!(common::names_in(&tmp), Vec::<String>::new());
+    assert_eq!(db.fingerprint(), before);
+    let log: serde_json::Value = serde_json::from_str(&home.run_ok(&["log", "--json"])).unwrap();
+    assert_eq!(log["restores"][0]["outcome"], "cancelled", "{log}");
+    assert!(archive.is_file());
+}
+
+#[test]
+fn every_file_a_postgres_backup_restore_and_import_creates_is_private_under_umask_022() {
+    let home = TestHome::new();
+    let db = Db::new("modes");
+    fill(&db);
+    db.profile(&home, "pg");
+    let dump = home.dir.path().join("other.dump");
+    let status = Command::new("pg_dump")
+        .args(["-h", "127.0.0.1", "-U", "postgres", "-Fc", "-f"])
+        .arg(&dump)
+        .arg(&db.name)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let watch = common::CreatedModes::watch(&[home.dir.path().to_path_buf()]);
+    common::run_umask_022(&home, &["backup"]);
+    psql(&db.name, "DELETE FROM orders");
+    common::run_umask_022(&home, &["restore", "1", "--yes"]);
+    common::run_umask_022(&home, &["import", dump.to_str().unwrap()]);
+    common::assert_created_private(
+        &watch.stop(),
+        &[".zip", "catalog.sqlite3", "/tmp/.restore-", "/tmp/.import-"],
+    );
+    assert_eq!(common::not_private(&home.home()), Vec::new());
+}

@@ -190,6 +190,9 @@ fn snapshot(
     total: u64,
     job: &JobControl,
 ) -> Result<()> {
+    // VACUUM INTO fills an empty file it finds: made here 0600, the copy (and the journal SQLite gives the same
+    // mode) is private from its first byte, whatever the process's umask.
+    drop(fsutil::create_private(dest)?);
     let cancel: CancelToken = job.cancel.clone();
     conn.progress_handler(10_000, Some(move || cancel.is_cancelled()))
         .map_err(|e| map_sqlite_error(source, busy, "cannot watch progress of", e))?;

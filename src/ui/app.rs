@@ -834,15 +834,36 @@ impl BackstopApp {
     }
 }
 
+impl BackstopApp {
+    /// SIGTERM, SIGHUP or SIGINT: cancel the running job and everything queued (each cleans up as a cancel from
+    /// the job bar does), and close once the worker is idle, so that nothing is left half done.
+    fn close_on_signal(&mut self, ctx: &egui::Context) {
+        if crate::signals::received().is_none() {
+            return;
+        }
+        if let Some(cancel) = self.state.running.as_ref().and_then(|r| r.cancel.as_ref()) {
+            cancel.cancel();
+        }
+        for queued in &self.state.queue {
+            queued.cancel.cancel();
+        }
+        if self.state.running.is_none() && self.state.queue.is_empty() {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        }
+    }
+}
+
 fn take_scheduler_lock(paths: &Paths) -> Option<File> {
     paths.ensure().ok()?;
     let path = paths.state_dir.join("window.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
-        .ok()?;
+    let file = crate::fsutil::open_private(
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true),
+        &path,
+    )
+    .ok()?;
     file.try_lock().ok()?;
     Some(file)
 }
@@ -850,6 +871,7 @@ fn take_scheduler_lock(paths: &Paths) -> Option<File> {
 impl eframe::App for BackstopApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.drain(ctx);
+        self.close_on_signal(ctx);
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
@@ -920,7 +942,12 @@ pub fn run(paths: Paths) -> Result<(), String> {
     eframe::run_native(
         "Backstop",
         options,
-        Box::new(move |cc| Ok(Box::new(BackstopApp::new(cc, AppOptions::real(paths))))),
+        Box::new(move |cc| {
+            // A stop signal wakes the window, which then cancels its jobs and closes.
+            let egui_ctx = cc.egui_ctx.clone();
+            crate::signals::on_signal(move || egui_ctx.request_repaint());
+            Ok(Box::new(BackstopApp::new(cc, AppOptions::real(paths))))
+        }),
     )
     .map_err(|e| format!("cannot open the window: {e}"))
 }

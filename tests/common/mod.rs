@@ -220,7 +220,7 @@ pub fn quiet_job() -> JobControl<'static> {
 
 /// Each table's rows in primary-key order, hashed; plus the schema text. Two databases with equal results
 /// hold the same data.
-pub fn db_fingerprint(path: &Path) -> (BTreeMap<String, (u64, String)>, String) {
+pub fn db_fingerprint(path: &Path) -> Fingerprint {
     let conn =
         Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
     let mut schema = String::new();
@@ -457,4 +457,215 @@ pub fn feed(mut command: Command, input: &str) -> Output {
         .unwrap();
     std::io::Write::write_all(child.stdin.as_mut().unwrap(), input.as_bytes()).unwrap();
     child.wait_with_output().unwrap()
+}
+
+/// What [`db_fingerprint`] returns.
+pub type Fingerprint = (BTreeMap<String, (u64, String)>, String);
+
+/// Runs the real binary with this home and extra environment variables (failpoints), no terminal on stdin.
+pub fn run_env(home: &TestHome, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_backstop"));
+    cmd.args(args)
+        .env("BACKSTOP_HOME", home.home())
+        .stdin(std::process::Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+/// Waits (up to a minute) until `found` holds, polling every 5 ms.
+pub fn wait_until(what: &str, found: impl Fn() -> bool) {
+    let start = std::time::Instant::now();
+    while !found() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "never saw {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// Sends the real signal `name` (`INT`, `TERM`, `HUP`, `KILL`) to the child with `kill`, waits for it to end,
+/// and returns its exit code (None when the signal itself ended it).
+pub fn signal(child: &mut std::process::Child, name: &str) -> Option<i32> {
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args([&format!("-{name}"), &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    child.wait().unwrap().code()
+}
+
+/// The names in a folder (empty when it does not exist).
+pub fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|listing| {
+            listing
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// Watches folders (and every folder created in them) with inotify from now on and records the mode of each file
+/// and folder created or moved there, read as soon as it appears (`None`: it was gone before it could be read).
+pub struct CreatedModes {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<BTreeMap<PathBuf, Option<u32>>>,
+}
+
+impl CreatedModes {
+    pub fn watch(dirs: &[PathBuf]) -> CreatedModes {
+        use rustix::fs::inotify;
+        let fd =
+            inotify::init(inotify::CreateFlags::CLOEXEC | inotify::CreateFlags::NONBLOCK).unwrap();
+        let mut watched = std::collections::HashMap::new();
+        for dir in dirs {
+            watch_tree(&fd, dir, &mut watched, None);
+        }
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopping = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut seen = BTreeMap::new();
+            let mut buf = vec![std::mem::MaybeUninit::<u8>::uninit(); 1 << 16];
+            loop {
+                // Read the flag first: events of the job's last moments are drained before the thread ends.
+                let last = stopping.load(std::sync::atomic::Ordering::SeqCst);
+                let mut created = Vec::new();
+                {
+                    let mut reader = inotify::Reader::new(&fd, &mut buf);
+                    loop {
+                        match reader.next() {
+                            Ok(event) => {
+                                if let (Some(dir), Some(name)) =
+                                    (watched.get(&event.wd()), event.file_name())
+                                {
+                                    let dir: &PathBuf = dir;
+                                    created.push(dir.join(name.to_string_lossy().as_ref()));
+                                }
+                            }
+                            Err(rustix::io::Errno::AGAIN) => break,
+                            Err(e) => panic!("inotify: {e}"),
+                        }
+                    }
+                }
+                let quiet = created.is_empty();
+                for path in created {
+                    watch_tree(&fd, &path, &mut watched, Some(&mut seen));
+                }
+                if last && quiet {
+                    return seen;
+                }
+                if quiet {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+            }
+        });
+        CreatedModes { stop, thread }
+    }
+
+    /// Stops watching; returns what was created, with its first mode.
+    pub fn stop(self) -> BTreeMap<PathBuf, Option<u32>> {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.thread.join().unwrap()
+    }
+}
+
+/// Records `path`'s mode (when `seen` is given) and, for a folder, watches it and everything already below it.
+fn watch_tree(
+    fd: &rustix::fd::OwnedFd,
+    path: &Path,
+    watched: &mut std::collections::HashMap<i32, PathBuf>,
+    mut seen: Option<&mut BTreeMap<PathBuf, Option<u32>>>,
+) {
+    use rustix::fs::inotify;
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::symlink_metadata(path).ok();
+    if let Some(seen) = seen.as_deref_mut() {
+        seen.entry(path.to_path_buf())
+            .or_insert_with(|| meta.as_ref().map(|m| m.permissions().mode() & 0o7777));
+    }
+    if !meta.is_some_and(|m| m.is_dir()) {
+        return;
+    }
+    if let Ok(wd) = inotify::add_watch(
+        fd,
+        path,
+        inotify::WatchFlags::CREATE | inotify::WatchFlags::MOVED_TO,
+    ) {
+        watched.insert(wd, path.to_path_buf());
+    }
+    // What appeared before the watch did.
+    for entry in std::fs::read_dir(path).into_iter().flatten().flatten() {
+        watch_tree(fd, &entry.path(), watched, seen.as_deref_mut());
+    }
+}
+
+/// Asserts that nothing in `created` (from [`CreatedModes::stop`]) was readable by group or others when it
+/// appeared, and that the watcher saw a path containing each of `expected` (it really looked).
+pub fn assert_created_private(created: &BTreeMap<PathBuf, Option<u32>>, expected: &[&str]) {
+    let open: Vec<_> = created
+        .iter()
+        .filter(|(_, mode)| mode.is_some_and(|m| m & 0o077 != 0))
+        .collect();
+    assert!(open.is_empty(), "created readable by others: {open:#?}");
+    for expected in expected {
+        assert!(
+            created
+                .keys()
+                .any(|p| p.to_string_lossy().contains(expected)),
+            "the watcher saw no {expected}: {created:#?}"
+        );
+    }
+}
+
+/// Every file and folder below `dir` (itself included) whose mode lets group or others in.
+pub fn not_private(dir: &Path) -> Vec<(PathBuf, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        let mode = meta.permissions().mode() & 0o7777;
+        if !meta.file_type().is_symlink() && mode & 0o077 != 0 {
+            out.push((path.clone(), mode));
+        }
+        if meta.is_dir() {
+            stack.extend(
+                std::fs::read_dir(&path)
+                    .unwrap()
+                    .flatten()
+                    .map(|e| e.path()),
+            );
+        }
+    }
+    out
+}
+
+/// Runs the real binary as a shell with umask 022 would (files 0644 unless Backstop says otherwise).
+pub fn run_umask_022(home: &TestHome, args: &[&str]) -> Output {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("umask 022 && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_backstop"))
+        .args(args)
+        .env("BACKSTOP_HOME", home.home())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "backstop {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
