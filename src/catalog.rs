@@ -57,6 +57,11 @@ const MIGRATIONS: &[&str] = &[
     );",
     // 2: each table's row count at backup time, for the "row count changed a lot" alert.
     "ALTER TABLE backups ADD COLUMN tables_json TEXT;",
+    // 3: the SHA-256 of the file an `uploaded` backup was imported from, so the same file imported again is
+    // reported as a duplicate.
+    "ALTER TABLE backups ADD COLUMN source_sha256 TEXT;
+     CREATE INDEX backups_sha256 ON backups(profile, sha256);
+     CREATE INDEX backups_source_sha256 ON backups(profile, source_sha256);",
 ];
 
 /// One backup as the catalog records it (also the `list --json` object).
@@ -332,6 +337,37 @@ impl Catalog {
             )
             .map_err(|e| self.err(e))?;
         Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Records an imported backup (a completed `uploaded` row) with the SHA-256 of the file it was imported
+    /// from, in one transaction; returns its id.
+    pub fn insert_uploaded(&self, row: &BackupRow, source_sha256: &str) -> Result<i64> {
+        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        let id = self.insert_completed(row)?;
+        tx.execute(
+            "UPDATE backups SET source_sha256 = ?2 WHERE id = ?1",
+            params![id, source_sha256],
+        )
+        .map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(id)
+    }
+
+    /// The profile's backup that already holds content with this SHA-256: an archive whose own SHA-256 it is,
+    /// or an import of a file with it. Only backups whose archive is intact count (`completed`): after a
+    /// deletion, a failure or damage, importing the file again is how it comes back.
+    pub fn find_catalogued(&self, profile: &str, sha256: &str) -> Result<Option<BackupRow>> {
+        self.conn
+            .query_row(
+                &format!(
+                    "SELECT {BACKUP_COLUMNS} FROM backups WHERE profile = ?1 AND status = 'completed' \
+                     AND (sha256 = ?2 OR source_sha256 = ?2) ORDER BY id LIMIT 1"
+                ),
+                params![profile, sha256],
+                backup_from_row,
+            )
+            .optional()
+            .map_err(|e| self.err(e))
     }
 
     /// Marks a backup completed with what it recorded; its path may have changed from `.partial` to final.

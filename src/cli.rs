@@ -825,34 +825,31 @@ fn job_command(ctx: &mut Context, command: Command, job: &JobControl) -> Result<
             profile,
             json,
         } => {
-            let mut reports = Vec::new();
-            let mut failed = 0;
-            for file in &files {
-                match jobs::import(ctx, file, profile.as_deref(), job) {
-                    Ok(report) => {
-                        if !json {
-                            println!(
-                                "imported {} ({}) as backup {}: {}",
-                                file.display(),
-                                report.detected,
-                                report.backup.id,
-                                report.backup.path.display()
-                            );
-                        }
-                        reports.push(report);
-                    }
-                    Err(Error::Cancelled) => return Err(Error::Cancelled),
-                    Err(e) if e.exit_code() == 2 => return Err(e),
-                    Err(e) => {
-                        failed += 1;
-                        eprintln!("error: {e}");
-                    }
+            let batch = jobs::import_batch(ctx, &files, profile.as_deref(), job)?;
+            if json {
+                print_json(&batch)?;
+            } else {
+                for report in &batch.imported {
+                    println!(
+                        "imported {} ({}) as backup {}: {}",
+                        report.source.display(),
+                        report.describe(),
+                        report.backup.id,
+                        report.backup.path.display()
+                    );
+                }
+                for duplicate in &batch.duplicates {
+                    println!("{}", duplicate.message());
+                }
+                for skipped in &batch.skipped {
+                    println!("{}", skipped.message);
                 }
             }
-            if json {
-                print_json(&reports)?;
+            for refused in &batch.refused {
+                eprintln!("error: {}", refused.message);
             }
-            Ok(if failed > 0 { 1 } else { 0 })
+            // A refused import is a failed job (exit 1); a duplicate is not: the file is there already.
+            Ok(if batch.refused.is_empty() { 0 } else { 1 })
         }
         Command::Export { id, to } => {
             let dest = jobs::export(ctx, id, &to, job)?;
