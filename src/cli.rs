@@ -140,8 +140,10 @@ pub enum Command {
     /// Import archives or database files as `uploaded` backups.
     Import {
         /// Files to import, recognised by content: Backstop archives; SQLite files and SQL dumps; PostgreSQL
-        /// dumps; web-app backup zips and tar.gz; zips and tars of a media folder; django-dbbackup files; gzipped
-        /// or not.
+        /// dumps (custom, tar, directory and plain SQL); web-app backup zips and tar.gz; zips and tars of a media
+        /// folder; django-dbbackup files; gzipped or not. A folder stands for the backup files in it (its
+        /// django-dbbackup .metadata sidecars skipped), unless it is a pg_dump -Fd dump. A file already
+        /// catalogued for the profile (same SHA-256) is reported as a duplicate, not added again.
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// The profile to import into.

@@ -62,7 +62,8 @@ use std::time::Instant;
 /// What the refusal of an unknown file says Backstop reads.
 pub const UNDERSTOOD_FORMATS: &str = "not a format Backstop understands: it reads Backstop archives (.zip); \
      SQLite database files (.sqlite, .sqlite3, .db) and gzipped ones (.db.gz); SQLite SQL text dumps \
-     (django-dbbackup .dump); PostgreSQL custom dumps (.psql.bin, .dump) and plain SQL dumps (.sql, .psql); \
+     (django-dbbackup .dump); PostgreSQL custom dumps (.psql.bin, .dump), tar-format dumps (pg_dump -Ft), \
+     directory-format dumps (pg_dump -Fd: the folder, or a tar or zip of it) and plain SQL dumps (.sql, .psql); \
      web-app backup zips (database.sqlite3, media/, backup_metadata.json); .tar.gz backups of a backup/ folder \
      (database/ and files/); zips and tars of a media folder (django-dbbackup mediabackup); dumps and tars may \
      be gzipped (.gz)";
@@ -155,7 +156,7 @@ struct Stored {
 #[derive(Debug)]
 pub enum Imported {
     /// A new `uploaded` backup.
-    New(ImportReport),
+    New(Box<ImportReport>),
     /// The same content is already catalogued for the profile: nothing was added.
     Duplicate(batch::DuplicateReport),
 }
@@ -211,7 +212,8 @@ pub(crate) fn import_locked(
             return Ok(Imported::Duplicate(duplicate));
         }
         let (found, stored) = pg_directory::import_folder(&source, job)?;
-        return catalogue(&source, start, found, stored, sha256).map(Imported::New);
+        return catalogue(&source, start, found, stored, sha256)
+            .map(|r| Imported::New(Box::new(r)));
     }
     if !meta.is_file() {
         return Err(Error::refused(file, "not a regular file"));
@@ -267,7 +269,7 @@ pub(crate) fn import_locked(
             (found, stored)
         }
     };
-    catalogue(&source, start, found, stored, sha256).map(Imported::New)
+    catalogue(&source, start, found, stored, sha256).map(|r| Imported::New(Box::new(r)))
 }
 
 /// The refusal of a MySQL/MariaDB dump, naming both engines.

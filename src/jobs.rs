@@ -1518,7 +1518,7 @@ pub fn import(
     let profile = ctx.config.select(profile)?.clone();
     let _lock = ProfileLock::acquire(&ctx.paths, &profile.name)?;
     match import_logged(ctx, &profile, file, job)? {
-        crate::import::Imported::New(report) => Ok(report),
+        crate::import::Imported::New(report) => Ok(*report),
         crate::import::Imported::Duplicate(duplicate) => {
             Err(Error::refused(file, duplicate.message()))
         }

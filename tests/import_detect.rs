@@ -142,6 +142,77 @@ fn pg_dump_tar_and_directory_formats_import_as_database_dumps() {
     );
 }
 
+#[test]
+fn a_pg_directory_dump_with_anything_else_inside_is_refused_and_leaves_nothing() {
+    let home = TestHome::new();
+    let db = pg_source("bad");
+    home.add_pg_profile("pg", &db.name, &[]);
+    let work = home.work();
+    sh(&work, &format!("pg_dump -Fd -f shopdir {}", db.name));
+    let tmp = home.home().join("state/tmp");
+    let refused = |path: &Path, needles: &[&str]| {
+        let (_, err) = run(&home, &["import", s(path), "--profile", "pg"], 1);
+        assert_has(&err, &["was refused"]);
+        assert_has(&err, needles);
+        assert_eq!(home.list_json().len(), 0, "nothing catalogued");
+        assert_eq!(tree(&tmp).len(), 0, "no scratch left: {:?}", tree(&tmp));
+        assert_eq!(import_leftovers(&db), "", "nothing loaded");
+    };
+
+    // A link in a -Fd folder given as the path is never followed.
+    sh(
+        &work,
+        "cp -r shopdir linked && ln -s /etc/passwd linked/9999.dat",
+    );
+    refused(
+        &work.join("linked"),
+        &["entry '9999.dat' is a symbolic link", "holds only files"],
+    );
+
+    // A tar of the folder with a link among the data files, as a hostile tool would write it.
+    let tar_path = work.join("linked.tar");
+    {
+        let mut builder = tar::Builder::new(std::fs::File::create(&tar_path).unwrap());
+        builder
+            .append_dir_all("shopdir", work.join("shopdir"))
+            .unwrap();
+        let mut header = tar::Header::new_ustar();
+        header.set_entry_type(tar::EntryType::Symlink);
+        header.set_size(0);
+        header.set_mode(0o777);
+        header.set_cksum();
+        builder
+            .append_link(&mut header, "shopdir/9999.dat", "/etc/passwd")
+            .unwrap();
+        builder.finish().unwrap();
+    }
+    refused(&tar_path, &["entry 'shopdir/9999.dat' is a symbolic link"]);
+
+    // The import limit counts every byte extracted from the folder.
+    let size: u64 = tree(&work.join("shopdir"))
+        .keys()
+        .map(|name| {
+            std::fs::metadata(work.join("shopdir").join(name))
+                .unwrap()
+                .len()
+        })
+        .sum();
+    let config = home.home().join("config.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let limited: Vec<String> = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("max_import_bytes = ") {
+                format!("max_import_bytes = {}", size / 2)
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    std::fs::write(&config, limited.join("\n") + "\n").unwrap();
+    refused(&work.join("shopdir"), &["import limit"]);
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // One rule for a single top folder
 

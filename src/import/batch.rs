@@ -172,7 +172,7 @@ pub fn run(
                 continue;
             }
             match import_one(&file) {
-                Ok(super::Imported::New(report)) => batch.imported.push(report),
+                Ok(super::Imported::New(report)) => batch.imported.push(*report),
                 Ok(super::Imported::Duplicate(duplicate)) => batch.duplicates.push(duplicate),
                 Err(Error::Cancelled) => return Err(Error::Cancelled),
                 Err(e) if e.exit_code() == 2 => return Err(e),

@@ -42,7 +42,7 @@ pub fn mysql_dump(head: &[u8]) -> Option<MysqlFlavor> {
     let head = head
         .strip_prefix(b"\xEF\xBB\xBF".as_slice())
         .unwrap_or(head);
-    if head.iter().any(|&c| c == 0) {
+    if head.contains(&0) {
         return None;
     }
     let text = String::from_utf8_lossy(head);

@@ -338,7 +338,7 @@ impl AppState {
                                     .file_name()
                                     .unwrap_or_default()
                                     .to_string_lossy(),
-                                report.detected,
+                                report.describe(),
                                 report.backup.id
                             ),
                             now,
