@@ -673,6 +673,23 @@ impl Catalog {
         })
     }
 
+    /// Copies the source SHA-256 of imported backups from another catalog, matched by archive path (used by
+    /// rebuild, so a file imported before the rebuild is still found as a duplicate).
+    pub fn copy_source_hashes_from(&self, old: &Path) -> Result<()> {
+        let result = self
+            .conn
+            .execute("ATTACH DATABASE ?1 AS old", [old.to_string_lossy()])
+            .and_then(|_| {
+                self.conn.execute_batch(
+                    "UPDATE backups SET source_sha256 = (SELECT o.source_sha256 FROM old.backups o \
+                     WHERE o.path = backups.path AND o.source_sha256 IS NOT NULL ORDER BY o.id DESC LIMIT 1) \
+                     WHERE trigger = 'uploaded';",
+                )
+            });
+        let _ = self.conn.execute_batch("DETACH DATABASE old");
+        result.map_err(|e| self.err(e))
+    }
+
     /// Copies the restore log and job log from another catalog (used by rebuild to keep history).
     pub fn copy_history_from(&self, old: &Path) -> Result<()> {
         let result = self

@@ -2025,6 +2025,10 @@ pub fn rebuild_catalog(paths: &Paths, job: &JobControl) -> Result<RebuildReport>
         for row in &rows {
             catalog.insert_completed(row)?;
         }
+        // An old catalog from before source hashes (or unreadable) has none to give: imports then count as new.
+        if paths.catalog_file.exists() {
+            let _ = catalog.copy_source_hashes_from(&paths.catalog_file);
+        }
         if paths.catalog_file.exists() && catalog.copy_history_from(&paths.catalog_file).is_err() {
             report
                 .damaged

@@ -206,7 +206,7 @@ fn migrations_are_idempotent_and_versioned() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
     conn.pragma_update(None, "user_version", 99).unwrap();
     drop(conn);
     let err = Catalog::open(&path).err().unwrap().to_string();

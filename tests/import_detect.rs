@@ -470,6 +470,12 @@ fn a_folder_import_skips_sidecars_reports_duplicates_and_lists_refusals() {
     );
     assert_eq!(sources(&refused, "duplicates").len(), 2);
     assert_eq!(home.list_json(), rows, "still nothing added");
+    std::fs::remove_file(folder.join("notes.txt")).unwrap();
+
+    // A catalog rebuilt from the archives still knows what was imported.
+    run(&home, &["catalog", "rebuild"], 0);
+    let rebuilt = import_json(&home, &[s(&folder), "--profile", "shop"], 0);
+    assert_eq!(sources(&rebuilt, "duplicates").len(), 2, "{rebuilt}");
 
     // Backstop archives: a backup exported and imported again is the backup itself; an archive of another
     // profile imported twice is added once.

@@ -156,6 +156,11 @@ pub fn run(
     let mut batch = ImportBatch::default();
     for path in paths {
         let files = match expand(path) {
+            Ok(files) if files.is_empty() => {
+                let empty = Error::refused(path, "it is a folder with no files in it to import");
+                batch.refused.push(RefusedReport::of(path, &empty));
+                continue;
+            }
             Ok(files) => files,
             Err(e) => {
                 batch.refused.push(RefusedReport::of(path, &e));
