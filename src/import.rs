@@ -25,8 +25,10 @@
 //! A file whose SHA-256 is already catalogued for the profile (as an archive's, or as the source of an earlier
 //! import) is a duplicate: reported, not added again ([`batch`]).
 //!
-//! Containers (zip, tar) are read in one pass straight into the new archive's `.partial` file, which is the
-//! only staging: nothing is ever written outside the storage folder, and any refusal deletes it. Each entry is
+//! Containers (zip, tar) holding files are read in one pass (after the survey: a zip's central directory, a
+//! tar's names read once) straight into the new archive's `.partial` file, which is their only staging: nothing
+//! of them is written outside the storage folder, and any refusal deletes it. (PostgreSQL dumps are staged in
+//! the private `state/tmp` for pg_restore and psql, removed when the import ends.) Each entry is
 //! checked as restore checks them (no `..`, absolute or drive-letter paths, NUL, reserved names, duplicates,
 //! no links or devices) and every byte is counted as it is decompressed against `settings.max_import_bytes`
 //! (headers are never trusted); `settings.max_import_entries` bounds the entry count. A database part is
