@@ -1519,9 +1519,10 @@ pub fn import(
     let _lock = ProfileLock::acquire(&ctx.paths, &profile.name)?;
     match import_logged(ctx, &profile, file, job)? {
         crate::import::Imported::New(report) => Ok(*report),
-        crate::import::Imported::Duplicate(duplicate) => {
-            Err(Error::refused(file, duplicate.message()))
-        }
+        crate::import::Imported::Duplicate(duplicate) => Err(Error::refused(
+            file,
+            format!("it is {}", duplicate.reason()),
+        )),
     }
 }
 

@@ -429,6 +429,7 @@ fn a_folder_import_skips_sidecars_reports_duplicates_and_lists_refusals() {
         );
     }
 
+    std::fs::create_dir_all(folder.join("older")).unwrap();
     let first = import_json(&home, &[s(&folder), "--profile", "shop"], 0);
     assert_eq!(
         sources(&first, "imported"),
@@ -441,10 +442,15 @@ fn a_folder_import_skips_sidecars_reports_duplicates_and_lists_refusals() {
         sources(&first, "skipped"),
         [
             "default-myhost-2024-03-01-101500.sqlite3.gz.metadata",
-            "default-myhost-2024-03-02-101500.dump.metadata"
+            "default-myhost-2024-03-02-101500.dump.metadata",
+            "older"
         ]
     );
     assert_has(&first["skipped"][0]["reason"].to_string(), &["sidecar"]);
+    assert_has(
+        &first["skipped"][2]["reason"].to_string(),
+        &["folders are not entered"],
+    );
     assert_eq!(sources(&first, "refused"), Vec::<String>::new());
     assert_eq!(sources(&first, "duplicates"), Vec::<String>::new());
     let rows = home.list_json();

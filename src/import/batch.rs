@@ -32,14 +32,17 @@ pub struct DuplicateReport {
 }
 
 impl DuplicateReport {
+    /// Why nothing was added, without the file's name.
+    pub fn reason(&self) -> String {
+        format!(
+            "already catalogued as backup {} (same SHA-256 {}): not imported again",
+            self.backup_id, self.sha256
+        )
+    }
+
     /// One line for people.
     pub fn message(&self) -> String {
-        format!(
-            "{} is already catalogued as backup {} (same SHA-256 {}): not imported again",
-            self.source.display(),
-            self.backup_id,
-            self.sha256
-        )
+        format!("{} is {}", self.source.display(), self.reason())
     }
 }
 
@@ -117,8 +120,8 @@ pub fn is_metadata_sidecar(file: &Path) -> bool {
         .is_some_and(|backup| file.with_file_name(backup).is_file())
 }
 
-/// The files a path given to `import` stands for: itself, or (a folder that is not a `pg_dump -Fd` dump) the
-/// files in it in name order, each with why it is skipped, if it is.
+/// The files a path given to `import` stands for: itself, or (a folder that is not a `pg_dump -Fd` dump) what is
+/// in it in name order, each with why it is skipped, if it is (sidecars, sub-folders, links).
 pub fn expand(path: &Path) -> Result<Vec<(PathBuf, Option<String>)>> {
     if !path.is_dir() || super::pg_directory::is_pg_folder(path) {
         return Ok(vec![(path.to_path_buf(), None)]);
@@ -127,23 +130,27 @@ pub fn expand(path: &Path) -> Result<Vec<(PathBuf, Option<String>)>> {
     for entry in std::fs::read_dir(path).map_err(|e| Error::io("cannot read", path, e))? {
         let entry = entry.map_err(|e| Error::io("cannot read", path, e))?;
         let file = entry.path();
+        let file_type = entry.file_type().ok();
         // Sub-folders are not entered, except a pg_dump -Fd dump, which is one backup.
-        if entry.file_type().is_ok_and(|t| t.is_file()) || super::pg_directory::is_pg_folder(&file)
-        {
-            files.push(file);
-        }
-    }
-    files.sort();
-    Ok(files
-        .into_iter()
-        .map(|file| {
-            let skip = is_metadata_sidecar(&file).then(|| {
+        let skip = if file_type.is_some_and(|t| t.is_file()) {
+            is_metadata_sidecar(&file).then(|| {
                 "a django-dbbackup .metadata sidecar of the backup beside it, not a backup"
                     .to_string()
-            });
-            (file, skip)
-        })
-        .collect())
+            })
+        } else if super::pg_directory::is_pg_folder(&file) {
+            None
+        } else if file_type.is_some_and(|t| t.is_dir()) {
+            Some(
+                "a folder inside the folder (folders are not entered: give it as a path)"
+                    .to_string(),
+            )
+        } else {
+            Some("not a regular file".to_string())
+        };
+        files.push((file, skip));
+    }
+    files.sort();
+    Ok(files)
 }
 
 /// Imports every path through `import_one` (which imports and logs one file into the profile whose lock the
