@@ -1,7 +1,8 @@
 //! Import: backups written by Backstop or by other apps become `uploaded` Backstop archives of a profile.
 //!
-//! Part of the job layer: [`crate::jobs::import`] takes the profile's lock and calls [`import_locked`], which
-//! uses the jobs' [`Context`] and sealing. Every input is untrusted.
+//! Part of the job layer: [`crate::jobs::import_batch`] (or [`crate::jobs::import`], one file) takes the
+//! profile's lock and calls [`import_locked`] for each file, which uses the jobs' [`Context`] and sealing. Every
+//! input is untrusted.
 //!
 //! Recognised by content, never by name alone, in this order:
 //! 1. a zip (`PK\3\4`): a Backstop archive when it is shaped like one (a manifest naming `backstop-archive`, or
