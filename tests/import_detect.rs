@@ -478,6 +478,15 @@ fn a_folder_import_skips_sidecars_reports_duplicates_and_lists_refusals() {
     assert_eq!(home.list_json(), rows, "still nothing added");
     std::fs::remove_file(folder.join("notes.txt")).unwrap();
 
+    // Named one by one (`import dbbackup/*`), a sidecar is passed over just the same.
+    let sidecar = format!("{}.metadata", dump.display());
+    let named = import_json(&home, &[s(&dump), &sidecar, "--profile", "shop"], 0);
+    assert_eq!(sources(&named, "duplicates").len(), 1);
+    assert_eq!(
+        sources(&named, "skipped"),
+        ["default-myhost-2024-03-02-101500.dump.metadata"]
+    );
+
     // A catalog rebuilt from the archives still knows what was imported.
     run(&home, &["catalog", "rebuild"], 0);
     let rebuilt = import_json(&home, &[s(&folder), "--profile", "shop"], 0);

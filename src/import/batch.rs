@@ -120,10 +120,21 @@ pub fn is_metadata_sidecar(file: &Path) -> bool {
         .is_some_and(|backup| file.with_file_name(backup).is_file())
 }
 
+/// Why a django-dbbackup sidecar is passed over (None: `file` is not one).
+fn sidecar_skip(file: &Path) -> Option<String> {
+    is_metadata_sidecar(file).then(|| {
+        "a django-dbbackup .metadata sidecar of the backup beside it, not a backup".to_string()
+    })
+}
+
 /// The files a path given to `import` stands for: itself, or (a folder that is not a `pg_dump -Fd` dump) what is
 /// in it in name order, each with why it is skipped, if it is (sidecars, sub-folders, links).
 pub fn expand(path: &Path) -> Result<Vec<(PathBuf, Option<String>)>> {
-    if !path.is_dir() || super::pg_directory::is_pg_folder(path) {
+    if !path.is_dir() {
+        // A sidecar named on the command line (`import backups/*`) is passed over just the same.
+        return Ok(vec![(path.to_path_buf(), sidecar_skip(path))]);
+    }
+    if super::pg_directory::is_pg_folder(path) {
         return Ok(vec![(path.to_path_buf(), None)]);
     }
     let mut files = Vec::new();
@@ -133,10 +144,7 @@ pub fn expand(path: &Path) -> Result<Vec<(PathBuf, Option<String>)>> {
         let file_type = entry.file_type().ok();
         // Sub-folders are not entered, except a pg_dump -Fd dump, which is one backup.
         let skip = if file_type.is_some_and(|t| t.is_file()) {
-            is_metadata_sidecar(&file).then(|| {
-                "a django-dbbackup .metadata sidecar of the backup beside it, not a backup"
-                    .to_string()
-            })
+            sidecar_skip(&file)
         } else if super::pg_directory::is_pg_folder(&file) {
             None
         } else if file_type.is_some_and(|t| t.is_dir()) {
