@@ -63,6 +63,11 @@ const MIGRATIONS: &[&str] = &[
     // 4: how far a restore got (applying, applied, rolled_back, done), so that the next start can log what a
     // restore that Backstop did not see to its end really did.
     "ALTER TABLE restores ADD COLUMN step TEXT;",
+    // 5: the SHA-256 of the file an `uploaded` backup was imported from, so the same file imported again is
+    // reported as a duplicate.
+    "ALTER TABLE backups ADD COLUMN source_sha256 TEXT;
+     CREATE INDEX backups_sha256 ON backups(profile, sha256);
+     CREATE INDEX backups_source_sha256 ON backups(profile, source_sha256);",
 ];
 
 /// One backup as the catalog records it (also the `list --json` object).
@@ -411,6 +416,37 @@ impl Catalog {
             )
             .map_err(|e| self.err(e))?;
         Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Records an imported backup (a completed `uploaded` row) with the SHA-256 of the file it was imported
+    /// from, in one transaction; returns its id.
+    pub fn insert_uploaded(&self, row: &BackupRow, source_sha256: &str) -> Result<i64> {
+        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        let id = self.insert_completed(row)?;
+        tx.execute(
+            "UPDATE backups SET source_sha256 = ?2 WHERE id = ?1",
+            params![id, source_sha256],
+        )
+        .map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(id)
+    }
+
+    /// The profile's backup that already holds content with this SHA-256: an archive whose own SHA-256 it is,
+    /// or an import of a file with it. Only backups whose archive is intact count (`completed`): after a
+    /// deletion, a failure or damage, importing the file again is how it comes back.
+    pub fn find_catalogued(&self, profile: &str, sha256: &str) -> Result<Option<BackupRow>> {
+        self.conn
+            .query_row(
+                &format!(
+                    "SELECT {BACKUP_COLUMNS} FROM backups WHERE profile = ?1 AND status = 'completed' \
+                     AND (sha256 = ?2 OR source_sha256 = ?2) ORDER BY id LIMIT 1"
+                ),
+                params![profile, sha256],
+                backup_from_row,
+            )
+            .optional()
+            .map_err(|e| self.err(e))
     }
 
     /// Marks a backup completed with what it recorded; its path may have changed from `.partial` to final.
@@ -771,6 +807,23 @@ impl Catalog {
             path,
             message: format!("cannot close: {e}"),
         })
+    }
+
+    /// Copies the source SHA-256 of imported backups from another catalog, matched by archive path (used by
+    /// rebuild, so a file imported before the rebuild is still found as a duplicate).
+    pub fn copy_source_hashes_from(&self, old: &Path) -> Result<()> {
+        let result = self
+            .conn
+            .execute("ATTACH DATABASE ?1 AS old", [old.to_string_lossy()])
+            .and_then(|_| {
+                self.conn.execute_batch(
+                    "UPDATE backups SET source_sha256 = (SELECT o.source_sha256 FROM old.backups o \
+                     WHERE o.path = backups.path AND o.source_sha256 IS NOT NULL ORDER BY o.id DESC LIMIT 1) \
+                     WHERE trigger = 'uploaded';",
+                )
+            });
+        let _ = self.conn.execute_batch("DETACH DATABASE old");
+        result.map_err(|e| self.err(e))
     }
 
     /// Copies the restore log and job log from another catalog (used by rebuild to keep history).

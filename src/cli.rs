@@ -165,8 +165,10 @@ pub enum Command {
     /// Import archives or database files as `uploaded` backups.
     Import {
         /// Files to import, recognised by content: Backstop archives; SQLite files and SQL dumps; PostgreSQL
-        /// dumps; web-app backup zips and tar.gz; zips and tars of a media folder; django-dbbackup files; gzipped
-        /// or not.
+        /// dumps (custom, tar, directory and plain SQL); web-app backup zips and tar.gz; zips and tars of a media
+        /// folder; django-dbbackup files; gzipped or not. A folder stands for the backup files in it (its
+        /// django-dbbackup .metadata sidecars skipped), unless it is a pg_dump -Fd dump. A file already
+        /// catalogued for the profile (same SHA-256) is reported as a duplicate, not added again.
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// The profile to import into.
@@ -893,34 +895,31 @@ fn job_command(ctx: &mut Context, command: Command, job: &JobControl) -> Result<
             profile,
             json,
         } => {
-            let mut reports = Vec::new();
-            let mut failed = 0;
-            for file in &files {
-                match jobs::import(ctx, file, profile.as_deref(), job) {
-                    Ok(report) => {
-                        if !json {
-                            println!(
-                                "imported {} ({}) as backup {}: {}",
-                                file.display(),
-                                report.detected,
-                                report.backup.id,
-                                report.backup.path.display()
-                            );
-                        }
-                        reports.push(report);
-                    }
-                    Err(Error::Cancelled) => return Err(Error::Cancelled),
-                    Err(e) if e.exit_code() == 2 => return Err(e),
-                    Err(e) => {
-                        failed += 1;
-                        eprintln!("error: {e}");
-                    }
+            let batch = jobs::import_batch(ctx, &files, profile.as_deref(), job)?;
+            if json {
+                print_json(&batch)?;
+            } else {
+                for report in &batch.imported {
+                    println!(
+                        "imported {} ({}) as backup {}: {}",
+                        report.source.display(),
+                        report.describe(),
+                        report.backup.id,
+                        report.backup.path.display()
+                    );
+                }
+                for duplicate in &batch.duplicates {
+                    println!("{}", duplicate.message());
+                }
+                for skipped in &batch.skipped {
+                    println!("{}", skipped.message);
                 }
             }
-            if json {
-                print_json(&reports)?;
+            for refused in &batch.refused {
+                eprintln!("error: {}", refused.message);
             }
-            Ok(if failed > 0 { 1 } else { 0 })
+            // A refused import is a failed job (exit 1); a duplicate is not: the file is there already.
+            Ok(if batch.refused.is_empty() { 0 } else { 1 })
         }
         Command::Export { id, to } => {
             let dest = jobs::export(ctx, id, &to, job)?;

@@ -1,7 +1,8 @@
 //! Import: backups written by Backstop or by other apps become `uploaded` Backstop archives of a profile.
 //!
-//! Part of the job layer: [`crate::jobs::import`] takes the profile's lock and calls [`import_locked`], which
-//! uses the jobs' [`Context`] and sealing. Every input is untrusted.
+//! Part of the job layer: [`crate::jobs::import_batch`] (or [`crate::jobs::import`], one file) takes the
+//! profile's lock and calls [`import_locked`] for each file, which uses the jobs' [`Context`] and sealing. Every
+//! input is untrusted.
 //!
 //! Recognised by content, never by name alone, in this order:
 //! 1. a zip (`PK\3\4`): a Backstop archive when it is shaped like one (a manifest naming `backstop-archive`, or
@@ -12,12 +13,23 @@
 //!    custom dump (`PGDMP`), or SQL text;
 //! 3. the same four without gzip: a tar (`ustar` at offset 257), a bare SQLite file, a custom dump, SQL text.
 //!
-//! SQL text is a SQLite dump (django-dbbackup's `SqliteConnector`, `.dump`) or a PostgreSQL plain dump; where
-//! the first statements fit both, the profile's engine decides. Anything else is refused with the list of
-//! formats Backstop reads.
+//! A tar whose first entry is pg_dump's `toc.dat` is a `pg_dump -Ft` dump; any other tar or zip is surveyed
+//! first (its entry names, [`detect::Survey`]): a folder holding pg_dump's `toc.dat` and data files only is a
+//! `pg_dump -Fd` dump, extracted into a private scratch folder and loaded like any PostgreSQL dump (such a
+//! folder may also be given as the path); else it is files, with one rule for a single top folder.
 //!
-//! Containers (zip, tar) are read in one pass straight into the new archive's `.partial` file, which is the
-//! only staging: nothing is ever written outside the storage folder, and any refusal deletes it. Each entry is
+//! SQL text is a MySQL/MariaDB dump (named, and refused: Backstop has no such engine), a SQLite dump
+//! (django-dbbackup's `SqliteConnector`, `.dump`) or a PostgreSQL plain dump; where the first statements fit
+//! both of the last two, the profile's engine decides. Anything else is refused with the list of formats
+//! Backstop reads.
+//!
+//! A file whose SHA-256 is already catalogued for the profile (as an archive's, or as the source of an earlier
+//! import) is a duplicate: reported, not added again ([`batch`]).
+//!
+//! Containers (zip, tar) holding files are read in one pass (after the survey: a zip's central directory, a
+//! tar's names read once) straight into the new archive's `.partial` file, which is their only staging: nothing
+//! of them is written outside the storage folder, and any refusal deletes it. (PostgreSQL dumps are staged in
+//! the private `state/tmp` for pg_restore and psql, removed when the import ends.) Each entry is
 //! checked as restore checks them (no `..`, absolute or drive-letter paths, NUL, reserved names, duplicates,
 //! no links or devices) and every byte is counted as it is decompressed against `settings.max_import_bytes`
 //! (headers are never trusted); `settings.max_import_entries` bounds the entry count. A database part is
@@ -25,6 +37,9 @@
 //! that copy, never into anything of the user's), checkpointed, checked with `PRAGMA integrity_check`, and
 //! archived through the SQLite engine like any backup. A foreign media folder becomes the archive's `files/`.
 
+pub mod batch;
+pub mod detect;
+mod pg_directory;
 pub mod sqlite_sql;
 
 use crate::archive::{
@@ -50,7 +65,8 @@ use std::time::Instant;
 /// What the refusal of an unknown file says Backstop reads.
 pub const UNDERSTOOD_FORMATS: &str = "not a format Backstop understands: it reads Backstop archives (.zip); \
      SQLite database files (.sqlite, .sqlite3, .db) and gzipped ones (.db.gz); SQLite SQL text dumps \
-     (django-dbbackup .dump); PostgreSQL custom dumps (.psql.bin, .dump) and plain SQL dumps (.sql, .psql); \
+     (django-dbbackup .dump); PostgreSQL custom dumps (.psql.bin, .dump), tar-format dumps (pg_dump -Ft), \
+     directory-format dumps (pg_dump -Fd: the folder, or a tar or zip of it) and plain SQL dumps (.sql, .psql); \
      web-app backup zips (database.sqlite3, media/, backup_metadata.json); .tar.gz backups of a backup/ folder \
      (database/ and files/); zips and tars of a media folder (django-dbbackup mediabackup); dumps and tars may \
      be gzipped (.gz)";
@@ -80,6 +96,10 @@ pub enum Content {
     SqliteSql,
     /// A PostgreSQL plain SQL dump.
     PlainSql,
+    /// A `pg_dump -Ft` tar.
+    PgTar,
+    /// A MySQL or MariaDB dump.
+    Mysql(detect::MysqlFlavor),
 }
 
 /// Recognises content by its first bytes. SQL text that could be either dialect goes to the profile's engine.
@@ -90,11 +110,17 @@ pub fn sniff(head: &[u8], engine: EngineKind) -> Option<Content> {
     if head.starts_with(SQLITE_MAGIC) {
         return Some(Content::Sqlite);
     }
-    if head.starts_with(b"PGDMP") {
+    if head.starts_with(detect::PG_DUMP_MAGIC) {
         return Some(Content::PgCustom);
+    }
+    if detect::is_pg_tar(head) {
+        return Some(Content::PgTar);
     }
     if head.get(257..262) == Some(b"ustar".as_slice()) {
         return Some(Content::Tar);
+    }
+    if let Some(flavor) = detect::mysql_dump(head) {
+        return Some(Content::Mysql(flavor));
     }
     let sqlite_like = sqlite_sql::looks_like_sqlite_dump(head);
     let pg_like = engine::pgsql_check::looks_like_plain_sql(head);
@@ -129,16 +155,69 @@ struct Stored {
     manifest: Manifest,
 }
 
-/// Imports one file into `profile` (whose lock the caller holds); a refused file adds nothing.
+/// What importing one file came to.
+#[derive(Debug)]
+pub enum Imported {
+    /// A new `uploaded` backup.
+    New(Box<ImportReport>),
+    /// The same content is already catalogued for the profile: nothing was added.
+    Duplicate(batch::DuplicateReport),
+}
+
+/// What a file was recognised as, and the single top folder its import unwrapped (if any).
+struct Found {
+    detected: String,
+    unwrapped: Option<String>,
+}
+
+impl Found {
+    fn named(detected: impl Into<String>) -> Found {
+        Found {
+            detected: detected.into(),
+            unwrapped: None,
+        }
+    }
+}
+
+/// Imports one file (or a `pg_dump -Fd` folder) into `profile`, whose lock the caller holds. A refused file adds
+/// nothing; a file already catalogued for the profile is reported as a duplicate and adds nothing either.
 pub(crate) fn import_locked(
     ctx: &Context,
     profile: &Profile,
     file: &Path,
     job: &JobControl,
-) -> Result<ImportReport> {
+) -> Result<Imported> {
     let start = Instant::now();
     let meta = std::fs::symlink_metadata(file)
         .map_err(|e| Error::refused(file, format!("cannot read it: {e}")))?;
+    let source_name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if meta.is_dir() {
+        if !pg_directory::is_pg_folder(file) {
+            return Err(Error::refused(
+                file,
+                "it is a folder, and not a pg_dump directory-format dump (it has no pg_dump toc.dat); \
+                 give the backup files in it, or the folder to `backstop import` to import each of them",
+            ));
+        }
+        fsutil::check_writable_dir(&profile.storage_dir)?;
+        let source = Source {
+            ctx,
+            profile,
+            file,
+            name: &source_name,
+            gz: false,
+        };
+        let sha256 = batch::source_sha256(file, job)?;
+        if let Some(duplicate) = batch::duplicate_of(ctx, profile, file, &sha256)? {
+            return Ok(Imported::Duplicate(duplicate));
+        }
+        let (found, stored) = pg_directory::import_folder(&source, job)?;
+        return catalogue(&source, start, found, stored, sha256)
+            .map(|r| Imported::New(Box::new(r)));
+    }
     if !meta.is_file() {
         return Err(Error::refused(file, "not a regular file"));
     }
@@ -147,10 +226,6 @@ pub(crate) fn import_locked(
     File::open(file)
         .and_then(|f| f.take(HEAD_BYTES as u64).read_to_end(&mut head))
         .map_err(|e| Error::refused(file, format!("cannot read it: {e}")))?;
-    let source_name = file
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
     let gz = head.starts_with(&GZIP_MAGIC);
     let inner = if gz { gz_head(file) } else { head };
     let engine_kind = profile.database.engine();
@@ -159,6 +234,9 @@ pub(crate) fn import_locked(
         return Err(Error::refused(file, UNDERSTOOD_FORMATS));
     };
     let zipped = if gz { "gzipped " } else { "" };
+    if let Content::Mysql(flavor) = content {
+        return Err(mysql_refusal(file, profile, flavor, zipped));
+    }
     let source = Source {
         ctx,
         profile,
@@ -166,26 +244,66 @@ pub(crate) fn import_locked(
         name: &source_name,
         gz,
     };
-    let (detected, stored) = match content {
+    let sha256 = batch::source_sha256(file, job)?;
+    if let Some(duplicate) = batch::duplicate_of(ctx, profile, file, &sha256)? {
+        return Ok(Imported::Duplicate(duplicate));
+    }
+    let (found, stored) = match content {
         Content::Zip => import_zip(&source, job)?,
+        Content::Tar => import_tar(&source, job)?,
         Content::Sqlite => (
-            format!("{zipped}SQLite database"),
+            Found::named(format!("{zipped}SQLite database")),
             import_sqlite_file(&source, job)?,
         ),
-        Content::PgCustom => (
-            format!("{zipped}PostgreSQL custom-format dump"),
-            import_pg_dump(&source, false, job)?,
-        ),
-        Content::PlainSql => (
-            format!("{zipped}plain SQL dump"),
-            import_pg_dump(&source, true, job)?,
-        ),
         Content::SqliteSql => (
-            format!("{zipped}SQLite SQL dump"),
+            Found::named(format!("{zipped}SQLite SQL dump")),
             import_sqlite_sql(&source, job)?,
         ),
-        Content::Tar => import_tar(&source, job)?,
+        Content::Mysql(flavor) => return Err(mysql_refusal(file, profile, flavor, zipped)),
+        Content::PgCustom | Content::PgTar | Content::PlainSql => {
+            let format = match content {
+                Content::PgCustom => "PostgreSQL custom-format dump",
+                Content::PgTar => "PostgreSQL tar-format dump",
+                _ => "PostgreSQL plain SQL dump",
+            };
+            let found = Found::named(format!("{zipped}{format}"));
+            let stored =
+                import_pg_dump(&source, content == Content::PlainSql, &found.detected, job)?;
+            (found, stored)
+        }
     };
+    catalogue(&source, start, found, stored, sha256).map(|r| Imported::New(Box::new(r)))
+}
+
+/// The refusal of a MySQL/MariaDB dump, naming both engines.
+fn mysql_refusal(
+    file: &Path,
+    profile: &Profile,
+    flavor: detect::MysqlFlavor,
+    zipped: &str,
+) -> Error {
+    Error::refused(
+        file,
+        format!(
+            "it is a {zipped}{} (engine {}), but profile {} uses {}; Backstop has no MySQL/MariaDB engine and \
+             never loads such a dump into another engine",
+            flavor.format_name(),
+            flavor.engine_name(),
+            profile.name,
+            profile.database.engine()
+        ),
+    )
+}
+
+/// Records an import's sealed archive in the catalog, with the SHA-256 of what was imported (so the same file
+/// imported again is found as a duplicate).
+fn catalogue(
+    source: &Source,
+    start: Instant,
+    found: Found,
+    stored: Stored,
+    source_sha256: String,
+) -> Result<ImportReport> {
     let Stored {
         path,
         completion,
@@ -194,7 +312,7 @@ pub(crate) fn import_locked(
     let database = manifest.database.as_ref();
     let row = BackupRow {
         id: 0,
-        profile: profile.name.clone(),
+        profile: source.profile.name.clone(),
         kind: manifest.kind,
         trigger: Trigger::Uploaded,
         status: Status::Completed,
@@ -214,11 +332,13 @@ pub(crate) fn import_locked(
         warnings: Vec::new(),
         clock_ahead_secs: crate::retention::clock_ahead_secs(manifest.created_at, Utc::now()),
     };
-    let id = ctx.catalog.insert_completed(&row)?;
+    let id = source.ctx.catalog.insert_uploaded(&row, &source_sha256)?;
     Ok(ImportReport {
-        source: file.to_path_buf(),
+        source: source.file.to_path_buf(),
         backup: BackupRow { id, ..row },
-        detected,
+        detected: found.detected,
+        unwrapped: found.unwrapped,
+        source_sha256,
     })
 }
 
@@ -841,23 +961,14 @@ fn fresh_bounded_database(
     Ok(conn)
 }
 
-/// A PostgreSQL dump (custom format, or plain SQL checked line by line for psql meta-commands first): loaded into
-/// a staging database on the profile's server, then backed up from there, so the archive is verified like any
-/// backup; the staging database is dropped.
-fn import_pg_dump(source: &Source, plain: bool, job: &JobControl) -> Result<Stored> {
-    let crate::config::DatabaseConfig::Postgres(cfg) = &source.profile.database else {
-        return Err(source.refused(format!(
-            "it is a PostgreSQL dump but profile {} uses {}",
-            source.profile.name,
-            source.profile.database.engine()
-        )));
-    };
-    let ctx = source.ctx;
+/// A PostgreSQL dump (custom or tar format, or plain SQL checked line by line for psql meta-commands first),
+/// named `what` in messages: decompressed into a private scratch file, loaded into a staging database on the
+/// profile's server, then backed up from there, so the archive is verified like any backup; the staging
+/// database is dropped.
+fn import_pg_dump(source: &Source, plain: bool, what: &str, job: &JobControl) -> Result<Stored> {
+    let cfg = postgres_config(source, what)?;
     let created_at = created_time_of(source.file, source.name);
-    let tmp = ctx.paths.tmp_dir();
-    if !tmp.is_dir() {
-        fsutil::create_private_dir(&tmp)?;
-    }
+    let tmp = private_tmp(source.ctx)?;
     let staged = TempGuard::new(tmp.join(format!(
         ".import-{}.dump{}",
         std::process::id(),
@@ -881,15 +992,53 @@ fn import_pg_dump(source: &Source, plain: bool, job: &JobControl) -> Result<Stor
         engine::pgsql_check::check_plain_sql(&mut input, &cfg.dbname)
             .map_err(|refusal| source.refused(format!("{refusal}; nothing was run")))?;
     }
+    load_pg_dump(source, cfg, staged.path(), plain, created_at, job)
+}
+
+/// The profile's PostgreSQL settings, or the refusal of a PostgreSQL dump (`what`) for another engine.
+fn postgres_config<'p>(
+    source: &Source<'p>,
+    what: &str,
+) -> Result<&'p crate::config::PostgresConfig> {
+    match &source.profile.database {
+        crate::config::DatabaseConfig::Postgres(cfg) => Ok(cfg),
+        other => Err(source.refused(format!(
+            "it is a {what} (postgres) but profile {} uses {}",
+            source.profile.name,
+            other.engine()
+        ))),
+    }
+}
+
+/// The private folder for a job's scratch files (`state/tmp`), created when missing.
+fn private_tmp(ctx: &Context) -> Result<PathBuf> {
+    let tmp = ctx.paths.tmp_dir();
+    if !tmp.is_dir() {
+        fsutil::create_private_dir(&tmp)?;
+    }
+    Ok(tmp)
+}
+
+/// Loads a staged PostgreSQL dump (a file pg_restore or psql reads, or a `pg_dump -Fd` folder) into a staging
+/// database through the PostgreSQL engine's import loader, and archives what it holds.
+fn load_pg_dump(
+    source: &Source,
+    cfg: &crate::config::PostgresConfig,
+    dump: &Path,
+    plain: bool,
+    created_at: DateTime<Utc>,
+    job: &JobControl,
+) -> Result<Stored> {
+    let ctx = source.ctx;
     let password = if cfg.has_password {
         Some(crate::jobs::read_password(ctx, source.profile, cfg)?)
     } else {
         None
     };
-    let pg = engine::postgres::PostgresEngine::new(cfg.clone(), password, tmp.clone());
+    let pg = engine::postgres::PostgresEngine::new(cfg.clone(), password, private_tmp(ctx)?);
     let mut staging = Staging::new(source, created_at)?;
     let database = pg
-        .import_dump(staged.path(), plain, &mut staging.writer, job)
+        .import_dump(dump, plain, &mut staging.writer, job)
         .map_err(|e| match e {
             e @ (Error::Cancelled
             | Error::DiskFull(_)
@@ -1053,12 +1202,11 @@ pub enum Place {
 }
 
 impl Layout {
-    /// The layout of a foreign zip from its entry names.
+    /// The layout of a foreign zip from its entry names (a zip of a `media/` folder alone is a media folder
+    /// whose top folder is unwrapped, by the rule zips and tars share: [`detect::Survey::single_top_folder`]).
     pub fn of_zip(names: &[String]) -> Layout {
         let app = |n: &String| n == "database.sqlite3" || n == "backup_metadata.json";
-        if names.iter().any(app)
-            || (!names.is_empty() && names.iter().all(|n| n.starts_with("media/")))
-        {
+        if names.iter().any(app) {
             Layout::AppZip
         } else {
             Layout::Media
@@ -1082,11 +1230,7 @@ impl Layout {
 
     /// What the layout is called in reports.
     fn describe(self, tar: bool, gz: bool) -> String {
-        let container = match (tar, gz) {
-            (true, true) => "tar.gz",
-            (true, false) => "tar",
-            (false, _) => "zip",
-        };
+        let container = detect::container_name(tar, gz);
         match self {
             Layout::AppZip => {
                 "web-app backup zip (database.sqlite3, media/, backup_metadata.json)".to_string()
@@ -1094,7 +1238,7 @@ impl Layout {
             Layout::AppTar => {
                 format!("web-app backup {container} (backup/database/, backup/files/)")
             }
-            Layout::Media => format!("{container} of a media folder"),
+            Layout::Media => format!("media folder {container}"),
         }
     }
 
@@ -1172,14 +1316,7 @@ fn unsafe_entry(name: &str, reason: &str) -> String {
     format!("entry '{}' {what}", name.escape_debug())
 }
 
-/// GNU tar writes `./a`; the entry `./` itself is the root.
-fn normalize(name: &str) -> &str {
-    let mut name = name;
-    while let Some(rest) = name.strip_prefix("./") {
-        name = rest;
-    }
-    name
-}
+use detect::normalize;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Foreign containers: the single pass
@@ -1188,16 +1325,19 @@ fn normalize(name: &str) -> &str {
 struct Checker<'s> {
     source: &'s Source<'s>,
     layout: Layout,
+    /// The single top folder unwrapped (its content is the media folder's).
+    unwrap: Option<String>,
     max_entries: u64,
     entries: u64,
     seen: HashSet<String>,
 }
 
 impl<'s> Checker<'s> {
-    fn new(source: &'s Source<'s>, layout: Layout) -> Checker<'s> {
+    fn new(source: &'s Source<'s>, layout: Layout, unwrap: Option<String>) -> Checker<'s> {
         Checker {
             source,
             layout,
+            unwrap,
             max_entries: source.ctx.config.settings.max_import_entries,
             entries: 0,
             seen: HashSet::new(),
@@ -1236,15 +1376,61 @@ impl<'s> Checker<'s> {
                 "entry '{key}' appears twice (two entries with the same name; which one is meant?)"
             )));
         }
-        let place = self
-            .layout
-            .place(&key, *kind == EntryKind::Dir)
-            .map_err(|reason| self.refused(reason))?;
+        let is_dir = *kind == EntryKind::Dir;
+        let place = match &self.unwrap {
+            Some(top) if key == *top && is_dir => Ok(Place::FilesRoot),
+            Some(top) => match key.strip_prefix(top.as_str()).and_then(|r| r.strip_prefix('/')) {
+                Some(inner) => self.layout.place(inner, is_dir),
+                // The survey saw every entry inside the top folder: the file changed since.
+                None => Err(format!(
+                    "entry '{key}' lies outside the top folder '{top}/' (the file changed while it was read)"
+                )),
+            },
+            None => self.layout.place(&key, is_dir),
+        }
+        .map_err(|reason| self.refused(reason))?;
         if let Place::Database(_) = place {
             self.source
                 .require_engine(EngineKind::Sqlite, "a SQLite database")?;
         }
         Ok(Some((key, place)))
+    }
+}
+
+/// Reads a container entry's data to its end (counted, dropped): a tar's next header comes after it.
+fn drain_entry(
+    file: &Path,
+    key: &str,
+    data: &mut dyn Read,
+    declared: Option<u64>,
+    job: &JobControl,
+) -> Result<()> {
+    let copied = copy_hashing(
+        data,
+        &mut std::io::sink(),
+        u64::MAX,
+        job,
+        "unpacking import",
+        None,
+    )
+    .map_err(|e| match e {
+        CopyError::Read(e) => read_failure(file, Some(key), e),
+        CopyError::Cancelled => Error::Cancelled,
+        CopyError::Write(_) | CopyError::TooLarge(_) => Error::refused(file, "it is too large"),
+    })?;
+    check_entry_size(file, key, copied.bytes, declared)
+}
+
+/// A container entry holds the bytes its header declares (fewer: the file is truncated).
+fn check_entry_size(file: &Path, key: &str, read: u64, declared: Option<u64>) -> Result<()> {
+    match declared {
+        Some(size) if size != read => Err(Error::refused(
+            file,
+            format!(
+                "it is truncated: entry '{key}' holds {read} of the {size} bytes its header declares"
+            ),
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -1259,10 +1445,15 @@ struct Unpacker<'s> {
 }
 
 impl<'s> Unpacker<'s> {
-    fn new(source: &'s Source<'s>, layout: Layout, staging: Staging) -> Unpacker<'s> {
+    fn new(
+        source: &'s Source<'s>,
+        layout: Layout,
+        unwrap: Option<String>,
+        staging: Staging,
+    ) -> Unpacker<'s> {
         Unpacker {
             source,
-            checker: Checker::new(source, layout),
+            checker: Checker::new(source, layout, unwrap),
             staging,
             has_files: false,
             database: Vec::new(),
@@ -1334,7 +1525,6 @@ impl<'s> Unpacker<'s> {
         }
     }
 
-    /// Reads an entry's data to its end (counted, dropped): a tar's next header comes after it.
     fn drain(
         &self,
         key: &str,
@@ -1342,29 +1532,11 @@ impl<'s> Unpacker<'s> {
         declared: Option<u64>,
         job: &JobControl,
     ) -> Result<()> {
-        let copied = copy_hashing(
-            data,
-            &mut std::io::sink(),
-            u64::MAX,
-            job,
-            "unpacking import",
-            None,
-        )
-        .map_err(|e| match e {
-            CopyError::Read(e) => read_failure(self.source.file, Some(key), e),
-            CopyError::Cancelled => Error::Cancelled,
-            CopyError::Write(_) | CopyError::TooLarge(_) => self.refused("it is too large"),
-        })?;
-        self.check_size(key, copied.bytes, declared)
+        drain_entry(self.source.file, key, data, declared, job)
     }
 
     fn check_size(&self, key: &str, read: u64, declared: Option<u64>) -> Result<()> {
-        match declared {
-            Some(size) if size != read => Err(self.refused(format!(
-                "it is truncated: entry '{key}' holds {read} of the {size} bytes its header declares"
-            ))),
-            _ => Ok(()),
-        }
+        check_entry_size(self.source.file, key, read, declared)
     }
 
     /// After the last entry: the database replayed and checked, every files entry checked together (no path
@@ -1389,7 +1561,13 @@ impl<'s> Unpacker<'s> {
         files::check_entries(&entries, false).map_err(|e| match e {
             // Named as in the media folder, not as in the new archive.
             Error::Usage(reason) | Error::JobFailed(reason) => {
-                self.refused(reason.replacen(&format!("entry '{FILES_PREFIX}"), "entry '", 1))
+                let reason = reason.replacen(&format!("entry '{FILES_PREFIX}"), "entry '", 1);
+                match &self.checker.unwrap {
+                    Some(top) => {
+                        self.refused(format!("{reason} (names inside the top folder {top}/)"))
+                    }
+                    None => self.refused(reason),
+                }
             }
             other => other,
         })?;
@@ -1464,7 +1642,7 @@ impl<'s> Unpacker<'s> {
 
 /// A zip: a Backstop archive (checked like a restore would) or a foreign layout, unpacked in one pass after every
 /// entry's name and kind passed a pre-scan of the central directory.
-fn import_zip(source: &Source, job: &JobControl) -> Result<(String, Stored)> {
+fn import_zip(source: &Source, job: &JobControl) -> Result<(Found, Stored)> {
     let file = source.file;
     let open = || -> Result<zip::ZipArchive<BufReader<File>>> {
         let input = File::open(file).map_err(|e| source.refused(format!("cannot read it: {e}")))?;
@@ -1497,7 +1675,10 @@ fn import_zip(source: &Source, job: &JobControl) -> Result<(String, Stored)> {
     });
     if looks_like_backstop(&names, manifest_head.as_deref()) {
         drop(zip);
-        return Ok(("Backstop archive".to_string(), import_archive(source, job)?));
+        return Ok((
+            Found::named("Backstop archive"),
+            import_archive(source, job)?,
+        ));
     }
 
     // Pre-scan: nothing is written before every entry passed.
@@ -1521,20 +1702,56 @@ fn import_zip(source: &Source, job: &JobControl) -> Result<(String, Stored)> {
     }
     let layout = Layout::of_zip(&names);
     let mut kinds = Vec::with_capacity(zip.len());
-    {
-        let mut probe = Checker::new(source, layout);
-        for (i, name) in names.iter().enumerate() {
-            let entry = zip
-                .by_index_raw(i)
-                .map_err(|e| Error::damaged(file, format!("entry #{i} is unreadable: {e}")))?;
-            if entry.encrypted() {
-                return Err(source.refused(format!(
-                    "entry '{name}' is encrypted; Backstop cannot check what it holds"
-                )));
+    for (i, name) in names.iter().enumerate() {
+        let entry = zip
+            .by_index_raw(i)
+            .map_err(|e| Error::damaged(file, format!("entry #{i} is unreadable: {e}")))?;
+        if entry.encrypted() {
+            return Err(source.refused(format!(
+                "entry '{name}' is encrypted; Backstop cannot check what it holds"
+            )));
+        }
+        kinds.push(zip_entry_kind(&entry));
+    }
+    let mut unwrap = None;
+    if layout == Layout::Media {
+        let mut survey = detect::Survey::default();
+        for (i, (name, kind)) in names.iter().zip(&kinds).enumerate() {
+            let toc = *kind == EntryKind::File && pg_directory::is_toc_name(name) && {
+                let mut head = Vec::new();
+                let entry = zip
+                    .by_index(i)
+                    .map_err(|e| source.refused(format!("entry '{name}' is unreadable: {e}")))?;
+                let _ = entry
+                    .take(detect::PG_DUMP_MAGIC.len() as u64)
+                    .read_to_end(&mut head);
+                head == detect::PG_DUMP_MAGIC
+            };
+            survey.add(name, *kind == EntryKind::Dir, toc);
+        }
+        match survey.holds() {
+            detect::Holds::PgDirectory { top } => {
+                let found = pg_directory::container_found(false, false, top);
+                let mut folder = pg_directory::PgFolder::new(source, found)?;
+                let budget = Budget::new(source.limit());
+                job.stage("unpacking import", None);
+                for (i, kind) in kinds.iter().enumerate() {
+                    job.check()?;
+                    let mut entry = zip.by_index(i).map_err(|e| {
+                        source.refused(format!("entry '{}' is unreadable: {e}", names[i]))
+                    })?;
+                    let mut data = BudgetReader::new(&mut entry, &budget);
+                    folder.take(&names[i], kind, &mut data, None, job)?;
+                }
+                return folder.load(source, job);
             }
-            let kind = zip_entry_kind(&entry);
-            probe.check(name, &kind)?;
-            kinds.push(kind);
+            detect::Holds::Files { unwrap: top } => unwrap = top,
+        }
+    }
+    {
+        let mut probe = Checker::new(source, layout, unwrap.clone());
+        for (name, kind) in names.iter().zip(&kinds) {
+            probe.check(name, kind)?;
         }
     }
     let created_at = match layout {
@@ -1544,7 +1761,7 @@ fn import_zip(source: &Source, job: &JobControl) -> Result<(String, Stored)> {
     .unwrap_or_else(|| created_time_of(file, source.name));
 
     let staging = Staging::new(source, created_at)?;
-    let mut unpacker = Unpacker::new(source, layout, staging);
+    let mut unpacker = Unpacker::new(source, layout, unwrap.clone(), staging);
     let budget = Budget::new(source.limit());
     job.stage("unpacking import", None);
     for (i, kind) in kinds.into_iter().enumerate() {
@@ -1557,8 +1774,11 @@ fn import_zip(source: &Source, job: &JobControl) -> Result<(String, Stored)> {
         let mut data = BudgetReader::new(&mut entry, &budget);
         unpacker.take(&names[i], kind, &mut data, None, hint, meta, job)?;
     }
-    let detected = layout.describe(false, false);
-    Ok((detected, unpacker.finish(job)?))
+    let found = Found {
+        detected: layout.describe(false, false),
+        unwrapped: unwrap,
+    };
+    Ok((found, unpacker.finish(job)?))
 }
 
 /// A zip entry's kind from its name and Unix mode.
@@ -1680,11 +1900,26 @@ fn duplicate_zip_name(file: &Path, central_directory_start: u64) -> Option<Strin
 // ---------------------------------------------------------------------------------------------------------------
 // Foreign containers: tar
 
-/// A tar or tar.gz, unpacked in one pass: every byte counted while decompressing, every entry's data read to the
-/// size its header gives (less means truncated), the end-of-archive marker required.
-fn import_tar(source: &Source, job: &JobControl) -> Result<(String, Stored)> {
+/// One entry of a tar as [`walk_tar`] hands it over: its raw name, kind, metadata, the size its header gives,
+/// and its data (to be read to its end).
+struct TarItem<'a> {
+    raw: &'a str,
+    kind: EntryKind,
+    meta: EntryMeta,
+    size: u64,
+    data: &'a mut dyn Read,
+}
+
+/// Reads a tar or tar.gz once, from the start: every byte counted against the import limit while
+/// decompressing, archive-wide PAX records skipped, each entry handed to `visit` (which reads its data to its
+/// size; less means truncated), the end-of-archive marker required and what follows it read (so a damaged gzip
+/// end is noticed). Returns whether the tar had any entry.
+fn walk_tar(
+    source: &Source,
+    job: &JobControl,
+    visit: &mut dyn FnMut(TarItem<'_>) -> Result<()>,
+) -> Result<bool> {
     let file = source.file;
-    let created_at = created_time_of(file, source.name);
     let budget = Budget::new(source.limit());
     let input = source.open(&budget)?;
     let mut tar = tar::Archive::new(input);
@@ -1700,9 +1935,8 @@ fn import_tar(source: &Source, job: &JobControl) -> Result<(String, Stored)> {
         }
     };
     let mut entries = tar.entries().map_err(not_tar)?;
-    let mut unpacker: Option<Unpacker> = None;
+    let mut any = false;
     let mut end_of_last = 0u64;
-    job.stage("unpacking import", None);
     loop {
         job.check()?;
         budget.between_entries.set(Some(budget.used.get()));
@@ -1747,33 +1981,107 @@ fn import_tar(source: &Source, job: &JobControl) -> Result<(String, Stored)> {
                 .and_then(|t| DateTime::from_timestamp(i64::try_from(t).ok()?, 0)),
             mode: header.mode().ok().map(|m| m & 0o7777),
         };
-        let unpacker = match &mut unpacker {
-            Some(u) => u,
-            None => unpacker.insert(Unpacker::new(
-                source,
-                Layout::of_tar(normalize(&raw_name)),
-                Staging::new(source, created_at)?,
-            )),
-        };
+        any = true;
         end_of_last = entry
             .raw_file_position()
             .saturating_add(size.div_ceil(512).saturating_mul(512));
-        unpacker.take(&raw_name, kind, &mut entry, Some(size), size, meta, job)?;
+        visit(TarItem {
+            raw: &raw_name,
+            kind,
+            meta,
+            size,
+            data: &mut entry,
+        })?;
     }
     // Without the end-of-archive marker (a zero block) the tar stopped at a header boundary: cut short.
     let consumed = budget.used.get();
-    if unpacker.is_some() && consumed < end_of_last.saturating_add(512) {
+    if any && consumed < end_of_last.saturating_add(512) {
         return Err(source
             .refused("it is truncated: the tar archive ends without its end-of-archive marker"));
     }
     // Read what follows (padding, the gzip trailer and any further member) so a damaged end is noticed.
     let mut rest = tar.into_inner();
     std::io::copy(&mut rest, &mut std::io::sink()).map_err(|e| read_failure(file, None, e))?;
-    let Some(unpacker) = unpacker else {
+    Ok(any)
+}
+
+/// A tar or tar.gz: surveyed in a first pass (names only, every byte counted), then read again to do what the
+/// survey found: a `pg_dump -Fd` folder extracted and loaded as a database dump, or files unpacked straight
+/// into the new archive (its single top folder unwrapped by the rule zips share).
+fn import_tar(source: &Source, job: &JobControl) -> Result<(Found, Stored)> {
+    let mut survey = detect::Survey::default();
+    let mut first = None;
+    let max_entries = source.ctx.config.settings.max_import_entries;
+    job.stage("reading import", None);
+    let any = walk_tar(source, job, &mut |item| {
+        if survey.entries.len() as u64 >= max_entries {
+            return Err(source.refused(format!(
+                "it has more than {max_entries} entries, the import limit (settings.max_import_entries)"
+            )));
+        }
+        let name = normalize(item.raw).trim_end_matches('/');
+        if first.is_none() && !name.is_empty() && name != "." {
+            first = Some(name.to_string());
+        }
+        let mut head = Vec::new();
+        let toc = item.kind == EntryKind::File && pg_directory::is_toc_name(item.raw);
+        if toc {
+            item.data
+                .take(detect::PG_DUMP_MAGIC.len() as u64)
+                .read_to_end(&mut head)
+                .map_err(|e| read_failure(source.file, Some(item.raw), e))?;
+        }
+        survey.add(
+            item.raw,
+            item.kind == EntryKind::Dir,
+            toc && head == detect::PG_DUMP_MAGIC,
+        );
+        let declared = item.size.saturating_sub(head.len() as u64);
+        drain_entry(source.file, item.raw, item.data, Some(declared), job)
+    })?;
+    if !any {
         return Err(source.refused("it is an empty tar archive: there is nothing to import"));
+    }
+    let layout = Layout::of_tar(first.as_deref().unwrap_or(""));
+    let holds = match layout {
+        Layout::Media => survey.holds(),
+        _ => detect::Holds::Files { unwrap: None },
     };
-    let detected = unpacker.checker.layout.describe(true, source.gz);
-    Ok((detected, unpacker.finish(job)?))
+    job.stage("unpacking import", None);
+    let unwrap = match holds {
+        detect::Holds::PgDirectory { top } => {
+            let found = pg_directory::container_found(true, source.gz, top);
+            let mut folder = pg_directory::PgFolder::new(source, found)?;
+            walk_tar(source, job, &mut |item| {
+                folder.take(item.raw, &item.kind, item.data, Some(item.size), job)
+            })?;
+            return folder.load(source, job);
+        }
+        detect::Holds::Files { unwrap } => unwrap,
+    };
+    let created_at = created_time_of(source.file, source.name);
+    let mut unpacker = Unpacker::new(
+        source,
+        layout,
+        unwrap.clone(),
+        Staging::new(source, created_at)?,
+    );
+    walk_tar(source, job, &mut |item| {
+        unpacker.take(
+            item.raw,
+            item.kind,
+            item.data,
+            Some(item.size),
+            item.size,
+            item.meta,
+            job,
+        )
+    })?;
+    let found = Found {
+        detected: layout.describe(true, source.gz),
+        unwrapped: unwrap,
+    };
+    Ok((found, unpacker.finish(job)?))
 }
 
 /// A tar entry's kind from its type flag.
@@ -1806,18 +2114,25 @@ mod tests {
 
     #[test]
     fn content_is_recognised_by_its_first_bytes() {
-        let mut tar = vec![0u8; 512];
+        let mut tar = vec![0u8; 1024];
         tar[..5].copy_from_slice(b"a.txt");
         tar[257..263].copy_from_slice(b"ustar\0");
+        let mut pg_tar = tar.clone();
+        pg_tar[..7].copy_from_slice(b"toc.dat");
+        pg_tar[512..517].copy_from_slice(b"PGDMP");
         use Content::*;
         use EngineKind::{Postgres, Sqlite as Lite};
         #[rustfmt::skip]
-        let cases: [(&[u8], EngineKind, Option<Content>); 12] = [
+        let cases: [(&[u8], EngineKind, Option<Content>); 15] = [
             (b"PK\x03\x04rest", Lite, Some(Zip)),
             (b"PK\x05\x06", Lite, Some(Zip)),
             (b"SQLite format 3\0....", Postgres, Some(Sqlite)),
             (b"PGDMP\x01\x0e", Lite, Some(PgCustom)),
             (&tar, Lite, Some(Tar)),
+            (&pg_tar, Lite, Some(PgTar)),
+            // A MySQL/MariaDB dump is named as such, whatever the profile's engine.
+            (b"-- MariaDB dump 10.19  Distrib 10.11.19-MariaDB\n--\nCREATE TABLE `t` (x int);\n", Postgres, Some(Mysql(detect::MysqlFlavor::Mariadb))),
+            (b"/*!40101 SET NAMES utf8mb4 */;\nCREATE TABLE t (x int);\n", Lite, Some(Mysql(detect::MysqlFlavor::Either))),
             (b"CREATE TABLE IF NOT EXISTS \"a\" (x);\n", Lite, Some(SqliteSql)),
             // Fits both dialects: the profile's engine decides, unless only SQLite writes it.
             (b"CREATE TABLE t (x int);\n", Postgres, Some(PlainSql)),
@@ -1884,9 +2199,10 @@ mod tests {
             Layout::of_zip(&names(&["database.sqlite3", "media/", "media/a.txt"])),
             Layout::AppZip
         );
+        // A zip of `media/` alone is a media folder whose top folder the survey unwraps.
         assert_eq!(
             Layout::of_zip(&names(&["media/a.txt", "media/b/"])),
-            Layout::AppZip
+            Layout::Media
         );
         assert_eq!(
             Layout::of_zip(&names(&["a.txt", "media/b.txt"])),

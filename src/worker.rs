@@ -10,8 +10,8 @@ use crate::config::{Config, Paths};
 use crate::error::{Error, Result};
 use crate::failure::ErrorKind;
 use crate::jobs::{
-    self, BackupReport, BackupSpec, Context, ImportReport, PruneReport, RestoreReport, RestoreSpec,
-    Stats, VerifyOutcome, VerifyTarget,
+    self, BackupReport, BackupSpec, Context, PruneReport, RestoreReport, RestoreSpec, Stats,
+    VerifyOutcome, VerifyTarget,
 };
 use crate::model::{Kind, Trigger};
 use crate::progress::{CancelToken, JobControl, ProgressSink, ProgressUpdate};
@@ -280,8 +280,8 @@ pub enum JobOutput {
     Restore(Box<RestoreReport>),
     /// Archives were verified.
     Verify(Vec<VerifyOutcome>),
-    /// Files were imported (each may have been refused, with its kind).
-    Import(Vec<std::result::Result<ImportReport, JobFailure>>),
+    /// Files were imported: what each became (imported, duplicate, refused with its reason, skipped).
+    Import(Box<crate::import::batch::ImportBatch>),
     /// An archive was exported.
     Export(PathBuf),
     /// A backup was deleted.
@@ -545,15 +545,8 @@ fn run(ctx: &mut Context, request: JobRequest, job: &JobControl) -> Result<JobOu
         }
         JobRequest::Verify(target) => jobs::verify(ctx, &target, job).map(JobOutput::Verify),
         JobRequest::Import { files, profile } => {
-            let mut results = Vec::new();
-            for file in files {
-                match jobs::import(ctx, &file, Some(&profile), job) {
-                    Ok(report) => results.push(Ok(report)),
-                    Err(Error::Cancelled) => return Err(Error::Cancelled),
-                    Err(e) => results.push(Err(JobFailure::of(&e))),
-                }
-            }
-            Ok(JobOutput::Import(results))
+            jobs::import_batch(ctx, &files, Some(&profile), job)
+                .map(|batch| JobOutput::Import(Box::new(batch)))
         }
         JobRequest::Export { id, to } => jobs::export(ctx, id, &to, job).map(JobOutput::Export),
         JobRequest::Delete { id } => jobs::delete(ctx, id).map(|r| JobOutput::Deleted(r.id)),

@@ -6,34 +6,15 @@
 
 mod common;
 
-use common::{TestHome, db_fingerprint, file_sha, psql};
+use common::{PgTestDb, TestHome, db_fingerprint, file_sha, foreign, psql, tree};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
-const FOREIGN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/foreign.py");
 const P: &str = "app";
 
 // ---------------------------------------------------------------------------------------------------------------
 // Helpers
-
-/// Runs the fixture generator: `foreign.py FORMAT OUT ARGS...`.
-fn foreign(format: &str, out: &Path, args: &[&str]) {
-    let output = Command::new("python3")
-        .arg(FOREIGN)
-        .arg(format)
-        .arg(out)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("python3 runs");
-    assert!(
-        output.status.success(),
-        "foreign.py {format}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
 
 fn s(path: &Path) -> &str {
     path.to_str().unwrap()
@@ -66,31 +47,6 @@ fn assert_has(text: &str, needles: &[&str]) {
     for needle in needles {
         assert!(text.contains(needle), "expected {needle:?} in:\n{text}");
     }
-}
-
-/// Every path under `root` with what it is: a file's SHA-256, "dir" or "link", keyed by the path relative to root.
-fn tree(root: &Path) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
-            let t = e.file_type().unwrap();
-            if t.is_symlink() {
-                out.insert(rel, "link".into());
-            } else if t.is_dir() {
-                out.insert(rel, "dir".into());
-                stack.push(p);
-            } else {
-                out.insert(rel, file_sha(&p));
-            }
-        }
-    }
-    out
 }
 
 /// The files only (no folders) of a tree.
@@ -185,12 +141,7 @@ impl World {
     /// Changes the live database and empties the files folder, restores backup `id`, and returns nothing: the
     /// caller compares.
     fn restore(&self, row: &Value) {
-        let id = row["id"].to_string();
-        run(
-            &self.home,
-            &["restore", &id, "--yes", "--no-safety-backup"],
-            0,
-        );
+        self.home.restore_row(row);
     }
 
     /// Puts different data in place (so a restore that did nothing would show).
@@ -429,7 +380,7 @@ fn a_zip_of_a_media_folder_alone_restores_the_files_folder_only() {
     let w = World::new();
     let file = w.fixture("media-zip", "media.zip", &[]);
     let (row, out) = w.import(&file);
-    assert_has(&out, &["zip of a media folder"]);
+    assert_has(&out, &["(media folder zip)"]);
     assert_eq!(row["kind"], "files");
     let db_before = db_fingerprint(&w.live_db);
     w.scramble();
@@ -450,6 +401,11 @@ fn a_zip_of_a_media_folder_alone_restores_the_files_folder_only() {
 fn bare_sqlite_files_under_every_name_with_the_time_from_the_file() {
     let w = World::new();
     for name in ["copy.sqlite", "copy.sqlite3", "copy.db"] {
+        // Each copy differs (the same file imported twice would be a duplicate).
+        rusqlite::Connection::open(&w.src_db)
+            .unwrap()
+            .execute("INSERT INTO audit(what) VALUES (?1)", [name])
+            .unwrap();
         let file = w.fixture("bare", name, &[]);
         let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
         std::fs::File::options()
@@ -515,13 +471,13 @@ fn django_dbbackup_media_tars_restore_the_files_folder() {
         (
             "myhost-2024-03-05-101500.tar.gz",
             &["--gzip"][..],
-            "tar.gz of a media folder",
+            "(media folder tar.gz)",
             "2024-03-05T10:15:00Z",
         ),
         (
             "myhost-2024-03-06-101500.tar",
             &[][..],
-            "tar of a media folder",
+            "(media folder tar)",
             "2024-03-06T10:15:00Z",
         ),
     ] {
@@ -580,19 +536,19 @@ fn a_sqlite_dump_cannot_attach_vacuum_into_or_load_extensions() {
 // PostgreSQL dumps (the server on 127.0.0.1:5432, trust auth for postgres)
 
 /// A fresh database for one test, dropped with any copies at the end.
-struct PgDb {
-    name: String,
+struct PgDb(PgTestDb);
+
+impl std::ops::Deref for PgDb {
+    type Target = PgTestDb;
+
+    fn deref(&self) -> &PgTestDb {
+        &self.0
+    }
 }
 
 impl PgDb {
     fn new(tag: &str) -> PgDb {
-        let name = format!("bk_imp_{tag}_{}", std::process::id());
-        psql(
-            "postgres",
-            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-        );
-        psql("postgres", &format!("CREATE DATABASE {name}"));
-        PgDb { name }
+        PgDb(PgTestDb::new(&format!("bk_imp_{tag}")))
     }
 
     /// Each table's rows, hashed in a stable order.
@@ -607,34 +563,6 @@ impl PgDb {
     }
 }
 
-impl Drop for PgDb {
-    fn drop(&mut self) {
-        let others = psql(
-            "postgres",
-            &format!(
-                "SELECT datname FROM pg_database WHERE datname LIKE '{}%'",
-                self.name
-            ),
-        );
-        for db in others.lines().filter(|l| !l.is_empty()) {
-            let _ = Command::new("psql")
-                .args([
-                    "-X",
-                    "-q",
-                    "-h",
-                    "127.0.0.1",
-                    "-U",
-                    "postgres",
-                    "-d",
-                    "postgres",
-                    "-c",
-                ])
-                .arg(format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"))
-                .output();
-        }
-    }
-}
-
 #[test]
 fn postgres_dumps_from_web_apps_and_django_dbbackup() {
     let home = TestHome::new();
@@ -646,34 +574,16 @@ fn postgres_dumps_from_web_apps_and_django_dbbackup() {
          INSERT INTO customers (name, meta, avatar) SELECT 'c ' || g || ' ü', jsonb_build_object('n', g), decode(md5(g::text), 'hex') FROM generate_series(1, 200) g;
          INSERT INTO orders (customer_id, total, note) SELECT 1 + g % 200, g * 0.37, repeat('x', g % 20) FROM generate_series(1, 1000) g;",
     );
-    run(
-        &home,
-        &[
-            "profile",
-            "add",
-            "pg",
-            "--postgres",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "5432",
-            "--user",
-            "postgres",
-            "--dbname",
-            &db.name,
-            "--no-auto",
-        ],
-        0,
-    );
+    home.add_pg_profile("pg", &db.name, &[]);
     let original = db.fingerprint();
     let inputs = home.work();
     #[rustfmt::skip]
     let cases = [
-        ("sql-gz-pg", "shop_20250301_101500.sql.gz", &[][..], "gzipped plain SQL dump", "2025-03-01T10:15:00Z"),
+        ("sql-gz-pg", "shop_20250301_101500.sql.gz", &[][..], "gzipped PostgreSQL plain SQL dump", "2025-03-01T10:15:00Z"),
         ("dbbackup-pg-bin", "default-myhost-2025-03-02-101500.psql.bin", &[][..], "(PostgreSQL custom-format dump)", "2025-03-02T10:15:00Z"),
         ("dbbackup-pg-bin", "default-myhost-2025-03-03-101500.psql.bin.gz", &["--gzip"][..], "gzipped PostgreSQL custom-format dump", "2025-03-03T10:15:00Z"),
-        ("dbbackup-pg-plain", "default-myhost-2025-03-04-101500.psql", &[][..], "(plain SQL dump)", "2025-03-04T10:15:00Z"),
-        ("dbbackup-pg-plain", "default-myhost-2025-03-05-101500.psql.gz", &["--gzip"][..], "gzipped plain SQL dump", "2025-03-05T10:15:00Z"),
+        ("dbbackup-pg-plain", "default-myhost-2025-03-04-101500.psql", &[][..], "(PostgreSQL plain SQL dump)", "2025-03-04T10:15:00Z"),
+        ("dbbackup-pg-plain", "default-myhost-2025-03-05-101500.psql.gz", &["--gzip"][..], "gzipped PostgreSQL plain SQL dump", "2025-03-05T10:15:00Z"),
     ];
     for (format, name, extra, detected, created) in cases {
         let file = inputs.join(name);
@@ -693,16 +603,7 @@ fn postgres_dumps_from_web_apps_and_django_dbbackup() {
             "DELETE FROM orders; UPDATE customers SET name = 'changed';",
         );
         assert_ne!(db.fingerprint(), original);
-        run(
-            &home,
-            &[
-                "restore",
-                &row["id"].to_string(),
-                "--yes",
-                "--no-safety-backup",
-            ],
-            0,
-        );
+        home.restore_row(row);
         assert_eq!(db.fingerprint(), original, "restore of {name}");
     }
 
@@ -725,7 +626,13 @@ fn postgres_dumps_from_web_apps_and_django_dbbackup() {
     );
     let pg_dump = inputs.join("shop_20250301_101500.sql.gz");
     let err = run(&home, &["import", s(&pg_dump), "--profile", "lite"], 1).stderr;
-    assert_has(&err, &["PostgreSQL dump", "profile lite uses sqlite"]);
+    assert_has(
+        &err,
+        &[
+            "gzipped PostgreSQL plain SQL dump",
+            "profile lite uses sqlite",
+        ],
+    );
     let zip = inputs.join("site.zip");
     let media = inputs.join("media");
     make_media(&media);
@@ -980,7 +887,7 @@ fn hard_links_devices_and_hidden_traversal_are_refused() {
         ("fifo.tar", ("media/pipe", EntryType::Fifo, b"", ""), "entry 'media/pipe' is a named pipe"),
         ("device.tar", ("media/null", EntryType::Char, b"", ""), "entry 'media/null' is a device"),
         ("dotdot.tar", ("media/../../x.txt", EntryType::Regular, b"escaped\n", ""), "entry 'media/../../x.txt' leaves the folder"),
-        ("beneath.tar", ("media/ok.txt/x.txt", EntryType::Regular, b"under a file\n", ""), "entry 'media/ok.txt/x.txt' lies beneath 'media/ok.txt', which is a file"),
+        ("beneath.tar", ("media/ok.txt/x.txt", EntryType::Regular, b"under a file\n", ""), "entry 'ok.txt/x.txt' lies beneath 'ok.txt', which is a file (names inside the top folder media/)"),
     ];
     for (name, bad, message) in cases {
         let file = w.input(name);

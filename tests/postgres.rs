@@ -72,21 +72,7 @@ impl Db {
     }
 
     fn profile(&self, home: &TestHome, profile: &str) {
-        home.run_ok(&[
-            "profile",
-            "add",
-            profile,
-            "--postgres",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "5432",
-            "--user",
-            "postgres",
-            "--dbname",
-            &self.name,
-            "--no-auto",
-        ]);
+        home.add_pg_profile(profile, &self.name, &[]);
     }
 }
 
@@ -888,9 +874,9 @@ fn dumps_made_by_other_tools_import_and_restore() {
         plain.to_str().unwrap(),
     ]);
     assert!(
-        out.contains("gzipped plain SQL dump")
+        out.contains("gzipped PostgreSQL plain SQL dump")
             && out.contains("PostgreSQL custom-format dump")
-            && out.contains("(plain SQL dump)"),
+            && out.contains("(PostgreSQL plain SQL dump)"),
         "{out}"
     );
     let rows = home.list_json();

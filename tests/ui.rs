@@ -333,51 +333,47 @@ impl egui::DroppedFile for Dropped {
     }
 }
 
+impl Window<'_> {
+    /// Drops a file onto the window and waits until the worker is done with it.
+    fn drop_file(&mut self, path: &Path) {
+        self.harness
+            .input_mut()
+            .dropped_files
+            .push(Arc::new(Dropped(path.to_path_buf())));
+        self.harness.step();
+        self.idle();
+    }
+}
+
 #[test]
 fn dropped_archives_are_imported_and_bad_files_are_refused_with_a_message() {
     let home = TestHome::new();
     home.sqlite_profile("shop", 200, &[]);
     let archive = home.backup("shop");
+    // An archive made on another machine; a copy of this profile's own backup is a duplicate.
+    let elsewhere = TestHome::new();
+    elsewhere.sqlite_profile("shop", 50, &[]);
     let copy = home.work().join("from-elsewhere.zip");
-    std::fs::copy(&archive, &copy).unwrap();
+    std::fs::copy(elsewhere.backup("shop"), &copy).unwrap();
+    let own = home.work().join("own-copy.zip");
+    std::fs::copy(&archive, &own).unwrap();
     let junk = home.work().join("notes.txt");
     std::fs::write(&junk, "not a backup").unwrap();
     let mut w = open(&home);
     w.wait_for("the first row", |app| app.state.snapshot.backups.len() == 1);
 
-    w.harness
-        .input_mut()
-        .dropped_files
-        .push(Arc::new(Dropped(copy.clone())));
-    w.harness.step();
-    w.idle();
+    w.drop_file(&own);
+    w.toast("already catalogued as backup 1");
+    assert_eq!(w.rows().len(), 1, "a duplicate adds nothing");
+
+    w.drop_file(&copy);
     w.wait_for("the uploaded row", |app| {
         app.state.snapshot.backups.len() == 2
     });
     assert_eq!(w.rows()[1].trigger, backstop::model::Trigger::Uploaded);
 
-    w.harness
-        .input_mut()
-        .dropped_files
-        .push(Arc::new(Dropped(junk.clone())));
-    w.harness.step();
-    w.idle();
-    w.wait_for("the refusal", |app| {
-        app.state
-            .toasts
-            .iter()
-            .any(|t| t.text.contains("notes.txt"))
-    });
-    let toast = w
-        .harness
-        .state()
-        .state
-        .toasts
-        .iter()
-        .find(|t| t.text.contains("notes.txt"))
-        .unwrap()
-        .text
-        .clone();
+    w.drop_file(&junk);
+    let toast = w.toast("notes.txt");
     assert!(
         toast.contains("not a format Backstop understands"),
         "{toast}"

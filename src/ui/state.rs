@@ -342,25 +342,32 @@ impl AppState {
                     self.toast(ToastKind::Error, text, now);
                 }
             }
-            JobOutput::Import(results) => {
-                for result in results {
-                    match result {
-                        Ok(report) => self.toast(
-                            ToastKind::Success,
-                            format!(
-                                "Imported {} ({}) as backup {}",
-                                report
-                                    .source
-                                    .file_name()
-                                    .unwrap_or_default()
-                                    .to_string_lossy(),
-                                report.detected,
-                                report.backup.id
-                            ),
-                            now,
+            JobOutput::Import(batch) => {
+                for report in &batch.imported {
+                    self.toast(
+                        ToastKind::Success,
+                        format!(
+                            "Imported {} ({}) as backup {}",
+                            report
+                                .source
+                                .file_name()
+                                .unwrap_or_default()
+                                .to_string_lossy(),
+                            report.describe(),
+                            report.backup.id
                         ),
-                        Err(failure) => self.toast(ToastKind::Error, failure.message, now),
-                    }
+                        now,
+                    );
+                }
+                // A duplicate is not a failure: the content is there already.
+                for duplicate in &batch.duplicates {
+                    self.toast(ToastKind::Info, duplicate.message(), now);
+                }
+                for skipped in &batch.skipped {
+                    self.toast(ToastKind::Info, skipped.message.clone(), now);
+                }
+                for refused in &batch.refused {
+                    self.toast(ToastKind::Error, refused.message.clone(), now);
                 }
             }
             JobOutput::Export(path) => self.toast(

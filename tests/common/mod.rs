@@ -669,3 +669,149 @@ pub fn run_umask_022(home: &TestHome, args: &[&str]) -> Output {
     );
     out
 }
+
+/// Runs the fixture generator `tests/fixtures/foreign.py FORMAT OUT ARGS...` (other apps' backups, written the way
+/// those apps write them).
+pub fn foreign(format: &str, out: &Path, args: &[&str]) {
+    let output = Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/foreign.py"
+        ))
+        .arg(format)
+        .arg(out)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "foreign.py {format}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Every path under `root` with what it is: a file's SHA-256, "dir" or "link", keyed by the path relative to root.
+pub fn tree(root: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            let t = e.file_type().unwrap();
+            if t.is_symlink() {
+                out.insert(rel, "link".into());
+            } else if t.is_dir() {
+                out.insert(rel, "dir".into());
+                stack.push(p);
+            } else {
+                out.insert(rel, file_sha(&p));
+            }
+        }
+    }
+    out
+}
+
+/// Runs a shell command line (bash, `pipefail`) in `dir` with the local servers' defaults in the environment
+/// (PostgreSQL on 127.0.0.1:5432 as postgres); panics with its stderr when it fails.
+pub fn sh(dir: &Path, command: &str) {
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!("set -eo pipefail; {command}"))
+        .current_dir(dir)
+        .env("PGHOST", "127.0.0.1")
+        .env("PGPORT", "5432")
+        .env("PGUSER", "postgres")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("bash runs");
+    assert!(
+        out.status.success(),
+        "{command}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Imports and restores, as the import tests use them.
+impl TestHome {
+    /// `profile add NAME --postgres` for database `dbname` on the local server (postgres, trust auth), no
+    /// automatic backups, with extra flags.
+    pub fn add_pg_profile(&self, profile: &str, dbname: &str, extra: &[&str]) {
+        let mut args = vec![
+            "profile",
+            "add",
+            profile,
+            "--postgres",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "5432",
+            "--user",
+            "postgres",
+            "--dbname",
+            dbname,
+            "--no-auto",
+        ];
+        args.extend_from_slice(extra);
+        self.run_ok(&args);
+    }
+
+    /// `restore ID --yes --no-safety-backup` of a catalog row, expecting success.
+    pub fn restore_row(&self, row: &serde_json::Value) {
+        self.run_ok(&[
+            "restore",
+            &row["id"].to_string(),
+            "--yes",
+            "--no-safety-backup",
+        ]);
+    }
+
+    /// The newest catalog row (highest id).
+    pub fn newest_row(&self) -> serde_json::Value {
+        self.list_json()
+            .into_iter()
+            .max_by_key(|r| r["id"].as_i64().unwrap_or(0))
+            .unwrap()
+    }
+}
+
+/// A PostgreSQL database for one test on the local server, named with the test process's id so parallel runs
+/// do not collide; dropped at the end with every database whose name starts with it (restore and import copies).
+pub struct PgTestDb {
+    pub name: String,
+}
+
+impl PgTestDb {
+    /// A fresh, empty `<prefix>_<pid>`.
+    pub fn new(prefix: &str) -> PgTestDb {
+        let name = format!("{prefix}_{}", std::process::id());
+        psql(
+            "postgres",
+            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        );
+        psql("postgres", &format!("CREATE DATABASE {name}"));
+        PgTestDb { name }
+    }
+}
+
+impl Drop for PgTestDb {
+    fn drop(&mut self) {
+        let names = psql(
+            "postgres",
+            &format!(
+                "SELECT datname FROM pg_database WHERE datname LIKE '{}%'",
+                self.name
+            ),
+        );
+        for db in names.lines().filter(|l| !l.is_empty()) {
+            psql(
+                "postgres",
+                &format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"),
+            );
+        }
+    }
+}
