@@ -172,11 +172,11 @@ pub(crate) fn import_locked(
             format!("{zipped}SQLite database"),
             import_sqlite_file(&source, job)?,
         ),
-        Content::PgCustom => (
+        Content::PgCustom => with_note(
             format!("{zipped}PostgreSQL custom-format dump"),
             import_pg_dump(&source, false, job)?,
         ),
-        Content::PlainSql => (
+        Content::PlainSql => with_note(
             format!("{zipped}plain SQL dump"),
             import_pg_dump(&source, true, job)?,
         ),
@@ -837,10 +837,23 @@ fn fresh_bounded_database(
     Ok(conn)
 }
 
-/// A PostgreSQL dump (custom format, or plain SQL checked line by line for psql meta-commands first): loaded into
-/// a staging database on the profile's server, then backed up from there, so the archive is verified like any
-/// backup; the staging database is dropped.
-fn import_pg_dump(source: &Source, plain: bool, job: &JobControl) -> Result<Stored> {
+/// What an import was recognised as, with a note on what it left out.
+fn with_note(detected: String, (stored, note): (Stored, Option<String>)) -> (String, Stored) {
+    match note {
+        Some(note) => (format!("{detected}; {note}"), stored),
+        None => (detected, stored),
+    }
+}
+
+/// A PostgreSQL dump (custom format, or plain SQL checked and filtered line by line first): loaded into a staging
+/// database on the profile's server as a throwaway role that owns nothing else (see
+/// `engine::postgres::import_boundary`), then backed up from there, so the archive is verified like any backup;
+/// the staging database and the role are dropped. Returns a note on what the check left out.
+fn import_pg_dump(
+    source: &Source,
+    plain: bool,
+    job: &JobControl,
+) -> Result<(Stored, Option<String>)> {
     let crate::config::DatabaseConfig::Postgres(cfg) = &source.profile.database else {
         return Err(source.refused(format!(
             "it is a PostgreSQL dump but profile {} uses {}",
@@ -870,13 +883,29 @@ fn import_pg_dump(source: &Source, plain: bool, job: &JobControl) -> Result<Stor
     let mut input = source.open(&budget)?;
     job.stage("unpacking import", None);
     extract_to(source.file, None, &mut input, staged.path(), job)?;
-    if plain {
+    let filtered = TempGuard::new(tmp.join(format!(
+        ".import-{}.sql{}",
+        std::process::id(),
+        fsutil::PARTIAL_SUFFIX
+    )));
+    let mut note = None;
+    let load = if plain {
         job.stage("checking SQL", None);
         let mut input =
             BufReader::new(File::open(staged.path()).ctx("cannot read", staged.path())?);
-        engine::pgsql_check::check_plain_sql(&mut input, &cfg.dbname)
+        let mut output = std::io::BufWriter::new(fsutil::create_private(filtered.path())?);
+        let checked = engine::pgsql_check::filter_plain_sql(&mut input, &mut output, &cfg.dbname)
             .map_err(|refusal| source.refused(format!("{refusal}; nothing was run")))?;
-    }
+        output
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .and_then(|f| f.sync_all())
+            .ctx("cannot write", filtered.path())?;
+        note = checked.note();
+        filtered.path()
+    } else {
+        staged.path()
+    };
     let password = if cfg.has_password {
         Some(crate::jobs::read_password(ctx, source.profile, cfg)?)
     } else {
@@ -885,7 +914,7 @@ fn import_pg_dump(source: &Source, plain: bool, job: &JobControl) -> Result<Stor
     let pg = engine::postgres::PostgresEngine::new(cfg.clone(), password, tmp.clone());
     let mut staging = Staging::new(source, created_at)?;
     let database = pg
-        .import_dump(staged.path(), plain, &mut staging.writer, job)
+        .import_dump(load, plain, &mut staging.writer, job)
         .map_err(|e| match e {
             e @ (Error::Cancelled
             | Error::DiskFull(_)
@@ -893,7 +922,10 @@ fn import_pg_dump(source: &Source, plain: bool, job: &JobControl) -> Result<Stor
             | Error::AuthFailed { .. }) => e,
             other => source.refused(other.to_string()),
         })?;
-    staging.finish(source, Kind::Database, Some(database), job)
+    Ok((
+        staging.finish(source, Kind::Database, Some(database), job)?,
+        note,
+    ))
 }
 
 // ---------------------------------------------------------------------------------------------------------------

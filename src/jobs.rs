@@ -89,6 +89,8 @@ impl Context {
             if let Some(message) = recover_restore(self, profile) {
                 self.recovered.push(message);
             }
+            let scratch = clean_server_scratch(self, profile);
+            self.recovered.extend(scratch);
             self.catalog.fail_stale_runs(
                 &profile.name,
                 "interrupted: Backstop stopped before this job finished",
@@ -200,6 +202,33 @@ fn sqlite_dir(profile: &Profile) -> Option<PathBuf> {
 }
 
 /// Removes Backstop's own `.partial` files (never anything else) from a folder.
+/// Drops the staging databases and import roles that killed jobs of a PostgreSQL profile left on its server
+/// (see `engine::postgres::scratch`). Only called with the profile's lock held; the server is contacted only when
+/// a job registered something it did not drop, and briefly (an unreachable server is reported, not waited for).
+fn clean_server_scratch(ctx: &Context, profile: &Profile) -> Vec<String> {
+    let crate::config::DatabaseConfig::Postgres(cfg) = &profile.database else {
+        return Vec::new();
+    };
+    let tmp = ctx.paths.tmp_dir();
+    if !engine::postgres::scratch_pending(&tmp) {
+        return Vec::new();
+    }
+    let password = if cfg.has_password {
+        match read_password(ctx, profile, cfg) {
+            Ok(password) => Some(password),
+            Err(e) => {
+                return vec![format!(
+                    "could not check for staging databases left on {}:{} by an interrupted job of profile {} ({e})",
+                    cfg.host, cfg.port, profile.name
+                )];
+            }
+        }
+    } else {
+        None
+    };
+    engine::postgres::PostgresEngine::new(cfg.clone(), password, tmp).clean_scratch()
+}
+
 fn remove_partials(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
@@ -1017,7 +1046,7 @@ fn restore_locked(
     let db_live = match &engine {
         Some(engine) => match engine.preflight() {
             Ok(()) => true,
-            Err(Error::DatabaseMissing(_)) => false,
+            Err(Error::DatabaseMissing(_) | Error::RemoteDatabaseMissing { .. }) => false,
             Err(e) => {
                 discard(staged_folder);
                 return Err(Error::Usage(format!(

@@ -688,6 +688,7 @@ pub fn inspect(ctx: &Context, id: i64) -> Result<Inspection> {
             tables: BTreeMap::new(),
             schema_sha256: String::new(),
             tool_version: None,
+            postgres: None,
         });
     let engine = jobs::engine_for(ctx, profile)?;
     let (now_database_size, now_tables, now_error) =

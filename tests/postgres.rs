@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{TestHome, psql};
+use common::{TestHome, add_pg_profile, psql, psql_quiet};
 use std::process::{Command, Stdio};
 
 /// A fresh database for one test, dropped (with any copies a restore made) at the end.
@@ -71,21 +71,7 @@ impl Db {
     }
 
     fn profile(&self, home: &TestHome, profile: &str) {
-        home.run_ok(&[
-            "profile",
-            "add",
-            profile,
-            "--postgres",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "5432",
-            "--user",
-            "postgres",
-            "--dbname",
-            &self.name,
-            "--no-auto",
-        ]);
+        add_pg_profile(home, profile, 5432, &self.name);
     }
 }
 
@@ -99,20 +85,10 @@ impl Drop for Db {
             ),
         );
         for db in others.lines().filter(|l| !l.is_empty()) {
-            let _ = Command::new("psql")
-                .args([
-                    "-X",
-                    "-q",
-                    "-h",
-                    "127.0.0.1",
-                    "-U",
-                    "postgres",
-                    "-d",
-                    "postgres",
-                    "-c",
-                    &format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"),
-                ])
-                .output();
+            psql_quiet(
+                "postgres",
+                &format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"),
+            );
         }
     }
 }
@@ -979,7 +955,7 @@ fn dumps_made_by_other_tools_import_and_restore() {
     let leftovers = psql(
         "postgres",
         &format!(
-            "SELECT count(*) FROM pg_database WHERE datname LIKE '{}_import_%'",
+            "SELECT count(*) FROM pg_database WHERE datname LIKE '{}__backstop_import_%'",
             db.name
         ),
     );
@@ -1048,7 +1024,7 @@ fn a_hostile_plain_dump_is_refused_before_anything_runs() {
     let leftovers = psql(
         "postgres",
         &format!(
-            "SELECT count(*) FROM pg_database WHERE datname LIKE '{}_import_%'",
+            "SELECT count(*) FROM pg_database WHERE datname LIKE '{}__backstop_import_%'",
             db.name
         ),
     );
