@@ -146,11 +146,23 @@ fn stderr_of(out: &std::process::Output) -> String {
 fn a_create_clean_dump_of_the_live_database_imports_its_data_and_the_live_database_keeps_every_row()
 {
     let home = TestHome::new();
-    let db = Db::new("cc");
+    let mut db = Db::new("cc");
+    let owner = db.role("ccowner");
+    psql("postgres", &format!("CREATE ROLE {owner} NOLOGIN"));
+    // What real databases hold: another owner, grants, a trusted extension, a view, a function, a sequence, a
+    // database comment and setting.
     psql(
         &db.name,
-        "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 3) g; \
-         GRANT SELECT ON t TO PUBLIC;",
+        &format!(
+            "CREATE EXTENSION pgcrypto; \
+             CREATE TABLE t (id int PRIMARY KEY, v text, n serial); \
+             INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 3) g; \
+             CREATE VIEW tv AS SELECT id, digest(v, 'sha256') AS h FROM t; \
+             CREATE FUNCTION twice(int) RETURNS int LANGUAGE sql AS 'SELECT $1 * 2'; \
+             ALTER TABLE t OWNER TO {owner}; GRANT SELECT ON t TO PUBLIC; \
+             COMMENT ON DATABASE {} IS 'the shop';",
+            db.name
+        ),
     );
     psql(
         "postgres",
@@ -158,6 +170,8 @@ fn a_create_clean_dump_of_the_live_database_imports_its_data_and_the_live_databa
     );
     let dump = home.work().join("cc.sql");
     pg_dump(&["--create", "--clean", "--if-exists"], &db.name, &dump);
+    let clean = home.work().join("clean.sql");
+    pg_dump(&["--clean", "--if-exists"], &db.name, &clean);
     // Written after the dump: an import must never lose these.
     psql(&db.name, "INSERT INTO t VALUES (4, 'late'), (5, 'later')");
     db.profile(&home, "pg");
@@ -174,8 +188,11 @@ fn a_create_clean_dump_of_the_live_database_imports_its_data_and_the_live_databa
         "1,2,3,4,5",
         "the live database kept every row"
     );
+    home.run_ok(&["import", clean.to_str().unwrap()]);
+    assert_eq!(db.rows(&db.name, "t"), "1,2,3,4,5");
     let rows = home.list_json();
-    assert_eq!(rows.len(), 1);
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[1]["tables"]["public.t"], 3);
     assert_eq!(rows[0]["status"], "completed");
     assert_eq!(
         rows[0]["tables"]["public.t"], 3,
@@ -193,6 +210,13 @@ fn a_create_clean_dump_of_the_live_database_imports_its_data_and_the_live_databa
         "--no-safety-backup",
     ]);
     assert_eq!(db.rows(&copy, "t"), "1,2,3");
+    assert_eq!(psql(&copy, "SELECT twice(21)").trim(), "42");
+    assert_eq!(psql(&copy, "SELECT count(*) FROM tv").trim(), "3");
+    let registry = home.home().join("state").join("pg-scratch");
+    assert!(
+        std::fs::read_dir(&registry).map_or(true, |mut d| d.next().is_none()),
+        "nothing is left registered for the next start"
+    );
     assert!(
         db.leftovers().iter().all(|l| l == &copy),
         "{:?}",
@@ -586,4 +610,93 @@ fn a_server_that_is_down_and_a_killed_pg_dump_are_named_with_their_real_cause() 
         err.contains("pg_dump") && err.contains("killed by signal 9"),
         "{err}"
     );
+}
+
+#[test]
+fn the_window_says_the_database_is_missing_and_its_restore_creates_it() {
+    use backstop::notify::RecordingNotifier;
+    use backstop::ui::dialogs::ScriptedDialogs;
+    use backstop::ui::{AppOptions, BackstopApp, Tab};
+    use egui::accesskit::Role;
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::{NodeT, Queryable};
+    use std::time::{Duration, Instant};
+
+    let home = TestHome::new();
+    let db = Db::new("window");
+    psql(
+        &db.name,
+        "CREATE TABLE t (id int); INSERT INTO t SELECT generate_series(1, 9);",
+    );
+    db.profile(&home, "pg");
+    home.run_ok(&["backup", "--profile", "pg"]);
+    psql(
+        "postgres",
+        &format!("DROP DATABASE {} WITH (FORCE)", db.name),
+    );
+
+    let paths = home.paths();
+    let mut harness = Harness::builder()
+        .with_size([1100.0, 900.0])
+        .build_eframe(move |cc| {
+            BackstopApp::new(
+                cc,
+                AppOptions {
+                    paths,
+                    notifier: Box::new(RecordingNotifier::default()),
+                    dialogs: Box::new(ScriptedDialogs::default()),
+                    scheduler: false,
+                },
+            )
+        });
+    let wait = |harness: &mut Harness<'_, BackstopApp>,
+                what: &str,
+                done: &dyn Fn(&BackstopApp) -> bool| {
+        let start = Instant::now();
+        loop {
+            harness.step();
+            if done(harness.state()) {
+                harness.step();
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "timed out waiting for {what}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    wait(&mut harness, "the first snapshot", &|app| {
+        app.state.snapshot_received
+    });
+    harness.state_mut().tab = Tab::History;
+    harness.step();
+    harness.get_by_label("Restore…").click_accesskit();
+    wait(&mut harness, "the comparison", &|app| {
+        app.state.inspection.is_some()
+    });
+    harness.get_by_label_contains(&format!(
+        "database {} is missing and will be created",
+        db.name
+    ));
+    assert!(
+        harness.query_by_label_contains("cannot be read").is_none(),
+        "a missing database is not an error here"
+    );
+    let node =
+        harness.get_by_role_and_label(Role::TextInput, "Type the profile name (pg) to confirm:");
+    node.focus();
+    node.type_text("pg");
+    harness.step();
+    harness.step();
+    let restore = harness.get_by_role_and_label(Role::Button, "Restore");
+    assert!(!restore.accesskit_node().is_disabled());
+    restore.click();
+    harness.step();
+    wait(&mut harness, "the restore", &|app| {
+        app.state.running.is_none()
+            && app.state.queue.is_empty()
+            && !app.state.snapshot.restores.is_empty()
+    });
+    assert_eq!(psql(&db.name, "SELECT count(*) FROM t").trim(), "9");
 }

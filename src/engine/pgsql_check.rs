@@ -19,8 +19,13 @@
 //!   that names one of them together with `client_encoding` or `SET NAMES` is refused, but SQL can compute the name,
 //!   so this is a first line only. Running the checked file inside psql's own `\restrict` mode with a key the dump
 //!   cannot know (psql 18, or the August 2025 minor releases 13.22, 14.19, 15.14, 16.10, 17.6) closes that gap.
-//! - What SQL does inside the server (DO blocks, functions, `lo_import()`) is bounded by the restoring role's
-//!   privileges, not by this check.
+//! - What SQL does inside the server (DO blocks, functions, `lo_import()`) is bounded by the privileges of the
+//!   throwaway role the import runs as (`engine::postgres::import_boundary`), not by this check: the check is a
+//!   first filter, not the boundary.
+//!
+//! [`filter_plain_sql`] also applies the statement-level rules of `statements` (statements on databases, roles and
+//! the server refused; pg_dump's `--create`/`--clean` preamble and whole-line ownership and privileges left out)
+//! and writes the copy psql runs.
 
 use std::fmt;
 use std::io::{self, BufRead, Write};

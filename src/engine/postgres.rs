@@ -949,11 +949,11 @@ impl Engine for PostgresEngine {
                 let hint = if stderr.contains("unsupported version") {
                     format!(
                         "{}; this archive needs a newer pg_restore than {}",
-                        first_line(&stderr),
+                        error_line(&stderr),
                         tools.version
                     )
                 } else {
-                    first_line(&stderr)
+                    error_line(&stderr)
                 };
                 return Err(Error::damaged(
                     reader.path(),

@@ -314,4 +314,103 @@ mod tests {
             );
         }
     }
+
+    fn filter(input: &str) -> Result<(String, super::super::Checked), super::super::Refusal> {
+        let mut out = Vec::new();
+        let checked =
+            super::super::filter_plain_sql(&mut std::io::Cursor::new(input), &mut out, "appdb")?;
+        Ok((String::from_utf8(out).unwrap(), checked))
+    }
+
+    #[test]
+    fn the_create_clean_preamble_and_whole_line_ownership_are_left_out_line_for_line() {
+        let dump = "--\n-- PostgreSQL database dump\n--\n\n\\restrict abc\n\nSET statement_timeout = 0;\n\
+            SELECT pg_catalog.set_config('search_path', '', false);\n\nDROP DATABASE IF EXISTS shop;\n\
+            CREATE DATABASE shop WITH TEMPLATE = template0 ENCODING = 'UTF8' LOCALE = 'C.UTF-8';\n\n\
+            ALTER DATABASE shop OWNER TO postgres;\n\n\\unrestrict abc\n\\connect shop\n\\restrict abc\n\n\
+            SET statement_timeout = 0;\nALTER DATABASE shop SET work_mem TO '8MB';\n\
+            CREATE TABLE public.t (\n    id integer\n);\nALTER TABLE public.t OWNER TO postgres;\n\
+            COPY public.t (id) FROM stdin;\n1\n\\.\n\nGRANT SELECT ON TABLE public.t TO PUBLIC;\n\
+            ALTER TABLE public.t OWNER TO app; SELECT 1;\n\\unrestrict abc\n";
+        let (out, checked) = filter(dump).unwrap();
+        assert_eq!(
+            out.lines().count(),
+            dump.lines().count(),
+            "line numbers hold"
+        );
+        let kept: Vec<&str> = out.lines().filter(|l| !l.is_empty()).collect();
+        for gone in [
+            "DROP DATABASE IF EXISTS shop;",
+            "ALTER DATABASE shop OWNER TO postgres;",
+            "\\connect shop",
+            "ALTER DATABASE shop SET work_mem TO '8MB';",
+            "ALTER TABLE public.t OWNER TO postgres;",
+            "GRANT SELECT ON TABLE public.t TO PUBLIC;",
+        ] {
+            assert!(!kept.contains(&gone), "{gone} is left out:\n{out}");
+        }
+        assert!(!out.contains("CREATE DATABASE"));
+        for stays in [
+            "COPY public.t (id) FROM stdin;",
+            "1",
+            "\\.",
+            "ALTER TABLE public.t OWNER TO app; SELECT 1;",
+        ] {
+            assert!(kept.contains(&stays), "{stays} stays:\n{out}");
+        }
+        assert_eq!(checked.preamble_database.as_deref(), Some("shop"));
+        assert_eq!(
+            (checked.ownership_skipped, checked.privileges_skipped),
+            (1, 1)
+        );
+        assert!(
+            checked
+                .note()
+                .is_some_and(|n| n.contains("--create") && n.contains("shop"))
+        );
+    }
+
+    #[test]
+    fn database_statements_outside_the_preamble_are_refused() {
+        let cases: &[(&str, u64, &str)] = &[
+            (
+                "CREATE TABLE t (x int);\nDROP DATABASE IF EXISTS shop;\n",
+                2,
+                DATABASES,
+            ),
+            ("DROP DATABASE a;\nCREATE DATABASE b;\n", 2, DATABASES),
+            ("CREATE DATABASE shop; SELECT 1;\n", 1, DATABASE_NOT_ALONE),
+            (
+                "CREATE DATABASE shop\n  WITH OWNER x;\n",
+                2,
+                DATABASE_NOT_ALONE,
+            ),
+            (
+                "CREATE DATABASE shop;\n\\connect postgres\n",
+                2,
+                "\\connect to another database than shop",
+            ),
+            ("ALTER DATABASE appdb SET work_mem = '1MB';\n", 1, DATABASES),
+            (
+                "CREATE DATABASE shop;\n\\connect shop\nDROP DATABASE shop;\n",
+                3,
+                DATABASES,
+            ),
+            (
+                "--\n-- PostgreSQL database cluster dump\n--\n",
+                2,
+                "pg_dumpall",
+            ),
+            ("SELECT 1;\nGRANT pg_read_server_files TO app;\n", 2, ROLES),
+        ];
+        for (input, line, reason) in cases {
+            match filter(input) {
+                Err(refusal) => assert!(
+                    refusal.line == *line && refusal.reason.contains(reason),
+                    "{input:?}: {refusal}"
+                ),
+                Ok(_) => panic!("{input:?} was accepted"),
+            }
+        }
+    }
 }
