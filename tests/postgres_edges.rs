@@ -126,6 +126,45 @@ fn pg_dump(args: &[&str], db: &str, out: &Path) {
     assert!(status.success(), "pg_dump {args:?}");
 }
 
+/// A folder for BACKSTOP_PG_BIN with the real psql, pg_dump and pg_restore, except that `tool` is a shell script
+/// running `case "$*" in <case> esac` before it execs the real one (to kill it or make it slow at a chosen step).
+fn tools_with_wrapper(home: &TestHome, tool: &str, case: &str) -> std::path::PathBuf {
+    let bin = home.work().join(format!("bin-{tool}"));
+    std::fs::create_dir_all(&bin).unwrap();
+    let real = Command::new("pg_config").arg("--bindir").output().unwrap();
+    let real = String::from_utf8_lossy(&real.stdout).trim().to_string();
+    for other in ["psql", "pg_dump", "pg_restore"]
+        .into_iter()
+        .filter(|t| *t != tool)
+    {
+        std::os::unix::fs::symlink(Path::new(&real).join(other), bin.join(other)).unwrap();
+    }
+    let wrapper = bin.join(tool);
+    std::fs::write(
+        &wrapper,
+        format!("#!/bin/sh\ncase \"$*\" in {case} esac\nexec {real}/{tool} \"$@\"\n"),
+    )
+    .unwrap();
+    let status = Command::new("chmod")
+        .arg("755")
+        .arg(&wrapper)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    bin
+}
+
+/// Polls `sql` until it answers `expected` (at most a minute): the test's way to catch a job in the act.
+fn wait_for(sql: &str, expected: &str) -> bool {
+    for _ in 0..600 {
+        if psql("postgres", sql).trim() == expected {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    false
+}
+
 fn role_exists(role: &str) -> bool {
     psql(
         "postgres",
@@ -430,16 +469,8 @@ fn a_killed_import_leaves_a_recognisable_staging_database_and_role_that_the_next
         "SELECT (SELECT count(*) FROM pg_database WHERE starts_with(datname, '{prefix}')) || ' ' || \
          (SELECT count(*) FROM pg_stat_activity WHERE starts_with(datname, '{prefix}') AND query LIKE '%pg_sleep%')"
     );
-    let mut seen = false;
-    for _ in 0..600 {
-        if psql("postgres", &count_sql).trim() == "1 1" {
-            seen = true;
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
     assert!(
-        seen,
+        wait_for(&count_sql, "1 1"),
         "a staging database named {prefix}<stamp> appears while the dump loads"
     );
     child.kill().unwrap();
@@ -459,6 +490,28 @@ fn a_killed_import_leaves_a_recognisable_staging_database_and_role_that_the_next
     );
     assert!(left.iter().all(|l| l.starts_with(&prefix)), "{left:?}");
 
+    // When the server cannot be used (here: it refuses the login) the start reports and goes on; the leftovers
+    // wait for a start that can drop them.
+    let config = home.home().join("config.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains("user = \"postgres\""), "{text}");
+    std::fs::write(
+        &config,
+        text.replace("user = \"postgres\"", "user = \"bke_nobody\""),
+    )
+    .unwrap();
+    let out = home.run(&["list"]);
+    assert_eq!(out.status.code(), Some(0));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("could not check 127.0.0.1:5432")
+            && err.contains("bke_nobody")
+            && err.contains("try again"),
+        "{err}"
+    );
+    assert_eq!(db.leftovers().len(), 2);
+    std::fs::write(&config, text).unwrap();
+
     let out = home.run(&["list"]);
     assert_eq!(out.status.code(), Some(0));
     let err = stderr_of(&out);
@@ -477,6 +530,55 @@ fn a_killed_import_leaves_a_recognisable_staging_database_and_role_that_the_next
         !stderr_of(&out).contains("staging database"),
         "{}",
         stderr_of(&out)
+    );
+}
+
+#[test]
+fn a_killed_restore_leaves_its_staging_copy_only_until_the_next_start() {
+    let home = TestHome::new();
+    let db = Db::new("killrestore");
+    psql(
+        &db.name,
+        "CREATE TABLE t (id int); INSERT INTO t VALUES (1), (2);",
+    );
+    db.profile(&home, "pg");
+    home.run_ok(&["backup", "--profile", "pg"]);
+    // pg_restore into staging waits, so that the restore can be killed while its staging copy exists.
+    let bin = tools_with_wrapper(&home, "pg_restore", "*--jobs*) sleep 30 ;;");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_backstop"))
+        .args(["restore", "1", "--yes", "--no-safety-backup"])
+        .env("BACKSTOP_HOME", home.home())
+        .env("BACKSTOP_PG_BIN", &bin)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let prefix = format!("{}__backstop_restore_", db.name);
+    assert!(
+        wait_for(
+            &format!("SELECT count(*) FROM pg_database WHERE starts_with(datname, '{prefix}')"),
+            "1"
+        ),
+        "a staging database named {prefix}<stamp> appears"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(db.leftovers().len(), 1, "{:?}", db.leftovers());
+
+    let out = home.run(&["list"]);
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("dropped the staging database")
+            && err.contains(&prefix)
+            && err.contains("restore"),
+        "{err}"
+    );
+    assert_eq!(db.leftovers(), Vec::<String>::new());
+    assert_eq!(
+        psql(&db.name, "SELECT count(*) FROM t").trim(),
+        "2",
+        "the live database is untouched"
     );
 }
 
@@ -578,26 +680,7 @@ fn a_server_that_is_down_and_a_killed_pg_dump_are_named_with_their_real_cause() 
         "CREATE TABLE t (id int); INSERT INTO t VALUES (1);",
     );
     db.profile(&home, "pg");
-    let bin = home.work().join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let real = Command::new("pg_config").arg("--bindir").output().unwrap();
-    let real = String::from_utf8_lossy(&real.stdout).trim().to_string();
-    for tool in ["psql", "pg_restore"] {
-        std::os::unix::fs::symlink(Path::new(&real).join(tool), bin.join(tool)).unwrap();
-    }
-    let wrapper = bin.join("pg_dump");
-    std::fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh\ncase \"$*\" in *--format=custom*) kill -9 $$ ;; esac\nexec {real}/pg_dump \"$@\"\n"
-        ),
-    )
-    .unwrap();
-    Command::new("chmod")
-        .arg("755")
-        .arg(&wrapper)
-        .status()
-        .unwrap();
+    let bin = tools_with_wrapper(&home, "pg_dump", "*--format=custom*) kill -9 $$ ;;");
     let out = Command::new(env!("CARGO_BIN_EXE_backstop"))
         .args(["backup", "--profile", "pg"])
         .env("BACKSTOP_HOME", home.home())

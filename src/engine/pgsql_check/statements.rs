@@ -280,7 +280,8 @@ mod tests {
 
     #[test]
     fn database_statements_name_their_database() {
-        let cases: &[(&[u8], Option<(DbVerb, &[u8])>)] = &[
+        type Case<'a> = (&'a [u8], Option<(DbVerb, &'a [u8])>);
+        let cases: &[Case] = &[
             (
                 b"DROP DATABASE IF EXISTS shop;",
                 Some((DbVerb::DropOrCreate, b"shop")),
