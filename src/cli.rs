@@ -839,6 +839,9 @@ fn job_command(ctx: &mut Context, command: Command, job: &JobControl) -> Result<
                                 report.backup.path.display()
                             );
                         }
+                        for note in &report.notes {
+                            eprintln!("note: {note}");
+                        }
                         reports.push(report);
                     }
                     Err(Error::Cancelled) => return Err(Error::Cancelled),

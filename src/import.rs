@@ -127,6 +127,8 @@ struct Stored {
     path: PathBuf,
     completion: Completion,
     manifest: Manifest,
+    /// What the user should know about what was left out.
+    notes: Vec<String>,
 }
 
 /// Imports one file into `profile` (whose lock the caller holds); a refused file adds nothing.
@@ -172,11 +174,11 @@ pub(crate) fn import_locked(
             format!("{zipped}SQLite database"),
             import_sqlite_file(&source, job)?,
         ),
-        Content::PgCustom => with_note(
+        Content::PgCustom => (
             format!("{zipped}PostgreSQL custom-format dump"),
             import_pg_dump(&source, false, job)?,
         ),
-        Content::PlainSql => with_note(
+        Content::PlainSql => (
             format!("{zipped}plain SQL dump"),
             import_pg_dump(&source, true, job)?,
         ),
@@ -190,6 +192,7 @@ pub(crate) fn import_locked(
         path,
         completion,
         manifest,
+        notes,
     } = stored;
     let database = manifest.database.as_ref();
     let row = BackupRow {
@@ -217,6 +220,7 @@ pub(crate) fn import_locked(
         source: file.to_path_buf(),
         backup: BackupRow { id, ..row },
         detected,
+        notes,
     })
 }
 
@@ -639,6 +643,7 @@ impl Staging {
             path,
             completion,
             manifest,
+            notes: Vec::new(),
         })
     }
 }
@@ -837,23 +842,11 @@ fn fresh_bounded_database(
     Ok(conn)
 }
 
-/// What an import was recognised as, with a note on what it left out.
-fn with_note(detected: String, (stored, note): (Stored, Option<String>)) -> (String, Stored) {
-    match note {
-        Some(note) => (format!("{detected}; {note}"), stored),
-        None => (detected, stored),
-    }
-}
-
 /// A PostgreSQL dump (custom format, or plain SQL checked and filtered line by line first): loaded into a staging
 /// database on the profile's server as a throwaway role that owns nothing else (see
 /// `engine::postgres::import_boundary`), then backed up from there, so the archive is verified like any backup;
-/// the staging database and the role are dropped. Returns a note on what the check left out.
-fn import_pg_dump(
-    source: &Source,
-    plain: bool,
-    job: &JobControl,
-) -> Result<(Stored, Option<String>)> {
+/// the staging database and the role are dropped. What the check left out is noted.
+fn import_pg_dump(source: &Source, plain: bool, job: &JobControl) -> Result<Stored> {
     let crate::config::DatabaseConfig::Postgres(cfg) = &source.profile.database else {
         return Err(source.refused(format!(
             "it is a PostgreSQL dump but profile {} uses {}",
@@ -922,10 +915,9 @@ fn import_pg_dump(
             | Error::AuthFailed { .. }) => e,
             other => source.refused(other.to_string()),
         })?;
-    Ok((
-        staging.finish(source, Kind::Database, Some(database), job)?,
-        note,
-    ))
+    let mut stored = staging.finish(source, Kind::Database, Some(database), job)?;
+    stored.notes.extend(note);
+    Ok(stored)
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -1035,6 +1027,7 @@ fn import_archive(source: &Source, job: &JobControl) -> Result<Stored> {
         path,
         completion,
         manifest,
+        notes: Vec::new(),
     })
 }
 

@@ -1515,6 +1515,9 @@ pub struct ImportReport {
     pub backup: BackupRow,
     /// What the file was recognised as.
     pub detected: String,
+    /// What the user should know: what an import left out of the file (pg_dump's `--create` preamble, owners).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// Imports a file as an `uploaded` backup of a profile: a Backstop archive, or another app's backup recognised

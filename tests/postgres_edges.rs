@@ -217,10 +217,10 @@ fn a_create_clean_dump_of_the_live_database_imports_its_data_and_the_live_databa
 
     let out = home.run(&["import", dump.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let note = stderr_of(&out);
     assert!(
-        stdout.contains("--create") && stdout.contains(&db.name),
-        "the skipped preamble is noted: {stdout}"
+        note.contains("note:") && note.contains("--create") && note.contains(&db.name),
+        "the skipped preamble is noted: {note}"
     );
     assert_eq!(
         db.rows(&db.name, "t"),
@@ -782,4 +782,42 @@ fn the_window_says_the_database_is_missing_and_its_restore_creates_it() {
             && !app.state.snapshot.restores.is_empty()
     });
     assert_eq!(psql(&db.name, "SELECT count(*) FROM t").trim(), "9");
+}
+
+#[test]
+fn a_database_whose_owner_is_gone_too_is_recreated_owned_by_the_profile_role_and_says_so() {
+    let home = TestHome::new();
+    let mut holder = Db::new("holder2");
+    let owner = holder.role("gone_owner");
+    psql("postgres", &format!("CREATE ROLE {owner} NOLOGIN"));
+    let db = Db::with("orphan", &format!("OWNER {owner}"));
+    psql(
+        &db.name,
+        "CREATE TABLE t (id int); INSERT INTO t VALUES (1);",
+    );
+    db.profile(&home, "pg");
+    home.run_ok(&["backup", "--profile", "pg"]);
+    psql(
+        "postgres",
+        &format!("DROP DATABASE {} WITH (FORCE)", db.name),
+    );
+    psql("postgres", &format!("DROP ROLE {owner}"));
+    // A new server: neither the database nor its owner exists.
+    let out = home.run_ok(&["restore", "1", "--yes"]);
+    assert!(
+        out.contains(&format!("its owner {owner} does not exist on this server")),
+        "{out}"
+    );
+    assert_eq!(psql(&db.name, "SELECT count(*) FROM t").trim(), "1");
+    assert_eq!(
+        psql(
+            "postgres",
+            &format!(
+                "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = '{}'",
+                db.name
+            )
+        )
+        .trim(),
+        "postgres"
+    );
 }

@@ -332,14 +332,19 @@ impl AppState {
                         Ok(report) => self.toast(
                             ToastKind::Success,
                             format!(
-                                "Imported {} ({}) as backup {}",
+                                "Imported {} ({}) as backup {}{}",
                                 report
                                     .source
                                     .file_name()
                                     .unwrap_or_default()
                                     .to_string_lossy(),
                                 report.detected,
-                                report.backup.id
+                                report.backup.id,
+                                report
+                                    .notes
+                                    .iter()
+                                    .map(|n| format!("; {n}"))
+                                    .collect::<String>()
                             ),
                             now,
                         ),
