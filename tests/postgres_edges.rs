@@ -165,6 +165,19 @@ fn wait_for(sql: &str, expected: &str) -> bool {
     false
 }
 
+/// `db` filled by `sql`, backed up by a new profile `pg`, then dropped: the disaster case.
+fn backed_up_then_dropped(db: Db, sql: &str) -> (TestHome, Db) {
+    let home = TestHome::new();
+    psql(&db.name, sql);
+    db.profile(&home, "pg");
+    home.run_ok(&["backup", "--profile", "pg"]);
+    psql(
+        "postgres",
+        &format!("DROP DATABASE {} WITH (FORCE)", db.name),
+    );
+    (home, db)
+}
+
 fn role_exists(role: &str) -> bool {
     psql(
         "postgres",
@@ -705,17 +718,9 @@ fn the_window_says_the_database_is_missing_and_its_restore_creates_it() {
     use egui_kittest::kittest::{NodeT, Queryable};
     use std::time::{Duration, Instant};
 
-    let home = TestHome::new();
-    let db = Db::new("window");
-    psql(
-        &db.name,
+    let (home, db) = backed_up_then_dropped(
+        Db::new("window"),
         "CREATE TABLE t (id int); INSERT INTO t SELECT generate_series(1, 9);",
-    );
-    db.profile(&home, "pg");
-    home.run_ok(&["backup", "--profile", "pg"]);
-    psql(
-        "postgres",
-        &format!("DROP DATABASE {} WITH (FORCE)", db.name),
     );
 
     let paths = home.paths();
@@ -786,20 +791,12 @@ fn the_window_says_the_database_is_missing_and_its_restore_creates_it() {
 
 #[test]
 fn a_database_whose_owner_is_gone_too_is_recreated_owned_by_the_profile_role_and_says_so() {
-    let home = TestHome::new();
     let mut holder = Db::new("holder2");
     let owner = holder.role("gone_owner");
     psql("postgres", &format!("CREATE ROLE {owner} NOLOGIN"));
-    let db = Db::with("orphan", &format!("OWNER {owner}"));
-    psql(
-        &db.name,
+    let (home, db) = backed_up_then_dropped(
+        Db::with("orphan", &format!("OWNER {owner}")),
         "CREATE TABLE t (id int); INSERT INTO t VALUES (1);",
-    );
-    db.profile(&home, "pg");
-    home.run_ok(&["backup", "--profile", "pg"]);
-    psql(
-        "postgres",
-        &format!("DROP DATABASE {} WITH (FORCE)", db.name),
     );
     psql("postgres", &format!("DROP ROLE {owner}"));
     // A new server: neither the database nor its owner exists.

@@ -1292,6 +1292,29 @@ mod tests {
     }
 
     #[test]
+    fn tool_errors_keep_their_own_line_and_how_the_tool_ended() {
+        let stopped = "WARNING:  password file \"/tmp/x\" has group or world access\n\
+            pg_restore: error: could not execute query: FATAL:  terminating connection due to administrator command\n";
+        assert_eq!(
+            error_line(stopped),
+            "pg_restore: error: could not execute query: FATAL:  terminating connection due to administrator command"
+        );
+        let down = "WARNING:  password file \"/dev/null\" is not a plain file\n\
+            psql: error: connection to server at \"127.0.0.1\", port 1 failed: Connection refused\n";
+        assert!(
+            error_line(down).ends_with("Connection refused"),
+            "{}",
+            error_line(down)
+        );
+        let run = |script: &str| Command::new("sh").args(["-c", script]).status().unwrap();
+        assert_eq!(
+            status_text(&run("kill -9 $$")),
+            "killed by signal 9 (SIGKILL)"
+        );
+        assert_eq!(status_text(&run("exit 3")), "exit status 3");
+    }
+
+    #[test]
     fn parsing() {
         assert_eq!(
             parse_major("pg_dump (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)"),
