@@ -931,6 +931,7 @@ impl<'t> Checker<'t> {
                 self.privileges_skipped += 1;
                 self.skip_line = true;
             }
+            Class::BuiltinComment => self.skip_line = true,
             Class::Run | Class::Setting | Class::Refused(_) => {}
         }
         Ok(())

@@ -70,6 +70,9 @@ pub(super) enum Class {
     Owner,
     /// `GRANT`/`REVOKE … ON`, `ALTER DEFAULT PRIVILEGES`: skipped when on a line of its own.
     Privileges,
+    /// `COMMENT ON EXTENSION plpgsql` (pg_dump 10 and older write it; only the extension's owner, a superuser, may
+    /// run it, and pg_dump 11 and later leave it out): skipped when on a line of its own.
+    BuiltinComment,
     /// Refused with this reason.
     Refused(&'static str),
 }
@@ -139,6 +142,9 @@ pub(super) fn classify(words: &Words) -> Class {
     let [t0, t1, _] = words.tail;
     if f0.is("alter") && words.count >= 5 && t0.is("owner") && t1.is("to") {
         return Class::Owner;
+    }
+    if f0.is("comment") && f1.is("on") && f2.is("extension") && f3.is("plpgsql") {
+        return Class::BuiltinComment;
     }
     if f0.is_any(&["set", "select"]) {
         return Class::Setting;
@@ -272,6 +278,11 @@ mod tests {
                 Class::Run,
             ),
             ("CREATE TABLE owner (to_ int)", Class::Run),
+            (
+                "COMMENT ON EXTENSION plpgsql IS 'PL/pgSQL procedural language'",
+                Class::BuiltinComment,
+            ),
+            ("COMMENT ON EXTENSION pgcrypto IS 'x'", Class::Run),
         ];
         for (text, class) in cases {
             assert_eq!(classify(&words(text)), *class, "{text}");
@@ -330,6 +341,8 @@ mod tests {
             CREATE DATABASE shop WITH TEMPLATE = template0 ENCODING = 'UTF8' LOCALE = 'C.UTF-8';\n\n\
             ALTER DATABASE shop OWNER TO postgres;\n\n\\unrestrict abc\n\\connect shop\n\\restrict abc\n\n\
             SET statement_timeout = 0;\nALTER DATABASE shop SET work_mem TO '8MB';\n\
+            CREATE EXTENSION IF NOT EXISTS plpgsql WITH SCHEMA pg_catalog;\n\
+            COMMENT ON EXTENSION plpgsql IS 'PL/pgSQL procedural language';\n\
             CREATE TABLE public.t (\n    id integer\n);\nALTER TABLE public.t OWNER TO postgres;\n\
             COPY public.t (id) FROM stdin;\n1\n\\.\n\nGRANT SELECT ON TABLE public.t TO PUBLIC;\n\
             ALTER TABLE public.t OWNER TO app; SELECT 1;\n\\unrestrict abc\n";
@@ -347,6 +360,7 @@ mod tests {
             "ALTER DATABASE shop SET work_mem TO '8MB';",
             "ALTER TABLE public.t OWNER TO postgres;",
             "GRANT SELECT ON TABLE public.t TO PUBLIC;",
+            "COMMENT ON EXTENSION plpgsql IS 'PL/pgSQL procedural language';",
         ] {
             assert!(!kept.contains(&gone), "{gone} is left out:\n{out}");
         }
