@@ -54,6 +54,31 @@ pub struct DatabaseInfo {
     /// The dump tool's version (`pg_dump --version`), for engines that use one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_version: Option<String>,
+    /// What a restore needs to re-create a missing PostgreSQL database (absent in older manifests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postgres: Option<PgDatabaseSettings>,
+}
+
+/// A PostgreSQL database's own properties at backup time, as `pg_dump --create` would record them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PgDatabaseSettings {
+    /// The owning role.
+    pub owner: String,
+    /// The encoding (`UTF8`).
+    pub encoding: String,
+    /// `LC_COLLATE`.
+    pub lc_collate: String,
+    /// `LC_CTYPE`.
+    pub lc_ctype: String,
+    /// `libc`, `icu` or `builtin` (servers before 15 have no choice: absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale_provider: Option<String>,
+    /// The ICU (or builtin) locale, when that provider is used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icu_locale: Option<String>,
+    /// `ALTER DATABASE … SET` settings as `name=value`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub settings: Vec<String>,
 }
 
 /// What an entry is: a regular file (the default, left out of the JSON), a folder or a symbolic link.
@@ -1090,6 +1115,7 @@ mod tests {
             tables: rows.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
             schema_sha256: String::new(),
             tool_version: None,
+            postgres: None,
         };
         let manifest = |entries: Vec<ManifestEntry>, database: DatabaseInfo| Manifest {
             format: FORMAT_NAME.into(),

@@ -908,6 +908,9 @@ fn job_command(ctx: &mut Context, command: Command, job: &JobControl) -> Result<
                         report.backup.path.display()
                     );
                 }
+                for note in batch.imported.iter().flat_map(|r| &r.notes) {
+                    eprintln!("note: {note}");
+                }
                 for duplicate in &batch.duplicates {
                     println!("{}", duplicate.message());
                 }

@@ -155,7 +155,9 @@ pub enum Error {
     },
 
     /// The database named by the profile does not exist on the server.
-    #[error("database {name} does not exist on {server}; check the profile's database name")]
+    #[error(
+        "database {name} does not exist on {server}; check the profile's database name (if it was dropped, restoring a backup creates it again)"
+    )]
     RemoteDatabaseMissing { name: String, server: String },
 
     /// A job for this profile already runs in another process or window.

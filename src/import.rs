@@ -153,6 +153,8 @@ struct Stored {
     path: PathBuf,
     completion: Completion,
     manifest: Manifest,
+    /// What the user should know about what was left out.
+    notes: Vec<String>,
 }
 
 /// What importing one file came to.
@@ -308,6 +310,7 @@ fn catalogue(
         path,
         completion,
         manifest,
+        notes,
     } = stored;
     let database = manifest.database.as_ref();
     let row = BackupRow {
@@ -339,6 +342,7 @@ fn catalogue(
         detected: found.detected,
         unwrapped: found.unwrapped,
         source_sha256,
+        notes,
     })
 }
 
@@ -761,6 +765,7 @@ impl Staging {
             path,
             completion,
             manifest,
+            notes: Vec::new(),
         })
     }
 }
@@ -961,10 +966,11 @@ fn fresh_bounded_database(
     Ok(conn)
 }
 
-/// A PostgreSQL dump (custom or tar format, or plain SQL checked line by line for psql meta-commands first),
-/// named `what` in messages: decompressed into a private scratch file, loaded into a staging database on the
-/// profile's server, then backed up from there, so the archive is verified like any backup; the staging
-/// database is dropped.
+/// A PostgreSQL dump (custom or tar format, or plain SQL checked and filtered line by line first), named `what` in
+/// messages: decompressed into a private scratch file, loaded into a staging database on the profile's server as a
+/// throwaway role that owns nothing else (see `engine::postgres::import_boundary`), then backed up from there, so
+/// the archive is verified like any backup; the staging database and the role are dropped. What the check left
+/// out is noted.
 fn import_pg_dump(source: &Source, plain: bool, what: &str, job: &JobControl) -> Result<Stored> {
     let cfg = postgres_config(source, what)?;
     let created_at = created_time_of(source.file, source.name);
@@ -985,14 +991,32 @@ fn import_pg_dump(source: &Source, plain: bool, what: &str, job: &JobControl) ->
     let mut input = source.open(&budget)?;
     job.stage("unpacking import", None);
     extract_to(source.file, None, &mut input, staged.path(), job)?;
-    if plain {
+    let filtered = TempGuard::new(tmp.join(format!(
+        ".import-{}.sql{}",
+        std::process::id(),
+        fsutil::PARTIAL_SUFFIX
+    )));
+    let mut note = None;
+    let load = if plain {
         job.stage("checking SQL", None);
         let mut input =
             BufReader::new(File::open(staged.path()).ctx("cannot read", staged.path())?);
-        engine::pgsql_check::check_plain_sql(&mut input, &cfg.dbname)
+        let mut output = std::io::BufWriter::new(fsutil::create_private(filtered.path())?);
+        let checked = engine::pgsql_check::filter_plain_sql(&mut input, &mut output, &cfg.dbname)
             .map_err(|refusal| source.refused(format!("{refusal}; nothing was run")))?;
-    }
-    load_pg_dump(source, cfg, staged.path(), plain, created_at, job)
+        output
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .and_then(|f| f.sync_all())
+            .ctx("cannot write", filtered.path())?;
+        note = checked.note();
+        filtered.path()
+    } else {
+        staged.path()
+    };
+    let mut stored = load_pg_dump(source, cfg, load, plain, created_at, job)?;
+    stored.notes.extend(note);
+    Ok(stored)
 }
 
 /// The profile's PostgreSQL settings, or the refusal of a PostgreSQL dump (`what`) for another engine.
@@ -1156,6 +1180,7 @@ fn import_archive(source: &Source, job: &JobControl) -> Result<Stored> {
         path,
         completion,
         manifest,
+        notes: Vec::new(),
     })
 }
 

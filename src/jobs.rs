@@ -88,6 +88,8 @@ impl Context {
             if let Some(message) = recover_restore(self, profile) {
                 self.recovered.push(message);
             }
+            let scratch = clean_server_scratch(self, profile);
+            self.recovered.extend(scratch);
             self.catalog.fail_stale_runs(
                 &profile.name,
                 "interrupted: Backstop stopped before this job finished",
@@ -179,6 +181,33 @@ impl Context {
             }
         }
     }
+}
+
+/// Drops the staging databases and import roles that killed jobs of a PostgreSQL profile left on its server
+/// (see `engine::postgres::scratch`). Only called with the profile's lock held; the server is contacted only when
+/// a job registered something it did not drop, and briefly (an unreachable server is reported, not waited for).
+fn clean_server_scratch(ctx: &Context, profile: &Profile) -> Vec<String> {
+    let crate::config::DatabaseConfig::Postgres(cfg) = &profile.database else {
+        return Vec::new();
+    };
+    let tmp = ctx.paths.tmp_dir();
+    if !engine::postgres::scratch_pending(&tmp) {
+        return Vec::new();
+    }
+    let password = if cfg.has_password {
+        match read_password(ctx, profile, cfg) {
+            Ok(password) => Some(password),
+            Err(e) => {
+                return vec![format!(
+                    "could not check for staging databases left on {}:{} by an interrupted job of profile {} ({e})",
+                    cfg.host, cfg.port, profile.name
+                )];
+            }
+        }
+    } else {
+        None
+    };
+    engine::postgres::PostgresEngine::new(cfg.clone(), password, tmp).clean_scratch()
 }
 
 fn millis(start: Instant) -> u64 {
@@ -1164,7 +1193,7 @@ fn restore_locked(
     let db_live = match &engine {
         Some(engine) => match engine.preflight() {
             Ok(()) => true,
-            Err(Error::DatabaseMissing(_)) => false,
+            Err(Error::DatabaseMissing(_) | Error::RemoteDatabaseMissing { .. }) => false,
             Err(e) => {
                 discard(staged_folder);
                 return Err(Error::JobFailed(format!(
@@ -1707,6 +1736,9 @@ pub struct ImportReport {
     pub backup: BackupRow,
     /// What the file was recognised as, named exactly ("PostgreSQL plain SQL dump", "media folder tar.gz").
     pub detected: String,
+    /// What the user should know: what an import left out of the file (pg_dump's `--create` preamble, owners).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     /// The single top folder of a zip or tar that was unwrapped (its content became the files folder or dump).
     pub unwrapped: Option<String>,
     /// The SHA-256 of the file as given (what identifies it as a duplicate if it is imported again).

@@ -263,6 +263,8 @@ pub struct Inspection {
     pub now_tables: BTreeMap<String, u64>,
     /// Why the live database could not be read.
     pub now_error: Option<String>,
+    /// The live database's name when it does not exist (a restore creates it).
+    pub missing_database: Option<String>,
     /// What the backup holds.
     pub kind: Kind,
     /// The profile's files folder, which a restore of a full or files backup replaces.
@@ -716,13 +718,22 @@ pub fn inspect(ctx: &Context, id: i64, into: Option<&str>) -> Result<Inspection>
             tables: BTreeMap::new(),
             schema_sha256: String::new(),
             tool_version: None,
+            postgres: None,
         });
     let engine = jobs::engine_for(ctx, profile)?;
     let (now_database_size, now_tables, now_error) =
         match (engine.size_bytes(), engine.table_counts()) {
             (Ok(size), Ok(tables)) => (Some(size), tables, None),
-            (Err(e), _) | (_, Err(e)) => (None, BTreeMap::new(), Some(e.to_string())),
+            (Err(e), _) | (_, Err(e)) => (None, BTreeMap::new(), Some(e)),
         };
+    let missing_database = match &now_error {
+        Some(Error::RemoteDatabaseMissing { name, .. }) => Some(name.clone()),
+        Some(Error::DatabaseMissing(path)) => Some(path.display().to_string()),
+        _ => None,
+    };
+    let now_error = now_error
+        .filter(|_| missing_database.is_none())
+        .map(|e| e.to_string());
     Ok(Inspection {
         id,
         profile: profile.name.clone(),
@@ -733,6 +744,7 @@ pub fn inspect(ctx: &Context, id: i64, into: Option<&str>) -> Result<Inspection>
         now_database_size,
         now_tables,
         now_error,
+        missing_database,
         kind: reader.manifest.kind,
         files_dir: profile.files_dir.clone(),
         files: crate::files::entries_of(&reader.manifest.entries),

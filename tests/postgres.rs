@@ -5,7 +5,7 @@
 mod common;
 
 use backstop::secrets::{SecretError, SecretStore, Secrets};
-use common::{PASSWORD, PW_ROLE, TestHome, password_role, psql};
+use common::{PASSWORD, PW_ROLE, TestHome, password_role, psql, psql_quiet};
 use std::process::{Command, Stdio};
 
 /// A fresh database for one test, dropped (with any copies a restore made) at the end.
@@ -86,20 +86,10 @@ impl Drop for Db {
             ),
         );
         for db in others.lines().filter(|l| !l.is_empty()) {
-            let _ = Command::new("psql")
-                .args([
-                    "-X",
-                    "-q",
-                    "-h",
-                    "127.0.0.1",
-                    "-U",
-                    "postgres",
-                    "-d",
-                    "postgres",
-                    "-c",
-                    &format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"),
-                ])
-                .output();
+            psql_quiet(
+                "postgres",
+                &format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"),
+            );
         }
     }
 }
@@ -900,7 +890,7 @@ fn dumps_made_by_other_tools_import_and_restore() {
     let leftovers = psql(
         "postgres",
         &format!(
-            "SELECT count(*) FROM pg_database WHERE datname LIKE '{}_import_%'",
+            "SELECT count(*) FROM pg_database WHERE datname LIKE '{}__backstop_import_%'",
             db.name
         ),
     );
@@ -969,7 +959,7 @@ fn a_hostile_plain_dump_is_refused_before_anything_runs() {
     let leftovers = psql(
         "postgres",
         &format!(
-            "SELECT count(*) FROM pg_database WHERE datname LIKE '{}_import_%'",
+            "SELECT count(*) FROM pg_database WHERE datname LIKE '{}__backstop_import_%'",
             db.name
         ),
     );

@@ -88,6 +88,9 @@ pub(super) fn manifest(m: &Manifest) -> Result<(), String> {
         if let Some(tool) = &db.tool_version {
             text("database.tool_version", tool, false)?;
         }
+        if let Some(pg) = &db.postgres {
+            postgres_record(pg)?;
+        }
     }
     if m.entries.len() > MAX_ENTRIES {
         return Err(format!("entries: more than {MAX_ENTRIES} entries"));
@@ -194,6 +197,56 @@ fn time(field: &str, value: DateTime<Utc>, (from, to): (i32, i32)) -> Result<(),
 }
 
 /// Free text: bounded, no NUL, and (unless `control_ok`: names a user chose) no control characters.
+/// Settings a PostgreSQL database may carry (`ALTER DATABASE … SET`), at most.
+const MAX_PG_SETTINGS: usize = 1_000;
+
+/// A PostgreSQL database's recorded owner, encoding, locale and settings: what a restore re-creates a missing
+/// database with. Every name is quoted where it is used; here they are bounded, and a setting must be
+/// `name=value` with a name PostgreSQL could have written (letters, digits, `_` and `.` for extensions' own).
+fn postgres_record(pg: &crate::archive::PgDatabaseSettings) -> Result<(), String> {
+    for (field, value) in [
+        ("database.postgres.owner", pg.owner.as_str()),
+        ("database.postgres.encoding", pg.encoding.as_str()),
+        ("database.postgres.lc_collate", pg.lc_collate.as_str()),
+        ("database.postgres.lc_ctype", pg.lc_ctype.as_str()),
+    ]
+    .into_iter()
+    .chain(
+        pg.locale_provider
+            .as_deref()
+            .map(|v| ("database.postgres.locale_provider", v)),
+    )
+    .chain(
+        pg.icu_locale
+            .as_deref()
+            .map(|v| ("database.postgres.icu_locale", v)),
+    ) {
+        text(field, value, false)?;
+    }
+    if pg.settings.len() > MAX_PG_SETTINGS {
+        return Err(format!(
+            "database.postgres.settings lists more than {MAX_PG_SETTINGS} settings"
+        ));
+    }
+    for setting in &pg.settings {
+        text("database.postgres.settings", setting, false)?;
+        let name = setting
+            .split_once('=')
+            .map(|(name, _)| name)
+            .unwrap_or_default();
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+        {
+            return Err(format!(
+                "database.postgres.settings: '{setting}' is not name=value"
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn text(field: &str, value: &str, control_ok: bool) -> Result<(), String> {
     if value.len() > MAX_TEXT_BYTES {
         return Err(format!("{field} is longer than {MAX_TEXT_BYTES} bytes"));
@@ -293,6 +346,18 @@ mod tests {
                 tables: [("public.\"odd\nname\"".to_string(), 3)].into(),
                 schema_sha256: "0".repeat(64),
                 tool_version: Some("pg_dump (PostgreSQL) 16.4".into()),
+                postgres: Some(crate::archive::PgDatabaseSettings {
+                    owner: "app owner".into(),
+                    encoding: "UTF8".into(),
+                    lc_collate: "de_DE.UTF-8".into(),
+                    lc_ctype: "de_DE.UTF-8".into(),
+                    locale_provider: Some("icu".into()),
+                    icu_locale: Some("de-DE".into()),
+                    settings: vec![
+                        "search_path=\"$user\", public".into(),
+                        "pg_trgm.similarity_threshold=0.4".into(),
+                    ],
+                }),
             }),
             entries: vec![
                 entry("database/a/b\tc.dump", EntryType::File),

@@ -19,11 +19,20 @@
 //!   that names one of them together with `client_encoding` or `SET NAMES` is refused, but SQL can compute the name,
 //!   so this is a first line only. Running the checked file inside psql's own `\restrict` mode with a key the dump
 //!   cannot know (psql 18, or the August 2025 minor releases 13.22, 14.19, 15.14, 16.10, 17.6) closes that gap.
-//! - What SQL does inside the server (DO blocks, functions, `lo_import()`) is bounded by the restoring role's
-//!   privileges, not by this check.
+//! - What SQL does inside the server (DO blocks, functions, `lo_import()`) is bounded by the privileges of the
+//!   throwaway role the import runs as (`engine::postgres::import_boundary`), not by this check: the check is a
+//!   first filter, not the boundary.
+//!
+//! [`filter_plain_sql`] also applies the statement-level rules of `statements` (statements on databases, roles and
+//! the server refused; pg_dump's `--create`/`--clean` preamble and whole-line ownership and privileges left out)
+//! and writes the copy psql runs.
 
 use std::fmt;
-use std::io::{self, BufRead};
+use std::io::{self, BufRead, Write};
+
+mod statements;
+
+use statements::{Class, DbVerb, Kw};
 
 /// Longest SQL line read into memory; a longer one is refused. `COPY … FROM stdin` data lines are streamed and may
 /// be longer (a large `bytea` value is one line).
@@ -122,13 +131,56 @@ fn excerpt(raw: &[u8]) -> String {
 /// Returns the number of lines read, or the first refusal. I/O errors are returned as
 /// `Err(Refusal { reason: "cannot read: ..." })`.
 pub fn check_plain_sql(input: &mut dyn BufRead, target_db: &str) -> Result<u64, Refusal> {
+    filter_plain_sql(input, &mut io::sink(), target_db).map(|checked| checked.lines)
+}
+
+/// What [`filter_plain_sql`] found and left out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Checked {
+    /// Lines read.
+    pub lines: u64,
+    /// The database of a `pg_dump --create`/`--clean` preamble that was skipped.
+    pub preamble_database: Option<String>,
+    /// `ALTER … OWNER TO` statements skipped.
+    pub ownership_skipped: u64,
+    /// `GRANT`, `REVOKE` and `ALTER DEFAULT PRIVILEGES` statements skipped.
+    pub privileges_skipped: u64,
+}
+
+impl Checked {
+    /// A note for the user on what was left out, if anything.
+    pub fn note(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if let Some(db) = &self.preamble_database {
+            parts.push(format!(
+                "the pg_dump --create/--clean preamble for database {db} (DROP/CREATE DATABASE, \\connect) was skipped: its data goes into a staging database, never into {db} itself"
+            ));
+        }
+        if self.ownership_skipped + self.privileges_skipped > 0 {
+            parts.push(format!(
+                "{} ownership and {} privilege statements were skipped (as pg_restore --no-owner --no-privileges does): the objects belong to the profile's role",
+                self.ownership_skipped, self.privileges_skipped
+            ));
+        }
+        (!parts.is_empty()).then(|| parts.join("; "))
+    }
+}
+
+/// Checks a plain-SQL dump like [`check_plain_sql`] and writes what psql may run to `output`: the same bytes,
+/// except that the lines of pg_dump's `--create`/`--clean` preamble, its `\connect` and whole-line ownership and
+/// privilege statements are left empty (so psql's line numbers still match the file's).
+pub fn filter_plain_sql(
+    input: &mut dyn BufRead,
+    output: &mut dyn Write,
+    target_db: &str,
+) -> Result<Checked, Refusal> {
     let mut checker = Checker::new(target_db.as_bytes());
     let mut line = Vec::new();
     let mut lines: u64 = 0;
     loop {
         let number = lines + 1;
         if checker.pending_copies > 0 {
-            match read_data_line(input, &mut line) {
+            match read_data_line(input, &mut line, output) {
                 Err(err) => return Err(cannot_read(number, &err)),
                 Ok(None) => break,
                 Ok(Some(data)) => {
@@ -148,13 +200,34 @@ pub fn check_plain_sql(input: &mut dyn BufRead, target_db: &str) -> Result<u64, 
             Err(err) => return Err(cannot_read(number, &err)),
             Ok(SqlLine::Eof) => break,
             Ok(SqlLine::TooLong) => return Err(Refusal::new(number, &line, TOO_LONG)),
-            Ok(SqlLine::Line) => {
+            Ok(SqlLine::Line { newline }) => {
                 lines = number;
                 checker.check_line(number, &line)?;
+                let kept: &[u8] = if checker.skip_line { b"" } else { &line };
+                output
+                    .write_all(kept)
+                    .and_then(|()| output.write_all(if newline { b"\n" } else { b"" }))
+                    .map_err(|err| cannot_write(number, &err))?;
             }
         }
     }
-    Ok(lines)
+    Ok(Checked {
+        lines,
+        preamble_database: checker
+            .dumped_db
+            .as_ref()
+            .map(|db| String::from_utf8_lossy(db).into_owned()),
+        ownership_skipped: checker.ownership_skipped,
+        privileges_skipped: checker.privileges_skipped,
+    })
+}
+
+fn cannot_write(line: u64, err: &io::Error) -> Refusal {
+    Refusal {
+        line,
+        text: String::new(),
+        reason: format!("cannot write the checked copy: {err}"),
+    }
 }
 
 fn cannot_read(line: u64, err: &io::Error) -> Refusal {
@@ -247,7 +320,10 @@ fn starts_with_words(text: &[u8], words: &[&[u8]]) -> bool {
 
 enum SqlLine {
     Eof,
-    Line,
+    /// A line; `newline`: it ended with `\n` (the last line of a file may not).
+    Line {
+        newline: bool,
+    },
     TooLong,
 }
 
@@ -264,7 +340,7 @@ fn read_sql_line(input: &mut dyn BufRead, line: &mut Vec<u8>) -> io::Result<SqlL
             return Ok(if line.is_empty() {
                 SqlLine::Eof
             } else {
-                SqlLine::Line
+                SqlLine::Line { newline: false }
             });
         }
         let newline = available.iter().position(|&c| c == b'\n');
@@ -280,7 +356,7 @@ fn read_sql_line(input: &mut dyn BufRead, line: &mut Vec<u8>) -> io::Result<SqlL
         match newline {
             Some(at) => {
                 input.consume(at + 1);
-                return Ok(SqlLine::Line);
+                return Ok(SqlLine::Line { newline: true });
             }
             None => input.consume(part),
         }
@@ -294,8 +370,12 @@ struct DataLine {
     nul: bool,
 }
 
-/// Streams one COPY data line, keeping only its first bytes in `head`. `None` at the end of the input.
-fn read_data_line(input: &mut dyn BufRead, head: &mut Vec<u8>) -> io::Result<Option<DataLine>> {
+/// Streams one COPY data line to `out`, keeping only its first bytes in `head`. `None` at the end of the input.
+fn read_data_line(
+    input: &mut dyn BufRead,
+    head: &mut Vec<u8>,
+    out: &mut dyn Write,
+) -> io::Result<Option<DataLine>> {
     head.clear();
     let mut data = DataLine { len: 0, nul: false };
     let mut any = false;
@@ -316,6 +396,7 @@ fn read_data_line(input: &mut dyn BufRead, head: &mut Vec<u8>) -> io::Result<Opt
         head.extend_from_slice(&part[..room]);
         data.len += part.len() as u64;
         let used = part.len() + usize::from(newline.is_some());
+        out.write_all(&available[..used])?;
         input.consume(used);
         if newline.is_some() {
             return Ok(Some(data));
@@ -516,6 +597,7 @@ struct Statement {
     copy: CopyParse,
     set_names: SetNames,
     names: NameWatch,
+    words: statements::Words,
 }
 
 /// Watches the letters and digits of a statement (lower-cased, everything else dropped, as PostgreSQL cleans
@@ -731,6 +813,23 @@ struct Checker<'t> {
     /// `COPY … FROM stdin` statements whose data follows the current line.
     pending_copies: u32,
     restrict: Restrict,
+    /// Whether the line being read started with no statement under way (a whole-line statement may be skipped).
+    line_fresh: bool,
+    /// Statements that ended on the line being read, and the class of the last one.
+    ended_in_line: u32,
+    line_class: Class,
+    line_database: bool,
+    line_all_split: bool,
+    /// Whether the line just read is left out of the copy psql runs.
+    skip_line: bool,
+    /// Whether a statement other than settings and the preamble has been read.
+    content_seen: bool,
+    /// Whether a `\connect` has been read.
+    connected: bool,
+    /// The database named by pg_dump's preamble.
+    dumped_db: Option<Vec<u8>>,
+    ownership_skipped: u64,
+    privileges_skipped: u64,
 }
 
 impl<'t> Checker<'t> {
@@ -753,6 +852,17 @@ impl<'t> Checker<'t> {
             statement: Statement::default(),
             pending_copies: 0,
             restrict: Restrict::None,
+            line_fresh: false,
+            ended_in_line: 0,
+            line_class: Class::Run,
+            line_database: false,
+            line_all_split: true,
+            skip_line: false,
+            content_seen: false,
+            connected: false,
+            dumped_db: None,
+            ownership_skipped: 0,
+            privileges_skipped: 0,
         }
     }
 
@@ -766,6 +876,69 @@ impl<'t> Checker<'t> {
         if line.contains(&0) {
             return Err(self.refuse(line, NUL_BYTE));
         }
+        self.skip_line = false;
+        self.ended_in_line = 0;
+        self.line_database = false;
+        self.line_all_split = true;
+        self.line_fresh = !self.statement.started
+            && self.lex == Lex::Normal
+            && self.paren_depth == 0
+            && self.statement_fresh;
+        if self.line_fresh && line.starts_with(statements::PG_DUMPALL_HEADER) {
+            return Err(self.refuse(line, statements::PG_DUMPALL));
+        }
+        self.lex_line(number, line)?;
+        self.decide_line(line)
+    }
+
+    /// Whether the line just lexed is skipped (pg_dump's preamble, whole-line ownership and privileges), refused
+    /// (a database statement that is not the preamble), or kept.
+    fn decide_line(&mut self, line: &[u8]) -> Result<(), Refusal> {
+        let whole = self.line_fresh
+            && self.ended_in_line == 1
+            && self.line_all_split
+            && !self.statement.started
+            && self.lex == Lex::Normal;
+        if self.line_database && !whole {
+            return Err(self.refuse(line, statements::DATABASE_NOT_ALONE));
+        }
+        if !whole {
+            return Ok(());
+        }
+        match self.line_class {
+            Class::Database => {
+                let Some((verb, name)) = statements::database_statement(line) else {
+                    return Err(self.refuse(line, statements::DATABASES));
+                };
+                let dumped = self.dumped_db.as_ref();
+                let allowed = match verb {
+                    DbVerb::DropOrCreate => {
+                        !self.content_seen && !self.connected && dumped.is_none_or(|d| *d == name)
+                    }
+                    DbVerb::Alter => dumped == Some(&name),
+                };
+                if !allowed {
+                    return Err(self.refuse(line, statements::DATABASES));
+                }
+                self.dumped_db = Some(name);
+                self.skip_line = true;
+            }
+            Class::Owner => {
+                self.ownership_skipped += 1;
+                self.skip_line = true;
+            }
+            Class::Privileges => {
+                self.privileges_skipped += 1;
+                self.skip_line = true;
+            }
+            Class::BuiltinComment => self.skip_line = true,
+            Class::Run | Class::Setting | Class::Refused(_) => {}
+        }
+        Ok(())
+    }
+
+    /// Lexes one line.
+    fn lex_line(&mut self, number: u64, line: &[u8]) -> Result<(), Refusal> {
         // psql skips empty lines without lexing them, so a string that closed at the end of the line before may
         // still go on after them.
         if line.is_empty() {
@@ -1144,6 +1317,9 @@ impl<'t> Checker<'t> {
             Tok::Word(word) => word,
             Tok::Literal | Tok::Other => None,
         };
+        if self.paren_depth == 0 {
+            statement.words.push(Kw::of(word));
+        }
         statement.set_names = match (statement.set_names, word) {
             (SetNames::Start, Some(b"set")) if first => SetNames::AfterSet,
             (SetNames::AfterSet, Some(b"session" | b"local")) => SetNames::AfterSet,
@@ -1187,6 +1363,17 @@ impl<'t> Checker<'t> {
             all_split &= splitter.semicolon();
         }
         let statement = std::mem::take(&mut self.statement);
+        let class = statements::classify(&statement.words);
+        if let Class::Refused(reason) = class {
+            return Err(self.refuse(line, reason));
+        }
+        if matches!(class, Class::Run | Class::Owner | Class::Privileges) {
+            self.content_seen = true;
+        }
+        self.line_database |= class == Class::Database;
+        self.line_class = class;
+        self.ended_in_line = self.ended_in_line.saturating_add(1);
+        self.line_all_split &= all_split;
         match statement.copy {
             CopyParse::FromStdin => {
                 if !(self.statement_fresh && all_split) {
@@ -1283,13 +1470,18 @@ impl<'t> Checker<'t> {
         let conninfo = name.contains(&b'=')
             || name.starts_with(b"postgresql://")
             || name.starts_with(b"postgres://");
-        if conninfo || name != self.target_db {
+        // pg_dump --create reconnects to the database its preamble created; the line is skipped, so psql stays
+        // on the staging database.
+        let allowed = self.dumped_db.as_deref().unwrap_or(self.target_db);
+        if conninfo || name != allowed {
             let reason = format!(
                 "\\connect to another database than {} is not allowed in an imported dump",
-                String::from_utf8_lossy(self.target_db)
+                String::from_utf8_lossy(allowed)
             );
             return Err(self.refuse(line, reason));
         }
+        self.connected = true;
+        self.skip_line = true;
         if let Restrict::Off(key) = &self.restrict {
             self.restrict = Restrict::Reconnected(key.clone());
         }

@@ -19,6 +19,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::OnceLock;
 
+mod import_boundary;
+mod recorded;
+mod scram;
+mod scratch;
+
+pub use scratch::{MARK as SCRATCH_MARK, parse_scratch_name, scratch_name, scratch_pending};
+
 /// Environment variable listing folders to search for the client tools instead of PATH and the usual places.
 pub const TOOLS_ENV: &str = "BACKSTOP_PG_BIN";
 
@@ -177,6 +184,8 @@ pub struct PostgresEngine {
     password: Option<String>,
     scratch: PathBuf,
     tools: OnceLock<Tools>,
+    /// `PGCONNECT_TIMEOUT` in seconds.
+    connect_timeout: u32,
 }
 
 impl std::fmt::Debug for PostgresEngine {
@@ -201,6 +210,7 @@ impl PostgresEngine {
             password,
             scratch,
             tools: OnceLock::new(),
+            connect_timeout: 10,
         }
     }
 
@@ -218,16 +228,20 @@ impl PostgresEngine {
             .env("PGUSER", &self.cfg.user)
             .env("PGDATABASE", dbname)
             .env("PGSSLMODE", &self.cfg.sslmode)
-            .env("PGCONNECT_TIMEOUT", "10")
+            .env("PGCONNECT_TIMEOUT", self.connect_timeout.to_string())
             .env("PGAPPNAME", "backstop")
-            .env("PGOPTIONS", "-c statement_timeout=0");
+            // row_security=off: a table whose policies would hide rows (or run a policy function as this role)
+            // is an error, never a silent part-copy.
+            .env("PGOPTIONS", "-c statement_timeout=0 -c row_security=off");
         match passfile.path() {
             Some(path) => {
                 cmd.env("PGPASSFILE", path);
             }
             None => {
-                // No stored password: make sure libpq never reads one from a stray file.
-                cmd.env("PGPASSFILE", "/dev/null");
+                // No stored password: make sure libpq never reads one from a stray file. A path that does not
+                // exist (in Backstop's private folder) rather than /dev/null, whose "not a plain file" warning
+                // would stand in front of the real error.
+                cmd.env("PGPASSFILE", self.scratch.join(".pgpass-none"));
             }
         }
         cmd.stdin(Stdio::null());
@@ -238,9 +252,17 @@ impl PostgresEngine {
         PassFile::new(&self.scratch, &self.cfg, self.password.as_deref())
     }
 
-    /// Turns a client tool's failure into a message the user can act on.
-    fn classify(&self, tool: &str, dbname: &str, stderr: &str) -> Error {
-        let text = stderr.trim();
+    /// Turns a client tool's failure into a message the user can act on, carrying the tool's own error line
+    /// and how it ended (exit status or signal).
+    fn classify(
+        &self,
+        tool: &str,
+        dbname: &str,
+        stderr: &str,
+        status: Option<&std::process::ExitStatus>,
+    ) -> Error {
+        let text = without_noise(stderr);
+        let text = text.trim();
         let lower = text.to_lowercase();
         if lower.contains("password authentication failed")
             || lower.contains("no password supplied")
@@ -248,7 +270,7 @@ impl PostgresEngine {
             Error::AuthFailed {
                 server: self.server(),
                 user: self.cfg.user.clone(),
-                detail: first_line(text),
+                detail: error_line(text),
             }
         } else if lower.contains(&format!(
             "database \"{}\" does not exist",
@@ -266,12 +288,20 @@ impl PostgresEngine {
         {
             Error::ServerUnreachable {
                 server: self.server(),
-                detail: first_line(text),
+                detail: error_line(text),
             }
         } else {
+            let mut detail: String = text.chars().take(2000).collect();
+            if let Some(status) = status {
+                if detail.is_empty() {
+                    detail = status_text(status);
+                } else {
+                    detail = format!("{detail} ({})", status_text(status));
+                }
+            }
             Error::ToolFailed {
                 tool: tool.to_string(),
-                detail: text.chars().take(2000).collect(),
+                detail,
             }
         }
     }
@@ -285,15 +315,21 @@ impl PostgresEngine {
         let Some(any) = installed.iter().max_by_key(|t| t.major).cloned() else {
             return choose_tools(&[], 0);
         };
-        // Ask the server its version with whatever psql we have, then pick the matching pg_dump.
-        let major = self.server_major_with(&any.psql)?;
+        // Ask the server its version with whatever psql we have, then pick the matching pg_dump. A restore into
+        // a database that is gone asks through the maintenance database.
+        let major = match self.server_major_with(&any.psql, &self.cfg.dbname) {
+            Err(Error::RemoteDatabaseMissing { .. }) => {
+                self.server_major_with(&any.psql, self.maintenance_db())?
+            }
+            other => other?,
+        };
         let tools = choose_tools(&installed, major)?;
         let _ = self.tools.set(tools.clone());
         Ok(tools)
     }
 
-    fn server_major_with(&self, psql: &Path) -> Result<u32> {
-        let out = self.psql_with(psql, &self.cfg.dbname, "SHOW server_version_num")?;
+    fn server_major_with(&self, psql: &Path, dbname: &str) -> Result<u32> {
+        let out = self.psql_with(psql, dbname, "SHOW server_version_num")?;
         let num: u32 = out.stdout.trim().parse().map_err(|_| Error::ToolFailed {
             tool: "psql".into(),
             detail: format!("unexpected server_version_num '{}'", out.stdout.trim()),
@@ -310,7 +346,12 @@ impl PostgresEngine {
             hint: format!("cannot run {}: {e}", psql.display()),
         })?;
         if !output.status.success() {
-            return Err(self.classify("psql", dbname, &String::from_utf8_lossy(&output.stderr)));
+            return Err(self.classify(
+                "psql",
+                dbname,
+                &String::from_utf8_lossy(&output.stderr),
+                Some(&output.status),
+            ));
         }
         Ok(Run {
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -365,7 +406,12 @@ impl PostgresEngine {
             hint: e.to_string(),
         })?;
         if !output.status.success() {
-            return Err(self.classify("pg_dump", dbname, &String::from_utf8_lossy(&output.stderr)));
+            return Err(self.classify(
+                "pg_dump",
+                dbname,
+                &String::from_utf8_lossy(&output.stderr),
+                Some(&output.status),
+            ));
         }
         Ok(schema_text_hash(&String::from_utf8_lossy(&output.stdout)))
     }
@@ -397,16 +443,8 @@ impl PostgresEngine {
                 quote_literal(from)
             ),
         )?;
-        for line in settings.lines().filter(|l| !l.is_empty()) {
-            if let Some((key, value)) = line.split_once('=') {
-                sql.push_str(&format!(
-                    " ALTER DATABASE {} SET {} = {};",
-                    quote_ident(to),
-                    quote_ident(key),
-                    quote_literal(value)
-                ));
-            }
-        }
+        let settings: Vec<String> = settings.lines().map(str::to_string).collect();
+        sql.push_str(&recorded::settings_sql(to, &settings));
         Ok(sql)
     }
 
@@ -443,93 +481,57 @@ impl PostgresEngine {
     }
 }
 
-impl PostgresEngine {
-    /// Loads an untrusted dump into a new staging database on this server (plain SQL through `psql -X
-    /// -v ON_ERROR_STOP=1 -f`, already checked for meta-commands by the caller; custom format through `pg_restore`),
-    /// then backs the staging database up into `writer`. The staging database is dropped whatever happens.
-    pub fn import_dump(
-        &self,
-        dump: &Path,
-        plain: bool,
-        writer: &mut ArchiveWriter,
-        job: &JobControl,
-    ) -> Result<DatabaseInfo> {
-        let tools = self.tools()?;
-        let stamp = chrono::Utc::now().format("%Y%m%d_%H%M%S");
-        let staging = truncate_name(&format!("{}_import_{stamp}", self.cfg.dbname));
-        job.stage("creating staging database", None);
-        self.psql(
-            self.maintenance_db(),
-            &format!("CREATE DATABASE {}", quote_ident(&staging)),
-        )?;
-        let _cleanup = PgStaged {
-            engine: PostgresEngine::new(
-                self.cfg.clone(),
-                self.password.clone(),
-                self.scratch.clone(),
-            ),
-            staging: Some(staging.clone()),
-            target: staging.clone(),
-            terminate_sessions: false,
-            validate_only: true,
-        };
-        job.stage("loading the dump into a staging database", None);
-        let passfile = self.passfile()?;
-        let mut cmd = if plain {
-            let mut cmd = self.command(&tools.psql, &staging, &passfile);
-            // An ASCII-safe client encoding keeps psql reading the file the way the checker did.
-            cmd.env("PGCLIENTENCODING", "UTF8")
-                .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-f"])
-                .arg(dump);
-            cmd
-        } else {
-            let mut cmd = self.command(&tools.pg_restore, &staging, &passfile);
-            cmd.args([
-                "--exit-on-error",
-                "--no-owner",
-                "--no-privileges",
-                "--dbname",
-                &staging,
-            ])
-            .arg(dump);
-            cmd
-        };
-        cmd.stdout(Stdio::null()).stderr(Stdio::piped());
-        let tool = if plain { "psql" } else { "pg_restore" };
-        let output = cmd.output().map_err(|e| Error::ToolMissing {
-            tool: tool.into(),
-            hint: e.to_string(),
-        })?;
-        if !output.status.success() {
-            return Err(Error::ToolFailed {
-                tool: tool.into(),
-                detail: format!(
-                    "the dump does not load: {}",
-                    error_line(&String::from_utf8_lossy(&output.stderr))
-                ),
-            });
-        }
-        job.check()?;
-        let mut staged_cfg = self.cfg.clone();
-        staged_cfg.dbname = staging;
-        let mut info = PostgresEngine::new(staged_cfg, self.password.clone(), self.scratch.clone())
-            .backup(writer, &self.scratch, job)?;
-        info.name = safe_name(&self.cfg.dbname);
-        Ok(info)
-    }
-}
-
 /// Ordinary and partitioned tables outside the system schemas, schema-qualified, one per line.
 const TABLES_SQL: &str = "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
      WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
      AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%' ORDER BY 1";
 
-/// The line that says what went wrong (`ERROR:`/`FATAL:`), not a warning printed before it.
+/// The line that says what went wrong (`ERROR:`, `FATAL:`, the tool's own `error:`), not a warning printed
+/// before it.
 fn error_line(text: &str) -> String {
+    let text = without_noise(text);
     text.lines()
-        .find(|l| l.contains("ERROR:") || l.contains("FATAL:"))
+        .find(|l| {
+            l.contains("ERROR:")
+                || l.contains("FATAL:")
+                || l.contains("error:")
+                || l.contains("PANIC:")
+        })
         .map(|l| l.trim().to_string())
-        .unwrap_or_else(|| first_line(text))
+        .unwrap_or_else(|| first_line(&text))
+}
+
+/// A tool's stderr without libpq's warnings about the password file, which say nothing about a failure.
+fn without_noise(text: &str) -> String {
+    text.lines()
+        .filter(|l| !(l.contains("WARNING:") && l.contains("password file")))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// How a child process ended, for messages: "exit status 1", "killed by signal 9 (SIGKILL)".
+fn status_text(status: &std::process::ExitStatus) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(signal) = status.signal() {
+            let name = match signal {
+                1 => " (SIGHUP)",
+                2 => " (SIGINT)",
+                6 => " (SIGABRT)",
+                9 => " (SIGKILL)",
+                11 => " (SIGSEGV)",
+                13 => " (SIGPIPE)",
+                15 => " (SIGTERM)",
+                _ => "",
+            };
+            return format!("killed by signal {signal}{name}");
+        }
+    }
+    match status.code() {
+        Some(code) => format!("exit status {code}"),
+        None => "ended abnormally".to_string(),
+    }
 }
 
 fn first_line(text: &str) -> String {
@@ -671,8 +673,8 @@ impl SnapshotSession {
         if let Some(mut err) = self.child.stderr.take() {
             let _ = err.read_to_string(&mut stderr);
         }
-        let _ = self.child.wait();
-        engine.classify("psql", &engine.cfg.dbname, &stderr)
+        let status = self.child.wait().ok();
+        engine.classify("psql", &engine.cfg.dbname, &stderr, status.as_ref())
     }
 
     fn finish(mut self) {
@@ -840,6 +842,14 @@ impl Engine for PostgresEngine {
                 .query(&format!("{};", Self::counts_sql(&tables)), self)?
                 .join("\n"),
         );
+        let database_settings = recorded::parse_settings(
+            &session
+                .query(
+                    &format!("{}current_database();", recorded::SETTINGS_SQL),
+                    self,
+                )?
+                .join(""),
+        )?;
         let schema_sha256 = self.schema_hash(&self.cfg.dbname, Some(&snapshot))?;
 
         job.stage("dumping database", Some(size));
@@ -876,7 +886,7 @@ impl Engine for PostgresEngine {
         session.finish();
         let copied = copied?;
         if !status.success() {
-            return Err(self.classify("pg_dump", &self.cfg.dbname, &stderr_text));
+            return Err(self.classify("pg_dump", &self.cfg.dbname, &stderr_text, Some(&status)));
         }
         if copied.bytes == 0 {
             return Err(Error::ToolFailed {
@@ -893,6 +903,7 @@ impl Engine for PostgresEngine {
             tables: counts,
             schema_sha256,
             tool_version: Some(tools.version.clone()),
+            postgres: database_settings,
         })
     }
 
@@ -914,7 +925,8 @@ impl Engine for PostgresEngine {
             .target_database
             .clone()
             .unwrap_or_else(|| self.cfg.dbname.clone());
-        if options.target_database.is_some() && self.database_exists(&target)? {
+        let target_exists = self.database_exists(&target)?;
+        if options.target_database.is_some() && target_exists {
             return Err(Error::Usage(format!(
                 "database {target} already exists on {}; choose a new name for --to-database",
                 self.server()
@@ -958,11 +970,11 @@ impl Engine for PostgresEngine {
                 let hint = if stderr.contains("unsupported version") {
                     format!(
                         "{}; this archive needs a newer pg_restore than {}",
-                        first_line(&stderr),
+                        error_line(&stderr),
                         tools.version
                     )
                 } else {
-                    first_line(&stderr)
+                    error_line(&stderr)
                 };
                 return Err(Error::damaged(
                     reader.path(),
@@ -970,16 +982,50 @@ impl Engine for PostgresEngine {
                 ));
             }
         }
-        let stamp = chrono::Utc::now().format("%Y%m%d_%H%M%S");
-        let staging = truncate_name(&format!("{}_restore_{stamp}", target));
+        let staging = self.new_scratch_name("restore");
+        // The owner and settings come from the live database when it is there, else from the manifest.
+        let live_exists = if target == self.cfg.dbname {
+            target_exists
+        } else {
+            self.database_exists(&self.cfg.dbname)?
+        };
+        let recorded = info.postgres.as_ref();
+        let (carry, creation_note) = match (live_exists, recorded) {
+            (true, _) => (Carry::Live, None),
+            (false, Some(recorded)) => {
+                let (sql, note) = self.recorded_carry_over_sql(recorded, &staging)?;
+                (Carry::Recorded(sql), note)
+            }
+            (false, None) => (
+                Carry::Nothing,
+                Some(format!(
+                    "the backup recorded no owner or settings (an older backup), so it gets the server's defaults and {} owns it",
+                    self.cfg.user
+                )),
+            ),
+        };
+        let registration = self.register_scratch(&staging)?;
         job.stage("creating staging database", None);
-        self.psql(self.maintenance_db(), &format!("CREATE DATABASE {}", quote_ident(&staging))).map_err(|e| match e {
-            Error::ToolFailed { detail, .. } if detail.contains("permission denied") => Error::Usage(format!(
-                "the role {} may not create databases, which a safe restore needs (a staging copy); grant it CREATEDB: {detail}",
-                self.cfg.user
-            )),
-            other => other,
-        })?;
+        let maintenance = self.maintenance_db();
+        let create = |recorded| import_boundary::create_database_sql(&staging, recorded, None);
+        self.psql(maintenance, &create(recorded))
+            .or_else(|e| match (recorded, &e) {
+                // A locale this server lacks: its defaults.
+                (Some(_), Error::ToolFailed { detail, .. })
+                    if !detail.contains("permission denied") =>
+                {
+                    self.psql(maintenance, &create(None))
+                }
+                _ => Err(e),
+            })
+            .map_err(|e| {
+                self.missing_right(
+                    e,
+                    "CREATEDB",
+                    "create databases",
+                    "a safe restore (a staging copy)",
+                )
+            })?;
         let mut staged = PgStaged {
             engine: PostgresEngine::new(
                 self.cfg.clone(),
@@ -987,7 +1033,13 @@ impl Engine for PostgresEngine {
                 self.scratch.clone(),
             ),
             staging: Some(staging.clone()),
+            registration: Some(registration),
             target,
+            creates: (!target_exists).then(|| match creation_note {
+                Some(note) => format!("missing: the restore creates it; {note}"),
+                None => "missing: the restore creates it".to_string(),
+            }),
+            carry,
             terminate_sessions: options.terminate_sessions,
             validate_only: options.validate_only,
         };
@@ -1037,8 +1089,9 @@ impl Engine for PostgresEngine {
             return Err(Error::ToolFailed {
                 tool: "pg_restore".into(),
                 detail: format!(
-                    "restoring into a staging database failed, the live database was not touched: {}",
-                    first_line(&stderr_text)
+                    "restoring into a staging database failed, the live database was not touched: {} ({})",
+                    error_line(&stderr_text),
+                    status_text(&status)
                 ),
             });
         }
@@ -1065,11 +1118,6 @@ impl Engine for PostgresEngine {
     }
 }
 
-/// Database names are at most 63 bytes.
-fn truncate_name(name: &str) -> String {
-    truncate_to(name, 63)
-}
-
 /// `name` cut to at most `max` bytes, at a character boundary.
 fn truncate_to(name: &str, max: usize) -> String {
     let mut out = String::new();
@@ -1082,11 +1130,25 @@ fn truncate_to(name: &str, max: usize) -> String {
     out
 }
 
+/// Where a restored database's owner and settings come from.
+enum Carry {
+    /// The profile's live database.
+    Live,
+    /// The manifest's record (the live database is gone): SQL for the staging database.
+    Recorded(String),
+    /// Neither (an older backup of a database that is gone).
+    Nothing,
+}
+
 /// A checked staging database, waiting to be renamed into place. Dropping it drops the staging database.
 struct PgStaged {
     engine: PostgresEngine,
     staging: Option<String>,
+    registration: Option<scratch::Registration>,
     target: String,
+    /// Set when the target does not exist: what the user is told about its creation.
+    creates: Option<String>,
+    carry: Carry,
     terminate_sessions: bool,
     validate_only: bool,
 }
@@ -1094,13 +1156,7 @@ struct PgStaged {
 impl PgStaged {
     fn drop_staging(&mut self) {
         if let Some(staging) = self.staging.take() {
-            let _ = self.engine.psql(
-                self.engine.maintenance_db(),
-                &format!(
-                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                    quote_ident(&staging)
-                ),
-            );
+            self.engine.drop_scratch(&staging, self.registration.take());
         }
     }
 }
@@ -1113,11 +1169,18 @@ impl Drop for PgStaged {
 
 impl StagedRestore for PgStaged {
     fn describe(&self) -> String {
-        format!(
-            "PostgreSQL database {} on {}",
-            self.target,
-            self.engine.server()
-        )
+        match &self.creates {
+            Some(note) => format!(
+                "PostgreSQL database {} on {} ({note})",
+                self.target,
+                self.engine.server()
+            ),
+            None => format!(
+                "PostgreSQL database {} on {}",
+                self.target,
+                self.engine.server()
+            ),
+        }
     }
 
     fn apply(mut self: Box<Self>, job: &JobControl) -> Result<()> {
@@ -1136,8 +1199,13 @@ impl StagedRestore for PgStaged {
         job.stage("swapping databases", None);
         let exists = engine.database_exists(&target)?;
         let old_name = engine.free_copy_name(&target)?;
-        // The database's own owner and settings (ALTER DATABASE ... SET) carry over to the restored one.
-        let carry = engine.carry_over_sql(&engine.cfg.dbname, &staging)?;
+        // The database's own owner and settings (ALTER DATABASE ... SET) carry over to the restored one: from
+        // the live database, or from the manifest when it is gone.
+        let carry = match &self.carry {
+            Carry::Live => engine.carry_over_sql(&engine.cfg.dbname, &staging)?,
+            Carry::Recorded(sql) => sql.clone(),
+            Carry::Nothing => String::new(),
+        };
         if !carry.is_empty() {
             engine.psql(maintenance, &carry)?;
         }
@@ -1191,6 +1259,9 @@ impl StagedRestore for PgStaged {
             )?;
         }
         self.staging = None;
+        if let Some(registration) = self.registration.take() {
+            registration.dropped();
+        }
         Ok(())
     }
 }
@@ -1241,6 +1312,29 @@ mod tests {
     }
 
     #[test]
+    fn tool_errors_keep_their_own_line_and_how_the_tool_ended() {
+        let stopped = "WARNING:  password file \"/tmp/x\" has group or world access\n\
+            pg_restore: error: could not execute query: FATAL:  terminating connection due to administrator command\n";
+        assert_eq!(
+            error_line(stopped),
+            "pg_restore: error: could not execute query: FATAL:  terminating connection due to administrator command"
+        );
+        let down = "WARNING:  password file \"/dev/null\" is not a plain file\n\
+            psql: error: connection to server at \"127.0.0.1\", port 1 failed: Connection refused\n";
+        assert!(
+            error_line(down).ends_with("Connection refused"),
+            "{}",
+            error_line(down)
+        );
+        let run = |script: &str| Command::new("sh").args(["-c", script]).status().unwrap();
+        assert_eq!(
+            status_text(&run("kill -9 $$")),
+            "killed by signal 9 (SIGKILL)"
+        );
+        assert_eq!(status_text(&run("exit 3")), "exit status 3");
+    }
+
+    #[test]
     fn parsing() {
         assert_eq!(
             parse_major("pg_dump (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)"),
@@ -1258,6 +1352,6 @@ mod tests {
         );
         let b = schema_text_hash("\\restrict xyz\nCREATE TABLE t (x int);\n\\unrestrict xyz\n");
         assert_eq!(a, b, "random restrict keys do not change the schema hash");
-        assert_eq!(truncate_name(&"x".repeat(80)).len(), 63);
+        assert_eq!(truncate_to(&"x".repeat(80), 63).len(), 63);
     }
 }

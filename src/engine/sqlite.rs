@@ -336,6 +336,7 @@ impl Engine for SqliteEngine {
             tables,
             schema_sha256,
             tool_version: None,
+            postgres: None,
         })
     }
 

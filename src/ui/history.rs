@@ -179,6 +179,14 @@ fn entries_table(ui: &mut egui::Ui, entries: &[crate::archive::ManifestEntry]) {
 
 /// The restore dialog's "now versus in the backup" grid: database size and each table's rows.
 fn restore_comparison(ui: &mut egui::Ui, inspection: &Inspection) {
+    if let Some(name) = &inspection.missing_database {
+        ui.label(
+            RichText::new(format!(
+                "The database {name} is missing and will be created by the restore (with the owner, encoding and settings the backup recorded)."
+            ))
+            .color(Color32::from_rgb(190, 120, 0)),
+        );
+    }
     if let Some(error) = &inspection.now_error {
         ui.label(
             RichText::new(format!("The current database cannot be read: {error}"))

@@ -347,14 +347,19 @@ impl AppState {
                     self.toast(
                         ToastKind::Success,
                         format!(
-                            "Imported {} ({}) as backup {}",
+                            "Imported {} ({}) as backup {}{}",
                             report
                                 .source
                                 .file_name()
                                 .unwrap_or_default()
                                 .to_string_lossy(),
                             report.describe(),
-                            report.backup.id
+                            report.backup.id,
+                            report
+                                .notes
+                                .iter()
+                                .map(|n| format!("; {n}"))
+                                .collect::<String>()
                         ),
                         now,
                     );

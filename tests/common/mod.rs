@@ -343,26 +343,8 @@ pub fn unzip(archive: &Path, dest: &Path) {
 
 /// Runs SQL as the local PostgreSQL superuser (trust auth on 127.0.0.1:5432); panics with psql's stderr on failure.
 pub fn psql(db: &str, sql: &str) -> String {
-    let out = Command::new("psql")
-        .args([
-            "-X",
-            "-A",
-            "-t",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            "5432",
-            "-U",
-            "postgres",
-            "-d",
-            db,
-            "-c",
-            sql,
-        ])
-        .stdin(std::process::Stdio::null())
+    let out = psql_command(db)
+        .args(["-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
         .output()
         .expect("psql runs");
     assert!(
@@ -814,4 +796,47 @@ impl Drop for PgTestDb {
             );
         }
     }
+}
+
+/// psql on the test server as postgres, no terminal on stdin.
+fn psql_command(db: &str) -> Command {
+    let mut cmd = Command::new("psql");
+    cmd.args([
+        "-X",
+        "-q",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        "5432",
+        "-U",
+        "postgres",
+        "-d",
+        db,
+    ])
+    .stdin(std::process::Stdio::null());
+    cmd
+}
+
+/// Runs SQL on the test server as postgres, ignoring failure (for clean-up of what may not exist).
+pub fn psql_quiet(db: &str, sql: &str) {
+    let _ = psql_command(db).args(["-c", sql]).output();
+}
+
+/// Adds a PostgreSQL profile for `dbname` on 127.0.0.1:`port` as postgres (no password, no automatic backups).
+pub fn add_pg_profile(home: &TestHome, profile: &str, port: u16, dbname: &str) {
+    home.run_ok(&[
+        "profile",
+        "add",
+        profile,
+        "--postgres",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port.to_string(),
+        "--user",
+        "postgres",
+        "--dbname",
+        dbname,
+        "--no-auto",
+    ]);
 }
