@@ -206,7 +206,7 @@ fn migrations_are_idempotent_and_versioned() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 3);
+    assert_eq!(version, 5);
     conn.pragma_update(None, "user_version", 99).unwrap();
     drop(conn);
     let err = Catalog::open(&path).err().unwrap().to_string();
@@ -251,7 +251,7 @@ fn processes_starting_at_once_on_a_new_home_share_one_catalog() {
             .unwrap()
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 2, "round {round}");
+        assert_eq!(version, 5, "round {round}");
         assert!(home.list_json().is_empty());
     }
 }
@@ -265,10 +265,13 @@ fn processes_starting_at_once_on_an_old_catalog_migrate_it_once() {
         home.sqlite_profile("shop", 20, &[]);
         home.backup("shop");
         {
-            // What the first schema looked like: no tables_json column, user_version 1.
+            // What the first schema looked like: none of the later columns, user_version 1.
             let conn = rusqlite::Connection::open(home.paths().catalog_file).unwrap();
             conn.execute_batch(
-                "ALTER TABLE backups DROP COLUMN tables_json; PRAGMA user_version = 1;",
+                "DROP INDEX backups_sha256; DROP INDEX backups_source_sha256;
+                 ALTER TABLE backups DROP COLUMN source_sha256; ALTER TABLE restores DROP COLUMN step;
+                 ALTER TABLE backups DROP COLUMN warnings_json; ALTER TABLE backups DROP COLUMN tables_json;
+                 PRAGMA user_version = 1;",
             )
             .unwrap();
         }
