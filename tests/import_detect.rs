@@ -188,15 +188,23 @@ fn a_pg_directory_dump_with_anything_else_inside_is_refused_and_leaves_nothing()
     }
     refused(&tar_path, &["entry 'shopdir/9999.dat' is a symbolic link"]);
 
-    // The import limit counts every byte extracted from the folder.
-    let size: u64 = tree(&work.join("shopdir"))
+    // The import limit counts every byte extracted from the folder: a dump of about 3 MiB against a limit of half
+    // its size (the smallest limit the config takes is 1 MiB).
+    psql(
+        &db.name,
+        "CREATE TABLE blobs (b bytea);
+         INSERT INTO blobs SELECT decode(string_agg(md5(random()::text), ''), 'hex') FROM generate_series(1, 200000);",
+    );
+    sh(&work, &format!("pg_dump -Fd -Z0 -f bigdir {}", db.name));
+    let size: u64 = tree(&work.join("bigdir"))
         .keys()
         .map(|name| {
-            std::fs::metadata(work.join("shopdir").join(name))
+            std::fs::metadata(work.join("bigdir").join(name))
                 .unwrap()
                 .len()
         })
         .sum();
+    assert!(size / 2 >= 1 << 20, "{size}");
     let config = home.home().join("config.toml");
     let text = std::fs::read_to_string(&config).unwrap();
     let limited: Vec<String> = text
@@ -210,7 +218,7 @@ fn a_pg_directory_dump_with_anything_else_inside_is_refused_and_leaves_nothing()
         })
         .collect();
     std::fs::write(&config, limited.join("\n") + "\n").unwrap();
-    refused(&work.join("shopdir"), &["import limit"]);
+    refused(&work.join("bigdir"), &["import limit"]);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
