@@ -1353,6 +1353,8 @@ fn profile_command(cmd: ProfileCommand) -> Result<i32> {
             Ok(0)
         }
         ProfileCommand::Rename { old, new } => {
+            // `rename_profile` reads, changes and writes the config under the same lock.
+            drop(config_lock);
             let mut ctx = open_context()?;
             jobs::rename_profile(&mut ctx, &old, &new)?;
             println!("profile {old} renamed to {new}");

@@ -360,9 +360,15 @@ pub fn rename_profile(ctx: &mut Context, old: &str, new: &str) -> Result<()> {
     }
     let _old_lock = ProfileLock::acquire(&ctx.paths, old)?;
     let _new_lock = ProfileLock::acquire(&ctx.paths, new)?;
-    let mut config = ctx.config.clone();
+    // Read, change and write the config under its lock (another process may have changed it since `ctx` read it).
+    let (mut config, config_lock) = Config::load_for_update(&ctx.paths.config_file)?;
+    if config.profiles.iter().any(|p| p.name == new) {
+        return Err(Error::Usage(format!(
+            "a profile named '{new}' already exists"
+        )));
+    }
     let Some(profile) = config.profiles.iter_mut().find(|p| p.name == old) else {
-        return Err(ctx.config.profile(old).err().unwrap_or(Error::NoProfiles));
+        return Err(config.profile(old).err().unwrap_or(Error::NoProfiles));
     };
     profile.name = new.to_string();
     // The password moves first: if it cannot (a locked keyring), nothing is renamed and nothing is stranded.
@@ -376,7 +382,9 @@ pub fn rename_profile(ctx: &mut Context, old: &str, new: &str) -> Result<()> {
     let renamed = ctx
         .catalog
         .rename_profile(old, new)
-        .and_then(|()| ctx.save_config(config));
+        .and_then(|()| config.save(&ctx.paths.config_file))
+        .map(|()| ctx.config = config);
+    drop(config_lock);
     if renamed.is_err()
         && let Some(store) = store
     {
