@@ -24,7 +24,13 @@
 //! wall clock; nothing is asserted about it. Any failing command panics with its output; the restored databases
 //! must hold the same rows as the source, the restored folders the same files with the same contents.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a test (or the bench) that meets the unexpected should stop loudly; the no-panic rule is for the app"
+)]
 
 use chrono::{Datelike, Timelike};
 use rusqlite::{Connection, OpenFlags, params};

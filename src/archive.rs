@@ -272,7 +272,7 @@ pub fn unsafe_name_reason(name: &str) -> Option<&'static str> {
         return Some("absolute path");
     }
     let bytes = name.as_bytes();
-    if bytes.len() >= 2 && bytes[1] == b':' && bytes[0].is_ascii_alphabetic() {
+    if matches!(bytes, [drive, b':', ..] if drive.is_ascii_alphabetic()) {
         return Some("drive-letter path");
     }
     let trimmed = name.strip_suffix('/').unwrap_or(name);
@@ -290,7 +290,7 @@ pub fn unsafe_name_reason(name: &str) -> Option<&'static str> {
         let reserved = matches!(stem.as_str(), "CON" | "PRN" | "AUX" | "NUL")
             || ((stem.starts_with("COM") || stem.starts_with("LPT"))
                 && stem.len() == 4
-                && stem.as_bytes()[3].is_ascii_digit());
+                && stem.as_bytes().get(3).is_some_and(u8::is_ascii_digit));
         if reserved {
             return Some("reserved device name");
         }
@@ -742,7 +742,9 @@ impl ArchiveReader {
                     format!("entry '{name}' is not listed in the manifest"),
                 ));
             };
-            let record = &manifest.entries[at];
+            let Some(record) = manifest.entries.get(at) else {
+                continue;
+            };
             if record.entry_type != actual {
                 return Err(Error::damaged(
                     path,
@@ -763,15 +765,18 @@ impl ArchiveReader {
                     ),
                 ));
             }
-            seen[at] = true;
+            if let Some(seen) = seen.get_mut(at) {
+                *seen = true;
+            }
         }
-        if let Some(at) = seen.iter().position(|s| !s) {
+        if let Some(missing) = seen
+            .iter()
+            .zip(&manifest.entries)
+            .find_map(|(seen, entry)| (!seen).then_some(entry))
+        {
             return Err(Error::damaged(
                 path,
-                format!(
-                    "entry '{}' listed in the manifest is missing",
-                    manifest.entries[at].path
-                ),
+                format!("entry '{}' listed in the manifest is missing", missing.path),
             ));
         }
         if let Some(db) = &manifest.database

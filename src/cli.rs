@@ -1240,12 +1240,7 @@ fn profile_command(cmd: ProfileCommand) -> Result<i32> {
             connection,
             fields,
         } => {
-            let index = config
-                .profiles
-                .iter()
-                .position(|p| p.name == name)
-                .ok_or_else(|| config.profile(&name).err().unwrap_or(Error::NoProfiles))?;
-            let mut profile = config.profiles[index].clone();
+            let mut profile = config.profile(&name)?.clone();
             fields.apply(&mut profile.policy)?;
             // A password moved to another store, or whose server settings went, leaves no copy behind (deleted
             // once the config no longer points at it).
@@ -1291,7 +1286,9 @@ fn profile_command(cmd: ProfileCommand) -> Result<i32> {
                 profile.storage_dir = absolute(storage.clone())?;
             }
             jobs::prepare_profile(&profile)?;
-            config.profiles[index] = profile;
+            if let Some(slot) = config.profiles.iter_mut().find(|p| p.name == name) {
+                *slot = profile;
+            }
             config.save(&paths.config_file)?;
             if let Some(store) = left_behind
                 && let Err(e) =

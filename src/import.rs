@@ -638,7 +638,7 @@ pub fn name_timestamp(name: &str) -> Option<DateTime<Utc>> {
             if !fits || digit_at(start + pattern.len()) {
                 continue;
             }
-            let field = |k: usize, len: usize| number(start + at[k], len);
+            let field = |k: usize, len: usize| number(start + at.get(k)?, len);
             let date = NaiveDate::from_ymd_opt(field(0, 4)? as i32, field(1, 2)?, field(2, 2)?);
             let time = date.and_then(|d| d.and_hms_opt(field(3, 2)?, field(4, 2)?, field(5, 2)?));
             if let Some(t) = time {
@@ -1760,13 +1760,13 @@ fn import_zip(source: &Source, job: &JobControl) -> Result<(Found, Stored)> {
                 let mut folder = pg_directory::PgFolder::new(source, found)?;
                 let budget = Budget::new(source.limit());
                 job.stage("unpacking import", None);
-                for (i, kind) in kinds.iter().enumerate() {
+                for (i, (name, kind)) in names.iter().zip(&kinds).enumerate() {
                     job.check()?;
                     let mut entry = zip.by_index(i).map_err(|e| {
-                        source.refused(format!("entry '{}' is unreadable: {e}", names[i]))
+                        source.refused(format!("entry '{name}' is unreadable: {e}"))
                     })?;
                     let mut data = BudgetReader::new(&mut entry, &budget);
-                    folder.take(&names[i], kind, &mut data, None, job)?;
+                    folder.take(name, kind, &mut data, None, job)?;
                 }
                 return folder.load(source, job);
             }
@@ -1789,15 +1789,15 @@ fn import_zip(source: &Source, job: &JobControl) -> Result<(Found, Stored)> {
     let mut unpacker = Unpacker::new(source, layout, unwrap.clone(), staging);
     let budget = Budget::new(source.limit());
     job.stage("unpacking import", None);
-    for (i, kind) in kinds.into_iter().enumerate() {
+    for (i, (name, kind)) in names.iter().zip(kinds).enumerate() {
         job.check()?;
         let mut entry = zip
             .by_index(i)
-            .map_err(|e| source.refused(format!("entry '{}' is unreadable: {e}", names[i])))?;
+            .map_err(|e| source.refused(format!("entry '{name}' is unreadable: {e}")))?;
         let meta = zip_meta(&entry);
         let hint = entry.size();
         let mut data = BudgetReader::new(&mut entry, &budget);
-        unpacker.take(&names[i], kind, &mut data, None, hint, meta, job)?;
+        unpacker.take(name, kind, &mut data, None, hint, meta, job)?;
     }
     let found = Found {
         detected: layout.describe(false, false),

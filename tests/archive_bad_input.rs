@@ -1,4 +1,10 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a test (or the bench) that meets the unexpected should stop loudly; the no-panic rule is for the app"
+)]
 //! Bad input, run on the real binary: truncated, tampered, hostile and bomb archives, broken manifests, corrupt
 //! databases, and environments that cannot work (missing database, read-only or missing storage, a locked
 //! database, a full disk). Each case checks the message, the exit code, and that nothing changed: the live

@@ -1,5 +1,11 @@
 //! The catalog: crash leftovers are reconciled on the next start, and the archives rebuild it.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a test (or the bench) that meets the unexpected should stop loudly; the no-panic rule is for the app"
+)]
 
 mod common;
 

@@ -1,5 +1,11 @@
 //! The CLI is an interface: commands, flags, `--json` fields, exit codes and `BACKSTOP_HOME`, run on the real binary.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a test (or the bench) that meets the unexpected should stop loudly; the no-panic rule is for the app"
+)]
 
 mod common;
 

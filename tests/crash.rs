@@ -1,7 +1,13 @@
 //! Fault injection: `kill -9` of real backup and restore processes at many moments. After each kill, the next start
 //! must leave every backup either absent or complete and verifiable, no partial file, and a live database that is
 //! intact and holds either the old or the new state, never a mix.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a test (or the bench) that meets the unexpected should stop loudly; the no-panic rule is for the app"
+)]
 
 mod common;
 

@@ -1,7 +1,13 @@
 //! One test per exit code of DECISIONS "CLI", each walking the cases listed there with the real binary: 0 ok;
 //! 1 the job failed; 2 usage or configuration error; 130 interrupted by Ctrl-C. (143 and 129, the other signals,
 //! are tested with the signal handling.)
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a test (or the bench) that meets the unexpected should stop loudly; the no-panic rule is for the app"
+)]
 
 mod common;
 

@@ -1,6 +1,12 @@
 //! The files ("media") folder: backup kinds, round trips of every kind of entry, full restores that move the
 //! database and the folder together (or neither), selective restore, diff, excludes and odd files.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a test (or the bench) that meets the unexpected should stop loudly; the no-panic rule is for the app"
+)]
 
 mod common;
 

@@ -3,7 +3,13 @@
 //! folder in zips and tars alike, and the import says so; MySQL/MariaDB dumps are named as such and refused for
 //! profiles of other engines; messages name formats exactly; a folder import skips django-dbbackup `.metadata`
 //! sidecars; a file already catalogued is reported as a duplicate; `import --json` lists refusals with reasons.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a test (or the bench) that meets the unexpected should stop loudly; the no-panic rule is for the app"
+)]
 
 mod common;
 

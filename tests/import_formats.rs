@@ -2,7 +2,13 @@
 //! (`tests/fixtures/foreign.py`), imported, restored into a profile whose database and files folder were changed,
 //! and compared with what was put in. Then hostile and broken inputs: each refused with its message, nothing
 //! catalogued, nothing written anywhere (the whole temporary tree is compared before and after).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a test (or the bench) that meets the unexpected should stop loudly; the no-panic rule is for the app"
+)]
 
 mod common;
 

@@ -1,7 +1,13 @@
 //! Nothing lost or exposed at the edges: real signals sent to the real binary mid-job, `kill -9` followed by the
 //! next start, the mode of every file and folder Backstop creates (watched with inotify while jobs run, with the
 //! shell's usual umask 022), and the restore log after a kill.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a test (or the bench) that meets the unexpected should stop loudly; the no-panic rule is for the app"
+)]
 
 mod common;
 

@@ -1,6 +1,12 @@
 //! PostgreSQL against the real server on 127.0.0.1:5432 with the real pg_dump, pg_restore and psql: round trips
 //! compared table by table and schema by schema, all-or-nothing restores, and each failure's message.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a test (or the bench) that meets the unexpected should stop loudly; the no-panic rule is for the app"
+)]
 
 mod common;
 

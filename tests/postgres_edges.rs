@@ -1,7 +1,13 @@
 //! PostgreSQL at the edges, against the real server on 127.0.0.1:5432, the real client tools and the real binary:
 //! imported SQL behind a privilege boundary (issue 10 item 1), restoring a database that is gone (item 4), errors
 //! that carry the tool's own line (item 9), and scratch databases and roles of killed jobs (item 7).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a test (or the bench) that meets the unexpected should stop loudly; the no-panic rule is for the app"
+)]
 
 mod common;
 

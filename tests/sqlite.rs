@@ -1,6 +1,12 @@
 //! SQLite round trips against real database files: consistency under concurrent writers, restores while other
 //! connections hold the file open, cancel, and the WAL page-size case.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a test (or the bench) that meets the unexpected should stop loudly; the no-panic rule is for the app"
+)]
 
 mod common;
 

@@ -1,6 +1,12 @@
 //! The real window (`BackstopApp`) driven headless by egui_kittest through its labels, with the real worker
 //! thread, real databases and archives. Only the notification daemon and the native dialogs are fakes.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a test (or the bench) that meets the unexpected should stop loudly; the no-panic rule is for the app"
+)]
 
 mod common;
 

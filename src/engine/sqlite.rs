@@ -120,7 +120,7 @@ pub fn check_integrity(conn: &Connection, what: &str, quick: bool) -> Result<()>
         .query_map([], |row| row.get::<_, String>(0))
         .and_then(|rows| rows.collect())
         .map_err(|e| integrity_error(what, e))?;
-    if rows.len() == 1 && rows[0] == "ok" {
+    if matches!(rows.as_slice(), [only] if only == "ok") {
         Ok(())
     } else {
         let mut detail = rows.into_iter().take(5).collect::<Vec<_>>().join("; ");

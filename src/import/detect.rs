@@ -54,7 +54,9 @@ pub fn mysql_dump(head: &[u8]) -> Option<MysqlFlavor> {
         return Some(MysqlFlavor::Mysql);
     }
     let versioned_comment = text.match_indices("/*!").any(|(at, _)| {
-        let digits = text[at + 3..]
+        let digits = text
+            .get(at + 3..)
+            .unwrap_or_default()
             .bytes()
             .take_while(u8::is_ascii_digit)
             .count();
@@ -73,8 +75,10 @@ pub const PG_DUMP_MAGIC: &[u8] = b"PGDMP";
 pub fn is_pg_tar(head: &[u8]) -> bool {
     head.len() >= 512 + PG_DUMP_MAGIC.len()
         && head.starts_with(b"toc.dat\0")
-        && &head[257..262] == b"ustar"
-        && head[512..].starts_with(PG_DUMP_MAGIC)
+        && head.get(257..262) == Some(b"ustar".as_slice())
+        && head
+            .get(512..)
+            .is_some_and(|toc| toc.starts_with(PG_DUMP_MAGIC))
 }
 
 /// Whether a file name belongs in a `pg_dump -Fd` folder: `toc.dat`, table data `<oid>.dat` (compressed

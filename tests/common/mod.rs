@@ -1,6 +1,13 @@
 //! Shared helpers for the integration tests: a temporary `BACKSTOP_HOME`, the real binary, sample databases,
 //! row-by-row database comparison, and small file systems for disk-full and read-only cases.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "a test (or the bench) that meets the unexpected should stop loudly; the no-panic rule is for the app"
+)]
 
 use backstop::config::Paths;
 use backstop::jobs::Context;

@@ -33,10 +33,15 @@ pub(super) fn verifier(password: &str, salt: &[u8]) -> String {
 
 fn hmac(key: &[u8], message: &[u8]) -> [u8; 32] {
     let mut block = [0u8; 64];
-    if key.len() > 64 {
-        block[..32].copy_from_slice(&Sha256::digest(key));
+    let digest;
+    let key = if key.len() > 64 {
+        digest = Sha256::digest(key);
+        digest.as_slice()
     } else {
-        block[..key.len()].copy_from_slice(key);
+        key
+    };
+    for (b, k) in block.iter_mut().zip(key) {
+        *b = *k;
     }
     let mut inner = Sha256::new();
     inner.update(block.map(|b| b ^ 0x36));
@@ -67,14 +72,15 @@ fn base64(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
         let b = [
-            chunk[0],
+            chunk.first().copied().unwrap_or(0),
             chunk.get(1).copied().unwrap_or(0),
             chunk.get(2).copied().unwrap_or(0),
         ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+                let sextet = ((n >> (18 - 6 * i)) & 63) as usize;
+                out.push(ALPHABET.get(sextet).copied().unwrap_or(b'=') as char);
             } else {
                 out.push('=');
             }

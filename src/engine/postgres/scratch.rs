@@ -57,7 +57,8 @@ pub struct ScratchName {
 /// Reads a scratch name; `None` for any other name.
 pub fn parse_scratch_name(name: &str) -> Option<ScratchName> {
     let at = name.rfind(MARK)?;
-    let (db, rest) = (&name[..at], &name[at + MARK.len()..]);
+    let (db, rest) = name.split_at_checked(at)?;
+    let rest = rest.strip_prefix(MARK)?;
     let parts: Vec<&str> = rest.split('_').collect();
     let (purpose, date, time, pid) = match parts.as_slice() {
         [purpose, date, time, pid] | [purpose, date, time, pid, _] => {
