@@ -1,0 +1,486 @@
+//! The clap types: the subcommands and the flag groups, with their small apply and validate helpers.
+
+use crate::config::{Paths, Profile};
+use crate::error::{Error, Result};
+use crate::model::{Kind, Policy};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Backstop: verified backups of SQLite databases, restored safely.
+#[derive(Debug, Parser)]
+#[command(
+    name = "backstop",
+    version,
+    about,
+    after_help = "With no command, the Backstop window opens."
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Add, edit, list or remove profiles.
+    #[command(subcommand)]
+    Profile(Box<ProfileCommand>),
+    /// Back up a profile now; prints the archive's path.
+    Backup {
+        /// The profile (may be left out when only one exists).
+        #[arg(long)]
+        profile: Option<String>,
+        /// full, database or files (default: the profile's default kind: full when it has a files folder).
+        #[arg(long)]
+        kind: Option<Kind>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List backups, oldest first.
+    List {
+        /// Only this profile's backups.
+        #[arg(long)]
+        profile: Option<String>,
+        /// Include deleted backups.
+        #[arg(long)]
+        all: bool,
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-read archives and check every checksum.
+    Verify {
+        /// A backup id or an archive path.
+        target: Option<String>,
+        /// Verify every backup (of --profile, or of all profiles).
+        #[arg(long, conflicts_with = "target")]
+        all: bool,
+        /// With --all: only this profile.
+        #[arg(long)]
+        profile: Option<String>,
+        /// Print the reports as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Restore a backup (asks for the profile name unless --yes).
+    Restore {
+        /// A backup id or an archive path.
+        source: String,
+        /// The profile to restore into (default: the backup's).
+        #[arg(long)]
+        profile: Option<String>,
+        /// Check everything, change nothing.
+        #[arg(long)]
+        validate_only: bool,
+        /// Skip the safety backup of the current database.
+        #[arg(long)]
+        no_safety_backup: bool,
+        /// Consent to replacing the database without being asked.
+        #[arg(long)]
+        yes: bool,
+        /// Restore into this new database instead (PostgreSQL); the original stays untouched.
+        #[arg(long, value_name = "NAME")]
+        to_database: Option<String>,
+        /// End other sessions connected to the target database before the swap (PostgreSQL).
+        #[arg(long)]
+        terminate_sessions: bool,
+        /// Allow restoring a backup of one profile into the profile named by --profile (same engine only).
+        #[arg(long)]
+        allow_other_profile: bool,
+        /// Restore only these entries or folders of the archive (`files/photos`, `photos/a.jpg`) into --to;
+        /// nothing live is touched and no confirmation is needed.
+        #[arg(long, value_name = "PATH", num_args = 1.., requires = "to")]
+        only: Vec<String>,
+        /// The folder --only restores into (created if missing; existing names in it are never overwritten).
+        #[arg(long, value_name = "DIR", requires = "only")]
+        to: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List an archive's entries and what its manifest records.
+    Show {
+        /// A backup id or an archive path.
+        target: String,
+        /// Print the manifest as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compare two backups: entries added, removed and changed, database size and row counts.
+    Diff {
+        /// The older backup (id or path).
+        before: String,
+        /// The newer backup (id or path).
+        after: String,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Apply the retention policy (or show it with --dry-run).
+    Prune {
+        /// The profile.
+        #[arg(long)]
+        profile: Option<String>,
+        /// Show what would be deleted, and why, without deleting.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the plan as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Import archives or database files as `uploaded` backups.
+    Import {
+        /// Files to import, recognised by content: Backstop archives; SQLite files and SQL dumps; PostgreSQL
+        /// dumps (custom, tar, directory and plain SQL); web-app backup zips and tar.gz; zips and tars of a media
+        /// folder; django-dbbackup files; gzipped or not. A folder stands for the backup files in it (its
+        /// django-dbbackup .metadata sidecars skipped), unless it is a pg_dump -Fd dump. A file already
+        /// catalogued for the profile (same SHA-256) is reported as a duplicate, not added again.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The profile to import into.
+        #[arg(long)]
+        profile: Option<String>,
+        /// Print the reports as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Copy a backup's archive somewhere else (checked on the way).
+    Export {
+        /// The backup id.
+        id: i64,
+        /// Destination file or folder.
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Delete a backup and its archive.
+    Delete {
+        /// The backup id.
+        id: i64,
+    },
+    /// Keep a backup forever (retention never deletes it).
+    Pin {
+        /// The backup id.
+        id: i64,
+    },
+    /// Let retention treat a backup normally again.
+    Unpin {
+        /// The backup id.
+        id: i64,
+    },
+    /// Run every automatic backup that is due (for cron, systemd timers, Task Scheduler).
+    RunDue {
+        /// Print the outcomes as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Statistics about a profile's backups.
+    Stats {
+        /// The profile.
+        #[arg(long)]
+        profile: Option<String>,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The restore log and the job log.
+    Log {
+        /// Only this profile.
+        #[arg(long)]
+        profile: Option<String>,
+        /// How many jobs to show.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Catalog maintenance.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
+    /// Make a sample database and a `demo` profile, back it up and list the backups.
+    Demo,
+}
+
+/// `backstop profile ...`
+#[derive(Debug, Subcommand)]
+pub enum ProfileCommand {
+    /// Add a profile.
+    Add {
+        /// Letters, digits and '-'.
+        name: String,
+        /// The SQLite database file.
+        #[arg(
+            long,
+            required_unless_present = "postgres",
+            conflicts_with = "postgres"
+        )]
+        sqlite: Option<PathBuf>,
+        /// A PostgreSQL database (with --host, --port, --user, --dbname).
+        #[arg(long)]
+        postgres: bool,
+        #[command(flatten)]
+        connection: ConnectionFields,
+        #[command(flatten)]
+        fields: ProfileFields,
+    },
+    /// Check that a profile's database can be reached (and its tools found).
+    Test {
+        /// The profile.
+        name: String,
+    },
+    /// Change a profile's settings.
+    Edit {
+        /// The profile.
+        name: String,
+        /// The SQLite database file.
+        #[arg(long)]
+        sqlite: Option<PathBuf>,
+        #[command(flatten)]
+        connection: ConnectionFields,
+        #[command(flatten)]
+        fields: ProfileFields,
+    },
+    /// List profiles.
+    List {
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rename a profile: its config, its catalog history and its stored password (archives keep their names).
+    Rename {
+        /// The profile's name now.
+        old: String,
+        /// Its new name (letters, digits and '-').
+        new: String,
+    },
+    /// Remove a profile and its stored password (its archives stay unless --delete-archives).
+    Remove {
+        /// The profile.
+        name: String,
+        /// Also delete the profile's archives.
+        #[arg(long)]
+        delete_archives: bool,
+    },
+}
+
+/// Connection fields of server databases, named after their config keys.
+#[derive(Debug, Args, Default)]
+pub struct ConnectionFields {
+    /// Server host (default 127.0.0.1).
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Server port (default 5432).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
+    /// Role to connect as.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Database name.
+    #[arg(long)]
+    pub dbname: Option<String>,
+    /// libpq SSL mode (disable, prefer, require, verify-ca, verify-full).
+    #[arg(long)]
+    pub sslmode: Option<String>,
+    /// Read the password from standard input (never from argv); stored in the keyring or a 0600 file.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Where to keep the password: keyring (default) or file.
+    #[arg(long, value_name = "keyring|file")]
+    pub secret_store: Option<String>,
+}
+
+impl ConnectionFields {
+    pub(super) fn secret_store(&self) -> Result<crate::secrets::SecretStore> {
+        match self.secret_store.as_deref() {
+            None | Some("keyring") => Ok(crate::secrets::SecretStore::Keyring),
+            Some("file") => Ok(crate::secrets::SecretStore::File),
+            Some(other) => Err(Error::Usage(format!(
+                "--secret-store must be keyring or file, not {other}"
+            ))),
+        }
+    }
+
+    /// Applies the given fields to a PostgreSQL config (missing ones keep their value).
+    pub(super) fn apply(&self, cfg: &mut crate::config::PostgresConfig) -> Result<()> {
+        if let Some(host) = &self.host {
+            cfg.host = host.clone();
+        }
+        if let Some(port) = self.port {
+            cfg.port = port;
+        }
+        if let Some(user) = &self.user {
+            cfg.user = user.clone();
+        }
+        if let Some(dbname) = &self.dbname {
+            cfg.dbname = dbname.clone();
+        }
+        if let Some(mode) = &self.sslmode {
+            const MODES: [&str; 6] = [
+                "disable",
+                "allow",
+                "prefer",
+                "require",
+                "verify-ca",
+                "verify-full",
+            ];
+            if !MODES.contains(&mode.as_str()) {
+                return Err(Error::Usage(format!(
+                    "--sslmode must be one of {}",
+                    MODES.join(", ")
+                )));
+            }
+            cfg.sslmode = mode.clone();
+        }
+        if self.secret_store.is_some() {
+            cfg.secret_store = self.secret_store()?;
+        }
+        Ok(())
+    }
+
+    /// Reads the password from stdin and stores it, when asked.
+    pub(super) fn store_password(
+        &self,
+        paths: &Paths,
+        profile: &str,
+        cfg: &mut crate::config::PostgresConfig,
+    ) -> Result<()> {
+        if !self.password_stdin {
+            return Ok(());
+        }
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map_err(|e| {
+            Error::Usage(format!("cannot read the password from standard input: {e}"))
+        })?;
+        let password = line.trim_end_matches(['\n', '\r']);
+        if password.is_empty() {
+            return Err(Error::Usage(
+                "--password-stdin read an empty password".into(),
+            ));
+        }
+        crate::secrets::Secrets::new(paths.secrets_dir()).set(
+            profile,
+            cfg.secret_store,
+            password,
+        )?;
+        cfg.has_password = true;
+        Ok(())
+    }
+}
+
+/// Profile fields shared by `add` and `edit`, named after their config keys.
+#[derive(Debug, Args, Default)]
+pub struct ProfileFields {
+    /// The folder of user files ("media") that goes with the database.
+    #[arg(long, value_name = "DIR")]
+    pub files: Option<PathBuf>,
+    /// Stop backing up a files folder (edit).
+    #[arg(long, conflicts_with = "files")]
+    pub no_files: bool,
+    /// Leave out paths of the files folder matching this glob (`cache/**`, `*.tmp`); repeat for several.
+    /// Given on edit, replaces the list.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// Remove every exclude pattern (edit).
+    #[arg(long, conflicts_with = "exclude")]
+    pub no_exclude: bool,
+    /// What a backup holds when no --kind is given: full, database or files.
+    #[arg(long, value_name = "KIND")]
+    pub default_kind: Option<Kind>,
+    /// Where archives are written (default: the data folder's archives/<name>).
+    #[arg(long)]
+    pub storage: Option<PathBuf>,
+    /// Keep at most N backups.
+    #[arg(long)]
+    pub keep_last: Option<u32>,
+    /// Delete backups older than D days (0: no limit).
+    #[arg(long)]
+    pub max_age_days: Option<u32>,
+    /// Also keep the newest backup of each of the last N days.
+    #[arg(long)]
+    pub keep_daily: Option<u32>,
+    /// Also keep the newest backup of each of the last N weeks.
+    #[arg(long)]
+    pub keep_weekly: Option<u32>,
+    /// Also keep the newest backup of each of the last N months.
+    #[arg(long)]
+    pub keep_monthly: Option<u32>,
+    /// Turn automatic backups on.
+    #[arg(long, conflicts_with = "no_auto")]
+    pub auto: bool,
+    /// Turn automatic backups off.
+    #[arg(long)]
+    pub no_auto: bool,
+    /// Hours between automatic backups (implies --auto).
+    #[arg(long)]
+    pub auto_hours: Option<u32>,
+    /// Deflate level 0-9.
+    #[arg(long)]
+    pub compression_level: Option<u32>,
+}
+
+impl ProfileFields {
+    /// Applies the files-folder fields to a profile.
+    pub(super) fn apply_files(&self, profile: &mut Profile) -> Result<()> {
+        if let Some(files) = &self.files {
+            profile.files_dir = Some(absolute(files.clone())?);
+        }
+        if self.no_files {
+            profile.files_dir = None;
+        }
+        if !self.exclude.is_empty() {
+            profile.exclude = self.exclude.clone();
+        }
+        if self.no_exclude {
+            profile.exclude.clear();
+        }
+        if self.default_kind.is_some() {
+            profile.default_kind = self.default_kind;
+        }
+        crate::files::Excludes::new(&profile.exclude)?;
+        Ok(())
+    }
+
+    /// Applies the policy fields; a number out of its range is refused, naming the key, before anything is saved.
+    pub(super) fn apply(&self, policy: &mut Policy) -> Result<()> {
+        let set = |field: &mut u32, value: Option<u32>| {
+            if let Some(v) = value {
+                *field = v;
+            }
+        };
+        set(&mut policy.keep_last, self.keep_last);
+        set(&mut policy.max_age_days, self.max_age_days);
+        set(&mut policy.keep_daily, self.keep_daily);
+        set(&mut policy.keep_weekly, self.keep_weekly);
+        set(&mut policy.keep_monthly, self.keep_monthly);
+        set(&mut policy.auto_interval_hours, self.auto_hours);
+        set(&mut policy.compression_level, self.compression_level);
+        if self.auto || self.auto_hours.is_some() {
+            policy.auto_enabled = true;
+        }
+        if self.no_auto {
+            policy.auto_enabled = false;
+        }
+        match policy.problems().into_iter().next() {
+            Some(problem) => Err(Error::Usage(problem)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// `backstop catalog ...`
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// Rebuild the catalog from the archives' manifests.
+    Rebuild,
+}
+
+pub(super) fn absolute(path: PathBuf) -> Result<PathBuf> {
+    if path.is_absolute() {
+        return Ok(path);
+    }
+    let cwd = std::env::current_dir()
+        .map_err(|e| Error::io("cannot read the current folder", &path, e))?;
+    Ok(cwd.join(path))
+}
