@@ -862,9 +862,18 @@ impl BackstopApp {
         else {
             return;
         };
+        // A backup with a files folder goes only into a profile that has one.
+        let needs_folder = self
+            .state
+            .snapshot
+            .backups
+            .iter()
+            .find(|b| b.id == dialog.id)
+            .is_some_and(|b| b.kind != Kind::Database);
         let same_engine: Vec<String> = profiles
             .iter()
             .filter(|p| p.database.engine() == engine)
+            .filter(|p| !needs_folder || p.files_dir.is_some())
             .map(|p| p.name.clone())
             .collect();
         if same_engine.len() < 2 {

@@ -73,7 +73,11 @@ impl BackstopApp {
                         when(Some(b.created_at)),
                         b.status,
                         b.duration_ms.unwrap_or(0) as f64 / 1000.0,
-                        b.error.as_deref().unwrap_or("ok")
+                        match (&b.error, b.warnings.as_slice()) {
+                            (Some(error), _) => error.clone(),
+                            (None, []) => "ok".to_string(),
+                            (None, warnings) => format!("flagged: {}", warnings.join("; ")),
+                        }
                     ),
                     None => "never".into(),
                 });
@@ -129,6 +133,17 @@ impl BackstopApp {
             .iter()
             .filter(|b| b.profile == profile.name && b.status == Status::Completed)
             .collect();
+        // A backup dated in the future (a clock that was ahead) would stretch the time axis over years.
+        let ahead = rows.iter().filter(|b| b.clock_ahead_secs.is_some()).count();
+        let rows: Vec<_> = rows
+            .into_iter()
+            .filter(|b| b.clock_ahead_secs.is_none())
+            .collect();
+        if ahead > 0 {
+            ui.label(format!(
+                "{ahead} backup(s) dated in the future are left out of the charts (see History)."
+            ));
+        }
         let Some(base) = rows.iter().map(|b| b.created_at.timestamp()).min() else {
             ui.label("The chart appears after the first backup.");
             return;
@@ -149,7 +164,7 @@ impl BackstopApp {
             chrono::DateTime::from_timestamp(base + (mark.value * 3600.0) as i64, 0)
                 .map(|t| {
                     t.with_timezone(&chrono::Local)
-                        .format("%m-%d %H:%M")
+                        .format("%Y-%m-%d %H:%M")
                         .to_string()
                 })
                 .unwrap_or_default()
