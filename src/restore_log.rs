@@ -4,7 +4,7 @@
 //! exists, then `applying`, `applied`, `rolled_back` or `done`). The next start reads the newest `running` row of
 //! a profile nobody works on and logs what happened: replaced, finished at the next start, rolled back, or
 //! nothing changed, always with the safety backup that holds the state from before. A restore with a files
-//! folder also has its journal (`jobs::recover_restore`), whose verdict comes in as [`Settled`].
+//! folder also has its journal (`jobs::restore_journal::recover_restore`), whose verdict comes in as [`Settled`].
 
 use crate::config::Profile;
 use crate::jobs::{Context, apply_database_of};

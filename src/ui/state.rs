@@ -531,7 +531,7 @@ mod tests {
             (
                 Some("retention deleted nothing: backup 2 was flagged"),
                 "Backstop: shop backed up, but flagged",
-                "from 400 to 40 rows since backup 1. retention deleted nothing",
+                "from 400 to 40 rows since backup 1; retention deleted nothing",
                 ToastKind::Error,
             ),
             (

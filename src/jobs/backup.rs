@@ -1,0 +1,374 @@
+//! Backup: a consistent copy written as an archive, verified, renamed into place; retention afterwards.
+
+use super::context::{Context, millis};
+use super::profile::engine_for;
+use super::prune::prune_locked;
+use crate::archive::{self, ArchiveWriter, Manifest};
+use crate::catalog::Completion;
+use crate::config::Profile;
+use crate::error::{Error, IoContext, Result};
+use crate::files;
+use crate::fsutil::{self, TempGuard};
+use crate::lock::ProfileLock;
+use crate::model::{Kind, Status, Trigger};
+use crate::progress::JobControl;
+use crate::{change, retention};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// What to back up.
+#[derive(Debug, Clone)]
+pub struct BackupSpec {
+    /// The profile (None: the only one).
+    pub profile: Option<String>,
+    /// The kind (None: the profile's default).
+    pub kind: Option<Kind>,
+    /// What started it.
+    pub trigger: Trigger,
+}
+
+/// What a backup produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct BackupReport {
+    /// Catalog id.
+    pub id: i64,
+    /// Profile name.
+    pub profile: String,
+    /// The archive.
+    pub path: PathBuf,
+    /// Archive size.
+    pub size_bytes: u64,
+    /// Archive SHA-256.
+    pub sha256: String,
+    /// How long it took.
+    pub duration_ms: u64,
+    /// Size of the live database.
+    pub database_size_bytes: u64,
+    /// Backups deleted by retention afterwards.
+    pub pruned: Vec<retention::Verdict>,
+    /// Things skipped or changed while reading the files folder (also in the manifest), then what the change
+    /// check flagged (also in the catalog).
+    pub warnings: Vec<String>,
+    /// Why the retention run after this backup deleted nothing, when the change check flagged it.
+    pub retention_skipped: Option<String>,
+}
+
+impl BackupReport {
+    /// For a flagged backup, what a notification says: the warnings, then why retention deleted nothing.
+    pub fn flagged_text(&self) -> Option<String> {
+        let why = self.retention_skipped.as_ref()?;
+        Some(format!("{}; {why}", self.warnings.join("; ")))
+    }
+}
+
+/// Backs up a profile: consistent copy, archive written as `.partial`, fsynced, verified, renamed; only then
+/// `completed`; then retention (not after a safety backup).
+pub fn backup(ctx: &Context, spec: &BackupSpec, job: &JobControl) -> Result<BackupReport> {
+    let profile = ctx.config.select(spec.profile.as_deref())?.clone();
+    let kind = resolve_kind(&profile, spec.kind)?;
+    let _lock = ProfileLock::acquire(&ctx.paths, &profile.name)?;
+    ctx.logged("backup", Some(&profile.name), || {
+        let report = backup_locked(ctx, &profile, kind, spec.trigger, job)?;
+        let message = format!(
+            "{} backup {} written: {} ({} bytes, {} ms){}",
+            spec.trigger,
+            report.id,
+            report.path.display(),
+            report.size_bytes,
+            report.duration_ms,
+            if report.pruned.is_empty() {
+                String::new()
+            } else {
+                format!("; retention deleted {} old backup(s)", report.pruned.len())
+            }
+        ) + &report
+            .retention_skipped
+            .iter()
+            .map(|why| format!("; {why}"))
+            .collect::<String>()
+            + &report
+                .warnings
+                .iter()
+                .map(|w| format!("; warning: {w}"))
+                .collect::<String>();
+        Ok((report, message))
+    })
+}
+
+fn resolve_kind(profile: &Profile, kind: Option<Kind>) -> Result<Kind> {
+    let kind = kind.unwrap_or_else(|| profile.default_kind());
+    if kind != Kind::Database && profile.files_dir.is_none() {
+        return Err(Error::Usage(format!(
+            "--kind {kind} needs a files folder and profile {} has none; add one with `backstop profile edit {} --files DIR`, or use --kind database",
+            profile.name, profile.name
+        )));
+    }
+    Ok(kind)
+}
+
+/// The backup itself, for a caller that already holds the profile's lock (restore's safety backup).
+pub(super) fn backup_locked(
+    ctx: &Context,
+    profile: &Profile,
+    kind: Kind,
+    trigger: Trigger,
+    job: &JobControl,
+) -> Result<BackupReport> {
+    let start = Instant::now();
+    let storage = &profile.storage_dir;
+    fsutil::check_writable_dir(storage)?;
+    // Microseconds: what the catalog stores, so the manifest and the catalog agree exactly.
+    let created_at = chrono::SubsecRound::trunc_subsecs(Utc::now(), 6);
+    let path =
+        archive::unique_archive_path(storage, &profile.name, kind, created_at, trigger, |p| {
+            ctx.catalog.path_known(p)
+        });
+    let id = ctx
+        .catalog
+        .insert_running(&profile.name, kind, trigger, created_at, &path)?;
+    let result = write_backup(ctx, profile, kind, trigger, created_at, &path, job);
+    match result {
+        Ok((mut done, database_size_bytes, mut warnings)) => {
+            done.warnings = change_flags(ctx, profile, kind, trigger, id, &done)?;
+            ctx.catalog.complete(id, &path, &done)?;
+            let (pruned, retention_skipped) = retention_after(ctx, profile, trigger, id, &done)?;
+            warnings.extend(done.warnings);
+            Ok(BackupReport {
+                id,
+                profile: profile.name.clone(),
+                path,
+                size_bytes: done.size_bytes,
+                sha256: done.sha256,
+                duration_ms: millis(start),
+                database_size_bytes,
+                pruned,
+                warnings,
+                retention_skipped,
+            })
+        }
+        Err(e) => {
+            // A stop signal may reach a child tool first (a terminal's Ctrl-C goes to the whole process group).
+            let status = if matches!(e, Error::Cancelled) || job.cancel.is_cancelled() {
+                Status::Cancelled
+            } else {
+                Status::Failed
+            };
+            ctx.catalog
+                .end_unsuccessful(id, status, &e.to_string(), millis(start))?;
+            Err(e)
+        }
+    }
+}
+
+/// Writes and verifies the archive; returns what the catalog records. Any error leaves no file behind.
+fn write_backup(
+    ctx: &Context,
+    profile: &Profile,
+    kind: Kind,
+    trigger: Trigger,
+    created_at: DateTime<Utc>,
+    path: &Path,
+    job: &JobControl,
+) -> Result<(Completion, u64, Vec<String>)> {
+    let start = Instant::now();
+    let with_database = kind != Kind::Files;
+    resolve_kind(profile, Some(kind))?;
+    let folder = match (kind, &profile.files_dir) {
+        (Kind::Full | Kind::Files, Some(dir)) => {
+            let mut excludes = files::Excludes::new(&profile.exclude)?;
+            let mut inside = vec![profile.storage_dir.clone()];
+            if let crate::config::DatabaseConfig::Sqlite { path } = &profile.database {
+                inside.push(path.clone());
+            }
+            excludes.also_skip(dir, &inside);
+            Some((dir.clone(), excludes))
+        }
+        _ => None,
+    };
+    let engine = if with_database {
+        let engine = engine_for(ctx, profile)?;
+        engine.preflight()?;
+        Some(engine)
+    } else {
+        None
+    };
+    let db_size = match &engine {
+        Some(engine) => engine.size_bytes()?,
+        None => 0,
+    };
+    // Measured once: for the free-space check here and the progress total while archiving.
+    let files_size = match &folder {
+        Some((dir, excludes)) => files::measure(dir, excludes)?.0,
+        None => 0,
+    };
+    let needed = db_size + db_size / 4 + files_size + (1 << 20);
+    if let Some(available) = fsutil::available_space(&profile.storage_dir)
+        && available < needed
+    {
+        return Err(Error::NoSpace {
+            path: profile.storage_dir.clone(),
+            needed,
+            available,
+        });
+    }
+    let partial = TempGuard::new(fsutil::partial_path(path));
+    let mut writer =
+        ArchiveWriter::create(partial.path(), profile.policy.compression_level, created_at)?;
+    let database = match &engine {
+        Some(engine) => Some(engine.backup(&mut writer, &profile.storage_dir, job)?),
+        None => None,
+    };
+    // A restore's safety backup must work whatever state the database is in; the user's own backups must not.
+    if let (Some(engine), Some(info)) = (&engine, &database)
+        && matches!(trigger, Trigger::Manual | Trigger::Automatic)
+        && let Some(problem) = change::source_problem(engine.kind(), db_size, &info.tables)
+    {
+        return Err(Error::SourceUnusable {
+            what: engine.describe(),
+            problem,
+        });
+    }
+    let summary = match &folder {
+        Some((dir, excludes)) => Some(files::backup_folder(
+            dir,
+            excludes,
+            files_size,
+            &mut writer,
+            job,
+        )?),
+        None => None,
+    };
+    let manifest = Manifest {
+        format: archive::FORMAT_NAME.to_string(),
+        format_version: archive::FORMAT_VERSION,
+        app_version: env!("CARGO_PKG_VERSION").to_string(),
+        profile: profile.name.clone(),
+        kind,
+        trigger,
+        created_at,
+        database: database.clone(),
+        entries: Vec::new(),
+        imported_from: None,
+        warnings: Vec::new(),
+    };
+    writer.add_bytes(
+        archive::README_NAME,
+        archive::readme_text(&manifest).as_bytes(),
+        job,
+    )?;
+    writer.finish(manifest)?;
+    let completion = seal(partial, path, job)?;
+    Ok((
+        Completion {
+            duration_ms: millis(start),
+            engine: database.as_ref().map(|d| d.engine.to_string()),
+            engine_version: database.as_ref().map(|d| d.engine_version.clone()),
+            database_name: database.as_ref().map(|d| d.name.clone()),
+            database_size_bytes: database.as_ref().map(|d| d.size_bytes),
+            tables: database.map(|d| d.tables),
+            ..completion
+        },
+        db_size,
+        summary.map(|s| s.warnings).unwrap_or_default(),
+    ))
+}
+
+/// What the change check flags in a new manual or automatic backup, compared with the most recently recorded
+/// completed one of the same profile and kind (by id, not by time: clocks can be wrong).
+fn change_flags(
+    ctx: &Context,
+    profile: &Profile,
+    kind: Kind,
+    trigger: Trigger,
+    id: i64,
+    done: &Completion,
+) -> Result<Vec<String>> {
+    if !matches!(trigger, Trigger::Manual | Trigger::Automatic) {
+        return Ok(Vec::new());
+    }
+    let rows = ctx.catalog.list(Some(&profile.name), false)?;
+    let previous = rows
+        .iter()
+        .filter(|r| {
+            r.id != id
+                && r.status == Status::Completed
+                && r.kind == kind
+                && matches!(r.trigger, Trigger::Manual | Trigger::Automatic)
+        })
+        .max_by_key(|r| r.id);
+    let Some(previous) = previous else {
+        return Ok(Vec::new());
+    };
+    let findings = change::compare(
+        change::Measure::of(previous),
+        change::Measure {
+            id,
+            size_bytes: Some(done.size_bytes),
+            tables: done.tables.as_ref(),
+        },
+        ctx.config.settings.change_alert_percent,
+    );
+    Ok(change::flag_warnings(&findings))
+}
+
+/// The retention run after a completed backup (none after a safety or uploaded one): the backups it deleted, or
+/// why it deleted nothing when the change check flagged the new backup.
+fn retention_after(
+    ctx: &Context,
+    profile: &Profile,
+    trigger: Trigger,
+    id: i64,
+    done: &Completion,
+) -> Result<(Vec<retention::Verdict>, Option<String>)> {
+    if !matches!(trigger, Trigger::Manual | Trigger::Automatic) {
+        return Ok((Vec::new(), None));
+    }
+    if !done.warnings.is_empty() {
+        let why = format!(
+            "retention deleted nothing: backup {id} was flagged by the change check; it runs again after a \
+             backup that is not flagged, or prune by hand (`backstop prune`, or Prune in the window's Actions)"
+        );
+        ctx.log(
+            "prune",
+            Some(&profile.name),
+            "skipped",
+            &format!("{why} ({})", done.warnings.join("; ")),
+        );
+        return Ok((Vec::new(), Some(why)));
+    }
+    let pruned = prune_locked(ctx, profile, false, Some(id))?
+        .verdicts
+        .into_iter()
+        .filter(|v| !v.keep)
+        .collect();
+    Ok((pruned, None))
+}
+
+/// Verifies a finished `.partial` archive by reading it back, renames it into place and writes its sidecar.
+pub(crate) fn seal(partial: TempGuard, path: &Path, job: &JobControl) -> Result<Completion> {
+    job.stage("verifying archive", None);
+    let report = archive::verify(partial.path(), None, job)?;
+    if !report.ok() {
+        return Err(Error::damaged(
+            path,
+            format!(
+                "verification after writing failed: {}",
+                report.problems.join("; ")
+            ),
+        ));
+    }
+    let sha256 = report.archive_sha256.unwrap_or_default();
+    let size_bytes = std::fs::metadata(partial.path())
+        .ctx("cannot read", partial.path())?
+        .len();
+    fsutil::rename_no_replace(partial.path(), path)?;
+    partial.keep();
+    archive::write_sidecar(path, &sha256)?;
+    Ok(Completion {
+        size_bytes,
+        sha256,
+        ..Completion::default()
+    })
+}

@@ -1,0 +1,39 @@
+//! Every job Backstop runs: backup, restore, verify, import, export, delete, prune, pin, run-due, stats.
+//!
+//! The CLI and the window build a spec and call these functions; nothing here knows who is listening. Each job
+//! takes its profile's lock, reports through a [`JobControl`](crate::progress::JobControl), and records itself in
+//! the catalog and the log.
+//!
+//! One file per job family: `context` (the [`Context`] every job runs in, start-up reconciliation, the job log),
+//! `profile`, `backup`, `restore` with `restore_journal` (a restore a crash interrupted, finished on the next
+//! start), `verify` (also show and diff), `import` (the jobs; the detection and checks of a file are in
+//! [`crate::import`]), `manage` (export, delete, pin), `prune`, `run_due`, `stats` (also history) and `rebuild`.
+//! Everything public is re-exported here, so callers name `jobs::backup`, never the file it lives in.
+
+mod backup;
+mod context;
+mod import;
+mod manage;
+mod profile;
+mod prune;
+mod rebuild;
+mod restore;
+mod restore_journal;
+mod run_due;
+mod stats;
+mod verify;
+
+pub(crate) use backup::seal;
+pub use backup::{BackupReport, BackupSpec, backup};
+pub use context::Context;
+pub use import::{ImportReport, import, import_batch};
+pub use manage::{delete, export, pin};
+pub use profile::{engine_for, ensure_demo, prepare_profile, remove_profile, rename_profile};
+pub(crate) use profile::{read_password, secret_store_of};
+pub use prune::{PruneReport, prune};
+pub use rebuild::{RebuildReport, rebuild_catalog};
+pub(crate) use restore::apply_database_of;
+pub use restore::{BackupRef, RestorePlan, RestoreReport, RestoreSpec, plan_restore, restore};
+pub use run_due::{DueOutcome, run_due};
+pub use stats::{Stats, history, stats};
+pub use verify::{VerifyOutcome, VerifyTarget, diff, show, verify};
