@@ -514,48 +514,15 @@ fn a_backup_taken_while_pgbench_writes_is_consistent() {
 
 #[test]
 fn the_window_adds_a_postgres_profile_tests_it_backs_up_and_restores() {
-    use backstop::notify::RecordingNotifier;
-    use backstop::ui::dialogs::ScriptedDialogs;
-    use backstop::ui::{AppOptions, BackstopApp, Tab};
+    use backstop::ui::{BackstopApp, Tab};
     use egui::accesskit::Role;
-    use egui_kittest::Harness;
     use egui_kittest::kittest::{NodeT, Queryable};
-    use std::time::{Duration, Instant};
 
     let home = TestHome::new();
     let db = Db::new("window");
     fill(&db);
-    let paths = home.paths();
-    let mut harness = Harness::builder()
-        .with_size([1100.0, 900.0])
-        .build_eframe(move |cc| {
-            BackstopApp::new(
-                cc,
-                AppOptions {
-                    paths,
-                    notifier: Box::new(RecordingNotifier::default()),
-                    dialogs: Box::new(ScriptedDialogs::default()),
-                    scheduler: false,
-                },
-            )
-        });
-    let wait = |harness: &mut Harness<'_, BackstopApp>,
-                what: &str,
-                done: &dyn Fn(&BackstopApp) -> bool| {
-        let start = Instant::now();
-        loop {
-            harness.step();
-            if done(harness.state()) {
-                harness.step();
-                return;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "timed out waiting for {what}"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    };
+    let mut harness = common::window(home.paths());
+    let wait = common::wait_for_window;
     let idle = |app: &BackstopApp| app.state.running.is_none() && app.state.queue.is_empty();
     wait(&mut harness, "the first snapshot", &|app| {
         app.state.snapshot_received

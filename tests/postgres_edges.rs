@@ -716,50 +716,17 @@ fn a_server_that_is_down_and_a_killed_pg_dump_are_named_with_their_real_cause() 
 
 #[test]
 fn the_window_says_the_database_is_missing_and_its_restore_creates_it() {
-    use backstop::notify::RecordingNotifier;
-    use backstop::ui::dialogs::ScriptedDialogs;
-    use backstop::ui::{AppOptions, BackstopApp, Tab};
+    use backstop::ui::Tab;
     use egui::accesskit::Role;
-    use egui_kittest::Harness;
     use egui_kittest::kittest::{NodeT, Queryable};
-    use std::time::{Duration, Instant};
 
     let (home, db) = backed_up_then_dropped(
         Db::new("window"),
         "CREATE TABLE t (id int); INSERT INTO t SELECT generate_series(1, 9);",
     );
 
-    let paths = home.paths();
-    let mut harness = Harness::builder()
-        .with_size([1100.0, 900.0])
-        .build_eframe(move |cc| {
-            BackstopApp::new(
-                cc,
-                AppOptions {
-                    paths,
-                    notifier: Box::new(RecordingNotifier::default()),
-                    dialogs: Box::new(ScriptedDialogs::default()),
-                    scheduler: false,
-                },
-            )
-        });
-    let wait = |harness: &mut Harness<'_, BackstopApp>,
-                what: &str,
-                done: &dyn Fn(&BackstopApp) -> bool| {
-        let start = Instant::now();
-        loop {
-            harness.step();
-            if done(harness.state()) {
-                harness.step();
-                return;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "timed out waiting for {what}"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    };
+    let mut harness = common::window(home.paths());
+    let wait = common::wait_for_window;
     wait(&mut harness, "the first snapshot", &|app| {
         app.state.snapshot_received
     });

@@ -847,3 +847,43 @@ pub fn add_pg_profile(home: &TestHome, profile: &str, port: u16, dbname: &str) {
         "--no-auto",
     ]);
 }
+
+/// The real window on `paths`, headless (egui_kittest), no scheduler, with a recording notifier and scripted
+/// dialogs.
+pub fn window(paths: Paths) -> egui_kittest::Harness<'static, backstop::ui::BackstopApp> {
+    egui_kittest::Harness::builder()
+        .with_size([1100.0, 900.0])
+        .build_eframe(move |cc| {
+            backstop::ui::BackstopApp::new(
+                cc,
+                backstop::ui::AppOptions {
+                    paths,
+                    notifier: Box::new(backstop::notify::RecordingNotifier::default()),
+                    dialogs: Box::new(backstop::ui::dialogs::ScriptedDialogs::default()),
+                    scheduler: false,
+                },
+            )
+        })
+}
+
+/// Steps the window's frames until `done` holds (its worker runs on a thread of its own), or fails after 60 s
+/// (a guard against a hang, not a timing assertion).
+pub fn wait_for_window(
+    harness: &mut egui_kittest::Harness<'_, backstop::ui::BackstopApp>,
+    what: &str,
+    done: &dyn Fn(&backstop::ui::BackstopApp) -> bool,
+) {
+    let start = std::time::Instant::now();
+    loop {
+        harness.step();
+        if done(harness.state()) {
+            harness.step();
+            return;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
