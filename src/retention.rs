@@ -113,7 +113,11 @@ enum Place {
 }
 
 /// The protection of a backup, or `None` for a manual, automatic or old safety backup (a series member).
-fn protection(backup: &BackupSummary, now: DateTime<Utc>) -> Option<Protection> {
+fn protection(
+    backup: &BackupSummary,
+    now: DateTime<Utc>,
+    age_base: DateTime<Utc>,
+) -> Option<Protection> {
     if backup.pinned {
         return Some(Protection::Pinned);
     }
@@ -123,7 +127,7 @@ fn protection(backup: &BackupSummary, now: DateTime<Utc>) -> Option<Protection> 
         _ if clock_ahead_secs(backup.created_at, now).is_some() => Some(Protection::Future(
             backup.created_at.signed_duration_since(now).num_seconds(),
         )),
-        Trigger::Safety if now.signed_duration_since(backup.created_at) < SAFETY_GRACE => {
+        Trigger::Safety if age_base.signed_duration_since(backup.created_at) < SAFETY_GRACE => {
             Some(Protection::YoungSafety)
         }
         Trigger::Manual | Trigger::Automatic | Trigger::Safety => None,
@@ -161,11 +165,21 @@ pub fn plan_after(
     let newest = completed
         .iter()
         .position(|backup| clock_ahead_secs(backup.created_at, now).is_none());
+    // Ages count from the newest trusted backup before the one just made (restic's `--keep-within` counts from
+    // the newest snapshot), never from a clock later than that: a clock that ran ahead while a backup was taken
+    // cannot age every earlier backup out at once, and backups that stopped for a while are not aged by the gap.
+    // An old backup therefore goes one backup later than the wall clock alone would say.
+    let age_base = completed
+        .iter()
+        .filter(|b| Some(b.id) != just_made && clock_ahead_secs(b.created_at, now).is_none())
+        .map(|b| b.created_at)
+        .max()
+        .map_or(now, |newest| newest.min(now));
 
     let mut series: Vec<&BackupSummary> = Vec::new();
     let mut places: Vec<Place> = Vec::with_capacity(completed.len());
     for backup in &completed {
-        match protection(backup, now) {
+        match protection(backup, now, age_base) {
             Some(protection) => places.push(Place::Protected(protection)),
             None => {
                 places.push(Place::Series(series.len()));
@@ -202,7 +216,7 @@ pub fn plan_after(
                 _ if Some(index) == newest => (true, NEWEST_REASON.to_string()),
                 _ if Some(backup.id) == just_made => (true, JUST_MADE_REASON.to_string()),
                 Place::Protected(protection) => (true, protection.reason()),
-                Place::Series(slot) => decide_rotated(backup, slot, policy, &rules, now),
+                Place::Series(slot) => decide_rotated(backup, slot, policy, &rules, age_base),
             };
             Verdict {
                 id: backup.id,
@@ -255,10 +269,10 @@ fn decide_rotated(
     slot: usize,
     policy: &Policy,
     rules: &BucketKeeps<'_>,
-    now: DateTime<Utc>,
+    age_base: DateTime<Utc>,
 ) -> (bool, String) {
     let rank = slot + 1;
-    let age = now.signed_duration_since(backup.created_at);
+    let age = age_base.signed_duration_since(backup.created_at);
     // The age limit wins over every count rule: it is the user's promise that nothing older survives.
     // Future-dated backups are not series members, so an age is never negative here.
     if policy.max_age_days > 0 && age > Duration::days(i64::from(policy.max_age_days)) {
@@ -449,10 +463,11 @@ mod tests {
                     days_ago(2, 10, Automatic),
                     days_ago(3, 1, Automatic),
                 ],
+                // Ages count from the newest backup (1 day ago).
                 expect: vec![
                     (3, true, NEWEST_REASON),
                     (2, true, "within keep_last 10 (#2)"),
-                    (1, false, "older than max_age_days 30 (45 days old)"),
+                    (1, false, "older than max_age_days 30 (44 days old)"),
                 ],
             },
             Case {
@@ -466,7 +481,7 @@ mod tests {
                 ],
             },
             Case {
-                name: "machine off 60 days: newest kept, the rest past max_age deleted",
+                name: "machine off 60 days: ages count from the newest backup, so the gap ages nothing out",
                 policy: policy(10, 30),
                 now: now(),
                 backups: vec![
@@ -477,9 +492,9 @@ mod tests {
                 ],
                 expect: vec![
                     (4, true, NEWEST_REASON),
-                    (3, false, "older than max_age_days 30 (61 days old)"),
-                    (2, false, "older than max_age_days 30 (62 days old)"),
-                    (1, false, "older than max_age_days 30 (63 days old)"),
+                    (3, true, "within keep_last 10 (#2)"),
+                    (2, true, "within keep_last 10 (#3)"),
+                    (1, true, "within keep_last 10 (#4)"),
                 ],
             },
             Case {
@@ -572,7 +587,7 @@ mod tests {
                 backups: vec![
                     days_ago(1, 9, Manual),
                     days_ago(2, 7, Safety),
-                    days_ago(3, 1, Automatic),
+                    days_ago(3, 0, Automatic),
                 ],
                 expect: vec![
                     (3, true, NEWEST_REASON),
@@ -708,7 +723,7 @@ mod tests {
                 backups: vec![days_ago(1, 45, Automatic), days_ago(2, 1, Automatic)],
                 expect: vec![
                     (2, true, NEWEST_REASON),
-                    (1, false, "older than max_age_days 30 (45 days old)"),
+                    (1, false, "older than max_age_days 30 (44 days old)"),
                 ],
             },
             Case {
@@ -853,18 +868,37 @@ mod tests {
                 ],
             },
             ClockCase {
-                name: "max_age: the future one is not aged, current ones are aged from now",
+                name: "max_age: the future one is not aged, current ones are aged from the newest before the one just made",
                 policy: policy(5, 10),
                 just_made: Some(3),
                 backups: vec![
                     days_ago(1, 20, Manual),
+                    days_ago(4, 5, Manual),
                     bk(2, "2027-12-25T12:00:00Z", Manual),
                     bk(3, NOW, Manual),
                 ],
                 expect: vec![
                     (3, true, NEWEST_REASON),
                     (2, true, AHEAD_400_DAYS),
-                    (1, false, "older than max_age_days 10 (20 days old)"),
+                    (4, true, "within keep_last 5 (#2)"),
+                    (1, false, "older than max_age_days 10 (15 days old)"),
+                ],
+            },
+            ClockCase {
+                // The clock ran 400 days ahead while backup 3 was taken: "now" is that wrong clock. The earlier
+                // backups are aged from the newest of them, not from it, so none goes.
+                name: "a clock ahead while a backup is taken does not age the earlier backups out",
+                policy: policy(5, 30),
+                just_made: Some(3),
+                backups: vec![
+                    days_ago(1, 410, Manual),
+                    days_ago(2, 400, Automatic),
+                    bk(3, NOW, Manual),
+                ],
+                expect: vec![
+                    (3, true, NEWEST_REASON),
+                    (2, true, "within keep_last 5 (#2)"),
+                    (1, true, "within keep_last 5 (#3)"),
                 ],
             },
             ClockCase {

@@ -218,6 +218,31 @@ fn a_backup_dated_in_the_future_never_displaces_current_backups() {
     assert!(db.is_file());
 }
 
+/// The clock runs 400 days ahead while a backup is taken (the visual review's case): `max_age_days` must not age
+/// every earlier backup out against that clock. Ages count from the newest backup before the one just made.
+#[test]
+fn a_clock_ahead_while_a_backup_runs_does_not_age_the_earlier_backups_out() {
+    let home = TestHome::new();
+    home.sqlite_profile(
+        "shop",
+        20,
+        &["--keep-last", "10", "--max-age-days", "30", "--no-auto"],
+    );
+    home.backup("shop");
+    home.backup("shop");
+    home.run_at("+400d", &["backup", "--profile", "shop"]);
+    assert_eq!(
+        existing(&home.list_json()),
+        [1, 2, 3],
+        "the two real backups survive the run under the wrong clock"
+    );
+    // Back at the right time, backup 3 is flagged as dated in the future, and the next backup keeps everything too.
+    home.backup("shop");
+    let rows = home.list_json();
+    assert!(ahead(&rows, 3).is_some(), "{rows:#?}");
+    assert_eq!(existing(&rows).len(), 4);
+}
+
 #[test]
 fn when_the_clock_jumps_back_the_backup_just_made_survives_and_nothing_current_is_lost() {
     let home = TestHome::new();
