@@ -89,7 +89,14 @@ impl Window<'_> {
             }
             assert!(
                 start.elapsed() < Duration::from_secs(120),
-                "timed out waiting for {what}"
+                "timed out waiting for {what}; messages: {:?}",
+                self.harness
+                    .state()
+                    .state
+                    .toasts
+                    .iter()
+                    .map(|t| t.text.clone())
+                    .collect::<Vec<_>>()
             );
             std::thread::sleep(Duration::from_millis(10));
         }
@@ -103,7 +110,8 @@ impl Window<'_> {
 
     /// Clicks the widget labelled `label`; the click lands in the first frame, what it changed shows in the second.
     fn click(&mut self, label: &str) {
-        self.harness.get_by_label(label).click();
+        // Through accesskit, not the pointer: a worker event that lands between frames may move the layout.
+        self.harness.get_by_label(label).click_accesskit();
         self.harness.step();
         self.harness.step();
     }
@@ -828,8 +836,16 @@ fn settings_edit_the_files_folder_excludes_and_default_kind_and_refuse_a_bad_glo
         .click();
     w.harness.step();
     w.harness.step();
-    w.click("Files folder only");
-    w.click("Save");
+    // Through accesskit, not the pointer: a late worker event may move the layout between frames.
+    w.harness
+        .get_by_label("Files folder only")
+        .click_accesskit();
+    w.harness.step();
+    w.harness.step();
+    w.harness
+        .get_by_role_and_label(Role::Button, "Save")
+        .click_accesskit();
+    w.harness.step();
     w.wait_for("the saved config", |app| {
         app.state.snapshot.config.profiles[0].files_dir.is_some()
     });
