@@ -791,3 +791,48 @@ fn a_database_whose_owner_is_gone_too_is_recreated_owned_by_the_profile_role_and
         "postgres"
     );
 }
+
+/// The throwaway import role's password reaches the server only as a SCRAM verifier, and even that never on a
+/// command line (other local users can read every process's arguments): every psql call of an import is logged by
+/// a wrapper, and none carries the verifier.
+#[test]
+fn the_import_roles_verifier_never_shows_on_a_command_line() {
+    let home = TestHome::new();
+    let db = Db::new("argv");
+    psql(
+        &db.name,
+        "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 50);",
+    );
+    db.profile(&home, "pg");
+    let dump = home.work().join("plain.sql");
+    let status = Command::new("pg_dump")
+        .args(["-h", "127.0.0.1", "-U", "postgres", "-f"])
+        .arg(&dump)
+        .arg(&db.name)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let log = home.work().join("psql-argv.log");
+    let bin = tools_with_wrapper(
+        &home,
+        "psql",
+        &format!("*) printf '%s\\n' \"$*\" >> '{}' ;;", log.display()),
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_backstop"))
+        .args(["import", dump.to_str().unwrap()])
+        .env("BACKSTOP_HOME", home.home())
+        .env("BACKSTOP_PG_BIN", &bin)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let argv = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        argv.contains("CREATE DATABASE"),
+        "the wrapper saw the import's psql calls: {argv}"
+    );
+    assert!(
+        !argv.contains("SCRAM-SHA-256"),
+        "a verifier on a command line: {argv}"
+    );
+}

@@ -358,6 +358,38 @@ impl PostgresEngine {
         })
     }
 
+    /// Runs SQL that must not be seen on a command line (it holds a role's SCRAM verifier) with psql against
+    /// `dbname`: the text goes through psql's standard input, never argv.
+    fn psql_private(&self, dbname: &str, sql: &str) -> Result<String> {
+        let tools = self.tools()?;
+        let passfile = self.passfile()?;
+        let mut cmd = self.command(&tools.psql, dbname, &passfile);
+        cmd.args(["-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().map_err(|e| Error::ToolMissing {
+            tool: "psql".into(),
+            hint: format!("cannot run {}: {e}", tools.psql.display()),
+        })?;
+        if let Some(mut stdin) = child.stdin.take() {
+            // A write error shows as psql's own failure below.
+            let _ = std::io::Write::write_all(&mut stdin, sql.as_bytes());
+        }
+        let output = child
+            .wait_with_output()
+            .map_err(|e| Error::io("cannot wait for psql", &tools.psql, e))?;
+        if !output.status.success() {
+            return Err(self.classify(
+                "psql",
+                dbname,
+                &String::from_utf8_lossy(&output.stderr),
+                Some(&output.status),
+            ));
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
     /// Runs one SQL command with psql against `dbname`.
     fn psql(&self, dbname: &str, sql: &str) -> Result<String> {
         let tools = self.tools()?;

@@ -82,11 +82,12 @@ impl PostgresEngine {
         let valid_until = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
         let maintenance = self.maintenance_db();
         let role = quote_ident(&name);
-        self.psql(
+        // Through psql's standard input: the verifier never shows on a command line.
+        self.psql_private(
             maintenance,
             &format!(
                 "CREATE ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT NOREPLICATION NOBYPASSRLS \
-                 PASSWORD {} VALID UNTIL {}",
+                 PASSWORD {} VALID UNTIL {};",
                 quote_literal(&verifier),
                 quote_literal(&valid_until)
             ),
