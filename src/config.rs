@@ -9,6 +9,16 @@ use crate::model::{EngineKind, Kind, NumberRange, Policy};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+/// libpq's SSL modes, the values `sslmode` may take.
+pub const SSL_MODES: [&str; 6] = [
+    "disable",
+    "allow",
+    "prefer",
+    "require",
+    "verify-ca",
+    "verify-full",
+];
+
 /// The environment variable that puts all of Backstop's state under one folder.
 pub const HOME_ENV: &str = "BACKSTOP_HOME";
 

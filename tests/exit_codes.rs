@@ -186,17 +186,7 @@ fn exit_130_when_ctrl_c_cancels_the_job() {
     let home = TestHome::new();
     // A files folder big enough that the backup is still writing when the signal comes.
     let media = home.work().join("media");
-    for d in 0..40 {
-        let dir = media.join(format!("{d:02}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        for f in 0..400 {
-            std::fs::write(
-                dir.join(format!("{f:03}.txt")),
-                format!("{d} {f} ").repeat(300),
-            )
-            .unwrap();
-        }
-    }
+    common::bulk_files(&media, 400, 300);
     home.sqlite_profile(
         "shop",
         100,

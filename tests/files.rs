@@ -656,17 +656,7 @@ fn ctrl_c_during_a_files_backup_or_restore_changes_nothing() {
     let home = TestHome::new();
     let (db, media) = profile_with_media(&home, &[]);
     // Enough small files that both jobs take a while.
-    for d in 0..40 {
-        let dir = media.join(format!("bulk/{d:02}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        for f in 0..500 {
-            std::fs::write(
-                dir.join(format!("{f:03}.txt")),
-                format!("{d} {f} ").repeat(200),
-            )
-            .unwrap();
-        }
-    }
+    common::bulk_files(&media.join("bulk"), 500, 200);
     home.run_ok(&["backup"]);
     let storage = home.home().join("archives/shop");
     let partials = || {

@@ -317,18 +317,10 @@ impl ConnectionFields {
             cfg.dbname = dbname.clone();
         }
         if let Some(mode) = &self.sslmode {
-            const MODES: [&str; 6] = [
-                "disable",
-                "allow",
-                "prefer",
-                "require",
-                "verify-ca",
-                "verify-full",
-            ];
-            if !MODES.contains(&mode.as_str()) {
+            if !crate::config::SSL_MODES.contains(&mode.as_str()) {
                 return Err(Error::Usage(format!(
                     "--sslmode must be one of {}",
-                    MODES.join(", ")
+                    crate::config::SSL_MODES.join(", ")
                 )));
             }
             cfg.sslmode = mode.clone();

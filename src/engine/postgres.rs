@@ -345,6 +345,11 @@ impl PostgresEngine {
             tool: "psql".into(),
             hint: format!("cannot run {}: {e}", psql.display()),
         })?;
+        self.psql_result(dbname, output)
+    }
+
+    /// psql's output, or its failure classified (the tool's own error line, how it ended).
+    fn psql_result(&self, dbname: &str, output: std::process::Output) -> Result<Run> {
         if !output.status.success() {
             return Err(self.classify(
                 "psql",
@@ -379,15 +384,7 @@ impl PostgresEngine {
         let output = child
             .wait_with_output()
             .map_err(|e| Error::io("cannot wait for psql", &tools.psql, e))?;
-        if !output.status.success() {
-            return Err(self.classify(
-                "psql",
-                dbname,
-                &String::from_utf8_lossy(&output.stderr),
-                Some(&output.status),
-            ));
-        }
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        self.psql_result(dbname, output).map(|r| r.stdout)
     }
 
     /// Runs one SQL command with psql against `dbname`.

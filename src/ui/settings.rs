@@ -183,16 +183,11 @@ impl Draft {
                 if pg.dbname.trim().is_empty() {
                     out.insert("dbname", "enter the database name".into());
                 }
-                const MODES: [&str; 6] = [
-                    "disable",
-                    "allow",
-                    "prefer",
-                    "require",
-                    "verify-ca",
-                    "verify-full",
-                ];
-                if !MODES.contains(&pg.sslmode.trim()) {
-                    out.insert("sslmode", format!("one of {}", MODES.join(", ")));
+                if !crate::config::SSL_MODES.contains(&pg.sslmode.trim()) {
+                    out.insert(
+                        "sslmode",
+                        format!("one of {}", crate::config::SSL_MODES.join(", ")),
+                    );
                 }
             }
         }

@@ -887,3 +887,19 @@ pub fn wait_for_window(
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
+
+/// 40 folders of `per_folder` small text files (each its names repeated `repeat` times) under `dir`: enough work
+/// that a job is still running when a test signals it.
+pub fn bulk_files(dir: &Path, per_folder: usize, repeat: usize) {
+    for d in 0..40 {
+        let folder = dir.join(format!("{d:02}"));
+        std::fs::create_dir_all(&folder).unwrap();
+        for f in 0..per_folder {
+            std::fs::write(
+                folder.join(format!("{f:03}.txt")),
+                format!("{d} {f} ").repeat(repeat),
+            )
+            .unwrap();
+        }
+    }
+}
