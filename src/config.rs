@@ -179,12 +179,12 @@ pub enum DatabaseConfig {
         path: PathBuf,
     },
     /// A database on a PostgreSQL server. The password is never here: it lives in the keyring or a 0600 file.
-    Postgres(PostgresConfig),
+    Postgres(ServerConfig),
 }
 
-/// How to reach a PostgreSQL database.
+/// How to reach a database on a server (PostgreSQL, MySQL/MariaDB): the fields every server engine shares.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PostgresConfig {
+pub struct ServerConfig {
     /// Server host name or address (or a socket folder).
     pub host: String,
     /// Server port.
@@ -205,7 +205,7 @@ pub struct PostgresConfig {
     pub secret_store: crate::secrets::SecretStore,
 }
 
-impl PostgresConfig {
+impl ServerConfig {
     /// `port`: 0 is no port.
     pub const PORT: NumberRange = NumberRange::new("port", 1, 65535);
 }
@@ -224,6 +224,22 @@ impl DatabaseConfig {
         match self {
             DatabaseConfig::Sqlite { .. } => EngineKind::Sqlite,
             DatabaseConfig::Postgres(_) => EngineKind::Postgres,
+        }
+    }
+
+    /// How to reach the server, for the server engines; None for a database file.
+    pub fn server(&self) -> Option<&ServerConfig> {
+        match self {
+            DatabaseConfig::Sqlite { .. } => None,
+            DatabaseConfig::Postgres(cfg) => Some(cfg),
+        }
+    }
+
+    /// The same, to change it.
+    pub fn server_mut(&mut self) -> Option<&mut ServerConfig> {
+        match self {
+            DatabaseConfig::Sqlite { .. } => None,
+            DatabaseConfig::Postgres(cfg) => Some(cfg),
         }
     }
 
@@ -268,7 +284,7 @@ impl Profile {
     pub fn problems(&self) -> Vec<String> {
         let mut problems = self.policy.problems();
         if let DatabaseConfig::Postgres(pg) = &self.database
-            && let Err(problem) = PostgresConfig::PORT.check(pg.port.into())
+            && let Err(problem) = ServerConfig::PORT.check(pg.port.into())
         {
             problems.push(problem);
         }

@@ -1023,7 +1023,7 @@ fn import_pg_dump(source: &Source, plain: bool, what: &str, job: &JobControl) ->
 fn postgres_config<'p>(
     source: &Source<'p>,
     what: &str,
-) -> Result<&'p crate::config::PostgresConfig> {
+) -> Result<&'p crate::config::ServerConfig> {
     match &source.profile.database {
         crate::config::DatabaseConfig::Postgres(cfg) => Ok(cfg),
         other => Err(source.refused(format!(
@@ -1047,7 +1047,7 @@ fn private_tmp(ctx: &Context) -> Result<PathBuf> {
 /// database through the PostgreSQL engine's import loader, and archives what it holds.
 fn load_pg_dump(
     source: &Source,
-    cfg: &crate::config::PostgresConfig,
+    cfg: &crate::config::ServerConfig,
     dump: &Path,
     plain: bool,
     created_at: DateTime<Utc>,

@@ -303,7 +303,7 @@ impl ConnectionFields {
     }
 
     /// Applies the given fields to a PostgreSQL config (missing ones keep their value).
-    pub(super) fn apply(&self, cfg: &mut crate::config::PostgresConfig) -> Result<()> {
+    pub(super) fn apply(&self, cfg: &mut crate::config::ServerConfig) -> Result<()> {
         if let Some(host) = &self.host {
             cfg.host = host.clone();
         }
@@ -336,7 +336,7 @@ impl ConnectionFields {
         &self,
         paths: &Paths,
         profile: &str,
-        cfg: &mut crate::config::PostgresConfig,
+        cfg: &mut crate::config::ServerConfig,
     ) -> Result<()> {
         if !self.password_stdin {
             return Ok(());

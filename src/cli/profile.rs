@@ -41,7 +41,7 @@ pub(super) fn profile_command(cmd: ProfileCommand) -> Result<i32> {
                     path: absolute(path)?,
                 },
                 None => {
-                    let mut cfg = crate::config::PostgresConfig {
+                    let mut cfg = crate::config::ServerConfig {
                         host: "127.0.0.1".into(),
                         port: 5432,
                         user: String::new(),

@@ -7,7 +7,7 @@
 
 use super::{Engine, EngineDetails, RestoreOptions, StagedRestore, safe_name};
 use crate::archive::{ArchiveReader, ArchiveWriter, DatabaseInfo};
-use crate::config::PostgresConfig;
+use crate::config::ServerConfig;
 use crate::error::{Error, IoContext, Result};
 use crate::fsutil::{self, TempGuard};
 use crate::model::EngineKind;
@@ -150,7 +150,7 @@ struct PassFile {
 }
 
 impl PassFile {
-    fn new(dir: &Path, cfg: &PostgresConfig, password: Option<&str>) -> Result<PassFile> {
+    fn new(dir: &Path, cfg: &ServerConfig, password: Option<&str>) -> Result<PassFile> {
         let Some(password) = password else {
             return Ok(PassFile { guard: None });
         };
@@ -180,7 +180,7 @@ fn unique() -> u64 {
 
 /// A PostgreSQL database reached through its client tools.
 pub struct PostgresEngine {
-    cfg: PostgresConfig,
+    cfg: ServerConfig,
     password: Option<String>,
     scratch: PathBuf,
     tools: OnceLock<Tools>,
@@ -204,7 +204,7 @@ struct Run {
 
 impl PostgresEngine {
     /// The engine for `cfg`; `scratch` holds temporary files (passfiles, dumps being restored).
-    pub fn new(cfg: PostgresConfig, password: Option<String>, scratch: PathBuf) -> Self {
+    pub fn new(cfg: ServerConfig, password: Option<String>, scratch: PathBuf) -> Self {
         PostgresEngine {
             cfg,
             password,

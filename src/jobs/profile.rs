@@ -216,7 +216,7 @@ fn secret_not_followed(
 pub(crate) fn read_password(
     ctx: &Context,
     profile: &Profile,
-    cfg: &crate::config::PostgresConfig,
+    cfg: &crate::config::ServerConfig,
 ) -> Result<String> {
     use crate::secrets::SecretError;
     crate::secrets::Secrets::new(ctx.paths.secrets_dir())

@@ -779,7 +779,7 @@ impl BackstopApp {
         {
             let name = form.name.trim().to_string();
             let database = if form.postgres {
-                DatabaseConfig::Postgres(crate::config::PostgresConfig {
+                DatabaseConfig::Postgres(crate::config::ServerConfig {
                     host: form.host.trim().to_string(),
                     port: form.port.trim().parse().unwrap_or(5432),
                     user: form.user.trim().to_string(),
