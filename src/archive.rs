@@ -574,24 +574,9 @@ pub fn readme_text(manifest: &Manifest) -> String {
         manifest.created_at.to_rfc3339(),
     );
     if let Some(db) = &manifest.database {
-        match db.engine {
-            EngineKind::Sqlite => text.push_str(&format!(
-                "3. The database is a plain SQLite file: restored/{entry}\n\
-                 \x20  Check it:             sqlite3 restored/{entry} 'PRAGMA integrity_check'\n\
-                 \x20  Put it in place while the application that uses it is stopped:\n\
-                 \x20                        sqlite3 /path/to/live.db \".restore 'restored/{entry}'\"\n\
-                 \x20  (or copy it over the live file and delete any stale -wal and -shm files beside it)\n",
-                entry = db.entry
-            )),
-            EngineKind::Postgres => text.push_str(&format!(
-                "3. The database is a pg_dump custom-format dump: restored/{entry}\n\
-                 \x20  Restore it into a new database (the live one stays as it is):\n\
-                 \x20                        createdb newdb && pg_restore --no-owner --dbname newdb restored/{entry}\n\
-                 \x20  (pg_restore must be at least as new as: {tool})\n",
-                entry = db.entry,
-                tool = db.tool_version.as_deref().unwrap_or("the pg_dump that made it")
-            )),
-        }
+        text.push_str(
+            &crate::engine::family(db.engine).readme_steps(&db.entry, db.tool_version.as_deref()),
+        );
     }
     if manifest.kind != Kind::Database {
         text.push_str(

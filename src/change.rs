@@ -112,7 +112,7 @@ pub fn source_problem(
     if size_bytes == 0 {
         return Some("it is 0 bytes (was the file truncated or replaced?)".to_string());
     }
-    if engine == EngineKind::Sqlite && tables.is_empty() {
+    if crate::engine::family(engine).empty_is_suspicious() && tables.is_empty() {
         return Some(
             "it has no tables (was its schema lost, or does the profile point at the wrong file?)"
                 .to_string(),

@@ -9,16 +9,6 @@ use crate::model::{EngineKind, Kind, NumberRange, Policy};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-/// libpq's SSL modes, the values `sslmode` may take.
-pub const SSL_MODES: [&str; 6] = [
-    "disable",
-    "allow",
-    "prefer",
-    "require",
-    "verify-ca",
-    "verify-full",
-];
-
 /// The environment variable that puts all of Backstop's state under one folder.
 pub const HOME_ENV: &str = "BACKSTOP_HOME";
 
@@ -219,6 +209,16 @@ fn default_sslmode() -> String {
 }
 
 impl DatabaseConfig {
+    /// The database config of an engine, from where its database is; None when the engine does not reach its
+    /// databases that way (a server's fields for a file engine, or the reverse).
+    pub fn new(kind: EngineKind, location: Location) -> Option<DatabaseConfig> {
+        match (kind, location) {
+            (EngineKind::Sqlite, Location::File(path)) => Some(DatabaseConfig::Sqlite { path }),
+            (EngineKind::Postgres, Location::Server(cfg)) => Some(DatabaseConfig::Postgres(cfg)),
+            _ => None,
+        }
+    }
+
     /// The engine this database uses.
     pub fn engine(&self) -> EngineKind {
         match self {
@@ -243,14 +243,93 @@ impl DatabaseConfig {
         }
     }
 
-    /// A short description for people ("sqlite /srv/app.db", "postgres shop on 127.0.0.1:5432").
-    pub fn describe(&self) -> String {
+    /// The database file, for the file engines; None for a server database.
+    pub fn file(&self) -> Option<&Path> {
         match self {
-            DatabaseConfig::Sqlite { path } => format!("sqlite {}", path.display()),
-            DatabaseConfig::Postgres(pg) => format!(
-                "postgres {} on {}:{} as {}",
-                pg.dbname, pg.host, pg.port, pg.user
+            DatabaseConfig::Sqlite { path } => Some(path),
+            DatabaseConfig::Postgres(_) => None,
+        }
+    }
+
+    /// The engine's facts (its name, its form).
+    pub fn family(&self) -> &'static dyn crate::engine::Family {
+        crate::engine::family(self.engine())
+    }
+
+    /// Whether the database lives on a server (and so has sessions, kept copies and a password).
+    pub fn is_server(&self) -> bool {
+        self.server().is_some()
+    }
+
+    /// A short description for people ("sqlite /srv/app.db", "postgres shop on 127.0.0.1:5432 as app").
+    pub fn describe(&self) -> String {
+        match (self.file(), self.server()) {
+            (Some(path), _) => format!("{} {}", self.engine(), path.display()),
+            (None, Some(s)) => format!(
+                "{} {} on {}:{} as {}",
+                self.engine(),
+                s.dbname,
+                s.host,
+                s.port,
+                s.user
             ),
+            (None, None) => self.engine().to_string(),
+        }
+    }
+
+    /// What is wrong with where this database is, by field (the Settings form's keys: `database` for a file;
+    /// `host`, `port`, `user`, `dbname`, `sslmode` for a server), without looking at the disk or the server (a
+    /// config naming a file that is gone still loads: restoring it is how it comes back).
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        if let Some(path) = self.file() {
+            if path.as_os_str().is_empty() {
+                out.push(("database", "choose the database file".to_string()));
+            } else if !path.is_absolute() {
+                out.push(("database", "use an absolute path".to_string()));
+            }
+        }
+        if let (Some(s), Some(facts)) = (self.server(), self.family().connection().server()) {
+            if s.host.trim().is_empty() {
+                out.push(("host", "enter the server's host name or address".to_string()));
+            }
+            if let Err(problem) = ServerConfig::PORT.check(s.port.into()) {
+                out.push(("port", problem));
+            }
+            if s.user.trim().is_empty() {
+                out.push(("user", format!("enter the {} to connect as", facts.user_noun)));
+            }
+            if s.dbname.trim().is_empty() {
+                out.push(("dbname", "enter the database name".to_string()));
+            }
+            if !facts.tls_modes.contains(&s.sslmode.as_str()) {
+                out.push(("sslmode", format!("one of {}", facts.tls_modes.join(", "))));
+            }
+        }
+        out
+    }
+}
+
+/// Where a database is, as its engine reaches it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A file on this machine.
+    File(PathBuf),
+    /// A database on a server.
+    Server(ServerConfig),
+}
+
+impl ServerConfig {
+    /// The connection fields a new profile of a server engine starts with: the engine's port and TLS mode.
+    pub fn new(facts: &crate::engine::ServerFacts) -> ServerConfig {
+        ServerConfig {
+            host: "127.0.0.1".into(),
+            port: facts.default_port,
+            user: String::new(),
+            dbname: String::new(),
+            sslmode: facts.default_tls.into(),
+            has_password: false,
+            secret_store: Default::default(),
         }
     }
 }
@@ -283,11 +362,12 @@ impl Profile {
     /// Why this profile's numbers cannot be used, if they cannot: the policy's and the server port's, named.
     pub fn problems(&self) -> Vec<String> {
         let mut problems = self.policy.problems();
-        if let DatabaseConfig::Postgres(pg) = &self.database
-            && let Err(problem) = ServerConfig::PORT.check(pg.port.into())
-        {
-            problems.push(problem);
-        }
+        problems.extend(self.database.problems().into_iter().map(|(field, problem)| {
+            match field {
+                "port" => problem,
+                _ => format!("{field}: {problem}"),
+            }
+        }));
         problems
     }
 

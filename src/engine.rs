@@ -4,6 +4,12 @@
 //! live database) and returns what it recorded; `stage_restore` checks an archive's dump fully (integrity, row
 //! counts and schema against the manifest) *without touching the live database*; only `StagedRestore::apply`
 //! changes the live database, and it either fully happens or leaves it as it was.
+//!
+//! The seam: everything that differs between engines is here or in the engine's own file. [`Family`] holds what
+//! an engine is without a database to talk to (its name, whether it lives on a server and the form that reaches
+//! it, the README steps written into each archive, the start-up cleanup); [`Engine`] is one profile's database.
+//! Outside `engine/` and `config.rs` (the config variant), nothing matches on the engine kind: adding an engine
+//! is its file here, its `DatabaseConfig` variant and its word in `EngineKind`.
 
 pub mod pgsql_check;
 pub mod postgres;
@@ -54,6 +60,18 @@ pub trait Engine {
         )))
     }
 
+    /// "a new PostgreSQL database NAME on HOST:PORT": the words for a restore into another database, or None
+    /// when the engine has no other databases to restore into (a SQLite file).
+    fn describe_other(&self, _database: &str) -> Option<String> {
+        None
+    }
+
+    /// Drops what killed jobs left on the server (staging databases, import roles), returning what it says to
+    /// people. Called at start-up under the profile's lock, only when [`Family::scratch_pending`] says so.
+    fn clean_scratch(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Extracts and fully checks the archive's database without touching the live one.
     fn stage_restore(
         &self,
@@ -62,6 +80,76 @@ pub trait Engine {
         options: &RestoreOptions,
         job: &JobControl,
     ) -> Result<Box<dyn StagedRestore>>;
+}
+
+/// What all databases of one engine share: known without a database to talk to.
+pub trait Family: Sync {
+    /// Which engine this is.
+    fn kind(&self) -> EngineKind;
+
+    /// Its name for people ("PostgreSQL").
+    fn label(&self) -> &'static str;
+
+    /// How a profile reaches its database: the fields of its form.
+    fn connection(&self) -> Connection;
+
+    /// Step 3 of the README written into each archive: how to check and restore the database entry `entry` with
+    /// the engine's stock tools alone (`tool` is the dump tool's version the manifest recorded).
+    fn readme_steps(&self, entry: &str, tool: Option<&str>) -> String;
+
+    /// Whether a database without a single table is suspect (a SQLite file: a wrong path or a replaced file);
+    /// an empty server database is a normal first state.
+    fn empty_is_suspicious(&self) -> bool {
+        false
+    }
+
+    /// Whether killed jobs registered scratch objects (staging databases, roles) in the private `tmp` folder
+    /// that the next start must drop with [`Engine::clean_scratch`]. Read without contacting the server.
+    fn scratch_pending(&self, _tmp: &Path) -> bool {
+        false
+    }
+}
+
+/// How a profile reaches its database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Connection {
+    /// A database file on this machine.
+    File,
+    /// A database on a server: host, port, user, database name, TLS mode and a stored password.
+    Server(ServerFacts),
+}
+
+/// What the form of a server engine offers and expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerFacts {
+    /// The port its servers listen on by default.
+    pub default_port: u16,
+    /// The TLS modes its client tools know, in their words.
+    pub tls_modes: &'static [&'static str],
+    /// The mode a new profile starts with.
+    pub default_tls: &'static str,
+    /// What the form calls the TLS field ("SSL mode").
+    pub tls_label: &'static str,
+    /// What the server calls the one who connects ("role", "user").
+    pub user_noun: &'static str,
+}
+
+impl Connection {
+    /// The server's facts, for a server engine.
+    pub fn server(self) -> Option<ServerFacts> {
+        match self {
+            Connection::File => None,
+            Connection::Server(facts) => Some(facts),
+        }
+    }
+}
+
+/// The facts of one engine.
+pub fn family(kind: EngineKind) -> &'static dyn Family {
+    match kind {
+        EngineKind::Sqlite => &sqlite::SqliteFamily,
+        EngineKind::Postgres => &postgres::PostgresFamily,
+    }
 }
 
 /// What a server says about the database, beyond its size.

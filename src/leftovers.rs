@@ -8,7 +8,7 @@
 //! process meanwhile, its file waits for the next start after that process ended: late, never wrong.) Partial
 //! archives are named for the backup, not the process: they go when their profile's lock is free.
 
-use crate::config::{Config, DatabaseConfig, Paths, Profile};
+use crate::config::{Config, Paths, Profile};
 use crate::fsutil;
 use crate::lock::ProfileLock;
 use std::collections::{BTreeMap, BTreeSet};
@@ -121,10 +121,10 @@ fn folders(paths: &Paths, config: Option<&Config>) -> BTreeSet<PathBuf> {
 
 /// A profile's storage folder and, for SQLite, its database's folder.
 fn profile_dirs(profile: &Profile) -> impl Iterator<Item = PathBuf> {
-    let db_dir = match &profile.database {
-        DatabaseConfig::Sqlite { path } => Some(fsutil::parent_of(path).to_path_buf()),
-        DatabaseConfig::Postgres(_) => None,
-    };
+    let db_dir = profile
+        .database
+        .file()
+        .map(|path| fsutil::parent_of(path).to_path_buf());
     std::iter::once(profile.storage_dir.clone()).chain(db_dir)
 }
 

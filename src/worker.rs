@@ -21,15 +21,7 @@ use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 
-/// A password on its way to the secret store; never printed (its Debug says "***").
-#[derive(Clone, PartialEq, Eq, Default)]
-pub struct Password(pub String);
-
-impl std::fmt::Debug for Password {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("***")
-    }
-}
+pub use crate::jobs::Password;
 
 /// Everything the window can ask the worker to do.
 #[derive(Debug, Clone)]
@@ -101,8 +93,8 @@ pub enum JobRequest {
     },
     /// Save a new config (profiles and settings).
     SaveConfig(Box<Config>),
-    /// Add a profile (its storage folder is created if missing).
-    AddProfile(Box<crate::config::Profile>),
+    /// Add a profile (its storage folder is created if missing), with its password if it has one.
+    AddProfile(Box<crate::config::Profile>, Option<Password>),
     /// Rename a profile (config and catalog).
     RenameProfile {
         /// Current name.
@@ -201,7 +193,7 @@ impl JobRequest {
             JobRequest::Show { id } => format!("Show backup {id}"),
             JobRequest::Diff { before, after } => format!("Compare backups {before} and {after}"),
             JobRequest::SaveConfig(_) => "Save settings".into(),
-            JobRequest::AddProfile(p) => format!("Add profile {}", p.name),
+            JobRequest::AddProfile(p, _) => format!("Add profile {}", p.name),
             JobRequest::RenameProfile { old, new } => format!("Rename profile {old} to {new}"),
             JobRequest::RemoveProfile { name, .. } => format!("Remove profile {name}"),
             JobRequest::CreateDemo => "Create the demo profile".into(),
@@ -223,7 +215,7 @@ impl JobRequest {
                 | JobRequest::Details { .. }
                 | JobRequest::Refresh
                 | JobRequest::SaveConfig(_)
-                | JobRequest::AddProfile(_)
+                | JobRequest::AddProfile(..)
                 | JobRequest::RenameProfile { .. }
                 | JobRequest::RemoveProfile { .. }
                 | JobRequest::SetPassword { .. }
@@ -586,26 +578,25 @@ fn run(ctx: &mut Context, request: JobRequest, job: &JobControl) -> Result<JobOu
                     now.into_iter().collect::<Vec<_>>().join(", ")
                 )));
             }
-            // Profiles the window changed get the checks `profile edit` runs (files folder, excludes, storage).
+            // Profiles the window changed are saved like `profile edit` saves them (one check, passwords kept).
+            let mut warnings = Vec::new();
             for profile in &config.profiles {
                 if !ctx.config.profiles.contains(profile) {
-                    jobs::prepare_profile(profile)?;
+                    warnings.extend(jobs::save_profile(&ctx.paths, profile.clone(), || Ok(None))?);
                 }
             }
-            ctx.save_config(*config).map(|_| JobOutput::ConfigSaved)
-        }
-        JobRequest::AddProfile(profile) => {
-            if ctx.config.profiles.iter().any(|p| p.name == profile.name) {
-                return Err(Error::Usage(format!(
-                    "a profile named '{}' already exists",
-                    profile.name
-                )));
+            let mut saved = Config::load(&ctx.paths.config_file)?;
+            saved.settings = config.settings;
+            ctx.save_config(saved)?;
+            match warnings.is_empty() {
+                true => Ok(JobOutput::ConfigSaved),
+                false => Ok(JobOutput::ProfilesChanged(warnings.join("; "))),
             }
-            jobs::prepare_profile(&profile)?;
-            let mut config = ctx.config.clone();
+        }
+        JobRequest::AddProfile(profile, password) => {
             let name = profile.name.clone();
-            config.profiles.push(*profile);
-            ctx.save_config(config)?;
+            jobs::add_profile(&ctx.paths, *profile, || Ok(password))?;
+            ctx.config = Config::load(&ctx.paths.config_file)?;
             Ok(JobOutput::ProfilesChanged(format!("Profile {name} added")))
         }
         JobRequest::RenameProfile { old, new } => {
@@ -627,26 +618,8 @@ fn run(ctx: &mut Context, request: JobRequest, job: &JobControl) -> Result<JobOu
             }))
         }
         JobRequest::SetPassword { profile, password } => {
-            let mut config = ctx.config.clone();
-            let Some(p) = config.profiles.iter_mut().find(|p| p.name == profile) else {
-                return Err(ctx
-                    .config
-                    .profile(&profile)
-                    .err()
-                    .unwrap_or(Error::NoProfiles));
-            };
-            let crate::config::DatabaseConfig::Postgres(cfg) = &mut p.database else {
-                return Err(Error::Usage(format!(
-                    "profile {profile} has no server password"
-                )));
-            };
-            crate::secrets::Secrets::new(ctx.paths.secrets_dir()).set(
-                &profile,
-                cfg.secret_store,
-                &password.0,
-            )?;
-            cfg.has_password = true;
-            ctx.save_config(config)?;
+            jobs::set_password(&ctx.paths, &profile, &password)?;
+            ctx.config = Config::load(&ctx.paths.config_file)?;
             Ok(JobOutput::ProfilesChanged(format!(
                 "Password of {profile} stored"
             )))
@@ -670,19 +643,10 @@ fn run(ctx: &mut Context, request: JobRequest, job: &JobControl) -> Result<JobOu
                 "Database copy {name} deleted"
             )))
         }
-        JobRequest::TestConnection { profile } => {
-            let p = ctx.config.profile(&profile)?.clone();
-            let engine = jobs::engine_for(ctx, &p)?;
-            engine.preflight()?;
-            let size = engine
-                .size_bytes()
-                .map(crate::ui::state::human_size)
-                .unwrap_or_else(|_| "size unknown".into());
-            Ok(JobOutput::ProfilesChanged(format!(
-                "Connection ok: {} ({size})",
-                engine.describe()
-            )))
-        }
+        JobRequest::TestConnection { profile } => Ok(JobOutput::ProfilesChanged(format!(
+            "Connection ok: {}",
+            jobs::test_connection(ctx, &profile)?
+        ))),
         JobRequest::CreateDemo => {
             let done = jobs::ensure_demo(&ctx.paths)?;
             ctx.config = Config::load(&ctx.paths.config_file)?;

@@ -1,6 +1,6 @@
 //! The clap types: the subcommands and the flag groups, with their small apply and validate helpers.
 
-use crate::config::{Paths, Profile};
+use crate::config::Profile;
 use crate::error::{Error, Result};
 use crate::model::{Kind, Policy};
 use clap::{Args, Parser, Subcommand};
@@ -302,7 +302,8 @@ impl ConnectionFields {
         }
     }
 
-    /// Applies the given fields to a PostgreSQL config (missing ones keep their value).
+    /// Applies the given fields to a server config (missing ones keep their value; the profile's check says
+    /// what is wrong with the result).
     pub(super) fn apply(&self, cfg: &mut crate::config::ServerConfig) -> Result<()> {
         if let Some(host) = &self.host {
             cfg.host = host.clone();
@@ -317,12 +318,6 @@ impl ConnectionFields {
             cfg.dbname = dbname.clone();
         }
         if let Some(mode) = &self.sslmode {
-            if !crate::config::SSL_MODES.contains(&mode.as_str()) {
-                return Err(Error::Usage(format!(
-                    "--sslmode must be one of {}",
-                    crate::config::SSL_MODES.join(", ")
-                )));
-            }
             cfg.sslmode = mode.clone();
         }
         if self.secret_store.is_some() {
@@ -331,15 +326,21 @@ impl ConnectionFields {
         Ok(())
     }
 
-    /// Reads the password from stdin and stores it, when asked.
-    pub(super) fn store_password(
-        &self,
-        paths: &Paths,
-        profile: &str,
-        cfg: &mut crate::config::ServerConfig,
-    ) -> Result<()> {
+    /// Whether any connection field was given.
+    pub(super) fn any(&self) -> bool {
+        self.host.is_some()
+            || self.port.is_some()
+            || self.user.is_some()
+            || self.dbname.is_some()
+            || self.sslmode.is_some()
+            || self.secret_store.is_some()
+            || self.password_stdin
+    }
+
+    /// The password from standard input, when `--password-stdin` asks for it.
+    pub(super) fn password(&self) -> Result<Option<crate::jobs::Password>> {
         if !self.password_stdin {
-            return Ok(());
+            return Ok(None);
         }
         let mut line = String::new();
         std::io::stdin().read_line(&mut line).map_err(|e| {
@@ -351,13 +352,7 @@ impl ConnectionFields {
                 "--password-stdin read an empty password".into(),
             ));
         }
-        crate::secrets::Secrets::new(paths.secrets_dir()).set(
-            profile,
-            cfg.secret_store,
-            password,
-        )?;
-        cfg.has_password = true;
-        Ok(())
+        Ok(Some(crate::jobs::Password(password.to_string())))
     }
 }
 

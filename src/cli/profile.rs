@@ -4,16 +4,16 @@ use super::args::{ProfileCommand, absolute};
 use super::output;
 use super::print::print_json;
 use super::run::open_context;
-use crate::config::{Config, DatabaseConfig, Paths, Profile, validate_profile_name};
+use crate::config::{Config, DatabaseConfig, Location, Paths, Profile, ServerConfig};
+use crate::engine::{self, Connection};
 use crate::error::{Error, Result};
 use crate::jobs;
-use crate::model::Policy;
-use crate::progress::human_size;
+use crate::model::{EngineKind, Policy};
 
 pub(super) fn profile_command(cmd: ProfileCommand) -> Result<i32> {
     let paths = Paths::from_env()?;
     paths.ensure()?;
-    let (mut config, config_lock) = Config::load_for_update(&paths.config_file)?;
+    let (config, config_lock) = Config::load_for_update(&paths.config_file)?;
     match cmd {
         ProfileCommand::Add {
             name,
@@ -22,12 +22,25 @@ pub(super) fn profile_command(cmd: ProfileCommand) -> Result<i32> {
             connection,
             fields,
         } => {
-            validate_profile_name(&name)?;
-            if config.profiles.iter().any(|p| p.name == name) {
+            drop(config_lock);
+            let kind = match sqlite {
+                Some(_) => EngineKind::Sqlite,
+                None => EngineKind::Postgres,
+            };
+            let location = match engine::family(kind).connection() {
+                Connection::File => Location::File(absolute(sqlite.unwrap_or_default())?),
+                Connection::Server(facts) => {
+                    let mut cfg = ServerConfig::new(&facts);
+                    connection.apply(&mut cfg)?;
+                    Location::Server(cfg)
+                }
+            };
+            let Some(database) = DatabaseConfig::new(kind, location) else {
                 return Err(Error::Usage(format!(
-                    "a profile named '{name}' already exists; use `backstop profile edit {name}`"
+                    "a {} profile cannot be made from these flags",
+                    engine::family(kind).label()
                 )));
-            }
+            };
             let mut policy = Policy::default();
             fields.apply(&mut policy)?;
             let storage = absolute(
@@ -36,30 +49,6 @@ pub(super) fn profile_command(cmd: ProfileCommand) -> Result<i32> {
                     .clone()
                     .unwrap_or_else(|| paths.default_storage(&name)),
             )?;
-            let database = match sqlite {
-                Some(path) => DatabaseConfig::Sqlite {
-                    path: absolute(path)?,
-                },
-                None => {
-                    let mut cfg = crate::config::ServerConfig {
-                        host: "127.0.0.1".into(),
-                        port: 5432,
-                        user: String::new(),
-                        dbname: String::new(),
-                        sslmode: "prefer".into(),
-                        has_password: false,
-                        secret_store: connection.secret_store()?,
-                    };
-                    connection.apply(&mut cfg)?;
-                    if cfg.user.is_empty() || cfg.dbname.is_empty() {
-                        return Err(Error::Usage(
-                            "a PostgreSQL profile needs --user and --dbname".into(),
-                        ));
-                    }
-                    connection.store_password(&paths, &name, &mut cfg)?;
-                    DatabaseConfig::Postgres(cfg)
-                }
-            };
             let mut profile = Profile {
                 name: name.clone(),
                 database,
@@ -70,9 +59,7 @@ pub(super) fn profile_command(cmd: ProfileCommand) -> Result<i32> {
                 policy,
             };
             fields.apply_files(&mut profile)?;
-            jobs::prepare_profile(&profile)?;
-            config.profiles.push(profile.clone());
-            config.save(&paths.config_file)?;
+            jobs::add_profile(&paths, profile.clone(), || connection.password())?;
             println!(
                 "profile {name} added: {} -> {}",
                 profile.database.describe(),
@@ -86,63 +73,30 @@ pub(super) fn profile_command(cmd: ProfileCommand) -> Result<i32> {
             connection,
             fields,
         } => {
+            drop(config_lock);
             let mut profile = config.profile(&name)?.clone();
             fields.apply(&mut profile.policy)?;
-            // A password moved to another store, or whose server settings went, leaves no copy behind (deleted
-            // once the config no longer points at it).
-            let mut left_behind = None;
             if let Some(path) = sqlite {
-                left_behind = jobs::secret_store_of(&profile);
                 profile.database = DatabaseConfig::Sqlite {
                     path: absolute(path)?,
                 };
             }
-            match &mut profile.database {
-                DatabaseConfig::Postgres(cfg) => {
-                    let old_store = cfg.secret_store;
-                    connection.apply(cfg)?;
-                    if cfg.secret_store != old_store
-                        && cfg.has_password
-                        && !connection.password_stdin
-                    {
-                        return Err(Error::Usage(
-                            "moving the password to another store needs it again: add --password-stdin".into(),
-                        ));
-                    }
-                    let had_password = cfg.has_password;
-                    connection.store_password(&paths, &name, cfg)?;
-                    if had_password && cfg.secret_store != old_store {
-                        left_behind = Some(old_store);
-                    }
+            match profile.database.server_mut() {
+                Some(cfg) => connection.apply(cfg)?,
+                None if connection.any() => {
+                    return Err(Error::Usage(format!(
+                        "profile {name} is a {} profile: connection flags do not apply",
+                        profile.database.family().label()
+                    )));
                 }
-                DatabaseConfig::Sqlite { .. } => {
-                    if connection.host.is_some()
-                        || connection.user.is_some()
-                        || connection.dbname.is_some()
-                        || connection.password_stdin
-                    {
-                        return Err(Error::Usage(format!(
-                            "profile {name} is a SQLite profile: connection flags do not apply"
-                        )));
-                    }
-                }
+                None => {}
             }
             fields.apply_files(&mut profile)?;
             if let Some(storage) = &fields.storage {
                 profile.storage_dir = absolute(storage.clone())?;
             }
-            jobs::prepare_profile(&profile)?;
-            if let Some(slot) = config.profiles.iter_mut().find(|p| p.name == name) {
-                *slot = profile;
-            }
-            config.save(&paths.config_file)?;
-            if let Some(store) = left_behind
-                && let Err(e) =
-                    crate::secrets::Secrets::new(paths.secrets_dir()).delete(&name, store)
-            {
-                eprintln!(
-                    "warning: the profile was saved, but the old copy of its password in the {store} store could not be deleted: {e}"
-                );
+            for warning in jobs::save_profile(&paths, profile, || connection.password())? {
+                eprintln!("warning: {warning}");
             }
             println!("profile {name} saved");
             Ok(0)
@@ -151,14 +105,7 @@ pub(super) fn profile_command(cmd: ProfileCommand) -> Result<i32> {
             // Reaching a server may take long: other processes may change the config meanwhile.
             drop(config_lock);
             let ctx = open_context()?;
-            let profile = ctx.config.profile(&name)?.clone();
-            let engine = jobs::engine_for(&ctx, &profile)?;
-            engine.preflight()?;
-            let size = engine
-                .size_bytes()
-                .map(human_size)
-                .unwrap_or_else(|_| "unknown size".into());
-            println!("ok: {} is reachable ({size})", engine.describe());
+            println!("ok: {} is reachable", jobs::test_connection(&ctx, &name)?);
             Ok(0)
         }
         ProfileCommand::List { json } => {

@@ -19,11 +19,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::OnceLock;
 
+mod family;
 mod import_boundary;
 mod recorded;
 mod scram;
 mod scratch;
 
+pub use family::{PostgresFamily, SSL_MODES};
 pub use scratch::{MARK as SCRATCH_MARK, parse_scratch_name, scratch_name, scratch_pending};
 
 /// Environment variable listing folders to search for the client tools instead of PATH and the usual places.
@@ -771,6 +773,17 @@ impl Engine for PostgresEngine {
             self.cfg.dbname,
             self.server()
         )
+    }
+
+    fn describe_other(&self, database: &str) -> Option<String> {
+        Some(format!(
+            "a new PostgreSQL database {database} on {}",
+            self.server()
+        ))
+    }
+
+    fn clean_scratch(&self) -> Vec<String> {
+        self.clean_leftovers()
     }
 
     fn preflight(&self) -> Result<()> {

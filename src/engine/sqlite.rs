@@ -244,6 +244,37 @@ pub fn copy_read_only(source: &Path, dest: &Path, job: &JobControl) -> Result<()
     snapshot(&mut conn, source, dest, busy, total, job)
 }
 
+/// SQLite's facts: a file on this machine, restored with the `sqlite3` shell.
+pub struct SqliteFamily;
+
+impl super::Family for SqliteFamily {
+    fn kind(&self) -> EngineKind {
+        EngineKind::Sqlite
+    }
+
+    fn label(&self) -> &'static str {
+        "SQLite"
+    }
+
+    fn connection(&self) -> super::Connection {
+        super::Connection::File
+    }
+
+    fn readme_steps(&self, entry: &str, _tool: Option<&str>) -> String {
+        format!(
+            "3. The database is a plain SQLite file: restored/{entry}\n\
+             \x20  Check it:             sqlite3 restored/{entry} 'PRAGMA integrity_check'\n\
+             \x20  Put it in place while the application that uses it is stopped:\n\
+             \x20                        sqlite3 /path/to/live.db \".restore 'restored/{entry}'\"\n\
+             \x20  (or copy it over the live file and delete any stale -wal and -shm files beside it)\n"
+        )
+    }
+
+    fn empty_is_suspicious(&self) -> bool {
+        true
+    }
+}
+
 impl Engine for SqliteEngine {
     fn kind(&self) -> EngineKind {
         EngineKind::Sqlite

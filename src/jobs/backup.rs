@@ -179,9 +179,7 @@ fn write_backup(
         (Kind::Full | Kind::Files, Some(dir)) => {
             let mut excludes = files::Excludes::new(&profile.exclude)?;
             let mut inside = vec![profile.storage_dir.clone()];
-            if let crate::config::DatabaseConfig::Sqlite { path } = &profile.database {
-                inside.push(path.clone());
-            }
+            inside.extend(profile.database.file().map(Path::to_path_buf));
             excludes.also_skip(dir, &inside);
             Some((dir.clone(), excludes))
         }

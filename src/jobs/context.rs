@@ -1,11 +1,10 @@
 //! The context every job runs in: the config, the catalog, the start-up reconciliation and the job log.
 
-use super::profile::read_password;
+use super::profile::engine_for;
 use super::restore_journal::recover_restore;
 use crate::archive;
 use crate::catalog::{BackupRow, Catalog, Completion};
 use crate::config::{Config, Paths, Profile};
-use crate::engine;
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::lock::ProfileLock;
@@ -177,31 +176,23 @@ impl Context {
     }
 }
 
-/// Drops the staging databases and import roles that killed jobs of a PostgreSQL profile left on its server
-/// (see `engine::postgres::scratch`). Only called with the profile's lock held; the server is contacted only when
-/// a job registered something it did not drop, and briefly (an unreachable server is reported, not waited for).
+/// Drops the staging databases and import roles that killed jobs of a server profile left on its server (see
+/// `engine::postgres::scratch`). Only called with the profile's lock held; the server is contacted only when a
+/// job registered something it did not drop, and briefly (an unreachable server is reported, not waited for).
 fn clean_server_scratch(ctx: &Context, profile: &Profile) -> Vec<String> {
-    let crate::config::DatabaseConfig::Postgres(cfg) = &profile.database else {
+    let Some(cfg) = profile.database.server() else {
         return Vec::new();
     };
-    let tmp = ctx.paths.tmp_dir();
-    if !engine::postgres::scratch_pending(&tmp) {
+    if !profile.database.family().scratch_pending(&ctx.paths.tmp_dir()) {
         return Vec::new();
     }
-    let password = if cfg.has_password {
-        match read_password(ctx, profile, cfg) {
-            Ok(password) => Some(password),
-            Err(e) => {
-                return vec![format!(
-                    "could not check for staging databases left on {}:{} by an interrupted job of profile {} ({e})",
-                    cfg.host, cfg.port, profile.name
-                )];
-            }
-        }
-    } else {
-        None
-    };
-    engine::postgres::PostgresEngine::new(cfg.clone(), password, tmp).clean_scratch()
+    match engine_for(ctx, profile) {
+        Ok(engine) => engine.clean_scratch(),
+        Err(e) => vec![format!(
+            "could not check for staging databases left on {}:{} by an interrupted job of profile {} ({e})",
+            cfg.host, cfg.port, profile.name
+        )],
+    }
 }
 
 pub(super) fn millis(start: Instant) -> u64 {

@@ -13,10 +13,8 @@ use std::path::Path;
 
 /// The engine of a profile's database, with its password (if it has one) read from where it is stored.
 pub fn engine_for(ctx: &Context, profile: &Profile) -> Result<Box<dyn engine::Engine>> {
-    let password = match &profile.database {
-        crate::config::DatabaseConfig::Postgres(cfg) if cfg.has_password => {
-            Some(read_password(ctx, profile, cfg)?)
-        }
+    let password = match profile.database.server() {
+        Some(cfg) if cfg.has_password => Some(read_password(ctx, profile, cfg)?),
         _ => None,
     };
     Ok(engine::open(
@@ -29,38 +27,191 @@ pub fn engine_for(ctx: &Context, profile: &Profile) -> Result<Box<dyn engine::En
     ))
 }
 
-/// Checks a profile before it is saved, and creates its storage folder (only adding or editing a profile may:
-/// a scheduled backup never creates a missing storage folder, which is how an unmounted drive looks).
-pub fn prepare_profile(profile: &Profile) -> Result<()> {
-    crate::config::validate_profile_name(&profile.name)?;
-    if let Some(problem) = profile.problems().first() {
-        return Err(Error::Usage(problem.clone()));
+/// A password on its way to the secret store; never printed (its Debug says "***").
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Password(pub String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
     }
-    if let Some(files) = &profile.files_dir
-        && !files.is_dir()
+}
+
+/// What is wrong with a profile, by field (the Settings form's keys: `name`, `database`, `host`, `port`, `user`,
+/// `dbname`, `sslmode`, `files`, `exclude`, `storage`, and the policy's numbers by their config key): the one
+/// validation that `profile add`/`edit` and the window's Settings both use. A storage folder that does not exist
+/// yet is not a problem: saving the profile creates it.
+pub fn profile_problems(profile: &Profile) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    if let Err(e) = crate::config::validate_profile_name(&profile.name) {
+        out.push(("name", e.to_string()));
+    }
+    out.extend(profile.policy.problems().into_iter().map(|p| ("policy", p)));
+    out.extend(profile.database.problems());
+    if let Some(path) = profile.database.file()
+        && path.is_absolute()
     {
-        return Err(Error::Usage(format!(
-            "files folder {} does not exist",
-            files.display()
-        )));
-    }
-    files::Excludes::new(&profile.exclude)?;
-    if let Some(files) = &profile.files_dir {
-        let canon = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
-        if profile.storage_dir.starts_with(files)
-            || canon(&profile.storage_dir).starts_with(canon(files))
-        {
-            return Err(Error::Usage(format!(
-                "the storage folder {} is inside the files folder {}: every backup would hold the ones before it; choose a storage folder outside it",
-                profile.storage_dir.display(),
-                files.display()
-            )));
+        if path.is_dir() {
+            out.push(("database", "this is a folder, not a database file".into()));
+        } else if !path.is_file() {
+            out.push(("database", "file does not exist".into()));
         }
+    }
+    if let Some(files) = &profile.files_dir {
+        if !files.is_absolute() {
+            out.push(("files", "use an absolute folder path".into()));
+        } else if !files.is_dir() {
+            out.push(("files", format!("files folder {} does not exist", files.display())));
+        }
+    }
+    if let Err(e) = files::Excludes::new(&profile.exclude) {
+        out.push(("exclude", e.to_string()));
+    }
+    let storage = &profile.storage_dir;
+    if !storage.is_absolute() {
+        out.push(("storage", "use an absolute folder path".into()));
+    } else if let Some(files) = &profile.files_dir {
+        let canon = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+        if storage.starts_with(files) || canon(storage).starts_with(canon(files)) {
+            out.push((
+                "storage",
+                format!(
+                    "the storage folder {} is inside the files folder {}: every backup would hold the ones before it; choose a storage folder outside it",
+                    storage.display(),
+                    files.display()
+                ),
+            ));
+        }
+    }
+    if storage.is_dir()
+        && let Err(e) = fsutil::check_writable_dir(storage)
+    {
+        out.push(("storage", e.to_string()));
+    }
+    out
+}
+
+/// Checks a profile before it is saved ([`profile_problems`]), and creates its storage folder (only adding or editing a
+/// profile may: a scheduled backup never creates a missing storage folder, which is how an unmounted drive looks).
+pub fn prepare_profile(profile: &Profile) -> Result<()> {
+    if let Some((field, problem)) = profile_problems(profile).into_iter().next() {
+        // A connection field's problem names its config key (which is also its `profile add` flag).
+        return Err(Error::Usage(match field {
+            "database" | "host" | "user" | "dbname" | "sslmode" => format!("{field}: {problem}"),
+            _ => problem,
+        }));
     }
     if !profile.storage_dir.exists() {
         fsutil::create_private_dir(&profile.storage_dir)?;
     }
     fsutil::check_writable_dir(&profile.storage_dir)
+}
+
+/// Adds a profile: checked, its storage folder created, its password (if `password` gives one; asked only once
+/// the profile passed its checks, so a typo never costs a prompt) stored before the config says it has one.
+/// Refused when the name is taken.
+pub fn add_profile(
+    paths: &Paths,
+    mut profile: Profile,
+    password: impl FnOnce() -> Result<Option<Password>>,
+) -> Result<()> {
+    let (mut config, _config_lock) = Config::load_for_update(&paths.config_file)?;
+    if config.profiles.iter().any(|p| p.name == profile.name) {
+        return Err(Error::Usage(format!(
+            "a profile named '{0}' already exists; use `backstop profile edit {0}` or choose another name",
+            profile.name
+        )));
+    }
+    prepare_profile(&profile)?;
+    if let Some(password) = password()? {
+        store_password(paths, &mut profile, &password)?;
+    }
+    config.profiles.push(profile);
+    config.save(&paths.config_file)
+}
+
+/// Saves a changed profile under its current name (renaming is [`rename_profile`]): checked like a new one; a
+/// new password is stored first; a password whose store changed moves (it must be given again), and the copy left
+/// in the old store is deleted once the config no longer points at it. Returns warnings for people.
+pub fn save_profile(
+    paths: &Paths,
+    mut profile: Profile,
+    password: impl FnOnce() -> Result<Option<Password>>,
+) -> Result<Vec<String>> {
+    let (mut config, _config_lock) = Config::load_for_update(&paths.config_file)?;
+    let old = config.profile(&profile.name)?.clone();
+    prepare_profile(&profile)?;
+    let password = password()?;
+    let old_store = secret_store_of(&old);
+    let had_password = old.database.server().is_some_and(|s| s.has_password);
+    if let Some(server) = profile.database.server_mut() {
+        // The stored-password flag is the store's, never the caller's.
+        server.has_password = had_password && old_store == Some(server.secret_store);
+        if had_password && old_store != Some(server.secret_store) && password.is_none() {
+            return Err(Error::Usage(
+                "moving the password to another store needs it again: give the password (--password-stdin)"
+                    .into(),
+            ));
+        }
+    }
+    if let Some(password) = &password {
+        store_password(paths, &mut profile, password)?;
+    }
+    let left_behind = old_store.filter(|store| secret_store_of(&profile) != Some(*store));
+    if let Some(slot) = config.profiles.iter_mut().find(|p| p.name == profile.name) {
+        *slot = profile.clone();
+    }
+    config.save(&paths.config_file)?;
+    let mut warnings = Vec::new();
+    if let Some(store) = left_behind
+        && let Err(e) = crate::secrets::Secrets::new(paths.secrets_dir()).delete(&profile.name, store)
+    {
+        warnings.push(format!(
+            "the profile was saved, but the old copy of its password in the {store} store could not be deleted: {e}"
+        ));
+    }
+    Ok(warnings)
+}
+
+/// Stores a saved profile's password (in the store its config names) and marks the profile as having one.
+pub fn set_password(paths: &Paths, name: &str, password: &Password) -> Result<()> {
+    let (mut config, _config_lock) = Config::load_for_update(&paths.config_file)?;
+    let mut profile = config.profile(name)?.clone();
+    store_password(paths, &mut profile, password)?;
+    if let Some(slot) = config.profiles.iter_mut().find(|p| p.name == name) {
+        *slot = profile;
+    }
+    config.save(&paths.config_file)
+}
+
+/// Puts a password in the profile's store and marks its config as having one (not yet saved).
+fn store_password(paths: &Paths, profile: &mut Profile, password: &Password) -> Result<()> {
+    let name = profile.name.clone();
+    let Some(server) = profile.database.server_mut() else {
+        return Err(Error::Usage(format!(
+            "profile {name} reaches its database without a password (it is a {} file)",
+            crate::engine::family(profile.database.engine()).label()
+        )));
+    };
+    if password.0.is_empty() {
+        return Err(Error::Usage("the password is empty".into()));
+    }
+    crate::secrets::Secrets::new(paths.secrets_dir()).set(&name, server.secret_store, &password.0)?;
+    server.has_password = true;
+    Ok(())
+}
+
+/// Connects to a profile's database with its saved settings and stored password; returns what it reached, for
+/// people ("PostgreSQL database shop on 127.0.0.1:5432 (7.9 MiB)"). Its errors say what to fix.
+pub fn test_connection(ctx: &Context, name: &str) -> Result<String> {
+    let profile = ctx.config.profile(name)?.clone();
+    let engine = engine_for(ctx, &profile)?;
+    engine.preflight()?;
+    let size = engine
+        .size_bytes()
+        .map(crate::progress::human_size)
+        .unwrap_or_else(|_| "size unknown".into());
+    Ok(format!("{} ({size})", engine.describe()))
 }
 
 /// Makes the sample database and the `demo` profile if they are missing; returns what it did, for people.
@@ -190,14 +341,11 @@ pub fn rename_profile(ctx: &mut Context, old: &str, new: &str) -> Result<()> {
 /// Where a profile's password is kept, when it may have one: a server profile with a stored password, or whose
 /// store is a file (a stale file is cleaned up too; a keyring without a password is never asked).
 pub(crate) fn secret_store_of(profile: &Profile) -> Option<crate::secrets::SecretStore> {
-    match &profile.database {
-        crate::config::DatabaseConfig::Postgres(cfg)
-            if cfg.has_password || cfg.secret_store == crate::secrets::SecretStore::File =>
-        {
-            Some(cfg.secret_store)
-        }
-        _ => None,
-    }
+    profile
+        .database
+        .server()
+        .filter(|cfg| cfg.has_password || cfg.secret_store == crate::secrets::SecretStore::File)
+        .map(|cfg| cfg.secret_store)
 }
 
 /// A profile change refused because its password could not follow it (`change` the profile's, `follow` the

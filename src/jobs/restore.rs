@@ -174,15 +174,12 @@ pub fn plan_restore(ctx: &Context, spec: &RestoreSpec) -> Result<RestorePlan> {
             ),
         ));
     }
-    let target = match (&spec.target_database, &profile.database) {
-        (Some(name), crate::config::DatabaseConfig::Postgres(cfg)) => {
-            format!(
-                "a new PostgreSQL database {name} on {}:{}",
-                cfg.host, cfg.port
-            )
-        }
-        _ => engine_for(ctx, &profile)?.describe(),
-    };
+    let engine = engine_for(ctx, &profile)?;
+    let target = spec
+        .target_database
+        .as_deref()
+        .and_then(|name| engine.describe_other(name))
+        .unwrap_or_else(|| engine.describe());
     // What kind of backup it is: the catalog knows; an archive outside it says so in its manifest.
     let kind = match &row {
         Some(row) => row.kind,

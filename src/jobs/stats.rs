@@ -50,7 +50,7 @@ pub fn stats(
     ask_server: bool,
 ) -> Result<Stats> {
     let profile = ctx.config.select(profile)?;
-    let is_server = profile.database.engine() != crate::model::EngineKind::Sqlite;
+    let is_server = profile.database.is_server();
     let (database_size_bytes, details) = if is_server && !ask_server {
         (None, None)
     } else {

@@ -242,7 +242,7 @@ impl BackstopApp {
 
     /// Asks the worker for a server profile's details, at most once a minute.
     pub(crate) fn want_details(&mut self, profile: &Profile) {
-        if profile.database.engine() == crate::model::EngineKind::Sqlite {
+        if !profile.database.is_server() {
             return;
         }
         let fresh = self

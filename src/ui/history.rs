@@ -787,7 +787,7 @@ impl BackstopApp {
             .profiles
             .iter()
             .find(|p| p.name == dialog.into)
-            .is_some_and(|p| p.database.engine() != crate::model::EngineKind::Sqlite);
+            .is_some_and(|p| p.database.is_server());
         if server {
             if let Some((_, details)) = self.state.details.get(&dialog.into)
                 && let Some(n) = details.other_sessions

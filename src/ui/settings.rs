@@ -3,12 +3,13 @@
 
 use super::app::BackstopApp;
 use super::dialogs::DialogPurpose;
-use crate::config::{Config, DatabaseConfig, Profile, Settings};
-use crate::model::{Kind, Policy};
+use crate::config::{Config, DatabaseConfig, Location, Profile, ServerConfig, Settings};
+use crate::engine::{Connection, ServerFacts};
+use crate::model::{EngineKind, Kind, Policy};
 use crate::worker::JobRequest;
 use egui::{Color32, RichText};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Which path field a dialog fills.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,15 +57,15 @@ pub struct Draft {
     pub notifications: bool,
     /// Change alert threshold (%).
     pub alert_percent: String,
-    /// Connection fields, for a PostgreSQL profile.
-    pub pg: Option<PgDraft>,
+    /// Connection fields, for a server profile.
+    pub server: Option<ServerDraft>,
     /// A new password typed in the masked field (empty: keep the stored one).
     pub new_password: crate::worker::Password,
 }
 
-/// The connection fields of a PostgreSQL profile, as typed.
+/// The connection fields of a server profile, as typed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PgDraft {
+pub struct ServerDraft {
     /// Host.
     pub host: String,
     /// Port.
@@ -73,31 +74,55 @@ pub struct PgDraft {
     pub user: String,
     /// Database name.
     pub dbname: String,
-    /// SSL mode.
+    /// TLS mode, in the engine's words.
     pub sslmode: String,
+}
+
+impl ServerDraft {
+    /// The fields of a saved server config.
+    fn of(cfg: &ServerConfig) -> ServerDraft {
+        ServerDraft {
+            host: cfg.host.clone(),
+            port: cfg.port.to_string(),
+            user: cfg.user.clone(),
+            dbname: cfg.dbname.clone(),
+            sslmode: cfg.sslmode.clone(),
+        }
+    }
+
+    /// Puts the typed fields into a server config (a port that is not a number keeps the old one: the form's own
+    /// check names it).
+    fn apply(&self, cfg: &mut ServerConfig) {
+        cfg.host = self.host.trim().to_string();
+        cfg.port = self.port.trim().parse().unwrap_or(cfg.port);
+        cfg.user = self.user.trim().to_string();
+        cfg.dbname = self.dbname.trim().to_string();
+        cfg.sslmode = self.sslmode.trim().to_string();
+    }
+
+    /// Why the typed port is not a port, if it is not.
+    fn port_problem(&self) -> Option<String> {
+        match self.port.trim().parse::<u16>() {
+            Ok(p) if p > 0 => None,
+            _ => Some("must be a port number (1-65535)".into()),
+        }
+    }
 }
 
 impl Draft {
     /// The draft of a saved profile and settings.
     pub fn of(profile: &Profile, settings: &Settings) -> Draft {
-        let (database, pg) = match &profile.database {
-            DatabaseConfig::Sqlite { path } => (path.display().to_string(), None),
-            DatabaseConfig::Postgres(cfg) => (
-                String::new(),
-                Some(PgDraft {
-                    host: cfg.host.clone(),
-                    port: cfg.port.to_string(),
-                    user: cfg.user.clone(),
-                    dbname: cfg.dbname.clone(),
-                    sslmode: cfg.sslmode.clone(),
-                }),
-            ),
-        };
+        let database = profile
+            .database
+            .file()
+            .map(|path| path.display().to_string())
+            .unwrap_or_default();
+        let server = profile.database.server().map(ServerDraft::of);
         let p = &profile.policy;
         Draft {
             name: profile.name.clone(),
             database,
-            pg,
+            server,
             new_password: Default::default(),
             files: profile
                 .files_dir
@@ -120,12 +145,10 @@ impl Draft {
         }
     }
 
-    /// Field → why it is not acceptable. Empty when the draft can be saved.
-    pub fn problems(&self) -> BTreeMap<&'static str, String> {
+    /// Field → why it is not acceptable, for the draft of `profile`. Empty when the draft can be saved. The
+    /// numbers are checked as typed; the rest by the one check `profile add`/`edit` use.
+    pub fn problems(&self, profile: &Profile) -> BTreeMap<&'static str, String> {
         let mut out = BTreeMap::new();
-        if let Err(e) = crate::config::validate_profile_name(&self.name) {
-            out.insert("name", e.to_string());
-        }
         // The same ranges as the config file's and the CLI flags' (one table, in `model` and `config`).
         let number = |text: &str, range: crate::model::NumberRange| -> Result<u64, String> {
             match text.trim().parse::<u64>() {
@@ -153,65 +176,15 @@ impl Draft {
                 out.insert(field, e);
             }
         }
-        match &self.pg {
-            None => {
-                let database = Path::new(self.database.trim());
-                if self.database.trim().is_empty() {
-                    out.insert("database", "choose the SQLite database file".into());
-                } else if !database.is_absolute() {
-                    out.insert("database", "use an absolute path".into());
-                } else if !database.is_file() {
-                    out.insert("database", "file does not exist".into());
-                }
-            }
-            Some(pg) => {
-                if pg.host.trim().is_empty() {
-                    out.insert("host", "enter the server's host name or address".into());
-                }
-                if pg
-                    .port
-                    .trim()
-                    .parse::<u16>()
-                    .map(|p| p == 0)
-                    .unwrap_or(true)
-                {
-                    out.insert("port", "must be a port number (1-65535)".into());
-                }
-                if pg.user.trim().is_empty() {
-                    out.insert("user", "enter the role to connect as".into());
-                }
-                if pg.dbname.trim().is_empty() {
-                    out.insert("dbname", "enter the database name".into());
-                }
-                if !crate::config::SSL_MODES.contains(&pg.sslmode.trim()) {
-                    out.insert(
-                        "sslmode",
-                        format!("one of {}", crate::config::SSL_MODES.join(", ")),
-                    );
-                }
-            }
+        if let Some(problem) = self.server.as_ref().and_then(ServerDraft::port_problem) {
+            out.insert("port", problem);
         }
-        let files = Path::new(self.files.trim());
-        if !self.files.trim().is_empty() {
-            if !files.is_absolute() {
-                out.insert("files", "use an absolute folder path".into());
-            } else if !files.is_dir() {
-                out.insert("files", "folder does not exist".into());
+        let (candidate, _) = self.apply(profile, &Settings::default());
+        for (field, problem) in crate::jobs::profile_problems(&candidate) {
+            // The policy's numbers were checked as typed above.
+            if field != "policy" {
+                out.entry(field).or_insert(problem);
             }
-        }
-        if let Err(e) = crate::files::Excludes::new(&self.exclude_patterns()) {
-            out.insert("exclude", e.to_string());
-        }
-        let storage = Path::new(self.storage.trim());
-        if self.storage.trim().is_empty() || !storage.is_absolute() {
-            out.insert("storage", "use an absolute folder path".into());
-        } else if !storage.is_dir() {
-            out.insert(
-                "storage",
-                "folder does not exist (is the drive mounted?)".into(),
-            );
-        } else if let Err(e) = crate::fsutil::check_writable_dir(storage) {
-            out.insert("storage", e.to_string());
         }
         out
     }
@@ -230,18 +203,15 @@ impl Draft {
     pub fn apply(&self, profile: &Profile, settings: &Settings) -> (Profile, Settings) {
         let n = |text: &str, default: u32| text.trim().parse::<u32>().unwrap_or(default);
         let mut profile = profile.clone();
-        match (&self.pg, &mut profile.database) {
-            (Some(pg), DatabaseConfig::Postgres(cfg)) => {
-                cfg.host = pg.host.trim().to_string();
-                cfg.port = pg.port.trim().parse().unwrap_or(cfg.port);
-                cfg.user = pg.user.trim().to_string();
-                cfg.dbname = pg.dbname.trim().to_string();
-                cfg.sslmode = pg.sslmode.trim().to_string();
-            }
+        profile.name = self.name.trim().to_string();
+        match (&self.server, profile.database.server_mut()) {
+            (Some(typed), Some(cfg)) => typed.apply(cfg),
             _ => {
-                profile.database = DatabaseConfig::Sqlite {
-                    path: PathBuf::from(self.database.trim()),
-                };
+                let kind = profile.database.engine();
+                let file = Location::File(PathBuf::from(self.database.trim()));
+                if let Some(database) = DatabaseConfig::new(kind, file) {
+                    profile.database = database;
+                }
             }
         }
         profile.files_dir =
@@ -300,35 +270,81 @@ impl SettingsDraft {
 pub struct NewProfileForm {
     /// Name.
     pub name: String,
-    /// SQLite database path.
+    /// The engine of the new profile's database.
+    pub engine: EngineKind,
+    /// Database file path (file engines).
     pub database: String,
-    /// A PostgreSQL profile instead of a SQLite one.
-    pub postgres: bool,
-    /// Server host.
-    pub host: String,
-    /// Server port.
-    pub port: String,
-    /// Role.
-    pub user: String,
-    /// Database name.
-    pub dbname: String,
+    /// Connection fields (server engines), started from the engine's defaults.
+    pub server: ServerDraft,
     /// Password (optional).
     pub password: crate::worker::Password,
 }
 
 impl Default for NewProfileForm {
     fn default() -> Self {
+        NewProfileForm::of(EngineKind::Sqlite)
+    }
+}
+
+impl NewProfileForm {
+    /// An empty form for an engine, with its default port and TLS mode.
+    fn of(engine: EngineKind) -> NewProfileForm {
+        let server = match crate::engine::family(engine).connection() {
+            Connection::Server(facts) => ServerDraft::of(&ServerConfig::new(&facts)),
+            Connection::File => ServerDraft::default(),
+        };
         NewProfileForm {
             name: String::new(),
+            engine,
             database: String::new(),
-            postgres: false,
-            host: "127.0.0.1".into(),
-            port: "5432".into(),
-            user: String::new(),
-            dbname: String::new(),
+            server,
             password: Default::default(),
         }
     }
+
+    /// The profile the form describes, stored in `storage` unless the user changes it later.
+    fn profile(&self, storage: PathBuf) -> Option<Profile> {
+        let location = match crate::engine::family(self.engine).connection() {
+            Connection::File => Location::File(PathBuf::from(self.database.trim())),
+            Connection::Server(facts) => {
+                let mut cfg = ServerConfig::new(&facts);
+                self.server.apply(&mut cfg);
+                Location::Server(cfg)
+            }
+        };
+        Some(Profile {
+            name: self.name.trim().to_string(),
+            database: DatabaseConfig::new(self.engine, location)?,
+            files_dir: None,
+            exclude: Vec::new(),
+            default_kind: None,
+            storage_dir: storage,
+            policy: Default::default(),
+        })
+    }
+}
+
+/// The rows of a server's connection fields, worded for its engine.
+fn server_fields(
+    ui: &mut egui::Ui,
+    typed: &mut ServerDraft,
+    facts: &ServerFacts,
+    problem: &dyn Fn(&str) -> Option<String>,
+) {
+    field(ui, "Host", &mut typed.host, problem("host").as_ref(), None);
+    field(ui, "Port", &mut typed.port, problem("port").as_ref(), None);
+    field(ui, "User", &mut typed.user, problem("user").as_ref(), None);
+    field(ui, "Database", &mut typed.dbname, problem("dbname").as_ref(), None);
+    let label = form_label(ui, facts.tls_label);
+    egui::ComboBox::from_id_salt(("tls-mode", facts.tls_label))
+        .selected_text(typed.sslmode.clone())
+        .show_ui(ui, |ui| {
+            for mode in facts.tls_modes {
+                ui.selectable_value(&mut typed.sslmode, (*mode).to_string(), *mode);
+            }
+        })
+        .response
+        .labelled_by(label.id);
 }
 
 /// The fixed-width label that starts every form row (so the fields line up).
@@ -432,26 +448,16 @@ impl BackstopApp {
                 draft: saved,
             };
         }
-        let problems = self.settings.draft.problems();
+        let problems = self.settings.draft.problems(&profile);
         ui.heading(format!("Profile {}", profile.name));
         ui.vertical(|ui| {
             let d = &mut self.settings.draft;
             field(ui, "Name", &mut d.name, problems.get("name"), None);
-            if let Some(pg) = d.pg.as_mut() {
-                field(ui, "Host", &mut pg.host, problems.get("host"), None);
-                field(ui, "Port", &mut pg.port, problems.get("port"), None);
-                field(ui, "User", &mut pg.user, problems.get("user"), None);
-                field(ui, "Database", &mut pg.dbname, problems.get("dbname"), None);
-                field(
-                    ui,
-                    "SSL mode",
-                    &mut pg.sslmode,
-                    problems.get("sslmode"),
-                    None,
-                );
+            let facts = profile.database.family().connection().server();
+            if let (Some(typed), Some(facts)) = (d.server.as_mut(), facts) {
+                server_fields(ui, typed, &facts, &|key| problems.get(key).cloned());
                 password_field(ui, "Password (leave empty to keep)", &mut d.new_password.0);
-                let stored =
-                    matches!(&profile.database, DatabaseConfig::Postgres(cfg) if cfg.has_password);
+                let stored = profile.database.server().is_some_and(|cfg| cfg.has_password);
                 ui.horizontal(|ui| {
                     ui.label(
                         RichText::new(if stored {
@@ -473,7 +479,7 @@ impl BackstopApp {
                 });
             } else if field(
                 ui,
-                "SQLite database",
+                &format!("{} database", profile.database.family().label()),
                 &mut d.database,
                 problems.get("database"),
                 Some("Choose database…"),
@@ -619,7 +625,7 @@ impl BackstopApp {
                 }
             });
         }
-        if profile.database.engine() != crate::model::EngineKind::Sqlite {
+        if profile.database.is_server() {
             self.want_details(&profile);
             let copies = self
                 .state
@@ -691,124 +697,68 @@ impl BackstopApp {
     }
 
     pub(crate) fn new_profile_form(&mut self, ui: &mut egui::Ui) {
-        let form = self.new_profile.clone();
-        let name_problem = crate::config::validate_profile_name(form.name.trim())
-            .err()
-            .map(|e| e.to_string());
         ui.horizontal(|ui| {
-            ui.selectable_value(&mut self.new_profile.postgres, false, "SQLite file");
-            ui.selectable_value(&mut self.new_profile.postgres, true, "PostgreSQL server");
+            for kind in EngineKind::ALL {
+                let family = crate::engine::family(*kind);
+                let text = match family.connection() {
+                    Connection::File => format!("{} file", family.label()),
+                    Connection::Server(_) => format!("{} server", family.label()),
+                };
+                let chosen = self.new_profile.engine == *kind;
+                if ui.selectable_label(chosen, text).clicked() && !chosen {
+                    let name = std::mem::take(&mut self.new_profile.name);
+                    self.new_profile = NewProfileForm::of(*kind);
+                    self.new_profile.name = name;
+                }
+            }
         });
-        let mut problems: BTreeMap<&'static str, String> = BTreeMap::new();
-        if let Some(problem) = &name_problem {
-            problems.insert("name", problem.clone());
-        }
-        if form.postgres {
-            if form.user.trim().is_empty() {
-                problems.insert("user", "enter the role to connect as".into());
-            }
-            if form.dbname.trim().is_empty() {
-                problems.insert("dbname", "enter the database name".into());
-            }
-            if form
-                .port
-                .trim()
-                .parse::<u16>()
-                .map(|p| p == 0)
-                .unwrap_or(true)
-            {
-                problems.insert("port", "must be a port number (1-65535)".into());
-            }
-        } else {
-            let db = Path::new(form.database.trim());
-            if form.database.trim().is_empty() {
-                problems.insert("database", "choose the SQLite database file".into());
-            } else if !db.is_absolute() || !db.is_file() {
-                problems.insert("database", "file does not exist".into());
-            }
+        let form = self.new_profile.clone();
+        let storage = self.paths.default_storage(form.name.trim());
+        let candidate = form.profile(storage);
+        let mut problems: BTreeMap<&'static str, String> = candidate
+            .as_ref()
+            .map(|p| crate::jobs::profile_problems(p).into_iter().collect())
+            .unwrap_or_default();
+        let server = crate::engine::family(form.engine).connection().server();
+        if let Some(problem) = server.and(form.server.port_problem()) {
+            problems.insert("port", problem);
         }
         // Say what is wrong only once the user started typing in that field.
-        let shown =
-            |key: &str, typed: &str| problems.get(key).filter(|_| !typed.is_empty()).cloned();
+        let typed = |key: &str| match key {
+            "name" => form.name.clone(),
+            "database" => form.database.clone(),
+            "host" => form.server.host.clone(),
+            "port" => form.server.port.clone(),
+            "user" => form.server.user.clone(),
+            "dbname" => form.server.dbname.clone(),
+            _ => "x".into(),
+        };
+        let shown = |key: &str| problems.get(key).filter(|_| !typed(key).is_empty()).cloned();
         ui.vertical(|ui| {
             let f = &mut self.new_profile;
-            field(
-                ui,
-                "New profile name",
-                &mut f.name,
-                shown("name", &form.name).as_ref(),
-                None,
-            );
-            if f.postgres {
-                field(ui, "Host", &mut f.host, None, None);
-                field(
-                    ui,
-                    "Port",
-                    &mut f.port,
-                    shown("port", &form.port).as_ref(),
-                    None,
-                );
-                field(
-                    ui,
-                    "User",
-                    &mut f.user,
-                    shown("user", &form.user).as_ref(),
-                    None,
-                );
-                field(
-                    ui,
-                    "Database",
-                    &mut f.dbname,
-                    shown("dbname", &form.dbname).as_ref(),
-                    None,
-                );
+            field(ui, "New profile name", &mut f.name, shown("name").as_ref(), None);
+            if let Some(facts) = server {
+                server_fields(ui, &mut f.server, &facts, &shown);
                 password_field(ui, "Password (optional)", &mut f.password.0);
             } else if field(
                 ui,
-                "Its SQLite database",
+                &format!("Its {} database", crate::engine::family(f.engine).label()),
                 &mut f.database,
-                shown("database", &form.database).as_ref(),
+                shown("database").as_ref(),
                 Some("Choose file…"),
             ) {
                 self.open_dialog(DialogPurpose::NewProfileDatabase);
             }
         });
+        let ready = problems.is_empty() && candidate.is_some();
         if ui
-            .add_enabled(problems.is_empty(), egui::Button::new("Add profile"))
+            .add_enabled(ready, egui::Button::new("Add profile"))
             .clicked()
+            && let Some(profile) = candidate
         {
-            let name = form.name.trim().to_string();
-            let database = if form.postgres {
-                DatabaseConfig::Postgres(crate::config::ServerConfig {
-                    host: form.host.trim().to_string(),
-                    port: form.port.trim().parse().unwrap_or(5432),
-                    user: form.user.trim().to_string(),
-                    dbname: form.dbname.trim().to_string(),
-                    sslmode: "prefer".into(),
-                    has_password: false,
-                    secret_store: Default::default(),
-                })
-            } else {
-                DatabaseConfig::Sqlite {
-                    path: PathBuf::from(form.database.trim()),
-                }
-            };
-            let profile = Profile {
-                name: name.clone(),
-                database,
-                files_dir: None,
-                exclude: Vec::new(),
-                default_kind: None,
-                storage_dir: self.paths.default_storage(&name),
-                policy: Default::default(),
-            };
-            self.submit(JobRequest::AddProfile(Box::new(profile)));
-            if form.postgres && !form.password.0.is_empty() {
-                self.submit(JobRequest::SetPassword {
-                    profile: name.clone(),
-                    password: form.password.clone(),
-                });
-            }
+            let name = profile.name.clone();
+            let password = Some(form.password.clone()).filter(|p| !p.0.is_empty());
+            self.submit(JobRequest::AddProfile(Box::new(profile), password));
             self.selected = Some(name);
             self.new_profile = NewProfileForm::default();
         }
@@ -873,24 +823,34 @@ mod tests {
             compression: "6".into(),
             notifications: true,
             alert_percent: "50".into(),
-            pg: None,
+            server: None,
             new_password: Default::default(),
         };
-        assert!(good.problems().is_empty(), "{:?}", good.problems());
+        let profile = Profile {
+            name: "shop".into(),
+            database: DatabaseConfig::Sqlite { path: db.clone() },
+            files_dir: None,
+            exclude: Vec::new(),
+            default_kind: None,
+            storage_dir: dir.path().to_path_buf(),
+            policy: Default::default(),
+        };
+        assert!(good.problems(&profile).is_empty(), "{:?}", good.problems(&profile));
         let bad = Draft {
             name: "a b".into(),
             auto_hours: "0".into(),
             keep_last: "0".into(),
             compression: "12".into(),
-            storage: dir.path().join("missing").display().to_string(),
+            // A missing storage folder is made by the save; a relative one is refused.
+            storage: "backups".into(),
             files: "/nonexistent/folder".into(),
             ..good.clone()
         };
-        let problems = bad.problems();
+        let problems = bad.problems(&profile);
         assert_eq!(problems["auto_hours"], "must be at least 1");
         assert_eq!(problems["keep_last"], "must be at least 1");
         assert_eq!(problems["compression"], "must be at most 9");
-        assert!(problems["storage"].contains("does not exist"));
+        assert_eq!(problems["storage"], "use an absolute folder path");
         assert!(problems["files"].contains("does not exist"));
         assert!(problems["name"].contains("invalid profile name"));
         let bad_glob = Draft {
@@ -898,14 +858,14 @@ mod tests {
             files: "relative/media".into(),
             ..good.clone()
         };
-        let problems = bad_glob.problems();
+        let problems = bad_glob.problems(&profile);
         assert!(
             problems["exclude"].contains("exclude pattern '[' is not a valid glob"),
             "{problems:?}"
         );
         assert_eq!(problems["files"], "use an absolute folder path");
         let pg = Draft {
-            pg: Some(PgDraft {
+            server: Some(ServerDraft {
                 host: "".into(),
                 port: "70000".into(),
                 user: "".into(),
@@ -915,7 +875,16 @@ mod tests {
             database: String::new(),
             ..good
         };
-        let problems = pg.problems();
+        let pg_profile = Profile {
+            database: DatabaseConfig::Postgres(ServerConfig::new(
+                &crate::engine::family(EngineKind::Postgres)
+                    .connection()
+                    .server()
+                    .unwrap(),
+            )),
+            ..profile.clone()
+        };
+        let problems = pg.problems(&pg_profile);
         assert!(
             problems.contains_key("host")
                 && problems.contains_key("user")

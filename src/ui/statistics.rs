@@ -101,7 +101,7 @@ impl BackstopApp {
                 );
                 ui.end_row();
             });
-        if profile.database.engine() != crate::model::EngineKind::Sqlite {
+        if profile.database.is_server() {
             self.want_details(&profile);
             match self.state.details.get(&profile.name) {
                 Some((_, details)) => {

@@ -156,7 +156,7 @@ impl PostgresEngine {
     /// are left alone; what cannot be dropped is listed with its size. Returns one message per thing done or
     /// found; the caller holds the profile's lock. A server that does not answer within a few seconds is
     /// reported, and the markers stay for the next start.
-    pub fn clean_scratch(&self) -> Vec<String> {
+    pub fn clean_leftovers(&self) -> Vec<String> {
         let markers = self.pending_markers();
         if markers.is_empty() {
             return Vec::new();
