@@ -291,13 +291,19 @@ impl DatabaseConfig {
         }
         if let (Some(s), Some(facts)) = (self.server(), self.family().connection().server()) {
             if s.host.trim().is_empty() {
-                out.push(("host", "enter the server's host name or address".to_string()));
+                out.push((
+                    "host",
+                    "enter the server's host name or address".to_string(),
+                ));
             }
             if let Err(problem) = ServerConfig::PORT.check(s.port.into()) {
                 out.push(("port", problem));
             }
             if s.user.trim().is_empty() {
-                out.push(("user", format!("enter the {} to connect as", facts.user_noun)));
+                out.push((
+                    "user",
+                    format!("enter the {} to connect as", facts.user_noun),
+                ));
             }
             if s.dbname.trim().is_empty() {
                 out.push(("dbname", "enter the database name".to_string()));
@@ -362,12 +368,15 @@ impl Profile {
     /// Why this profile's numbers cannot be used, if they cannot: the policy's and the server port's, named.
     pub fn problems(&self) -> Vec<String> {
         let mut problems = self.policy.problems();
-        problems.extend(self.database.problems().into_iter().map(|(field, problem)| {
-            match field {
-                "port" => problem,
-                _ => format!("{field}: {problem}"),
-            }
-        }));
+        problems.extend(
+            self.database
+                .problems()
+                .into_iter()
+                .map(|(field, problem)| match field {
+                    "port" => problem,
+                    _ => format!("{field}: {problem}"),
+                }),
+        );
         problems
     }
 

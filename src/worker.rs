@@ -582,7 +582,9 @@ fn run(ctx: &mut Context, request: JobRequest, job: &JobControl) -> Result<JobOu
             let mut warnings = Vec::new();
             for profile in &config.profiles {
                 if !ctx.config.profiles.contains(profile) {
-                    warnings.extend(jobs::save_profile(&ctx.paths, profile.clone(), || Ok(None))?);
+                    warnings.extend(jobs::save_profile(&ctx.paths, profile.clone(), || {
+                        Ok(None)
+                    })?);
                 }
             }
             let mut saved = Config::load(&ctx.paths.config_file)?;

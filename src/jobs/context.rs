@@ -183,7 +183,11 @@ fn clean_server_scratch(ctx: &Context, profile: &Profile) -> Vec<String> {
     let Some(cfg) = profile.database.server() else {
         return Vec::new();
     };
-    if !profile.database.family().scratch_pending(&ctx.paths.tmp_dir()) {
+    if !profile
+        .database
+        .family()
+        .scratch_pending(&ctx.paths.tmp_dir())
+    {
         return Vec::new();
     }
     match engine_for(ctx, profile) {

@@ -28,11 +28,11 @@ pub use backup::{BackupReport, BackupSpec, backup};
 pub use context::Context;
 pub use import::{ImportReport, import, import_batch};
 pub use manage::{delete, export, pin};
-pub use profile::{
-    Password, add_profile, engine_for, ensure_demo, prepare_profile, profile_problems, remove_profile, rename_profile,
-    save_profile, set_password, test_connection,
-};
 pub(crate) use profile::read_password;
+pub use profile::{
+    Password, add_profile, engine_for, ensure_demo, prepare_profile, profile_problems,
+    remove_profile, rename_profile, save_profile, set_password, test_connection,
+};
 pub use prune::{PruneReport, prune};
 pub use rebuild::{RebuildReport, rebuild_catalog};
 pub(crate) use restore::apply_database_of;

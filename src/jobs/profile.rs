@@ -61,7 +61,10 @@ pub fn profile_problems(profile: &Profile) -> Vec<(&'static str, String)> {
         if !files.is_absolute() {
             out.push(("files", "use an absolute folder path".into()));
         } else if !files.is_dir() {
-            out.push(("files", format!("files folder {} does not exist", files.display())));
+            out.push((
+                "files",
+                format!("files folder {} does not exist", files.display()),
+            ));
         }
     }
     if let Err(e) = files::Excludes::new(&profile.exclude) {
@@ -164,7 +167,8 @@ pub fn save_profile(
     config.save(&paths.config_file)?;
     let mut warnings = Vec::new();
     if let Some(store) = left_behind
-        && let Err(e) = crate::secrets::Secrets::new(paths.secrets_dir()).delete(&profile.name, store)
+        && let Err(e) =
+            crate::secrets::Secrets::new(paths.secrets_dir()).delete(&profile.name, store)
     {
         warnings.push(format!(
             "the profile was saved, but the old copy of its password in the {store} store could not be deleted: {e}"
@@ -196,7 +200,11 @@ fn store_password(paths: &Paths, profile: &mut Profile, password: &Password) -> 
     if password.0.is_empty() {
         return Err(Error::Usage("the password is empty".into()));
     }
-    crate::secrets::Secrets::new(paths.secrets_dir()).set(&name, server.secret_store, &password.0)?;
+    crate::secrets::Secrets::new(paths.secrets_dir()).set(
+        &name,
+        server.secret_store,
+        &password.0,
+    )?;
     server.has_password = true;
     Ok(())
 }

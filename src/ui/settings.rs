@@ -334,7 +334,13 @@ fn server_fields(
     field(ui, "Host", &mut typed.host, problem("host").as_ref(), None);
     field(ui, "Port", &mut typed.port, problem("port").as_ref(), None);
     field(ui, "User", &mut typed.user, problem("user").as_ref(), None);
-    field(ui, "Database", &mut typed.dbname, problem("dbname").as_ref(), None);
+    field(
+        ui,
+        "Database",
+        &mut typed.dbname,
+        problem("dbname").as_ref(),
+        None,
+    );
     let label = form_label(ui, facts.tls_label);
     egui::ComboBox::from_id_salt(("tls-mode", facts.tls_label))
         .selected_text(typed.sslmode.clone())
@@ -457,7 +463,10 @@ impl BackstopApp {
             if let (Some(typed), Some(facts)) = (d.server.as_mut(), facts) {
                 server_fields(ui, typed, &facts, &|key| problems.get(key).cloned());
                 password_field(ui, "Password (leave empty to keep)", &mut d.new_password.0);
-                let stored = profile.database.server().is_some_and(|cfg| cfg.has_password);
+                let stored = profile
+                    .database
+                    .server()
+                    .is_some_and(|cfg| cfg.has_password);
                 ui.horizontal(|ui| {
                     ui.label(
                         RichText::new(if stored {
@@ -733,10 +742,21 @@ impl BackstopApp {
             "dbname" => form.server.dbname.clone(),
             _ => "x".into(),
         };
-        let shown = |key: &str| problems.get(key).filter(|_| !typed(key).is_empty()).cloned();
+        let shown = |key: &str| {
+            problems
+                .get(key)
+                .filter(|_| !typed(key).is_empty())
+                .cloned()
+        };
         ui.vertical(|ui| {
             let f = &mut self.new_profile;
-            field(ui, "New profile name", &mut f.name, shown("name").as_ref(), None);
+            field(
+                ui,
+                "New profile name",
+                &mut f.name,
+                shown("name").as_ref(),
+                None,
+            );
             if let Some(facts) = server {
                 server_fields(ui, &mut f.server, &facts, &shown);
                 password_field(ui, "Password (optional)", &mut f.password.0);
@@ -835,7 +855,11 @@ mod tests {
             storage_dir: dir.path().to_path_buf(),
             policy: Default::default(),
         };
-        assert!(good.problems(&profile).is_empty(), "{:?}", good.problems(&profile));
+        assert!(
+            good.problems(&profile).is_empty(),
+            "{:?}",
+            good.problems(&profile)
+        );
         let bad = Draft {
             name: "a b".into(),
             auto_hours: "0".into(),
