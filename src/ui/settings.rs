@@ -733,19 +733,20 @@ impl BackstopApp {
             problems.insert("port", problem);
         }
         // Say what is wrong only once the user started typing in that field.
+        // (A field that is chosen rather than typed, the TLS mode, always shows its problem.)
         let typed = |key: &str| match key {
-            "name" => form.name.clone(),
-            "database" => form.database.clone(),
-            "host" => form.server.host.clone(),
-            "port" => form.server.port.clone(),
-            "user" => form.server.user.clone(),
-            "dbname" => form.server.dbname.clone(),
-            _ => "x".into(),
+            "name" => !form.name.is_empty(),
+            "database" => !form.database.is_empty(),
+            "host" => !form.server.host.is_empty(),
+            "port" => !form.server.port.is_empty(),
+            "user" => !form.server.user.is_empty(),
+            "dbname" => !form.server.dbname.is_empty(),
+            _ => true,
         };
         let shown = |key: &str| {
             problems
                 .get(key)
-                .filter(|_| !typed(key).is_empty())
+                .filter(|_| typed(key))
                 .cloned()
         };
         ui.vertical(|ui| {
