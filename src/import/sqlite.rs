@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::fsutil::{self, TempGuard};
 use crate::model::Kind;
 use crate::progress::JobControl;
+use chrono::{DateTime, Utc};
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -150,12 +151,22 @@ pub(super) fn import_database_file(source: &Source, job: &JobControl) -> Result<
     if &head != SQLITE_MAGIC {
         return Err(source.refused("it does not hold a SQLite database"));
     }
+    archive_single(source, &scratch, created_at, job)
+}
+
+/// Checks the scratch copy of a single-file import and archives it as a database backup named after the file.
+fn archive_single(
+    source: &Source,
+    scratch: &ScratchDb,
+    created_at: DateTime<Utc>,
+    job: &JobControl,
+) -> Result<Stored> {
     prepare_scratch_db(source.file, scratch.path(), source.name)?;
     let mut staging = Staging::new(source, created_at)?;
     let database = archive_scratch_db(
         source,
         &mut staging.writer,
-        &scratch,
+        scratch,
         stem_of(source.name),
         job,
     )?;
@@ -212,16 +223,7 @@ pub(super) fn import_sql_dump(source: &Source, job: &JobControl) -> Result<Store
             return Err(source.refused(format!("{other}; nothing was kept")));
         }
     }
-    prepare_scratch_db(source.file, scratch.path(), source.name)?;
-    let mut staging = Staging::new(source, created_at)?;
-    let database = archive_scratch_db(
-        source,
-        &mut staging.writer,
-        &scratch,
-        stem_of(source.name),
-        job,
-    )?;
-    staging.finish(source, Kind::Database, Some(database), job)
+    archive_single(source, &scratch, created_at, job)
 }
 
 /// Creates the empty scratch database a SQL dump runs into, bounded: its page size is fixed (a dump's
