@@ -36,6 +36,13 @@
 //! extracted to a scratch file beside the archive, opened by SQLite (so a `-wal` beside it is replayed into
 //! that copy, never into anything of the user's), checkpointed, checked with `PRAGMA integrity_check`, and
 //! archived through the SQLite engine like any backup. A foreign media folder becomes the archive's `files/`.
+//!
+//! One rule for engines: every database dump names its engine ([`Content::engine`]) and its format
+//! ([`Content::format_name`]); a dump, a Backstop archive's database or a container's database of another engine
+//! than the profile's is refused in one place (`Source::require_engine`), before anything is read further. Each
+//! engine's loaders of its own formats are one file (`import/sqlite.rs`, `import/postgres.rs`), called from one
+//! `match` (`load_dump`). The rest: `budget.rs` (reading limits), `dates.rs` (created times), `staging.rs` (the
+//! new archive), `containers.rs`, `zip_file.rs` and `tar_file.rs` (zips and tars, Backstop archives among them).
 
 pub mod batch;
 mod budget;
@@ -429,6 +436,26 @@ fn gz_head(file: &Path) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_dump_names_its_engine_and_format() {
+        use Content::*;
+        #[rustfmt::skip]
+        let cases = [
+            (Sqlite, Some(EngineKind::Sqlite), "SQLite database"),
+            (SqliteSql, Some(EngineKind::Sqlite), "SQLite SQL dump"),
+            (PgCustom, Some(EngineKind::Postgres), "PostgreSQL custom-format dump"),
+            (PgTar, Some(EngineKind::Postgres), "PostgreSQL tar-format dump"),
+            (PlainSql, Some(EngineKind::Postgres), "PostgreSQL plain SQL dump"),
+            (Mysql(detect::MysqlFlavor::Mariadb), None, "MariaDB dump"),
+        ];
+        for (content, engine, format) in cases {
+            assert!(content.is_dump(), "{content:?}");
+            assert_eq!(content.engine(), engine, "{content:?}");
+            assert_eq!(content.format_name(), format);
+        }
+        assert!(!Zip.is_dump() && !Tar.is_dump());
+    }
 
     #[test]
     fn content_is_recognised_by_its_first_bytes() {
