@@ -318,7 +318,7 @@ impl Subject for PostgresSubject {
                 Some("2025-03-03T10:15:00Z"),
             ),
             dump("shop.tar", "PostgreSQL tar-format dump", None),
-            dump("shop.dir", "PostgreSQL directory-format dump", None),
+            dump("shop.dir", "PostgreSQL directory-format dump folder", None),
         ]
     }
 }
