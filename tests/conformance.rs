@@ -102,8 +102,13 @@ pub trait ServerSubject: Subject {
     fn use_password_role(&self);
     /// `profile add NAME ... --password-stdin [extra]` for this database as the password role, with `password` on
     /// standard input and no keyring reachable.
-    fn add_password_profile(&self, home: &TestHome, name: &str, password: &str, extra: &[&str])
-    -> Output;
+    fn add_password_profile(
+        &self,
+        home: &TestHome,
+        name: &str,
+        password: &str,
+        extra: &[&str],
+    ) -> Output;
     /// A name for another database on the same server (dropped with the subject).
     fn other_database(&self) -> String;
     /// [`Subject::fingerprint`] of another database on the server.
@@ -185,7 +190,7 @@ fn archives(home: &TestHome) -> Vec<String> {
 // ---------------------------------------------------------------------------------------------------------------
 // The cases.
 
-/// 1. A round trip of the rich schema: the damaged database comes back table by table and schema by schema; the
+/// Case 1: A round trip of the rich schema: the damaged database comes back table by table and schema by schema; the
 /// archive opens with the engine's own tools; the manifest's row counts are the database's; a safety backup of the
 /// damaged state was taken first and every archive verifies.
 fn round_trip<E: Subject>(e: &E) {
@@ -201,7 +206,11 @@ fn round_trip<E: Subject>(e: &E) {
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(unzipped.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["database"]["engine"], E::ENGINE);
-    assert_eq!(manifest["database"]["tables"], counts(&before), "manifest row counts");
+    assert_eq!(
+        manifest["database"]["tables"],
+        counts(&before),
+        "manifest row counts"
+    );
     e.check_dump_with_own_tools(&unzipped, &manifest);
 
     e.damage();
@@ -211,7 +220,12 @@ fn round_trip<E: Subject>(e: &E) {
     let after = e.fingerprint();
     assert_eq!(after.0, before.0, "every table's rows");
     assert_eq!(after.1, before.1, "the schema");
-    assert_eq!(e.kept_copies().len(), E::KEPT_PER_RESTORE, "{:?}", e.kept_copies());
+    assert_eq!(
+        e.kept_copies().len(),
+        E::KEPT_PER_RESTORE,
+        "{:?}",
+        e.kept_copies()
+    );
     assert_eq!(e.leftovers(), Vec::<String>::new());
     let rows = home.list_json();
     assert!(
@@ -239,7 +253,7 @@ fn ledger<E: Subject>(e: &E) -> (i64, i64, i64, i64) {
     (v[0], v[1], v[2], v[3])
 }
 
-/// 2. A backup taken while a writer keeps moving money between two accounts is one consistent view: restored,
+/// Case 2: A backup taken while a writer keeps moving money between two accounts is one consistent view: restored,
 /// the accounts' sum is intact, every logged transfer is in the balances, and it holds the transfers of some
 /// moment during the backup.
 fn backup_under_concurrent_writes<E: Subject>(e: &E) {
@@ -259,12 +273,24 @@ fn backup_under_concurrent_writes<E: Subject>(e: &E) {
         "the writer kept committing during the backup ({before} -> {after})"
     );
     let live = ledger(e);
-    assert_eq!(live.0, 2 * OPENING_BALANCE, "the writer keeps the invariant");
+    assert_eq!(
+        live.0,
+        2 * OPENING_BALANCE,
+        "the writer keeps the invariant"
+    );
 
     home.run_ok(&["restore", "1", "--yes", "--no-safety-backup"]);
-    assert_eq!(e.fingerprint().1, schema, "the restored schema (and its integrity)");
+    assert_eq!(
+        e.fingerprint().1,
+        schema,
+        "the restored schema (and its integrity)"
+    );
     let (sum, transfers, moved, gained) = ledger(e);
-    assert_eq!(sum, 2 * OPENING_BALANCE, "the accounts' sum in the restored copy");
+    assert_eq!(
+        sum,
+        2 * OPENING_BALANCE,
+        "the accounts' sum in the restored copy"
+    );
     assert_eq!(moved, gained, "every logged transfer is in the balances");
     assert!(
         (before..=after).contains(&transfers),
@@ -273,7 +299,7 @@ fn backup_under_concurrent_writes<E: Subject>(e: &E) {
     assert_eq!(e.leftovers(), Vec::<String>::new());
 }
 
-/// 3. `--validate-only` checks the whole archive and changes nothing: no safety backup, no staging leftovers, a
+/// Case 3: `--validate-only` checks the whole archive and changes nothing: no safety backup, no staging leftovers, a
 /// logged validation, and a report with the backup's row counts.
 fn validate_only<E: Subject>(e: &E) {
     e.fill_rich();
@@ -291,14 +317,18 @@ fn validate_only<E: Subject>(e: &E) {
     assert_eq!(e.fingerprint(), damaged, "nothing changed");
     assert_eq!(e.leftovers(), Vec::<String>::new());
     assert!(e.kept_copies().is_empty(), "{:?}", e.kept_copies());
-    assert_eq!(home.list_json().len(), 1, "no safety backup for a validation");
+    assert_eq!(
+        home.list_json().len(),
+        1,
+        "no safety backup for a validation"
+    );
     let log: serde_json::Value = serde_json::from_str(&home.run_ok(&["log", "--json"])).unwrap();
     let restores = log["restores"].as_array().unwrap();
     assert_eq!(restores.len(), 1, "{log}");
     assert_eq!(restores[0]["validate_only"], true, "{log}");
 }
 
-/// 4. A restore into another database creates it with the backup's content and leaves the profile's database
+/// Case 4: A restore into another database creates it with the backup's content and leaves the profile's database
 /// alone; a second restore into the same name is refused (exit 2) and changes nothing.
 fn restore_into_another_database<E: ServerSubject>(e: &E) {
     e.fill_rich();
@@ -309,14 +339,22 @@ fn restore_into_another_database<E: ServerSubject>(e: &E) {
     let damaged = e.fingerprint();
     let other = e.other_database();
     home.run_ok(&["restore", "1", "--yes", "--to-database", &other]);
-    assert_eq!(e.fingerprint(), damaged, "the profile's database is untouched");
+    assert_eq!(
+        e.fingerprint(),
+        damaged,
+        "the profile's database is untouched"
+    );
     let copy = e.fingerprint_of(&other);
     assert_eq!(copy.0, original.0, "every table's rows in the new database");
     assert_eq!(copy.1, original.1, "the schema in the new database");
 
     let out = home.run(&["restore", "1", "--yes", "--to-database", &other]);
     expect_failure(&out, 2, &["already exists".into()], "a second restore");
-    assert_eq!(e.fingerprint_of(&other), copy, "the existing database is untouched");
+    assert_eq!(
+        e.fingerprint_of(&other),
+        copy,
+        "the existing database is untouched"
+    );
     assert_eq!(e.fingerprint(), damaged);
     assert_eq!(e.leftovers(), Vec::<String>::new());
 }
@@ -335,7 +373,10 @@ fn with_truncated_dump(archive: &Path, dest: &Path) {
         entry.read_to_end(&mut bytes).unwrap();
         entries.push((name, bytes));
     }
-    let manifest_at = entries.iter().position(|(n, _)| n == "manifest.json").unwrap();
+    let manifest_at = entries
+        .iter()
+        .position(|(n, _)| n == "manifest.json")
+        .unwrap();
     let mut manifest: serde_json::Value = serde_json::from_slice(&entries[manifest_at].1).unwrap();
     let dump_name = manifest["database"]["entry"].as_str().unwrap().to_string();
     let dump = &mut entries.iter_mut().find(|(n, _)| *n == dump_name).unwrap().1;
@@ -359,7 +400,7 @@ fn with_truncated_dump(archive: &Path, dest: &Path) {
     common::raw_zip(dest, &refs);
 }
 
-/// 5. A restore whose dump fails to load midway (cut in half, the archive's hashes recomputed) fails with the
+/// Case 5: A restore whose dump fails to load midway (cut in half, the archive's hashes recomputed) fails with the
 /// loader's message (exit 1) and leaves the target exactly as it was, with no staging leftovers.
 fn failed_restore_changes_nothing<E: Subject>(e: &E) {
     e.fill_rich();
@@ -369,14 +410,25 @@ fn failed_restore_changes_nothing<E: Subject>(e: &E) {
     let before = e.fingerprint();
     let cut = home.work().join("cut.zip");
     with_truncated_dump(&archive, &cut);
-    let out = home.run(&["restore", cut.to_str().unwrap(), "--yes", "--profile", PROFILE]);
-    expect_failure(&out, 1, &e.load_failure_words(), "the restore of a cut dump");
+    let out = home.run(&[
+        "restore",
+        cut.to_str().unwrap(),
+        "--yes",
+        "--profile",
+        PROFILE,
+    ]);
+    expect_failure(
+        &out,
+        1,
+        &e.load_failure_words(),
+        "the restore of a cut dump",
+    );
     assert_eq!(e.fingerprint(), before, "the target is exactly as it was");
     assert_eq!(e.leftovers(), Vec::<String>::new(), "staging leftovers");
     assert!(e.kept_copies().is_empty(), "{:?}", e.kept_copies());
 }
 
-/// 6. The disaster case: the database is gone; the restore brings it back whole (no safety backup: there is
+/// Case 6: The disaster case: the database is gone; the restore brings it back whole (no safety backup: there is
 /// nothing to save).
 fn disaster<E: Subject>(e: &E) {
     e.fill_rich();
@@ -397,7 +449,7 @@ fn disaster<E: Subject>(e: &E) {
     assert_eq!(e.leftovers(), Vec::<String>::new());
 }
 
-/// 7 (servers). Each way a server fails is named, with exit code 1: the backup leaves a failed row and no
+/// Case 7 (servers): Each way a server fails is named, with exit code 1: the backup leaves a failed row and no
 /// archive, and a restore (where it is one that fails) changes nothing.
 fn server_fault<E: ServerSubject>(e: &E, fault: ServerFault) {
     e.create_accounts();
@@ -451,7 +503,7 @@ fn tool_missing<E: ServerSubject>(e: &E) {
     server_fault(e, ServerFault::ToolMissing);
 }
 
-/// 7 (files). The database file is missing at backup time: named, exit 1, a failed row, no archive, and no
+/// Case 7 (files): The database file is missing at backup time: named, exit 1, a failed row, no archive, and no
 /// empty file made in its place.
 fn file_missing<E: FileSubject>(e: &E) {
     e.fill_rich();
@@ -459,7 +511,12 @@ fn file_missing<E: FileSubject>(e: &E) {
     e.drop_database();
     let out = home.run(&["backup", "--profile", PROFILE]);
     let path = e.path().display().to_string();
-    expect_failure(&out, 1, &["database file not found".into(), path], "a missing file");
+    expect_failure(
+        &out,
+        1,
+        &["database file not found".into(), path],
+        "a missing file",
+    );
     assert!(!e.exists(), "no file made in its place");
     let rows = home.list_json();
     assert_eq!(rows.len(), 1);
@@ -490,14 +547,17 @@ fn in_unreadable_folder<E: FileSubject>(e: &E, args: &[&str]) -> Output {
     out
 }
 
-/// 7 (files). A backup of a database whose folder cannot be read fails naming the file and the permission
+/// Case 7 (files): A backup of a database whose folder cannot be read fails naming the file and the permission
 /// problem (exit 1), with a failed row and no archive, and changes nothing.
 fn folder_unreadable_backup<E: FileSubject>(e: &E) {
     e.fill_rich();
     let home = e.home();
     let before = e.fingerprint();
     let out = in_unreadable_folder(e, &["backup", "--profile", PROFILE]);
-    let words = [e.path().display().to_string(), "ermission denied".to_string()];
+    let words = [
+        e.path().display().to_string(),
+        "ermission denied".to_string(),
+    ];
     expect_failure(&out, 1, &words, "a backup from an unreadable folder");
     let rows = home.list_json();
     assert_eq!(rows.len(), 1, "{rows:#?}");
@@ -506,7 +566,7 @@ fn folder_unreadable_backup<E: FileSubject>(e: &E) {
     assert_eq!(e.fingerprint(), before, "nothing changed");
 }
 
-/// 7 (files). A restore into a database whose folder cannot be read fails naming the folder and the permission
+/// Case 7 (files): A restore into a database whose folder cannot be read fails naming the folder and the permission
 /// problem (exit 1), and changes nothing.
 fn folder_unreadable_restore<E: FileSubject>(e: &E) {
     e.fill_rich();
@@ -602,7 +662,7 @@ fn assert_secret_nowhere(home: &TestHome, secret: &str, secret_file: &Path) {
     }
 }
 
-/// 8. The password is used (test connection, backup, restore, verify all work) and never appears in any
+/// Case 8: The password is used (test connection, backup, restore, verify all work) and never appears in any
 /// process's argv, the environment of a child tool, the logs, the catalog, the config or an archive; its only
 /// copy is the 0600 secret file, and no temporary password file outlives the job.
 fn password_never_leaks<E: ServerSubject>(e: &E) {
@@ -637,8 +697,15 @@ fn password_never_leaks<E: ServerSubject>(e: &E) {
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     let (seen, leaked) = watcher.join().unwrap();
     assert!(seen > 100, "the watcher looked");
-    assert!(leaked.is_empty(), "the password in a command line: {leaked:?}");
-    assert_eq!(e.fingerprint().0, original.0, "the restore with the password");
+    assert!(
+        leaked.is_empty(),
+        "the password in a command line: {leaked:?}"
+    );
+    assert_eq!(
+        e.fingerprint().0,
+        original.0,
+        "the restore with the password"
+    );
 
     let logged = std::fs::read_to_string(&log).unwrap();
     for (tool, _) in e.tools() {
@@ -647,11 +714,20 @@ fn password_never_leaks<E: ServerSubject>(e: &E) {
             "the wrapper saw no {tool}: {logged}"
         );
     }
-    assert!(!logged.contains(common::PASSWORD), "the password reached a child: {logged}");
+    assert!(
+        !logged.contains(common::PASSWORD),
+        "the password reached a child: {logged}"
+    );
 
-    let secret_file = home.home().join("secrets").join(format!("{PROFILE}.secret"));
+    let secret_file = home
+        .home()
+        .join("secrets")
+        .join(format!("{PROFILE}.secret"));
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(&secret_file).unwrap().permissions().mode();
+    let mode = std::fs::metadata(&secret_file)
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600);
     assert_secret_nowhere(home, common::PASSWORD, &secret_file);
     assert_eq!(
@@ -666,7 +742,7 @@ fn password_never_leaks<E: ServerSubject>(e: &E) {
     );
 }
 
-/// 9. Dumps written by the engine's own tools import in one command (each recognised for exactly what it is, its
+/// Case 9: Dumps written by the engine's own tools import in one command (each recognised for exactly what it is, its
 /// time read from its name where it has one), verify, and each restores the original data; imports leave no
 /// staging behind.
 fn import_own_dumps<E: Subject>(e: &E) {
@@ -686,11 +762,14 @@ fn import_own_dumps<E: Subject>(e: &E) {
         let report = reports
             .iter()
             .find(|r| r["source"] == dump.path.to_str().unwrap())
-                .unwrap_or_else(|| panic!("no report for {}: {out:#}", dump.path.display()));
+            .unwrap_or_else(|| panic!("no report for {}: {out:#}", dump.path.display()));
         assert_eq!(report["detected"], dump.detected, "{report:#}");
         assert_eq!(report["backup"]["status"], "completed", "{report:#}");
         if let Some(created) = dump.created_at {
-            assert_eq!(report["backup"]["created_at"], created, "the time comes from the name");
+            assert_eq!(
+                report["backup"]["created_at"], created,
+                "the time comes from the name"
+            );
         }
     }
     assert_eq!(home.list_json().len(), dumps.len());
@@ -700,7 +779,12 @@ fn import_own_dumps<E: Subject>(e: &E) {
         e.damage();
         let id = report["backup"]["id"].to_string();
         home.run_ok(&["restore", &id, "--yes", "--no-safety-backup"]);
-        assert_eq!(e.fingerprint().0, original.0, "restore of the import of {}", report["source"]);
+        assert_eq!(
+            e.fingerprint().0,
+            original.0,
+            "restore of the import of {}",
+            report["source"]
+        );
     }
     assert_eq!(e.leftovers(), Vec::<String>::new());
 }
@@ -721,33 +805,41 @@ macro_rules! conformance_cases {
     };
 }
 
-conformance_cases!(sqlite, crate::sqlite_subject::SqliteSubject, [
-    round_trip,
-    backup_under_concurrent_writes,
-    validate_only,
-    // restore_into_another_database: the CLI has no way to restore a SQLite backup into another file
-    // (`--to-database` is refused for SQLite, see tests/sqlite.rs).
-    failed_restore_changes_nothing,
-    disaster,
-    file_missing,
-    #[ignore = "src bug: a backup whose database folder cannot be read says 'database file not found' (a \
+conformance_cases!(
+    sqlite,
+    crate::sqlite_subject::SqliteSubject,
+    [
+        round_trip,
+        backup_under_concurrent_writes,
+        validate_only,
+        // restore_into_another_database: the CLI has no way to restore a SQLite backup into another file
+        // (`--to-database` is refused for SQLite, see tests/sqlite.rs).
+        failed_restore_changes_nothing,
+        disaster,
+        file_missing,
+        #[ignore = "src bug: a backup whose database folder cannot be read says 'database file not found' (a \
                 permission error is taken for a missing file)"]
-    folder_unreadable_backup,
-    folder_unreadable_restore,
-    import_own_dumps,
-]);
+        folder_unreadable_backup,
+        folder_unreadable_restore,
+        import_own_dumps,
+    ]
+);
 
-conformance_cases!(postgres, crate::postgres_subject::PostgresSubject, [
-    round_trip,
-    backup_under_concurrent_writes,
-    validate_only,
-    restore_into_another_database,
-    failed_restore_changes_nothing,
-    disaster,
-    unreachable,
-    denied,
-    unknown_database,
-    tool_missing,
-    password_never_leaks,
-    import_own_dumps,
-]);
+conformance_cases!(
+    postgres,
+    crate::postgres_subject::PostgresSubject,
+    [
+        round_trip,
+        backup_under_concurrent_writes,
+        validate_only,
+        restore_into_another_database,
+        failed_restore_changes_nothing,
+        disaster,
+        unreachable,
+        denied,
+        unknown_database,
+        tool_missing,
+        password_never_leaks,
+        import_own_dumps,
+    ]
+);

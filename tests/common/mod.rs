@@ -826,10 +826,21 @@ pub fn pg_fingerprint(db: &str) -> Fingerprint {
             ),
         );
         let (count, hash) = row.trim().split_once('|').unwrap();
-        out.insert(table.to_string(), (count.parse().unwrap(), hash.to_string()));
+        out.insert(
+            table.to_string(),
+            (count.parse().unwrap(), hash.to_string()),
+        );
     }
     let dump = Command::new("pg_dump")
-        .args(["--schema-only", "-h", "127.0.0.1", "-U", "postgres", "-d", db])
+        .args([
+            "--schema-only",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            db,
+        ])
         .stdin(std::process::Stdio::null())
         .output()
         .unwrap();

@@ -58,7 +58,8 @@ fn real_tools_dir() -> PathBuf {
             .and_then(|v| v.to_str())
             .and_then(|v| v.parse::<u32>().ok())
     });
-    dirs.pop().expect("PostgreSQL client tools in /usr/lib/postgresql")
+    dirs.pop()
+        .expect("PostgreSQL client tools in /usr/lib/postgresql")
 }
 
 impl Subject for PostgresSubject {
@@ -178,13 +179,7 @@ impl Subject for PostgresSubject {
             db = self.name()
         );
         (0..2)
-            .map(|_| {
-                Self::client("bash")
-                    .arg("-c")
-                    .arg(&script)
-                    .spawn()
-                    .unwrap()
-            })
+            .map(|_| Self::client("bash").arg("-c").arg(&script).spawn().unwrap())
             .collect()
     }
 
@@ -274,7 +269,10 @@ impl Subject for PostgresSubject {
     }
 
     fn load_failure_words(&self) -> Vec<String> {
-        vec!["pg_restore".into(), "the live database was not touched".into()]
+        vec![
+            "pg_restore".into(),
+            "the live database was not touched".into(),
+        ]
     }
 
     fn own_dumps(&self, dir: &Path) -> Vec<OwnDump> {
@@ -328,7 +326,13 @@ impl ServerSubject for PostgresSubject {
         common::password_role();
         common::notes_for_password_role(self.name(), 1000);
         self.edit(
-            &["--user", PW_ROLE, "--password-stdin", "--secret-store", "file"],
+            &[
+                "--user",
+                PW_ROLE,
+                "--password-stdin",
+                "--secret-store",
+                "file",
+            ],
             Some(PASSWORD),
         );
     }
@@ -368,7 +372,13 @@ impl ServerSubject for PostgresSubject {
                 common::password_role();
                 let wrong = "not-the-password";
                 self.edit(
-                    &["--user", PW_ROLE, "--password-stdin", "--secret-store", "file"],
+                    &[
+                        "--user",
+                        PW_ROLE,
+                        "--password-stdin",
+                        "--secret-store",
+                        "file",
+                    ],
                     Some(wrong),
                 );
                 Broken {

@@ -62,7 +62,10 @@ fn tables_of(conn: &Connection, tables: &[String]) -> BTreeMap<String, (u64, Str
             hasher.update(text.as_bytes());
             hasher.update(b"\n");
         }
-        out.insert(table.clone(), (texts.len() as u64, hex::encode(hasher.finalize())));
+        out.insert(
+            table.clone(),
+            (texts.len() as u64, hex::encode(hasher.finalize())),
+        );
     }
     out
 }
@@ -81,7 +84,14 @@ impl Subject for SqliteSubject {
             .unwrap()
             .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT);")
             .unwrap();
-        home.run_ok(&["profile", "add", PROFILE, "--sqlite", path.to_str().unwrap(), "--no-auto"]);
+        home.run_ok(&[
+            "profile",
+            "add",
+            PROFILE,
+            "--sqlite",
+            path.to_str().unwrap(),
+            "--no-auto",
+        ]);
         SqliteSubject { home, path }
     }
 
@@ -172,8 +182,9 @@ break', zeroblob(1000), 3.25);
     }
 
     fn fingerprint(&self) -> Fingerprint {
-        let conn = Connection::open_with_flags(&self.path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .unwrap();
+        let conn =
+            Connection::open_with_flags(&self.path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .unwrap();
         conn.busy_timeout(Duration::from_secs(10)).unwrap();
         let mut schema = String::new();
         let mut tables = Vec::new();
@@ -214,7 +225,12 @@ break', zeroblob(1000), 3.25);
     }
 
     fn leftovers(&self) -> Vec<String> {
-        let name = self.path.file_name().unwrap().to_string_lossy().into_owned();
+        let name = self
+            .path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         common::names_in(self.path.parent().unwrap())
             .into_iter()
             .filter(|n| ![name.clone(), format!("{name}-wal"), format!("{name}-shm")].contains(n))
@@ -229,8 +245,16 @@ break', zeroblob(1000), 3.25);
         let entry = manifest["database"]["entry"].as_str().unwrap();
         let file = unzipped.join(entry);
         let sqlite3 = |sql: &str| {
-            let out = Command::new("sqlite3").arg(&file).arg(sql).output().unwrap();
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            let out = Command::new("sqlite3")
+                .arg(&file)
+                .arg(sql)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             String::from_utf8(out.stdout).unwrap().trim().to_string()
         };
         assert_eq!(sqlite3("PRAGMA integrity_check"), "ok");
