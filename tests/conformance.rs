@@ -37,7 +37,8 @@ pub const OPENING_BALANCE: i64 = 1_000_000;
 pub trait Subject: Sized {
     /// The engine as manifests name it (`sqlite`, `postgres`).
     const ENGINE: &'static str;
-    /// Whether the engine is a server (the server-only cases are listed only for those; see [`ServerSubject`]).
+    /// Whether the engine is a server: it keeps the database a restore replaced. (The server-only cases take a
+    /// [`ServerSubject`], so the macro cannot list them for an engine without a server.)
     const SERVER: bool;
 
     /// A fresh, empty database named after `tag`, in a new home with a profile [`PROFILE`] for it (no automatic
@@ -71,10 +72,9 @@ pub trait Subject: Sized {
     fn exists(&self) -> bool;
     /// Staging leftovers of restores and imports (scratch databases, partial files); empty when clean.
     fn leftovers(&self) -> Vec<String>;
-    /// Copies of the database kept by restores (`<db>_pre_restore_<stamp>`).
+    /// Copies of the database kept by restores (`<db>_pre_restore_<stamp>`; a server keeps the database a
+    /// restore replaced, a file engine keeps none).
     fn kept_copies(&self) -> Vec<String>;
-    /// How many copies one restore keeps beside the database (server engines keep the replaced database).
-    const KEPT_PER_RESTORE: usize;
     /// Opens the dump in an unzipped archive with the engine's own tools, as a user without Backstop would; checks
     /// the manifest's engine-specific fields (its tool version).
     fn check_dump_with_own_tools(&self, unzipped: &Path, manifest: &serde_json::Value);
@@ -220,12 +220,8 @@ fn round_trip<E: Subject>(e: &E) {
     let after = e.fingerprint();
     assert_eq!(after.0, before.0, "every table's rows");
     assert_eq!(after.1, before.1, "the schema");
-    assert_eq!(
-        e.kept_copies().len(),
-        E::KEPT_PER_RESTORE,
-        "{:?}",
-        e.kept_copies()
-    );
+    let kept = usize::from(E::SERVER);
+    assert_eq!(e.kept_copies().len(), kept, "{:?}", e.kept_copies());
     assert_eq!(e.leftovers(), Vec::<String>::new());
     let rows = home.list_json();
     assert!(

@@ -65,7 +65,6 @@ fn real_tools_dir() -> PathBuf {
 impl Subject for PostgresSubject {
     const ENGINE: &'static str = "postgres";
     const SERVER: bool = true;
-    const KEPT_PER_RESTORE: usize = 1;
 
     fn fresh(tag: &str) -> Self {
         // Short names: a scratch database's name is the database's name plus about 45 characters, within 63.

@@ -73,7 +73,6 @@ fn tables_of(conn: &Connection, tables: &[String]) -> BTreeMap<String, (u64, Str
 impl Subject for SqliteSubject {
     const ENGINE: &'static str = "sqlite";
     const SERVER: bool = false;
-    const KEPT_PER_RESTORE: usize = 0;
 
     fn fresh(tag: &str) -> Self {
         let home = TestHome::new();
@@ -100,7 +99,7 @@ impl Subject for SqliteSubject {
     }
 
     fn fill_rich(&self) {
-        backstop::demo::make_sample_database(&self.path, 3_000).unwrap();
+        backstop::demo::make_sample_database(&self.path, 30_000).unwrap();
         let conn = self.open();
         conn.pragma_update(None, "user_version", 42).unwrap();
         conn.execute_batch(
