@@ -648,8 +648,6 @@ conformance_cases!(
         failed_restore_changes_nothing,
         disaster,
         file_missing,
-        #[ignore = "src bug: a backup whose database folder cannot be read says 'database file not found' (a \
-                permission error is taken for a missing file)"]
         folder_unreadable_backup,
         folder_unreadable_restore,
         import_own_dumps,
