@@ -308,6 +308,16 @@ fn restore_into_another_database<E: ServerSubject>(e: &E) {
         damaged,
         "the profile's database is untouched"
     );
+    let triggers: Vec<String> = home
+        .list_json()
+        .iter()
+        .map(|r| r["trigger"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        triggers,
+        ["manual"],
+        "a restore into another database replaces nothing, so it takes no safety backup"
+    );
     let copy = e.fingerprint_of(&other);
     assert_eq!(copy.0, original.0, "every table's rows in the new database");
     assert_eq!(copy.1, original.1, "the schema in the new database");
