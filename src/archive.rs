@@ -489,6 +489,11 @@ impl ArchiveWriter {
         self.warnings.push(warning);
     }
 
+    /// The warnings recorded so far.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
     /// Adds a small entry from memory.
     pub fn add_bytes(&mut self, name: &str, bytes: &[u8], job: &JobControl) -> Result<Copied> {
         self.add_stream(
@@ -590,6 +595,14 @@ pub fn readme_text(manifest: &Manifest) -> String {
                  \x20  (pg_restore must be at least as new as: {tool})\n",
                 entry = db.entry,
                 tool = db.tool_version.as_deref().unwrap_or("the pg_dump that made it")
+            )),
+            EngineKind::Mysql => text.push_str(&format!(
+                "3. The database is a mariadb-dump/mysqldump SQL file: restored/{entry}\n\
+                 \x20  Load it into a new database (the live one stays as it is):\n\
+                 \x20                        mariadb -e 'CREATE DATABASE newdb' && mariadb newdb < restored/{entry}\n\
+                 \x20  (made by: {tool})\n",
+                entry = db.entry,
+                tool = db.tool_version.as_deref().unwrap_or("mariadb-dump")
             )),
         }
     }

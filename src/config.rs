@@ -180,6 +180,8 @@ pub enum DatabaseConfig {
     },
     /// A database on a PostgreSQL server. The password is never here: it lives in the keyring or a 0600 file.
     Postgres(ServerConfig),
+    /// A database on a MySQL or MariaDB server. The password is never here either.
+    Mysql(ServerConfig),
 }
 
 /// How to reach a database on a server (PostgreSQL, MySQL/MariaDB): the fields every server engine shares.
@@ -224,6 +226,7 @@ impl DatabaseConfig {
         match self {
             DatabaseConfig::Sqlite { .. } => EngineKind::Sqlite,
             DatabaseConfig::Postgres(_) => EngineKind::Postgres,
+            DatabaseConfig::Mysql(_) => EngineKind::Mysql,
         }
     }
 
@@ -231,7 +234,7 @@ impl DatabaseConfig {
     pub fn server(&self) -> Option<&ServerConfig> {
         match self {
             DatabaseConfig::Sqlite { .. } => None,
-            DatabaseConfig::Postgres(cfg) => Some(cfg),
+            DatabaseConfig::Postgres(cfg) | DatabaseConfig::Mysql(cfg) => Some(cfg),
         }
     }
 
@@ -239,7 +242,7 @@ impl DatabaseConfig {
     pub fn server_mut(&mut self) -> Option<&mut ServerConfig> {
         match self {
             DatabaseConfig::Sqlite { .. } => None,
-            DatabaseConfig::Postgres(cfg) => Some(cfg),
+            DatabaseConfig::Postgres(cfg) | DatabaseConfig::Mysql(cfg) => Some(cfg),
         }
     }
 
@@ -250,6 +253,10 @@ impl DatabaseConfig {
             DatabaseConfig::Postgres(pg) => format!(
                 "postgres {} on {}:{} as {}",
                 pg.dbname, pg.host, pg.port, pg.user
+            ),
+            DatabaseConfig::Mysql(my) => format!(
+                "mysql {} on {}:{} as {}",
+                my.dbname, my.host, my.port, my.user
             ),
         }
     }
@@ -283,7 +290,7 @@ impl Profile {
     /// Why this profile's numbers cannot be used, if they cannot: the policy's and the server port's, named.
     pub fn problems(&self) -> Vec<String> {
         let mut problems = self.policy.problems();
-        if let DatabaseConfig::Postgres(pg) = &self.database
+        if let Some(pg) = self.database.server()
             && let Err(problem) = ServerConfig::PORT.check(pg.port.into())
         {
             problems.push(problem);

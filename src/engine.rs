@@ -5,6 +5,7 @@
 //! counts and schema against the manifest) *without touching the live database*; only `StagedRestore::apply`
 //! changes the live database, and it either fully happens or leaves it as it was.
 
+pub mod mysql;
 pub mod pgsql_check;
 pub mod postgres;
 pub mod sqlite;
@@ -118,6 +119,11 @@ pub fn open(database: &DatabaseConfig, env: &EngineEnv) -> Box<dyn Engine> {
             std::time::Duration::from_secs(env.settings.busy_timeout_secs),
         )),
         DatabaseConfig::Postgres(cfg) => Box::new(postgres::PostgresEngine::new(
+            cfg.clone(),
+            env.password.clone(),
+            env.scratch.clone(),
+        )),
+        DatabaseConfig::Mysql(cfg) => Box::new(mysql::MysqlEngine::new(
             cfg.clone(),
             env.password.clone(),
             env.scratch.clone(),

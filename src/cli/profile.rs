@@ -98,7 +98,7 @@ pub(super) fn profile_command(cmd: ProfileCommand) -> Result<i32> {
                 };
             }
             match &mut profile.database {
-                DatabaseConfig::Postgres(cfg) => {
+                DatabaseConfig::Postgres(cfg) | DatabaseConfig::Mysql(cfg) => {
                     let old_store = cfg.secret_store;
                     connection.apply(cfg)?;
                     if cfg.secret_store != old_store

@@ -181,11 +181,15 @@ impl Context {
 /// (see `engine::postgres::scratch`). Only called with the profile's lock held; the server is contacted only when
 /// a job registered something it did not drop, and briefly (an unreachable server is reported, not waited for).
 fn clean_server_scratch(ctx: &Context, profile: &Profile) -> Vec<String> {
-    let crate::config::DatabaseConfig::Postgres(cfg) = &profile.database else {
-        return Vec::new();
-    };
     let tmp = ctx.paths.tmp_dir();
-    if !engine::postgres::scratch_pending(&tmp) {
+    let (cfg, pending) = match &profile.database {
+        crate::config::DatabaseConfig::Postgres(cfg) => {
+            (cfg, engine::postgres::scratch_pending(&tmp))
+        }
+        crate::config::DatabaseConfig::Mysql(cfg) => (cfg, engine::mysql::scratch_pending(&tmp)),
+        crate::config::DatabaseConfig::Sqlite { .. } => return Vec::new(),
+    };
+    if !pending {
         return Vec::new();
     }
     let password = if cfg.has_password {
@@ -201,7 +205,12 @@ fn clean_server_scratch(ctx: &Context, profile: &Profile) -> Vec<String> {
     } else {
         None
     };
-    engine::postgres::PostgresEngine::new(cfg.clone(), password, tmp).clean_scratch()
+    match &profile.database {
+        crate::config::DatabaseConfig::Mysql(_) => {
+            engine::mysql::MysqlEngine::new(cfg.clone(), password, tmp).clean_scratch()
+        }
+        _ => engine::postgres::PostgresEngine::new(cfg.clone(), password, tmp).clean_scratch(),
+    }
 }
 
 pub(super) fn millis(start: Instant) -> u64 {

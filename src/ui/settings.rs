@@ -82,7 +82,7 @@ impl Draft {
     pub fn of(profile: &Profile, settings: &Settings) -> Draft {
         let (database, pg) = match &profile.database {
             DatabaseConfig::Sqlite { path } => (path.display().to_string(), None),
-            DatabaseConfig::Postgres(cfg) => (
+            DatabaseConfig::Postgres(cfg) | DatabaseConfig::Mysql(cfg) => (
                 String::new(),
                 Some(PgDraft {
                     host: cfg.host.clone(),
@@ -231,7 +231,7 @@ impl Draft {
         let n = |text: &str, default: u32| text.trim().parse::<u32>().unwrap_or(default);
         let mut profile = profile.clone();
         match (&self.pg, &mut profile.database) {
-            (Some(pg), DatabaseConfig::Postgres(cfg)) => {
+            (Some(pg), DatabaseConfig::Postgres(cfg) | DatabaseConfig::Mysql(cfg)) => {
                 cfg.host = pg.host.trim().to_string();
                 cfg.port = pg.port.trim().parse().unwrap_or(cfg.port);
                 cfg.user = pg.user.trim().to_string();
