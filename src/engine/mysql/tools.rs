@@ -178,7 +178,7 @@ pub fn choose_tools(candidates: &[Tools], server: Version) -> Result<Tools> {
         return Err(Error::ToolMissing {
             tool: "mariadb-dump".into(),
             hint: format!(
-                "neither mariadb-dump nor mysqldump (with mariadb or mysql beside it) was found on PATH; install {package}, or point {TOOLS_ENV} at the folder that holds them"
+                "mariadb-dump and mysqldump (with mariadb or mysql beside them) were not found on PATH; install {package}, or point {TOOLS_ENV} at the folder that holds them"
             ),
         });
     }
