@@ -13,10 +13,8 @@ use std::path::Path;
 
 /// The engine of a profile's database, with its password (if it has one) read from where it is stored.
 pub fn engine_for(ctx: &Context, profile: &Profile) -> Result<Box<dyn engine::Engine>> {
-    let password = match &profile.database {
-        crate::config::DatabaseConfig::Postgres(cfg) if cfg.has_password => {
-            Some(read_password(ctx, profile, cfg)?)
-        }
+    let password = match profile.database.server() {
+        Some(cfg) if cfg.has_password => Some(read_password(ctx, profile, cfg)?),
         _ => None,
     };
     Ok(engine::open(
@@ -190,8 +188,8 @@ pub fn rename_profile(ctx: &mut Context, old: &str, new: &str) -> Result<()> {
 /// Where a profile's password is kept, when it may have one: a server profile with a stored password, or whose
 /// store is a file (a stale file is cleaned up too; a keyring without a password is never asked).
 pub(crate) fn secret_store_of(profile: &Profile) -> Option<crate::secrets::SecretStore> {
-    match &profile.database {
-        crate::config::DatabaseConfig::Postgres(cfg)
+    match profile.database.server() {
+        Some(cfg)
             if cfg.has_password || cfg.secret_store == crate::secrets::SecretStore::File =>
         {
             Some(cfg.secret_store)
