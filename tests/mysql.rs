@@ -13,8 +13,8 @@ mod common;
 
 use common::TestHome;
 use common::mysql::{
-    MyFingerprint, MyTestDb, accounts_sum, create_accounts, create_rich_schema, databases_like, exec, fingerprint,
-    rows, run_transfers,
+    MyFingerprint, MyTestDb, accounts_sum, create_accounts, create_rich_schema, databases_like,
+    exec, fingerprint, rows, run_transfers,
 };
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -59,11 +59,17 @@ fn round_trip_of_a_rich_schema_is_exact_and_keeps_the_old_content() {
     );
     let changed = fingerprint(&db.name);
     home.run_ok(&restore_args(&id, &[]));
-    assert!(fingerprint(&db.name) == original, "the restored database is the backed-up one");
+    assert!(
+        fingerprint(&db.name) == original,
+        "the restored database is the backed-up one"
+    );
     // The routines work in the restored database (and the trigger fires on the renamed table).
     exec(Some(&db.name), "CALL add_order(2, 5.00)");
     assert_eq!(rows(Some(&db.name), "SELECT order_count(2)")[0][0], "2");
-    assert_eq!(rows(Some(&db.name), "SELECT COUNT(*) FROM audit")[0][0], "1");
+    assert_eq!(
+        rows(Some(&db.name), "SELECT COUNT(*) FROM audit")[0][0],
+        "1"
+    );
     assert_eq!(
         rows(Some(&db.name), "SELECT MAX(id) FROM orders")[0][0],
         "500",
@@ -73,7 +79,10 @@ fn round_trip_of_a_rich_schema_is_exact_and_keeps_the_old_content() {
     let copies = db.others();
     assert_eq!(copies.len(), 1, "{copies:?}");
     let copy = &copies[0];
-    assert!(copy.starts_with(&format!("{}_pre_restore_", db.name)), "{copy}");
+    assert!(
+        copy.starts_with(&format!("{}_pre_restore_", db.name)),
+        "{copy}"
+    );
     let mut kept = fingerprint(copy);
     let mut changed_events = changed.clone();
     // A kept copy's events are disabled (it does not run jobs); the rest is the old content exactly.
@@ -81,7 +90,10 @@ fn round_trip_of_a_rich_schema_is_exact_and_keeps_the_old_content() {
     changed_events.schema.remove("EVENT nightly");
     assert!(kept == changed_events, "the kept copy is the old content");
     let stats = home.run_ok(&["stats", "--profile", "my", "--json"]);
-    assert!(stats.contains(copy.as_str()) && stats.contains("MariaDB"), "{stats}");
+    assert!(
+        stats.contains(copy.as_str()) && stats.contains("MariaDB"),
+        "{stats}"
+    );
 }
 
 #[test]
@@ -95,7 +107,10 @@ fn a_backup_under_concurrent_transfers_keeps_the_sum() {
     stop.store(true, Ordering::Relaxed);
     let done = transfers.join().unwrap();
     assert!(done > 10, "transfers ran during the backup: {done}");
-    home.run_ok(&restore_args(&id, &["--to-database", &format!("{}_copy", db.name)]));
+    home.run_ok(&restore_args(
+        &id,
+        &["--to-database", &format!("{}_copy", db.name)],
+    ));
     assert_eq!(accounts_sum(&format!("{}_copy", db.name)), 1000);
     assert_eq!(accounts_sum(&db.name), 1000);
 }
@@ -106,17 +121,27 @@ fn validate_only_and_restore_into_another_database_leave_the_target_alone() {
     create_rich_schema(&db.name);
     let home = home_for(&db);
     let id = backup_id(&home);
-    exec(Some(&db.name), "DELETE FROM audit; INSERT INTO audit (what) VALUES ('after')");
+    exec(
+        Some(&db.name),
+        "DELETE FROM audit; INSERT INTO audit (what) VALUES ('after')",
+    );
     let before = fingerprint(&db.name);
     home.run_ok(&["restore", &id, "--validate-only"]);
     assert!(fingerprint(&db.name) == before, "the target is unchanged");
     assert!(db.others().is_empty(), "{:?}", db.others());
     let other = format!("{}_other", db.name);
     home.run_ok(&restore_args(&id, &["--to-database", &other]));
-    assert!(fingerprint(&db.name) == before, "the profile's database is untouched");
+    assert!(
+        fingerprint(&db.name) == before,
+        "the profile's database is untouched"
+    );
     let restored = fingerprint(&other);
     assert_eq!(restored.tables["audit"], Vec::<String>::new());
-    assert_eq!(db.others(), vec![other.clone()], "no staging database is left");
+    assert_eq!(
+        db.others(),
+        vec![other.clone()],
+        "no staging database is left"
+    );
     // An existing database is refused for --to-database.
     let err = home.run_err(&restore_args(&id, &["--to-database", &other]), 2);
     assert!(err.contains("already exists"), "{err}");
@@ -146,7 +171,10 @@ fn truncated_copy(home: &TestHome, archive: &Path) -> PathBuf {
         .iter()
         .map(|(n, b)| (n.clone(), b.len(), hex::encode(sha2::Sha256::digest(b))))
         .collect();
-    let (_, manifest) = entries.iter_mut().find(|(n, _)| n == "manifest.json").unwrap();
+    let (_, manifest) = entries
+        .iter_mut()
+        .find(|(n, _)| n == "manifest.json")
+        .unwrap();
     let mut value: serde_json::Value = serde_json::from_slice(manifest).unwrap();
     for entry in value["entries"].as_array_mut().unwrap() {
         if let Some((_, size, sha)) = sums.iter().find(|(n, _, _)| entry["path"] == n.as_str()) {
@@ -156,7 +184,10 @@ fn truncated_copy(home: &TestHome, archive: &Path) -> PathBuf {
     }
     *manifest = serde_json::to_vec_pretty(&value).unwrap();
     entries.sort_by_key(|(name, _)| name == "manifest.json");
-    let refs: Vec<(&str, &[u8])> = entries.iter().map(|(n, b)| (n.as_str(), b.as_slice())).collect();
+    let refs: Vec<(&str, &[u8])> = entries
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.as_slice()))
+        .collect();
     common::raw_zip(&out, &refs);
     out
 }
@@ -171,13 +202,25 @@ fn a_restore_that_fails_midway_leaves_the_target_exactly_as_it_was() {
     exec(Some(&db.name), "INSERT INTO audit (what) VALUES ('live')");
     let before = fingerprint(&db.name);
     let bad = truncated_copy(&home, &archive);
-    let err = home.run_err(&["restore", bad.to_str().unwrap(), "--yes", "--no-safety-backup"], 1);
+    let err = home.run_err(
+        &[
+            "restore",
+            bad.to_str().unwrap(),
+            "--yes",
+            "--no-safety-backup",
+        ],
+        1,
+    );
     assert!(
         err.contains("staging") || err.contains("row counts differ"),
         "{err}"
     );
     assert!(fingerprint(&db.name) == before, "the target is unchanged");
-    assert!(db.others().is_empty(), "no staging database is left: {:?}", db.others());
+    assert!(
+        db.others().is_empty(),
+        "no staging database is left: {:?}",
+        db.others()
+    );
 }
 
 #[test]
@@ -189,12 +232,21 @@ fn a_dropped_database_is_created_again_by_the_restore() {
     let id = backup_id(&home);
     exec(None, &format!("DROP DATABASE `{}`", db.name));
     home.run_ok(&restore_args(&id, &[]));
-    assert!(fingerprint(&db.name) == original, "the dropped database came back as it was");
+    assert!(
+        fingerprint(&db.name) == original,
+        "the dropped database came back as it was"
+    );
     let collation = rows(
         None,
-        &format!("SELECT DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '{}'", db.name),
+        &format!(
+            "SELECT DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '{}'",
+            db.name
+        ),
     );
-    assert_eq!(collation[0][0], "utf8mb4_unicode_ci", "the database's own collation came back");
+    assert_eq!(
+        collation[0][0], "utf8mb4_unicode_ci",
+        "the database's own collation came back"
+    );
     assert!(db.others().is_empty(), "{:?}", db.others());
 }
 
@@ -206,7 +258,9 @@ fn assert_nothing_written(home: &TestHome) {
         home.list_json()
     );
     let archives = home.home().join("archives").join("my");
-    let files: Vec<_> = std::fs::read_dir(&archives).map(|d| d.flatten().collect()).unwrap_or_default();
+    let files: Vec<_> = std::fs::read_dir(&archives)
+        .map(|d| d.flatten().collect())
+        .unwrap_or_default();
     assert!(files.is_empty(), "{files:?}");
 }
 
@@ -218,31 +272,52 @@ fn preflight_failures_each_say_what_is_wrong() {
     let home = TestHome::new();
     home.add_my_profile("my", &db.name, 1, None);
     let err = home.run_err(&["backup", "--profile", "my"], 1);
-    assert!(err.contains("cannot reach the database server at 127.0.0.1:1"), "{err}");
+    assert!(
+        err.contains("cannot reach the database server at 127.0.0.1:1"),
+        "{err}"
+    );
     assert_nothing_written(&home);
     // Unknown database.
     let home = TestHome::new();
     home.add_my_profile("my", &format!("{}_nope", db.name), 3306, None);
     let err = home.run_err(&["backup", "--profile", "my"], 1);
-    assert!(err.contains(&format!("database {}_nope does not exist", db.name)), "{err}");
+    assert!(
+        err.contains(&format!("database {}_nope does not exist", db.name)),
+        "{err}"
+    );
     assert_nothing_written(&home);
     // Access denied: a user with a password, none stored.
     let user = format!("bs_denied_{}", std::process::id());
-    exec(None, &format!("DROP USER IF EXISTS '{user}'@'%'; CREATE USER '{user}'@'%' IDENTIFIED BY 'right-pw'"));
+    exec(
+        None,
+        &format!(
+            "DROP USER IF EXISTS '{user}'@'%'; CREATE USER '{user}'@'%' IDENTIFIED BY 'right-pw'"
+        ),
+    );
     let home = TestHome::new();
     home.add_my_profile("my", &db.name, 3306, Some(&user));
     let err = home.run_err(&["backup", "--profile", "my"], 1);
     exec(None, &format!("DROP USER IF EXISTS '{user}'@'%'"));
-    assert!(err.contains("refused the password") && err.contains(&user), "{err}");
+    assert!(
+        err.contains("refused the password") && err.contains(&user),
+        "{err}"
+    );
     assert_nothing_written(&home);
     // Missing tools: a PATH without them.
     let home = home_for(&db);
     let empty = home.work().join("no-tools");
     std::fs::create_dir_all(&empty).unwrap();
-    let out = common::run_env(&home, &["backup", "--profile", "my"], &[("PATH", empty.to_str().unwrap())]);
+    let out = common::run_env(
+        &home,
+        &["backup", "--profile", "my"],
+        &[("PATH", empty.to_str().unwrap())],
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("mariadb-dump and mysqldump") && err.contains("not found"), "{err}");
+    assert!(
+        err.contains("mariadb-dump and mysqldump") && err.contains("not found"),
+        "{err}"
+    );
     assert_nothing_written(&home);
 }
 
@@ -257,7 +332,10 @@ fn a_myisam_table_is_named_in_the_warnings() {
     let home = home_for(&db);
     let (report, stderr) = home.backup_json("my");
     let warnings = report["warnings"].to_string();
-    assert!(warnings.contains("counters") && warnings.contains("MyISAM"), "{report} {stderr}");
+    assert!(
+        warnings.contains("counters") && warnings.contains("MyISAM"),
+        "{report} {stderr}"
+    );
     assert!(!warnings.contains("good"), "{warnings}");
     let show = home.run_ok(&["show", report["path"].as_str().unwrap()]);
     assert!(show.contains("counters"), "{show}");
@@ -273,11 +351,17 @@ fn other_sessions_on_the_target_are_named_and_ended_only_on_request() {
     let before = fingerprint(&db.name);
     let holder = common::mysql::conn(Some(&db.name));
     let err = home.run_err(&restore_args(&id, &[]), 1);
-    assert!(err.contains("other session(s)") && err.contains("--terminate-sessions"), "{err}");
+    assert!(
+        err.contains("other session(s)") && err.contains("--terminate-sessions"),
+        "{err}"
+    );
     assert!(fingerprint(&db.name) == before, "the target is unchanged");
     assert!(db.others().is_empty(), "{:?}", db.others());
     home.run_ok(&restore_args(&id, &["--terminate-sessions"]));
-    assert_eq!(rows(Some(&db.name), "SELECT COUNT(*) FROM audit")[0][0], "0");
+    assert_eq!(
+        rows(Some(&db.name), "SELECT COUNT(*) FROM audit")[0][0],
+        "0"
+    );
     drop(holder);
 }
 
@@ -316,30 +400,59 @@ fn the_password_never_reaches_argv_environment_logs_catalog_or_archive() {
     home.add_my_profile("my", &db.name, 3306, Some(&user));
     let out = common::feed(
         {
-            let mut c = home.command(&["profile", "edit", "my", "--password-stdin", "--secret-store", "file"]);
+            let mut c = home.command(&[
+                "profile",
+                "edit",
+                "my",
+                "--password-stdin",
+                "--secret-store",
+                "file",
+            ]);
             c.env_remove("DBUS_SESSION_BUS_ADDRESS");
             c
         },
         &format!("{password}\n"),
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let tools = home.work().join("tools");
     let log = home.work().join("tools.log");
     logging_tools(&tools, &log);
     let env = [("BACKSTOP_MYSQL_BIN", tools.to_str().unwrap())];
     let out = common::run_env(&home, &["backup", "--profile", "my", "--json"], &env);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let id = report["id"].to_string();
     let out = common::run_env(&home, &restore_args(&id, &[]), &env);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     exec(None, &format!("DROP USER IF EXISTS '{user}'@'%'"));
     let logged = std::fs::read_to_string(&log).unwrap();
-    assert!(logged.contains("ARGV") && logged.contains("mariadb-dump"), "{logged}");
+    assert!(
+        logged.contains("ARGV") && logged.contains("mariadb-dump"),
+        "{logged}"
+    );
     assert!(logged.contains("--defaults-file="), "{logged}");
-    assert!(!logged.contains(password) && !logged.contains("MYSQL_PWD"), "{logged}");
+    assert!(
+        !logged.contains(password) && !logged.contains("MYSQL_PWD"),
+        "{logged}"
+    );
     // The option files did hold it (so the tools really got it that way).
-    assert!(std::fs::read_to_string(format!("{}.files", log.display())).unwrap().contains('1'));
+    assert!(
+        std::fs::read_to_string(format!("{}.files", log.display()))
+            .unwrap()
+            .contains('1')
+    );
     // Nothing Backstop keeps holds it, except its own 0600 secret file; no option file is left.
     let secret_file = home.home().join("secrets").join("my.secret");
     for (path, _) in common::tree(&home.home()) {
@@ -354,7 +467,11 @@ fn the_password_never_reaches_argv_environment_logs_catalog_or_archive() {
             path.display()
         );
         assert!(
-            !path.file_name().unwrap().to_string_lossy().starts_with(".mycnf-"),
+            !path
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(".mycnf-"),
             "{} was left behind",
             path.display()
         );
@@ -365,7 +482,9 @@ fn the_password_never_reaches_argv_environment_logs_catalog_or_archive() {
 fn rename_in_progress(db: &str) -> Option<String> {
     rows(
         None,
-        &format!("SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE 'RENAME TABLE `{db}`%'"),
+        &format!(
+            "SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE 'RENAME TABLE `{db}`%'"
+        ),
     )
     .into_iter()
     .next()
@@ -375,14 +494,25 @@ fn rename_in_progress(db: &str) -> Option<String> {
 /// Starts a restore, blocks its RENAME TABLE behind a lock held from another session, and kills Backstop with
 /// -9 while it waits; `finish` says whether the RENAME is then let through (the kill came after it) or ended (the
 /// kill came before it). Returns the test's home, the database and the fingerprints (backup, live before).
-fn killed_during_swap(prefix: &str, let_rename_through: bool) -> (TestHome, MyTestDb, common::mysql::MyFingerprint, common::mysql::MyFingerprint) {
+fn killed_during_swap(
+    prefix: &str,
+    let_rename_through: bool,
+) -> (
+    TestHome,
+    MyTestDb,
+    common::mysql::MyFingerprint,
+    common::mysql::MyFingerprint,
+) {
     use mysql::prelude::Queryable;
     let db = MyTestDb::new(prefix);
     create_rich_schema(&db.name);
     let backed_up = fingerprint(&db.name);
     let home = home_for(&db);
     let id = backup_id(&home);
-    exec(Some(&db.name), "INSERT INTO audit (what) VALUES ('live'); DROP VIEW a_view_on_a_view");
+    exec(
+        Some(&db.name),
+        "INSERT INTO audit (what) VALUES ('live'); DROP VIEW a_view_on_a_view",
+    );
     let live = fingerprint(&db.name);
     // A session without a default database (so the restore does not see it as connected to the target) holds a
     // lock that RENAME TABLE must wait for.
@@ -398,7 +528,9 @@ fn killed_during_swap(prefix: &str, let_rename_through: bool) -> (TestHome, MyTe
     child.wait().unwrap();
     if let_rename_through {
         locker.query_drop("UNLOCK TABLES").unwrap();
-        common::wait_until("the RENAME TABLE ends", || rename_in_progress(&db.name).is_none());
+        common::wait_until("the RENAME TABLE ends", || {
+            rename_in_progress(&db.name).is_none()
+        });
     } else {
         let id = rename_in_progress(&db.name).unwrap();
         exec(None, &format!("KILL QUERY {id}"));
@@ -411,12 +543,25 @@ fn killed_during_swap(prefix: &str, let_rename_through: bool) -> (TestHome, MyTe
 /// was finished from its archive (the restore log). The target holds the backup, no staging database is left,
 /// and the oldest kept copy is exactly the old content: proof that the settling put every view, trigger,
 /// routine and event back where it belongs.
-fn assert_settled(home: &TestHome, db: &MyTestDb, said_by_engine: &str, backed_up: &MyFingerprint, live: &MyFingerprint, copies: usize) {
+fn assert_settled(
+    home: &TestHome,
+    db: &MyTestDb,
+    said_by_engine: &str,
+    backed_up: &MyFingerprint,
+    live: &MyFingerprint,
+    copies: usize,
+) {
     let out = home.run(&["list"]);
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.contains(said_by_engine), "{said}");
-    assert!(said.contains("finished"), "the restore log finished the restore: {said}");
-    assert!(fingerprint(&db.name) == *backed_up, "the target holds the backup");
+    assert!(
+        said.contains("finished"),
+        "the restore log finished the restore: {said}"
+    );
+    assert!(
+        fingerprint(&db.name) == *backed_up,
+        "the target holds the backup"
+    );
     assert!(databases_like(&format!("{}__backstop", db.name)).is_empty());
     let kept = db.others();
     assert_eq!(kept.len(), copies, "{kept:?}");
@@ -424,7 +569,12 @@ fn assert_settled(home: &TestHome, db: &MyTestDb, said_by_engine: &str, backed_u
     let mut live = live.clone();
     oldest.schema.remove("EVENT nightly");
     live.schema.remove("EVENT nightly");
-    assert!(oldest.tables == live.tables, "{:?} {:?}", oldest.tables.keys(), live.tables.keys());
+    assert!(
+        oldest.tables == live.tables,
+        "{:?} {:?}",
+        oldest.tables.keys(),
+        live.tables.keys()
+    );
     assert_eq!(oldest.schema, live.schema);
 }
 

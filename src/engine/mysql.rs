@@ -112,12 +112,25 @@ impl MysqlEngine {
         )
     }
 
-    fn tool_error(&self, tool: &Path, stderr: &str, status: &std::process::ExitStatus, db: &str) -> Error {
+    fn tool_error(
+        &self,
+        tool: &Path,
+        stderr: &str,
+        status: &std::process::ExitStatus,
+        db: &str,
+    ) -> Error {
         let name = tool
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        tools::classify_stderr(&name, stderr, status, &self.server(), &self.cfg.user, Some(db))
+        tools::classify_stderr(
+            &name,
+            stderr,
+            status,
+            &self.server(),
+            &self.cfg.user,
+            Some(db),
+        )
     }
 
     fn size_of(client: &mut Client, db: &str) -> Result<u64> {
@@ -245,7 +258,11 @@ impl Engine for MysqlEngine {
     }
 
     fn describe(&self) -> String {
-        format!("MySQL/MariaDB database {} on {}", self.cfg.dbname, self.server())
+        format!(
+            "MySQL/MariaDB database {} on {}",
+            self.cfg.dbname,
+            self.server()
+        )
     }
 
     fn preflight(&self) -> Result<()> {
@@ -336,8 +353,8 @@ impl Engine for MysqlEngine {
                  from a slightly different moment than the other tables' (convert it to InnoDB to avoid this)"
             ));
         }
-        let (charset, collation) = schema::charset_of(&mut client, db)?
-            .ok_or_else(|| Error::RemoteDatabaseMissing {
+        let (charset, collation) =
+            schema::charset_of(&mut client, db)?.ok_or_else(|| Error::RemoteDatabaseMissing {
                 name: db.clone(),
                 server: self.server(),
             })?;
@@ -431,7 +448,11 @@ impl Engine for MysqlEngine {
         let staging = self.new_scratch_name("restore");
         let registration = self.register_scratch(&staging)?;
         let mut staged = MyStaged {
-            engine: MysqlEngine::new(self.cfg.clone(), self.password.clone(), self.scratch.clone()),
+            engine: MysqlEngine::new(
+                self.cfg.clone(),
+                self.password.clone(),
+                self.scratch.clone(),
+            ),
             staging: Some(staging.clone()),
             registration: Some(registration),
             target,
@@ -449,7 +470,12 @@ impl Engine for MysqlEngine {
         // A collation this server lacks: its defaults for the character set, else the server's.
         client
             .exec(&create(&charset, &collation))
-            .or_else(|_| client.exec(&format!("CREATE DATABASE {} CHARACTER SET {charset}", quote_ident(&staging))))
+            .or_else(|_| {
+                client.exec(&format!(
+                    "CREATE DATABASE {} CHARACTER SET {charset}",
+                    quote_ident(&staging)
+                ))
+            })
             .or_else(|_| client.exec(&format!("CREATE DATABASE {}", quote_ident(&staging))))?;
         job.stage("restoring into staging database", None);
         self.load(&tools, dump.path(), &staging, job)?;
@@ -493,7 +519,11 @@ impl MysqlEngine {
             unique(),
             fsutil::PARTIAL_SUFFIX
         )));
-        let size = reader.manifest.entry(&info.entry).map(|e| e.size).unwrap_or(0);
+        let size = reader
+            .manifest
+            .entry(&info.entry)
+            .map(|e| e.size)
+            .unwrap_or(0);
         job.stage("extracting dump", Some(size));
         let mut out = fsutil::create_private(dump.path())?;
         reader.extract_entry(&info.entry, &mut out, dump.path(), job, "extracting dump")?;
@@ -595,7 +625,9 @@ impl StagedRestore for MyStaged {
         }
         let (Some(staging), Some(registration)) = (self.staging.clone(), self.registration.take())
         else {
-            return Err(Error::JobFailed("internal: the staging database is gone".into()));
+            return Err(Error::JobFailed(
+                "internal: the staging database is gone".into(),
+            ));
         };
         job.stage("swapping databases", None);
         let result = swap::swap(

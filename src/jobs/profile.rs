@@ -189,9 +189,7 @@ pub fn rename_profile(ctx: &mut Context, old: &str, new: &str) -> Result<()> {
 /// store is a file (a stale file is cleaned up too; a keyring without a password is never asked).
 pub(crate) fn secret_store_of(profile: &Profile) -> Option<crate::secrets::SecretStore> {
     match profile.database.server() {
-        Some(cfg)
-            if cfg.has_password || cfg.secret_store == crate::secrets::SecretStore::File =>
-        {
+        Some(cfg) if cfg.has_password || cfg.secret_store == crate::secrets::SecretStore::File => {
             Some(cfg.secret_store)
         }
         _ => None,

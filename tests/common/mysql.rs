@@ -148,32 +148,74 @@ pub fn fingerprint(db: &str) -> MyFingerprint {
     let mut c = conn(Some(db));
     let list = |c: &mut mysql::Conn, sql: String| -> Vec<String> {
         let rows: Vec<mysql::Row> = c.query(sql).unwrap();
-        rows.into_iter().map(|r| text(r.unwrap().remove(0))).collect()
+        rows.into_iter()
+            .map(|r| text(r.unwrap().remove(0)))
+            .collect()
     };
     let own = format!("`{db}`.");
     let mut tables = BTreeMap::new();
     let mut schema = BTreeMap::new();
     let table_names = list(
         &mut c,
-        format!("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = '{db}' AND TABLE_TYPE = 'BASE TABLE'"),
+        format!(
+            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = '{db}' AND TABLE_TYPE = 'BASE TABLE'"
+        ),
     );
     for table in &table_names {
         let q = table.replace('`', "``");
         let rows: Vec<mysql::Row> = c.query(format!("SELECT * FROM `{q}`")).unwrap();
         let mut lines: Vec<String> = rows
             .into_iter()
-            .map(|r| r.unwrap().into_iter().map(text).collect::<Vec<_>>().join("|"))
+            .map(|r| {
+                r.unwrap()
+                    .into_iter()
+                    .map(text)
+                    .collect::<Vec<_>>()
+                    .join("|")
+            })
             .collect();
         lines.sort();
         tables.insert(table.clone(), lines);
     }
     let kinds = [
-        ("TABLE", format!("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = '{db}' AND TABLE_TYPE = 'BASE TABLE'"), 1),
-        ("VIEW", format!("SELECT TABLE_NAME FROM information_schema.VIEWS WHERE TABLE_SCHEMA = '{db}'"), 1),
-        ("TRIGGER", format!("SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = '{db}'"), 2),
-        ("PROCEDURE", format!("SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = '{db}' AND ROUTINE_TYPE = 'PROCEDURE'"), 2),
-        ("FUNCTION", format!("SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = '{db}' AND ROUTINE_TYPE = 'FUNCTION'"), 2),
-        ("EVENT", format!("SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = '{db}'"), 3),
+        (
+            "TABLE",
+            format!(
+                "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = '{db}' AND TABLE_TYPE = 'BASE TABLE'"
+            ),
+            1,
+        ),
+        (
+            "VIEW",
+            format!("SELECT TABLE_NAME FROM information_schema.VIEWS WHERE TABLE_SCHEMA = '{db}'"),
+            1,
+        ),
+        (
+            "TRIGGER",
+            format!(
+                "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = '{db}'"
+            ),
+            2,
+        ),
+        (
+            "PROCEDURE",
+            format!(
+                "SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = '{db}' AND ROUTINE_TYPE = 'PROCEDURE'"
+            ),
+            2,
+        ),
+        (
+            "FUNCTION",
+            format!(
+                "SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = '{db}' AND ROUTINE_TYPE = 'FUNCTION'"
+            ),
+            2,
+        ),
+        (
+            "EVENT",
+            format!("SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = '{db}'"),
+            3,
+        ),
     ];
     for (kind, listing, column) in kinds {
         for name in list(&mut c, listing) {
@@ -200,7 +242,9 @@ pub fn create_accounts(db: &str) {
 
 /// The sum of the two accounts' balances.
 pub fn accounts_sum(db: &str) -> i64 {
-    rows(Some(db), "SELECT SUM(balance) FROM accounts")[0][0].parse().unwrap()
+    rows(Some(db), "SELECT SUM(balance) FROM accounts")[0][0]
+        .parse()
+        .unwrap()
 }
 
 /// Transfers between the two accounts in transactions, until the returned flag is set; returns how many ran.
@@ -213,7 +257,7 @@ pub fn run_transfers(db: &str) -> (Arc<AtomicBool>, std::thread::JoinHandle<u64>
         let mut n = 0u64;
         while !flag.load(Ordering::Relaxed) && n < 1_000_000 {
             let amount = (n % 17) as i64 + 1;
-            let (from, to) = if n % 2 == 0 { (1, 2) } else { (2, 1) };
+            let (from, to) = if n.is_multiple_of(2) { (1, 2) } else { (2, 1) };
             c.query_drop(format!(
                 "START TRANSACTION; UPDATE accounts SET balance = balance - {amount} WHERE id = {from}; \
                  DO SLEEP(0.001); UPDATE accounts SET balance = balance + {amount} WHERE id = {to}; COMMIT"

@@ -108,14 +108,18 @@ fn tls_options(mode: &str) -> Tls {
 /// Error codes meaning the account lacks a privilege.
 const PRIVILEGE_CODES: &[u16] = &[1044, 1142, 1143, 1227, 1370, 1410, 1419];
 /// Error codes meaning the server went away or is stopping.
-const GONE_CODES: &[u16] = &[1053, 1077, 1078, 1079, 1080, 1152, 2002, 2003, 2005, 2006, 2013];
+const GONE_CODES: &[u16] = &[
+    1053, 1077, 1078, 1079, 1080, 1152, 2002, 2003, 2005, 2006, 2013,
+];
 
 /// A `mysql` crate error as one of Backstop's: 1045 wrong password, 1049 unknown database, 1044/1142/1227/…
 /// missing privilege, 1053/2002/2003/2005/… and connection failures unreachable, anything else the server's own
 /// message.
 pub(super) fn classify(e: mysql::Error, server: &str, user: &str, db: Option<&str>) -> Error {
     match e {
-        mysql::Error::MySqlError(err) => classify_code(err.code, &err.to_string(), server, user, db),
+        mysql::Error::MySqlError(err) => {
+            classify_code(err.code, &err.to_string(), server, user, db)
+        }
         mysql::Error::IoError(io) => Error::ServerUnreachable {
             server: server.to_string(),
             detail: io.to_string(),

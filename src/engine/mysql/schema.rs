@@ -296,7 +296,12 @@ pub(super) fn definitions(client: &mut Client, db: &str) -> Result<Vec<Definitio
 }
 
 /// Drops `def`'s object from `db` if it is there.
-pub(super) fn drop_object(client: &mut Client, db: &str, kind: ObjectKind, name: &str) -> Result<()> {
+pub(super) fn drop_object(
+    client: &mut Client,
+    db: &str,
+    kind: ObjectKind,
+    name: &str,
+) -> Result<()> {
     client.exec(&format!(
         "DROP {} IF EXISTS {}.{}",
         kind.keyword(),
@@ -307,7 +312,12 @@ pub(super) fn drop_object(client: &mut Client, db: &str, kind: ObjectKind, name:
 
 /// Creates `def` in `db` (replacing an object of the same name), with its own sql_mode, time zone and collation;
 /// a view's references to `from` (the database it was read from) become references to `db`.
-pub(super) fn create_object(client: &mut Client, db: &str, from: &str, def: &Definition) -> Result<()> {
+pub(super) fn create_object(
+    client: &mut Client,
+    db: &str,
+    from: &str,
+    def: &Definition,
+) -> Result<()> {
     let saved = client.value("SELECT CONCAT_WS('|', @@SESSION.sql_mode, @@SESSION.time_zone, @@SESSION.collation_connection)")?
         .unwrap_or_default();
     let sql = match def.kind {

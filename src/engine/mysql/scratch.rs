@@ -150,7 +150,11 @@ impl MysqlEngine {
         if pending.is_empty() {
             return Vec::new();
         }
-        let mut engine = MysqlEngine::new(self.cfg.clone(), self.password.clone(), self.scratch.clone());
+        let mut engine = MysqlEngine::new(
+            self.cfg.clone(),
+            self.password.clone(),
+            self.scratch.clone(),
+        );
         engine.connect_timeout = std::time::Duration::from_secs(CLEANUP_CONNECT_SECS);
         let mut messages = Vec::new();
         for registration in pending {

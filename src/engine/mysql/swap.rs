@@ -103,7 +103,10 @@ pub(super) fn swap(
     if exists {
         let sessions = sessions_on(&mut client, target)?;
         if !sessions.is_empty() && !terminate_sessions {
-            let named: Vec<String> = sessions.iter().map(|(id, who)| format!("{id} ({who})")).collect();
+            let named: Vec<String> = sessions
+                .iter()
+                .map(|(id, who)| format!("{id} ({who})"))
+                .collect();
             engine.drop_scratch(staging, Some(registration));
             return Err(Error::JobFailed(format!(
                 "{} other session(s) are connected to {target}: {}; close them (stop the application) or allow ending them with --terminate-sessions; nothing was changed",
@@ -190,7 +193,10 @@ fn prepare_and_rename(client: &mut Client, staging: &str, journal: &Journal) -> 
         let clause = charset_clause(target, client)?;
         client.exec(&format!("CREATE DATABASE {}{clause}", quote_ident(pre)))?;
     }
-    for (db, defs) in [(target.as_str(), &journal.old_defs), (staging, &journal.new_defs)] {
+    for (db, defs) in [
+        (target.as_str(), &journal.old_defs),
+        (staging, &journal.new_defs),
+    ] {
         for def in defs
             .iter()
             .filter(|d| matches!(d.kind, ObjectKind::Trigger | ObjectKind::View))
@@ -236,7 +242,11 @@ fn finish(client: &mut Client, staging: &str, journal: &Journal) -> Result<()> {
     create_all(client, target, staging, &journal.new_defs)?;
     if let Some(pre) = &journal.pre {
         create_all(client, pre, target, &journal.old_defs)?;
-        for def in journal.old_defs.iter().filter(|d| d.kind == ObjectKind::Event) {
+        for def in journal
+            .old_defs
+            .iter()
+            .filter(|d| d.kind == ObjectKind::Event)
+        {
             client.exec(&format!(
                 "ALTER EVENT {}.{} DISABLE",
                 quote_ident(pre),
@@ -267,7 +277,9 @@ fn create_all(client: &mut Client, db: &str, from: &str, defs: &[Definition]) ->
             }
         }
         if left.len() == views.len() {
-            return Err(last_error.unwrap_or_else(|| Error::JobFailed("internal: no view created".into())));
+            return Err(
+                last_error.unwrap_or_else(|| Error::JobFailed("internal: no view created".into()))
+            );
         }
         views = left;
     }

@@ -172,7 +172,9 @@ pub fn installed_tools() -> Vec<Tools> {
 pub fn choose_tools(candidates: &[Tools], server: Version) -> Result<Tools> {
     let package = match server.family {
         Family::MariaDb => "the MariaDB client (for example `apt install mariadb-client`)",
-        Family::MySql => "the MySQL client of the server's version (for example `apt install mysql-client`)",
+        Family::MySql => {
+            "the MySQL client of the server's version (for example `apt install mysql-client`)"
+        }
     };
     if candidates.is_empty() {
         return Err(Error::ToolMissing {
@@ -266,7 +268,10 @@ fn option_text(cfg: &ServerConfig, password: Option<&str>, family: Family) -> St
     let mut text = String::from("[client]\n");
     text.push_str(&format!("user=\"{}\"\n", escape(&cfg.user)));
     if is_socket(&cfg.host) {
-        text.push_str(&format!("socket=\"{}\"\nprotocol=SOCKET\n", escape(&cfg.host)));
+        text.push_str(&format!(
+            "socket=\"{}\"\nprotocol=SOCKET\n",
+            escape(&cfg.host)
+        ));
     } else {
         text.push_str(&format!(
             "host=\"{}\"\nport={}\nprotocol=TCP\n",
@@ -377,14 +382,17 @@ mod tests {
         )
         .unwrap();
         assert_eq!((v.family, v.number), (Family::MariaDb, (10, 11, 19)));
-        let v = parse_tool_version("mariadb-dump from 11.4.2-MariaDB, client 10.19 for Linux (x86_64)").unwrap();
+        let v =
+            parse_tool_version("mariadb-dump from 11.4.2-MariaDB, client 10.19 for Linux (x86_64)")
+                .unwrap();
         assert_eq!((v.family, v.number), (Family::MariaDb, (11, 4, 2)));
         let v = parse_tool_version(
             "mysqldump  Ver 8.0.36 for Linux on x86_64 (MySQL Community Server - GPL)",
         )
         .unwrap();
         assert_eq!((v.family, v.number), (Family::MySql, (8, 0, 36)));
-        let v = parse_tool_version("mysqldump  Ver 10.13 Distrib 5.7.44, for Linux (x86_64)").unwrap();
+        let v =
+            parse_tool_version("mysqldump  Ver 10.13 Distrib 5.7.44, for Linux (x86_64)").unwrap();
         assert_eq!((v.family, v.number), (Family::MySql, (5, 7, 44)));
         let v = parse_server_version("10.11.19-MariaDB-0+deb12u1").unwrap();
         assert_eq!((v.family, v.number), (Family::MariaDb, (10, 11, 19)));
@@ -404,25 +412,46 @@ mod tests {
             number: n,
         };
         let chosen = choose_tools(
-            &[tools(Family::MariaDb, (11, 4, 2)), tools(Family::MariaDb, (10, 11, 19))],
+            &[
+                tools(Family::MariaDb, (11, 4, 2)),
+                tools(Family::MariaDb, (10, 11, 19)),
+            ],
             maria((10, 11, 5)),
         )
         .unwrap();
-        assert_eq!(chosen.version.number, (10, 11, 19), "the oldest that is new enough");
+        assert_eq!(
+            chosen.version.number,
+            (10, 11, 19),
+            "the oldest that is new enough"
+        );
         let err = choose_tools(&[tools(Family::MariaDb, (10, 6, 1))], maria((10, 11, 5)))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("too old") && err.contains("MariaDB 10.11.5"), "{err}");
+        assert!(
+            err.contains("too old") && err.contains("MariaDB 10.11.5"),
+            "{err}"
+        );
         let err = choose_tools(&[tools(Family::MySql, (8, 0, 36))], maria((10, 11, 5)))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("other family") && err.contains("mariadb-client"), "{err}");
+        assert!(
+            err.contains("other family") && err.contains("mariadb-client"),
+            "{err}"
+        );
         let err = choose_tools(&[tools(Family::MariaDb, (10, 11, 19))], mysql((8, 0, 36)))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("other family") && err.contains("mysql-client"), "{err}");
-        let err = choose_tools(&[], maria((10, 11, 5))).unwrap_err().to_string();
-        assert!(err.contains("not found") && err.contains(TOOLS_ENV), "{err}");
+        assert!(
+            err.contains("other family") && err.contains("mysql-client"),
+            "{err}"
+        );
+        let err = choose_tools(&[], maria((10, 11, 5)))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("not found") && err.contains(TOOLS_ENV),
+            "{err}"
+        );
     }
 
     #[test]
@@ -438,14 +467,19 @@ mod tests {
         };
         let text = option_text(&cfg, Some("p\"a\\ss#word"), Family::MariaDb);
         assert!(text.contains("password=\"p\\\"a\\\\ss#word\"\n"), "{text}");
-        assert!(text.contains("port=3307\nprotocol=TCP\n") && text.contains("\nssl\n"), "{text}");
+        assert!(
+            text.contains("port=3307\nprotocol=TCP\n") && text.contains("\nssl\n"),
+            "{text}"
+        );
         assert!(option_text(&cfg, None, Family::MySql).contains("ssl-mode=REQUIRED"));
     }
 
     #[test]
     fn error_codes_are_read_from_tool_output() {
         assert_eq!(
-            error_code("mariadb-dump: Got error: 1049: \"Unknown database 'x'\" when selecting the database"),
+            error_code(
+                "mariadb-dump: Got error: 1049: \"Unknown database 'x'\" when selecting the database"
+            ),
             Some(1049)
         );
         assert_eq!(
