@@ -9,6 +9,8 @@
     reason = "a test (or the bench) that meets the unexpected should stop loudly; the no-panic rule is for the app"
 )]
 
+pub mod mysql;
+
 use backstop::config::Paths;
 use backstop::jobs::Context;
 use backstop::progress::{CancelToken, JobControl, NoProgress};
