@@ -591,3 +591,113 @@ fn a_kill_after_the_rename_is_finished_by_the_next_start() {
     // it had happened is the engine's business), keeping a second copy.
     assert_settled(&home, &db, "has now been finished", &backed_up, &live, 2);
 }
+
+/// The window offers the engine through the seam alone: the add-profile form starts with MySQL's port, Test
+/// connection reaches the server, Back up now and the restore dialog (with its row-count comparison) work, and
+/// Statistics shows the server's version and its largest table.
+#[test]
+fn the_window_adds_a_mysql_profile_tests_it_backs_up_and_restores() {
+    use backstop::ui::{BackstopApp, Tab};
+    use egui::accesskit::Role;
+    use egui_kittest::kittest::{NodeT, Queryable};
+
+    let db = MyTestDb::new("win");
+    create_rich_schema(&db.name);
+    let home = TestHome::new();
+    let mut harness = common::window(home.paths());
+    let wait = common::wait_for_window;
+    let idle = |app: &BackstopApp| app.state.running.is_none() && app.state.queue.is_empty();
+    wait(&mut harness, "the first snapshot", &|app| {
+        app.state.snapshot_received
+    });
+    harness.get_by_label("MySQL/MariaDB server").click();
+    harness.step();
+    let port = harness.get_by_role_and_label(Role::TextInput, "Port");
+    assert_eq!(port.value().as_deref(), Some("3306"), "MySQL's own port");
+    for (label, text) in [
+        ("New profile name", "my"),
+        ("User", "root"),
+        ("Database", db.name.as_str()),
+    ] {
+        let node = harness.get_by_role_and_label(Role::TextInput, label);
+        node.focus();
+        node.type_text(text);
+        harness.step();
+        harness.step();
+    }
+    harness.get_by_label("Add profile").click();
+    wait(&mut harness, "the profile", &|app| {
+        app.state.snapshot.config.profiles.len() == 1
+    });
+    assert_eq!(
+        harness.state().state.snapshot.config.profiles[0]
+            .database
+            .engine(),
+        backstop::model::EngineKind::Mysql
+    );
+    harness.state_mut().tab = Tab::Settings;
+    harness.step();
+    harness.get_by_label("Test connection").click();
+    wait(&mut harness, "the connection test", &|app| {
+        app.state
+            .toasts
+            .iter()
+            .any(|t| t.text.starts_with("Connection ok: MySQL/MariaDB database"))
+    });
+
+    harness.state_mut().tab = Tab::Actions;
+    harness.step();
+    harness.get_by_label("Back up now").click();
+    harness.step();
+    wait(&mut harness, "the backup", &|app| {
+        idle(app) && app.state.snapshot.backups.len() == 1
+    });
+    assert_eq!(
+        harness.state().state.snapshot.backups[0].status,
+        backstop::model::Status::Completed
+    );
+    let before = fingerprint(&db.name);
+
+    exec(Some(&db.name), "DELETE FROM audit");
+    harness.state_mut().tab = Tab::History;
+    harness.step();
+    harness.get_by_label("Restore…").click_accesskit();
+    wait(&mut harness, "the comparison", &|app| {
+        app.state.inspection.is_some()
+    });
+    harness.get_by_label("audit (rows)");
+    let node =
+        harness.get_by_role_and_label(Role::TextInput, "Type the profile name (my) to confirm:");
+    node.focus();
+    node.type_text("my");
+    harness.step();
+    harness.step();
+    let restore = harness.get_by_role_and_label(Role::Button, "Restore");
+    assert!(!restore.accesskit_node().is_disabled());
+    restore.click();
+    harness.step();
+    wait(&mut harness, "the restore", &|app| {
+        idle(app) && !app.state.snapshot.restores.is_empty()
+    });
+    assert_eq!(
+        fingerprint(&db.name),
+        before,
+        "the restored database is the backup's"
+    );
+
+    harness.state_mut().tab = Tab::Statistics;
+    harness.step();
+    wait(&mut harness, "the details", &|app| {
+        app.state.details.contains_key("my")
+    });
+    harness.step();
+    harness.get_by_label("Server version");
+    let version = harness.state().state.details["my"].1.server_version.clone();
+    assert!(
+        version
+            .as_deref()
+            .is_some_and(|v| v.starts_with("MariaDB ")),
+        "{version:?}"
+    );
+    harness.get_by_label(&version.unwrap_or_default());
+}
