@@ -52,6 +52,7 @@ impl Error {
             | Error::DatabaseMissing(_)
             | Error::FilesFolderMissing(_)
             | Error::DatabaseBusy { .. }
+            | Error::ServerUnavailable { .. }
             | Error::ProfileBusy(_) => ErrorKind::Transient,
             Error::Refused { .. } => ErrorKind::Refused,
             Error::Cancelled => ErrorKind::Cancelled,
@@ -64,6 +65,10 @@ impl Error {
             | Error::ToolMissing { .. }
             | Error::ToolFailed { .. }
             | Error::AuthFailed { .. }
+            | Error::AccessDenied { .. }
+            | Error::PrivilegeMissing { .. }
+            | Error::TlsFailed { .. }
+            | Error::ServerError { .. }
             | Error::RemoteDatabaseMissing { .. }
             | Error::JobFailed(_)
             | Error::SourceUnusable { .. }

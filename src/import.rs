@@ -1020,10 +1020,7 @@ fn import_pg_dump(source: &Source, plain: bool, what: &str, job: &JobControl) ->
 }
 
 /// The profile's PostgreSQL settings, or the refusal of a PostgreSQL dump (`what`) for another engine.
-fn postgres_config<'p>(
-    source: &Source<'p>,
-    what: &str,
-) -> Result<&'p crate::config::ServerConfig> {
+fn postgres_config<'p>(source: &Source<'p>, what: &str) -> Result<&'p crate::config::ServerConfig> {
     match &source.profile.database {
         crate::config::DatabaseConfig::Postgres(cfg) => Ok(cfg),
         other => Err(source.refused(format!(

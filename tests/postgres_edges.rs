@@ -792,11 +792,13 @@ fn a_database_whose_owner_is_gone_too_is_recreated_owned_by_the_profile_role_and
     );
 }
 
-/// The throwaway import role's password reaches the server only as a SCRAM verifier, and even that never on a
-/// command line (other local users can read every process's arguments): every psql call of an import is logged by
-/// a wrapper, and none carries the verifier.
+/// psql runs only to load an imported plain SQL file (as the throwaway import role); every other question goes
+/// through Backstop's own client. A wrapper on BACKSTOP_PG_BIN logs every psql call: a backup, a restore and the
+/// import of a custom-format dump make none, and a plain import makes exactly one, the load, whose command line
+/// carries no verifier (the import role's SCRAM verifier goes to the server inside a statement on the client's
+/// connection; other local users can read every process's arguments).
 #[test]
-fn the_import_roles_verifier_never_shows_on_a_command_line() {
+fn psql_runs_only_to_load_an_imported_plain_file_and_never_sees_the_verifier() {
     let home = TestHome::new();
     let db = Db::new("argv");
     psql(
@@ -804,35 +806,54 @@ fn the_import_roles_verifier_never_shows_on_a_command_line() {
         "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 50);",
     );
     db.profile(&home, "pg");
-    let dump = home.work().join("plain.sql");
-    let status = Command::new("pg_dump")
-        .args(["-h", "127.0.0.1", "-U", "postgres", "-f"])
-        .arg(&dump)
-        .arg(&db.name)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let plain = home.work().join("plain.sql");
+    pg_dump(&[], &db.name, &plain);
+    let custom = home.work().join("custom.dump");
+    pg_dump(&["-Fc"], &db.name, &custom);
     let log = home.work().join("psql-argv.log");
     let bin = tools_with_wrapper(
         &home,
         "psql",
         &format!("*) printf '%s\\n' \"$*\" >> '{}' ;;", log.display()),
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_backstop"))
-        .args(["import", dump.to_str().unwrap()])
-        .env("BACKSTOP_HOME", home.home())
-        .env("BACKSTOP_PG_BIN", &bin)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr_of(&out));
-    let argv = std::fs::read_to_string(&log).unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_backstop"))
+            .args(args)
+            .env("BACKSTOP_HOME", home.home())
+            .env("BACKSTOP_PG_BIN", &bin)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", stderr_of(&out));
+    };
+    let calls = || std::fs::read_to_string(&log).unwrap_or_default();
+
+    run(&["backup", "--profile", "pg"]);
+    psql(&db.name, "DELETE FROM t WHERE id > 10");
+    run(&["restore", "1", "--yes"]);
+    assert_eq!(db.rows(&db.name, "t").split(',').count(), 50, "restored");
+    run(&["import", custom.to_str().unwrap()]);
+    assert_eq!(
+        calls(),
+        "",
+        "no psql for a backup, a restore or a custom import"
+    );
+
+    run(&["import", plain.to_str().unwrap()]);
+    let argv = calls();
+    let lines: Vec<&str> = argv.lines().collect();
+    assert_eq!(lines.len(), 1, "one psql call, the load: {argv}");
     assert!(
-        argv.contains("CREATE DATABASE"),
-        "the wrapper saw the import's psql calls: {argv}"
+        lines[0].starts_with("-X -q -v ON_ERROR_STOP=1 -f "),
+        "the load of the file: {argv}"
     );
     assert!(
-        !argv.contains("SCRAM-SHA-256"),
+        !argv.contains("SCRAM-SHA-256") && !argv.contains("CREATE ROLE"),
         "a verifier on a command line: {argv}"
+    );
+    assert_eq!(
+        home.list_json().len(),
+        4,
+        "the backup, the restore's safety backup and two imports"
     );
 }
