@@ -63,12 +63,42 @@ pub(super) fn connect(
         .application_name("backstop")
         .options(OPTIONS)
         .connect_timeout(Duration::from_secs(u64::from(timeout_secs.max(1))))
+        .keepalives(true)
         // No stored password: an empty one, so that a server asking for one answers with its own refusal
         // (28P01) rather than the client stopping short.
         .password(password.unwrap_or(""));
-    let client =
-        open(&mut config, &cfg.host, &cfg.sslmode).map_err(|e| map_error(&e, &peer, true))?;
+    let timeout = Duration::from_secs(u64::from(timeout_secs.max(1)));
+    let client = open_within(config, cfg, timeout, &peer)?;
     Ok(Session { client, peer })
+}
+
+/// Opens the connection on a thread of its own and waits at most `timeout` for the whole of it, as libpq's
+/// connect_timeout does: the client's own timeout covers the TCP connect only, and a server that accepts but
+/// never answers would otherwise hold the job forever. A thread that outlives its wait ends with the socket.
+fn open_within(
+    mut config: postgres::Config,
+    cfg: &ServerConfig,
+    timeout: Duration,
+    peer: &Peer,
+) -> Result<postgres::Client> {
+    let (host, sslmode) = (cfg.host.clone(), cfg.sslmode.clone());
+    let (send, receive) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("backstop-pg-connect".into())
+        .spawn(move || {
+            let _ = send.send(open(&mut config, &host, &sslmode));
+        })
+        .map_err(|e| Error::ServerUnreachable {
+            server: peer.server.clone(),
+            detail: format!("cannot start a thread to connect: {e}"),
+        })?;
+    match receive.recv_timeout(timeout + Duration::from_millis(500)) {
+        Ok(result) => result.map_err(|e| map_error(&e, peer, true)),
+        Err(_) => Err(Error::ServerUnreachable {
+            server: peer.server.clone(),
+            detail: format!("no answer within {} s", timeout.as_secs()),
+        }),
+    }
 }
 
 /// Opens the connection with the TLS that `sslmode` asks for.

@@ -6,7 +6,8 @@
 //!   certificate not checked, as libpq does, unless `~/.postgresql/root.crt` exists: then libpq treats `require`
 //!   as `verify-ca`, and so does Backstop.
 //! - `verify-ca`: the certificate must chain to a trusted root; `verify-full`: and name the host. Trusted roots are
-//!   `~/.postgresql/root.crt` when it exists (libpq's default), else the system's store (`rustls-native-certs`).
+//!   `~/.postgresql/root.crt` when it exists (libpq's default), else the system's bundle of certificate
+//!   authorities, which the client tools are then given too (`PGSSLROOTCERT`), so that both trust the same roots.
 //!
 //! No channel binding (SCRAM-SHA-256-PLUS): the client offers plain SCRAM-SHA-256, which every server accepts.
 
@@ -58,28 +59,50 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// The roots that verify-ca and verify-full trust.
-fn roots() -> Result<RootCertStore> {
-    let mut store = RootCertStore::empty();
-    if let Some(file) = libpq_root_file() {
-        let certs = CertificateDer::pem_file_iter(&file)
-            .and_then(|iter| iter.collect::<std::result::Result<Vec<_>, _>>())
-            .map_err(|e| {
-                Error::Usage(format!(
-                    "cannot read the root certificates in {}: {e}; fix or remove the file",
-                    file.display()
-                ))
-            })?;
-        store.add_parsable_certificates(certs);
-    } else {
-        store.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+/// The file of root certificates that verify-ca and verify-full trust: libpq's `~/.postgresql/root.crt` when it
+/// exists, else the system's bundle (found as OpenSSL would, e.g. `/etc/ssl/certs/ca-certificates.crt`). The client
+/// tools are pointed at the same file (`PGSSLROOTCERT`), so that both check against the same roots.
+pub(super) fn root_file() -> Option<PathBuf> {
+    libpq_root_file().or_else(|| {
+        openssl_probe::probe()
+            .cert_file
+            .filter(|file| file.is_file())
+    })
+}
+
+/// `PGSSLROOTCERT` for the client tools under `sslmode`, when libpq would not find the roots by itself.
+pub(super) fn tools_root_file(sslmode: &str) -> Option<PathBuf> {
+    match sslmode {
+        "verify-ca" | "verify-full" if libpq_root_file().is_none() => root_file(),
+        _ => None,
     }
-    if store.is_empty() {
+}
+
+/// The roots that verify-ca and verify-full trust (see [`root_file`]).
+fn roots() -> Result<RootCertStore> {
+    let Some(file) = root_file() else {
         return Err(Error::Usage(
             "no trusted root certificates were found for sslmode verify-ca or verify-full; put the server's \
              CA certificate in ~/.postgresql/root.crt"
                 .into(),
         ));
+    };
+    let certs = CertificateDer::pem_file_iter(&file)
+        .and_then(|iter| iter.collect::<std::result::Result<Vec<_>, _>>())
+        .map_err(|e| {
+            Error::Usage(format!(
+                "cannot read the root certificates in {}: {e}; fix or remove the file",
+                file.display()
+            ))
+        })?;
+    let mut store = RootCertStore::empty();
+    store.add_parsable_certificates(certs);
+    if store.is_empty() {
+        return Err(Error::Usage(format!(
+            "{} holds no usable root certificate for sslmode verify-ca or verify-full; put the server's CA \
+             certificate in ~/.postgresql/root.crt",
+            file.display()
+        )));
     }
     Ok(store)
 }

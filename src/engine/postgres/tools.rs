@@ -178,6 +178,9 @@ impl PostgresEngine {
             // row_security=off: a table whose policies would hide rows (or run a policy function as this role)
             // is an error, never a silent part-copy.
             .env("PGOPTIONS", "-c statement_timeout=0 -c row_security=off");
+        if let Some(roots) = super::tls::tools_root_file(&self.cfg.sslmode) {
+            cmd.env("PGSSLROOTCERT", roots);
+        }
         match passfile.path() {
             Some(path) => {
                 cmd.env("PGPASSFILE", path);
