@@ -1,24 +1,38 @@
 //! The PostgreSQL client for the engine's connection-level work (preflight, versions, sizes, row counts, sessions,
-//! the exported snapshot, staging databases, roles, the swap), through the `postgres` crate.
+//! the exported snapshot, staging databases, roles, the swap), through `tokio-postgres` (the rust-postgres
+//! project's client), driven by a current-thread runtime that each [`Session`] owns, so that callers stay
+//! synchronous.
+//!
+//! Why not the `postgres` crate's own synchronous wrapper: when the server ends a session in the middle of a query
+//! (`pg_terminate_backend`, a shutdown), it sends its FATAL error and closes the connection; the wrapper stops at
+//! the closed connection before the query sees the error routed to it, so about one time in two the user would
+//! read "connection closed" instead of the server's reason (SQLSTATE 57P01). Here the connection runs as a task
+//! of its own and the query always receives the server's error first.
 //!
 //! A connection is made from the profile's [`ServerConfig`] and password: host name or socket folder, port, user,
-//! database, `sslmode` (see `tls`), a connect timeout and application_name `backstop`. Its failures become typed
-//! errors from their SQLSTATE code, never from message text; a failure with no SQLSTATE is told apart by its cause
-//! (an I/O error: the server cannot be reached or the connection broke; a rustls error: TLS).
+//! database, `sslmode` (see `tls`), a connect timeout over the whole connection (as libpq's) and
+//! application_name `backstop`. Its failures become typed errors from their SQLSTATE code, never from message
+//! text; a failure with no SQLSTATE is told apart by its cause (an I/O error: the server cannot be reached or the
+//! connection broke; a rustls error: TLS).
 
 use super::tls;
 use crate::config::ServerConfig;
 use crate::error::{Error, Result, Unavailable};
-use postgres::error::{DbError, SqlState};
-use postgres::types::{FromSqlOwned, ToSql};
-use postgres::{NoTls, Row};
 use std::time::Duration;
+use tokio_postgres::config::SslMode;
+use tokio_postgres::error::{DbError, SqlState};
+use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
+use tokio_postgres::types::{FromSqlOwned, ToSql};
+use tokio_postgres::{Client, NoTls, Row, Socket};
 
 /// Session settings for every connection: no statement timeout (a count of a big table takes its time), no idle
 /// timeout for the snapshot held while pg_dump runs, and row security off (a table whose policies would hide rows
 /// is an error, never a silent part-copy).
 const OPTIONS: &str =
     "-c statement_timeout=0 -c idle_in_transaction_session_timeout=0 -c row_security=off";
+
+/// How long a closing session waits for its connection to say goodbye to the server.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
 /// Who is connected where, for messages.
 #[derive(Debug, Clone)]
@@ -30,17 +44,21 @@ struct Peer {
     has_password: bool,
 }
 
-/// One open connection.
+/// One open connection, with the runtime that drives it.
 pub(super) struct Session {
-    client: postgres::Client,
+    client: Option<Client>,
+    connection: Option<tokio::task::JoinHandle<()>>,
+    runtime: tokio::runtime::Runtime,
     peer: Peer,
 }
 
 /// A parameter list for [`Session`]'s queries.
 pub(super) type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
+type PgResult<T> = std::result::Result<T, tokio_postgres::Error>;
+
 /// Connects to database `dbname` on the profile's server as its user, waiting at most `timeout_secs` for the
-/// server.
+/// whole connection (TCP, TLS, authentication).
 pub(super) fn connect(
     cfg: &ServerConfig,
     password: Option<&str>,
@@ -54,7 +72,8 @@ pub(super) fn connect(
         sslmode: cfg.sslmode.clone(),
         has_password: password.is_some(),
     };
-    let mut config = postgres::Config::new();
+    let timeout = Duration::from_secs(u64::from(timeout_secs.max(1)));
+    let mut config = tokio_postgres::Config::new();
     config
         .host(&cfg.host)
         .port(cfg.port)
@@ -62,74 +81,90 @@ pub(super) fn connect(
         .dbname(dbname)
         .application_name("backstop")
         .options(OPTIONS)
-        .connect_timeout(Duration::from_secs(u64::from(timeout_secs.max(1))))
+        .connect_timeout(timeout)
         .keepalives(true)
         // No stored password: an empty one, so that a server asking for one answers with its own refusal
         // (28P01) rather than the client stopping short.
         .password(password.unwrap_or(""));
-    let timeout = Duration::from_secs(u64::from(timeout_secs.max(1)));
-    let client = open_within(config, cfg, timeout, &peer)?;
-    Ok(Session { client, peer })
-}
-
-/// Opens the connection on a thread of its own and waits at most `timeout` for the whole of it, as libpq's
-/// connect_timeout does: the client's own timeout covers the TCP connect only, and a server that accepts but
-/// never answers would otherwise hold the job forever. A thread that outlives its wait ends with the socket.
-fn open_within(
-    mut config: postgres::Config,
-    cfg: &ServerConfig,
-    timeout: Duration,
-    peer: &Peer,
-) -> Result<postgres::Client> {
-    let (host, sslmode) = (cfg.host.clone(), cfg.sslmode.clone());
-    let (send, receive) = std::sync::mpsc::channel();
-    std::thread::Builder::new()
-        .name("backstop-pg-connect".into())
-        .spawn(move || {
-            let _ = send.send(open(&mut config, &host, &sslmode));
-        })
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
         .map_err(|e| Error::ServerUnreachable {
             server: peer.server.clone(),
-            detail: format!("cannot start a thread to connect: {e}"),
+            detail: format!("cannot start the client's runtime: {e}"),
         })?;
-    match receive.recv_timeout(timeout + Duration::from_millis(500)) {
-        Ok(result) => result.map_err(|e| map_error(&e, peer, true)),
-        Err(_) => Err(Error::ServerUnreachable {
-            server: peer.server.clone(),
-            detail: format!("no answer within {} s", timeout.as_secs()),
-        }),
-    }
+    let opened = runtime.block_on(async {
+        tokio::time::timeout(timeout, open(&mut config, &cfg.host, &cfg.sslmode)).await
+    });
+    let (client, connection) = match opened {
+        Ok(Ok(pair)) => pair,
+        Ok(Err(e)) => return Err(map_error(&e, &peer, true)),
+        Err(_) => {
+            return Err(Error::ServerUnreachable {
+                server: peer.server.clone(),
+                detail: format!("no answer within {} s", timeout.as_secs()),
+            });
+        }
+    };
+    Ok(Session {
+        client: Some(client),
+        connection: Some(connection),
+        runtime,
+        peer,
+    })
+}
+
+/// Connects with `tls`, the connection running as a task of the current runtime.
+async fn open_with<T>(
+    config: &tokio_postgres::Config,
+    tls: T,
+) -> PgResult<(Client, tokio::task::JoinHandle<()>)>
+where
+    T: MakeTlsConnect<Socket>,
+    T::Stream: Send + 'static,
+    T::TlsConnect: Send,
+    <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
+{
+    let (client, connection) = config.connect(tls).await?;
+    let task = tokio::spawn(async move {
+        // Its end (the server closed it, or the client was dropped) shows in the client's next call.
+        let _ = connection.await;
+    });
+    Ok((client, task))
 }
 
 /// Opens the connection with the TLS that `sslmode` asks for.
-fn open(
-    config: &mut postgres::Config,
+async fn open(
+    config: &mut tokio_postgres::Config,
     host: &str,
     sslmode: &str,
-) -> std::result::Result<postgres::Client, postgres::Error> {
-    use postgres::config::SslMode;
+) -> PgResult<(Client, tokio::task::JoinHandle<()>)> {
     // libpq never uses TLS over a Unix socket.
     if host.starts_with('/') {
-        return config.ssl_mode(SslMode::Disable).connect(NoTls);
+        return open_with(config.ssl_mode(SslMode::Disable), NoTls).await;
     }
-    let with_tls = |config: &mut postgres::Config, mode: SslMode, verify: tls::Verify| {
-        match tls::client_config(verify) {
-            Ok(rustls) => config.ssl_mode(mode).connect(tls::MakeRustls::new(rustls)),
-            // The roots cannot be loaded: a plain connection would drop a check the user asked for.
-            Err(_) => config.ssl_mode(SslMode::Require).connect(NoTls),
-        }
-    };
-    match sslmode {
-        "disable" => config.ssl_mode(SslMode::Disable).connect(NoTls),
+    let mode = match sslmode {
+        "disable" => return open_with(config.ssl_mode(SslMode::Disable), NoTls).await,
         // A plain connection first; TLS when the server turns it away.
-        "allow" => match config.ssl_mode(SslMode::Disable).connect(NoTls) {
+        "allow" => match open_with(config.ssl_mode(SslMode::Disable), NoTls).await {
             Err(e) if e.code() == Some(&SqlState::INVALID_AUTHORIZATION_SPECIFICATION) => {
-                with_tls(config, SslMode::Require, tls::Verify::Nothing)
+                SslMode::Require
             }
-            other => other,
+            other => return other,
         },
-        "prefer" => with_tls(config, SslMode::Prefer, tls::verify_for(sslmode)),
-        _ => with_tls(config, SslMode::Require, tls::verify_for(sslmode)),
+        "prefer" => SslMode::Prefer,
+        _ => SslMode::Require,
+    };
+    let verify = if sslmode == "allow" {
+        tls::Verify::Nothing
+    } else {
+        tls::verify_for(sslmode)
+    };
+    match tls::client_config(verify) {
+        Ok(rustls) => open_with(config.ssl_mode(mode), tls::MakeRustls::new(rustls)).await,
+        // The roots cannot be loaded (`check_tls` says why first): never a plain connection in place of the
+        // checks the user asked for.
+        Err(_) => open_with(config.ssl_mode(SslMode::Require), NoTls).await,
     }
 }
 
@@ -144,16 +179,28 @@ pub(super) fn check_tls(cfg: &ServerConfig) -> Result<()> {
 impl Session {
     /// Runs one or more statements separated by semicolons (no parameters, no rows back).
     pub(super) fn batch(&mut self, sql: &str) -> Result<()> {
-        self.client
-            .batch_execute(sql)
+        let client = self.client()?;
+        self.runtime
+            .block_on(client.batch_execute(sql))
             .map_err(|e| map_error(&e, &self.peer, false))
     }
 
     /// The rows of one query.
     pub(super) fn rows(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>> {
-        self.client
-            .query(sql, params)
+        let client = self.client()?;
+        self.runtime
+            .block_on(client.query(sql, params))
             .map_err(|e| map_error(&e, &self.peer, false))
+    }
+
+    fn client(&self) -> Result<&Client> {
+        self.client
+            .as_ref()
+            .ok_or_else(|| Error::ServerUnavailable {
+                server: self.peer.server.clone(),
+                reason: Unavailable::ConnectionLost,
+                detail: "the session is closed".into(),
+            })
     }
 
     /// The first column of every row.
@@ -202,8 +249,20 @@ impl Session {
     }
 }
 
+impl Drop for Session {
+    fn drop(&mut self) {
+        // Without its client the connection says goodbye (Terminate) and ends; give it a moment to.
+        drop(self.client.take());
+        if let Some(connection) = self.connection.take() {
+            let _ = self
+                .runtime
+                .block_on(async { tokio::time::timeout(CLOSE_WAIT, connection).await });
+        }
+    }
+}
+
 /// The typed error for a failure of the client (`connecting`: while the connection was being made).
-fn map_error(e: &postgres::Error, peer: &Peer, connecting: bool) -> Error {
+fn map_error(e: &tokio_postgres::Error, peer: &Peer, connecting: bool) -> Error {
     if let Some(db) = e.as_db_error() {
         return map_db_error(db, peer);
     }
@@ -249,7 +308,7 @@ fn tls_failed(peer: &Peer, detail: String) -> Error {
 }
 
 /// The client's error with its causes, one line.
-fn describe(e: &postgres::Error) -> String {
+fn describe(e: &tokio_postgres::Error) -> String {
     let mut text = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(cause) = source {

@@ -12,7 +12,6 @@
 //! No channel binding (SCRAM-SHA-256-PLUS): the client offers plain SCRAM-SHA-256, which every server accepts.
 
 use crate::error::{Error, Result};
-use postgres::tls::{ChannelBinding, MakeTlsConnect, TlsConnect};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject;
@@ -27,6 +26,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio_postgres::tls::{ChannelBinding, MakeTlsConnect, TlsConnect};
 
 /// How the server's certificate is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -296,7 +296,7 @@ where
 /// An encrypted connection to the server.
 pub(super) struct RustlsStream<S>(tokio_rustls::client::TlsStream<S>);
 
-impl<S> postgres::tls::TlsStream for RustlsStream<S>
+impl<S> tokio_postgres::tls::TlsStream for RustlsStream<S>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
