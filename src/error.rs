@@ -271,8 +271,8 @@ impl std::fmt::Display for Unavailable {
                  shutting down)"
             }
             Unavailable::TooManyConnections => {
-                "the database server has no free connection slot (too many clients are connected); close \
-                 idle ones or raise max_connections"
+                "the database server has no free connection slot (too many clients, or the role's or the \
+                 database's CONNECTION LIMIT reached); close idle ones or raise the limit"
             }
             Unavailable::ConnectionLost => "the connection to the database server broke mid-job",
         })

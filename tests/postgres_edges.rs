@@ -987,6 +987,29 @@ fn refused_logins_unknown_databases_and_unreachable_servers_each_say_what_to_do(
         "{err}"
     );
 
+    // 53300: every slot the role may use is taken (here: it may use none).
+    let limited = db.role("limited");
+    psql(
+        "postgres",
+        &format!("CREATE ROLE {limited} LOGIN CONNECTION LIMIT 0"),
+    );
+    server_profile(
+        &home,
+        "limited",
+        "127.0.0.1",
+        "5432",
+        &limited,
+        &db.name,
+        &[],
+    );
+    let err = failed_backup(&home, "limited", 1);
+    assert!(
+        err.contains("no free connection slot")
+            && err.contains(&format!("too many connections for role \"{limited}\""))
+            && err.contains("try again"),
+        "{err}"
+    );
+
     // 3D000: a database that is not there.
     let missing = format!("{}_gone", db.name);
     server_profile(
