@@ -154,13 +154,54 @@ pub enum Error {
         detail: String,
     },
 
-    /// The server refused an action because the account lacks a privilege.
+    /// The server turned the role away before any password was checked (SQLSTATE 28000: no `pg_hba.conf` line
+    /// lets it in, or the role may not log in).
     #[error(
-        "{user} on {server} lacks a privilege this needs ({detail}); grant it to {user}, or use an account that has it in the profile"
+        "the server at {server} does not let {user} in ({detail}); allow it with a line in the server's pg_hba.conf \
+         (then reload the server), or make sure the role exists and may log in (ALTER ROLE {user} LOGIN)"
     )]
+    AccessDenied {
+        server: String,
+        user: String,
+        detail: String,
+    },
+
+    /// The role lacks a privilege the job needs (SQLSTATE 42501); `fix` says what to grant.
+    #[error("the role {user} lacks a privilege on {server}: {detail}; {fix}")]
     PrivilegeMissing {
         server: String,
         user: String,
+        detail: String,
+        fix: String,
+    },
+
+    /// The server cannot serve Backstop now, for a reason that passes (shutting down, starting, too many
+    /// connections, the session ended by an administrator, the connection lost).
+    #[error("{reason} ({server}: {detail}); try again in a while")]
+    ServerUnavailable {
+        server: String,
+        reason: Unavailable,
+        detail: String,
+    },
+
+    /// The TLS connection the profile's `sslmode` asks for could not be made (the server's certificate is not
+    /// trusted or names another host, or the server offers no TLS).
+    #[error(
+        "no TLS connection to the server at {server} with sslmode {sslmode} ({detail}); check the profile's \
+         sslmode and the server's certificate (verify-ca and verify-full trust ~/.postgresql/root.crt if it exists, \
+         else the system's certificate authorities)"
+    )]
+    TlsFailed {
+        server: String,
+        sslmode: String,
+        detail: String,
+    },
+
+    /// The server answered a statement with an error not named by another variant.
+    #[error("the database server at {server} answered with an error: {detail} (SQLSTATE {code})")]
+    ServerError {
+        server: String,
+        code: String,
         detail: String,
     },
 
@@ -202,6 +243,40 @@ pub enum Error {
         "{what} cannot be backed up: {problem}; nothing was backed up and no backup was deleted"
     )]
     SourceUnusable { what: String, problem: String },
+}
+
+/// Why a database server cannot serve Backstop now (each passes by itself, so an automatic backup tries again).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unavailable {
+    /// The server ended the session: an administrator ended it (`pg_terminate_backend`) or the server is shutting
+    /// down (SQLSTATE 57P01, 57P02).
+    SessionEnded,
+    /// The server does not accept connections yet or any more: starting up, in recovery, shutting down (57P03).
+    NotAccepting,
+    /// Every connection slot is taken (53300).
+    TooManyConnections,
+    /// The connection broke in the middle of the job.
+    ConnectionLost,
+}
+
+impl std::fmt::Display for Unavailable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Unavailable::SessionEnded => {
+                "the database server ended Backstop's session (an administrator ended it, or the server is \
+                 shutting down)"
+            }
+            Unavailable::NotAccepting => {
+                "the database server does not accept connections now (it is starting up, recovering or \
+                 shutting down)"
+            }
+            Unavailable::TooManyConnections => {
+                "the database server has no free connection slot (too many clients, or the role's or the \
+                 database's CONNECTION LIMIT reached); close idle ones or raise the limit"
+            }
+            Unavailable::ConnectionLost => "the connection to the database server broke mid-job",
+        })
+    }
 }
 
 impl Error {

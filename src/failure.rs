@@ -52,6 +52,7 @@ impl Error {
             | Error::DatabaseMissing(_)
             | Error::FilesFolderMissing(_)
             | Error::DatabaseBusy { .. }
+            | Error::ServerUnavailable { .. }
             | Error::ProfileBusy(_) => ErrorKind::Transient,
             Error::Refused { .. } => ErrorKind::Refused,
             Error::Cancelled => ErrorKind::Cancelled,
@@ -64,7 +65,10 @@ impl Error {
             | Error::ToolMissing { .. }
             | Error::ToolFailed { .. }
             | Error::AuthFailed { .. }
+            | Error::AccessDenied { .. }
             | Error::PrivilegeMissing { .. }
+            | Error::TlsFailed { .. }
+            | Error::ServerError { .. }
             | Error::RemoteDatabaseMissing { .. }
             | Error::JobFailed(_)
             | Error::SourceUnusable { .. }
@@ -156,6 +160,23 @@ mod tests {
                 ErrorKind::Transient,
             ),
             (Error::ProfileBusy("shop".into()), ErrorKind::Transient),
+            // A server that will serve again by itself: shutting down, starting, full, a session it ended.
+            (
+                Error::ServerUnavailable {
+                    server: "s".into(),
+                    reason: crate::error::Unavailable::SessionEnded,
+                    detail: "FATAL: terminating connection due to administrator command".into(),
+                },
+                ErrorKind::Transient,
+            ),
+            (
+                Error::ServerUnavailable {
+                    server: "s".into(),
+                    reason: crate::error::Unavailable::TooManyConnections,
+                    detail: "FATAL: sorry, too many clients already".into(),
+                },
+                ErrorKind::Transient,
+            ),
             // The user's input or configuration: exit 2.
             (Error::Usage("bad flag".into()), ErrorKind::Usage),
             (
@@ -211,6 +232,40 @@ mod tests {
                 ErrorKind::JobFailed,
             ),
             (Error::DiskFull(path()), ErrorKind::JobFailed),
+            // A server that turns the role away, a grant or a certificate missing: someone must fix them first.
+            (
+                Error::AccessDenied {
+                    server: "s".into(),
+                    user: "u".into(),
+                    detail: "d".into(),
+                },
+                ErrorKind::JobFailed,
+            ),
+            (
+                Error::PrivilegeMissing {
+                    server: "s".into(),
+                    user: "u".into(),
+                    detail: "d".into(),
+                    fix: "grant it".into(),
+                },
+                ErrorKind::JobFailed,
+            ),
+            (
+                Error::TlsFailed {
+                    server: "s".into(),
+                    sslmode: "verify-full".into(),
+                    detail: "d".into(),
+                },
+                ErrorKind::JobFailed,
+            ),
+            (
+                Error::ServerError {
+                    server: "s".into(),
+                    code: "42P01".into(),
+                    detail: "d".into(),
+                },
+                ErrorKind::JobFailed,
+            ),
             (Error::refused(&path(), "a link"), ErrorKind::Refused),
             (Error::Cancelled, ErrorKind::Cancelled),
         ];

@@ -792,11 +792,13 @@ fn a_database_whose_owner_is_gone_too_is_recreated_owned_by_the_profile_role_and
     );
 }
 
-/// The throwaway import role's password reaches the server only as a SCRAM verifier, and even that never on a
-/// command line (other local users can read every process's arguments): every psql call of an import is logged by
-/// a wrapper, and none carries the verifier.
+/// psql runs only to load an imported plain SQL file (as the throwaway import role); every other question goes
+/// through Backstop's own client. A wrapper on BACKSTOP_PG_BIN logs every psql call: a backup, a restore and the
+/// import of a custom-format dump make none, and a plain import makes exactly one, the load, whose command line
+/// carries no verifier (the import role's SCRAM verifier goes to the server inside a statement on the client's
+/// connection; other local users can read every process's arguments).
 #[test]
-fn the_import_roles_verifier_never_shows_on_a_command_line() {
+fn psql_runs_only_to_load_an_imported_plain_file_and_never_sees_the_verifier() {
     let home = TestHome::new();
     let db = Db::new("argv");
     psql(
@@ -804,35 +806,500 @@ fn the_import_roles_verifier_never_shows_on_a_command_line() {
         "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 50);",
     );
     db.profile(&home, "pg");
-    let dump = home.work().join("plain.sql");
-    let status = Command::new("pg_dump")
-        .args(["-h", "127.0.0.1", "-U", "postgres", "-f"])
-        .arg(&dump)
-        .arg(&db.name)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let plain = home.work().join("plain.sql");
+    pg_dump(&[], &db.name, &plain);
+    let custom = home.work().join("custom.dump");
+    pg_dump(&["-Fc"], &db.name, &custom);
     let log = home.work().join("psql-argv.log");
     let bin = tools_with_wrapper(
         &home,
         "psql",
         &format!("*) printf '%s\\n' \"$*\" >> '{}' ;;", log.display()),
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_backstop"))
-        .args(["import", dump.to_str().unwrap()])
-        .env("BACKSTOP_HOME", home.home())
-        .env("BACKSTOP_PG_BIN", &bin)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr_of(&out));
-    let argv = std::fs::read_to_string(&log).unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_backstop"))
+            .args(args)
+            .env("BACKSTOP_HOME", home.home())
+            .env("BACKSTOP_PG_BIN", &bin)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", stderr_of(&out));
+    };
+    let calls = || std::fs::read_to_string(&log).unwrap_or_default();
+
+    run(&["backup", "--profile", "pg"]);
+    psql(&db.name, "DELETE FROM t WHERE id > 10");
+    run(&["restore", "1", "--yes"]);
+    assert_eq!(db.rows(&db.name, "t").split(',').count(), 50, "restored");
+    run(&["import", custom.to_str().unwrap()]);
+    assert_eq!(
+        calls(),
+        "",
+        "no psql for a backup, a restore or a custom import"
+    );
+
+    run(&["import", plain.to_str().unwrap()]);
+    let argv = calls();
+    let lines: Vec<&str> = argv.lines().collect();
+    assert_eq!(lines.len(), 1, "one psql call, the load: {argv}");
     assert!(
-        argv.contains("CREATE DATABASE"),
-        "the wrapper saw the import's psql calls: {argv}"
+        lines[0].starts_with("-X -q -v ON_ERROR_STOP=1 -f "),
+        "the load of the file: {argv}"
     );
     assert!(
-        !argv.contains("SCRAM-SHA-256"),
+        !argv.contains("SCRAM-SHA-256") && !argv.contains("CREATE ROLE"),
         "a verifier on a command line: {argv}"
+    );
+    assert_eq!(
+        home.list_json().len(),
+        4,
+        "the backup, the restore's safety backup and two imports"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Issue 11: the client's errors, typed from SQLSTATE, each with what to do and its exit code
+
+/// Serialises this file's edits of pg_hba.conf (each test that adds a line reads, edits and writes the file).
+static HBA: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// `line` at the top of pg_hba.conf (once), then a reload.
+fn hba_line(line: &str) {
+    let _guard = HBA.lock().unwrap_or_else(|e| e.into_inner());
+    let hba = psql("postgres", "SHOW hba_file");
+    let hba = hba.trim();
+    let text = std::fs::read_to_string(hba).unwrap();
+    if !text.contains(line) {
+        std::fs::write(hba, format!("{line}\n{text}")).unwrap();
+        psql("postgres", "SELECT pg_reload_conf()");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+}
+
+/// `profile add NAME --postgres` on `host`:`port` as `user`, plus `extra`.
+fn server_profile(
+    home: &TestHome,
+    name: &str,
+    host: &str,
+    port: &str,
+    user: &str,
+    dbname: &str,
+    extra: &[&str],
+) {
+    let mut args = vec![
+        "profile",
+        "add",
+        name,
+        "--postgres",
+        "--host",
+        host,
+        "--port",
+        port,
+        "--user",
+        user,
+        "--dbname",
+        dbname,
+        "--no-auto",
+    ];
+    args.extend_from_slice(extra);
+    home.run_ok(&args);
+}
+
+/// A backup of `profile` that must fail with exit code `code`: its stderr, after checking that the job left a
+/// failed row and no archive.
+fn failed_backup(home: &TestHome, profile: &str, code: i32) -> String {
+    let out = home.run(&["backup", "--profile", profile]);
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(code), "{profile}: {err}");
+    let rows = home.list_json();
+    let mine: Vec<_> = rows.iter().filter(|r| r["profile"] == profile).collect();
+    assert!(
+        !mine.is_empty() && mine.iter().all(|r| r["status"] == "failed"),
+        "{profile}: {rows:?}"
+    );
+    let storage = home.home().join("archives").join(profile);
+    let kept = std::fs::read_dir(&storage).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(kept, 0, "{profile}: no archive");
+    err
+}
+
+#[test]
+fn refused_logins_unknown_databases_and_unreachable_servers_each_say_what_to_do() {
+    let home = TestHome::new();
+    let mut db = Db::new("refused");
+    psql(
+        &db.name,
+        "CREATE TABLE t (id int); INSERT INTO t VALUES (1);",
+    );
+
+    // 28P01: the wrong password, in the server's own words, never the password itself.
+    {
+        let _guard = HBA.lock().unwrap_or_else(|e| e.into_inner());
+        common::password_role();
+    }
+    let out = home.run_with_stdin(
+        &[
+            "profile",
+            "add",
+            "pw",
+            "--postgres",
+            "--host",
+            "127.0.0.1",
+            "--user",
+            common::PW_ROLE,
+            "--dbname",
+            &db.name,
+            "--password-stdin",
+            "--secret-store",
+            "file",
+            "--no-auto",
+        ],
+        "not-the-password\n",
+    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let err = failed_backup(&home, "pw", 1);
+    assert!(
+        err.contains(&format!("refused the password of {}", common::PW_ROLE))
+            && err.contains("FATAL: password authentication failed")
+            && err.contains("--password-stdin"),
+        "{err}"
+    );
+    assert!(!err.contains("not-the-password"), "{err}");
+
+    // 28000: a role that may not log in is turned away before any password.
+    let nologin = db.role("nologin");
+    psql("postgres", &format!("CREATE ROLE {nologin} NOLOGIN"));
+    server_profile(
+        &home,
+        "nologin",
+        "127.0.0.1",
+        "5432",
+        &nologin,
+        &db.name,
+        &[],
+    );
+    let err = failed_backup(&home, "nologin", 1);
+    assert!(
+        err.contains(&format!("does not let {nologin} in"))
+            && err.contains("is not permitted to log in")
+            && err.contains(&format!("ALTER ROLE {nologin} LOGIN")),
+        "{err}"
+    );
+
+    // 53300: every slot the role may use is taken (here: it may use none).
+    let limited = db.role("limited");
+    psql(
+        "postgres",
+        &format!("CREATE ROLE {limited} LOGIN CONNECTION LIMIT 0"),
+    );
+    server_profile(
+        &home,
+        "limited",
+        "127.0.0.1",
+        "5432",
+        &limited,
+        &db.name,
+        &[],
+    );
+    let err = failed_backup(&home, "limited", 1);
+    assert!(
+        err.contains("no free connection slot")
+            && err.contains(&format!("too many connections for role \"{limited}\""))
+            && err.contains("try again"),
+        "{err}"
+    );
+
+    // 3D000: a database that is not there.
+    let missing = format!("{}_gone", db.name);
+    server_profile(
+        &home,
+        "nodb",
+        "127.0.0.1",
+        "5432",
+        "postgres",
+        &missing,
+        &[],
+    );
+    let err = failed_backup(&home, "nodb", 1);
+    assert!(
+        err.contains(&format!(
+            "database {missing} does not exist on 127.0.0.1:5432"
+        )) && err.contains("check the profile's database name"),
+        "{err}"
+    );
+
+    // Unreachable: refused, a name that does not resolve, a server that accepts but never answers.
+    server_profile(
+        &home,
+        "refused",
+        "127.0.0.1",
+        "1",
+        "postgres",
+        &db.name,
+        &[],
+    );
+    let err = failed_backup(&home, "refused", 1);
+    assert!(
+        err.contains("cannot reach the database server at 127.0.0.1:1")
+            && err.contains("Connection refused"),
+        "{err}"
+    );
+    server_profile(
+        &home,
+        "nxdomain",
+        "no-such-host.invalid",
+        "5432",
+        "postgres",
+        &db.name,
+        &[],
+    );
+    let err = failed_backup(&home, "nxdomain", 1);
+    assert!(
+        err.contains("cannot reach the database server at no-such-host.invalid:5432"),
+        "{err}"
+    );
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port().to_string();
+    server_profile(
+        &home,
+        "silent",
+        "127.0.0.1",
+        &port,
+        "postgres",
+        &db.name,
+        &[],
+    );
+    let started = std::time::Instant::now();
+    let err = failed_backup(&home, "silent", 1);
+    assert!(
+        err.contains(&format!(
+            "cannot reach the database server at 127.0.0.1:{port}"
+        )) && err.contains("no answer within 10 s"),
+        "{err}"
+    );
+    assert!(
+        started.elapsed().as_secs() < 60,
+        "the connect timeout holds"
+    );
+    drop(silent);
+    assert_eq!(db.rows(&db.name, "t"), "1", "nothing changed");
+}
+
+#[test]
+fn a_role_without_select_on_a_table_is_told_which_table_and_the_grant_to_add() {
+    let home = TestHome::new();
+    let mut db = Db::new("grants");
+    let reader = db.role("reader");
+    psql("postgres", &format!("CREATE ROLE {reader} LOGIN"));
+    psql(
+        &db.name,
+        &format!(
+            "CREATE TABLE open (id int); CREATE TABLE secret (id int); INSERT INTO open VALUES (1); \
+             INSERT INTO secret VALUES (2); GRANT SELECT ON open TO {reader};"
+        ),
+    );
+    server_profile(&home, "pg", "127.0.0.1", "5432", &reader, &db.name, &[]);
+    let err = failed_backup(&home, "pg", 1);
+    let grant = format!("GRANT SELECT ON \"public\".\"secret\" TO \"{reader}\"");
+    assert!(
+        err.contains(&format!(
+            "the role {reader} lacks a privilege on 127.0.0.1:5432"
+        )) && err.contains("may not read table public.secret")
+            && err.contains(&grant),
+        "{err}"
+    );
+    assert!(
+        !err.contains("public.open"),
+        "only the unreadable table: {err}"
+    );
+    // The grant the message names is the one that fixes it.
+    psql(&db.name, &grant);
+    home.run_ok(&["backup", "--profile", "pg"]);
+}
+
+#[test]
+fn a_session_ended_by_the_server_mid_backup_is_reported_as_such_and_nothing_is_kept() {
+    let home = TestHome::new();
+    let db = Db::new("ended");
+    psql(
+        &db.name,
+        "CREATE TABLE t (id int); INSERT INTO t VALUES (1), (2);",
+    );
+    db.profile(&home, "pg");
+    // Another session holds the table, so that Backstop's row count waits inside its snapshot.
+    let mut holder = Command::new("psql")
+        .args([
+            "-X",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            &db.name,
+            "-c",
+        ])
+        .arg("BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120);")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let locked = format!(
+        "SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND granted \
+         AND database = (SELECT oid FROM pg_database WHERE datname = '{}') AND relation IS NOT NULL",
+        db.name
+    );
+    assert!(wait_for(&locked, "1"), "the holder has the table");
+    let backup = home
+        .command(&["backup", "--profile", "pg"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let ours = format!(
+        "FROM pg_stat_activity WHERE datname = '{}' AND application_name = 'backstop' AND wait_event_type = 'Lock'",
+        db.name
+    );
+    assert!(
+        wait_for(&format!("SELECT count(*) {ours}"), "1"),
+        "Backstop's session waits for the table"
+    );
+    psql(
+        "postgres",
+        &format!("SELECT pg_terminate_backend(pid) {ours}"),
+    );
+    let out = backup.wait_with_output().unwrap();
+    psql_quiet(
+        "postgres",
+        &format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}' AND query LIKE '%pg_sleep(120)%'",
+            db.name
+        ),
+    );
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("the database server ended Backstop's session")
+            && err.contains("terminating connection due to administrator command")
+            && err.contains("try again"),
+        "{err}"
+    );
+    let rows = home.list_json();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["status"], "failed");
+    let storage = home.home().join("archives").join("pg");
+    assert_eq!(
+        std::fs::read_dir(storage).map(|d| d.count()).unwrap_or(0),
+        0
+    );
+    assert_eq!(db.rows(&db.name, "t"), "1,2", "the database is as it was");
+}
+
+/// The profile's sslmode keeps libpq's meaning through the client (rustls) and the tools (libpq): a role that
+/// the server lets in only over TLS is turned away with `disable`, and reaches it with `allow` (plain first, then
+/// TLS), `prefer` and `require`; `verify-ca` and `verify-full` check the certificate against
+/// `~/.postgresql/root.crt` (else the system's authorities), and `verify-full` checks the host name too.
+#[test]
+fn sslmode_keeps_libpq_meaning_for_the_client_and_the_tools() {
+    assert_eq!(
+        psql("postgres", "SHOW ssl").trim(),
+        "on",
+        "this test needs the test server's TLS (Debian's default, with the snakeoil certificate)"
+    );
+    const ROLE: &str = "bke_tlsonly";
+    hba_line(&format!("hostnossl all {ROLE} 127.0.0.1/32 reject"));
+    if psql(
+        "postgres",
+        &format!("SELECT count(*) FROM pg_roles WHERE rolname = '{ROLE}'"),
+    )
+    .trim()
+        == "0"
+    {
+        psql("postgres", &format!("CREATE ROLE {ROLE} LOGIN"));
+    }
+    let db = Db::new("tls");
+    psql(
+        &db.name,
+        &format!("CREATE TABLE t (id int); INSERT INTO t VALUES (1); GRANT SELECT ON t TO {ROLE};"),
+    );
+    let home = TestHome::new();
+    let user_home = home.work().join("user-home");
+    std::fs::create_dir_all(&user_home).unwrap();
+    let backup = |profile: &str| {
+        home.command(&["backup", "--profile", profile])
+            .env("HOME", &user_home)
+            .output()
+            .unwrap()
+    };
+    for mode in [
+        "disable",
+        "allow",
+        "prefer",
+        "require",
+        "verify-ca",
+        "verify-full",
+    ] {
+        server_profile(
+            &home,
+            mode,
+            "127.0.0.1",
+            "5432",
+            ROLE,
+            &db.name,
+            &["--sslmode", mode],
+        );
+    }
+    let out = backup("disable");
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("does not let {ROLE} in")) && err.contains("no encryption"),
+        "{err}"
+    );
+    for mode in ["allow", "prefer", "require"] {
+        let out = backup(mode);
+        assert!(out.status.success(), "{mode}: {}", stderr_of(&out));
+    }
+    // No root.crt: the system's authorities do not know the snakeoil certificate.
+    for mode in ["verify-ca", "verify-full"] {
+        let out = backup(mode);
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(1), "{mode}: {err}");
+        assert!(
+            err.contains(&format!(
+                "no TLS connection to the server at 127.0.0.1:5432 with sslmode {mode}"
+            )) && err.contains("UnknownIssuer"),
+            "{mode}: {err}"
+        );
+    }
+    // With the server's certificate as root.crt: the chain holds; the name is localhost, not 127.0.0.1.
+    std::fs::create_dir_all(user_home.join(".postgresql")).unwrap();
+    std::fs::copy(
+        "/etc/ssl/certs/ssl-cert-snakeoil.pem",
+        user_home.join(".postgresql").join("root.crt"),
+    )
+    .unwrap();
+    let out = backup("verify-ca");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let out = backup("verify-full");
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("not valid for name \"127.0.0.1\""), "{err}");
+    server_profile(
+        &home,
+        "full",
+        "localhost",
+        "5432",
+        ROLE,
+        &db.name,
+        &["--sslmode", "verify-full"],
+    );
+    let out = backup("full");
+    assert!(
+        out.status.success(),
+        "pg_dump checks the same root: {}",
+        stderr_of(&out)
     );
 }

@@ -170,6 +170,10 @@ pub(super) fn classify_code(
             server: server.to_string(),
             user: user.to_string(),
             detail: message.to_string(),
+            fix: format!(
+                "grant it to {user} (for a backup: SELECT, SHOW VIEW, TRIGGER, EVENT and LOCK TABLES on the \
+                 database), or use an account that has it in the profile"
+            ),
         },
         c if GONE_CODES.contains(&c) => Error::ServerUnreachable {
             server: server.to_string(),

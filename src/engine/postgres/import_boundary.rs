@@ -5,14 +5,21 @@
 //! import a throwaway role is created (`NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS`, member of
 //! nothing) that owns only the staging database; psql or pg_restore log in *as that role* on their own
 //! connection, so `RESET ROLE`, `SET ROLE` or `SET SESSION AUTHORIZATION` in the dump have nowhere to go. Its
-//! password is random, lives in a 0600 passfile for the load only, and reaches the server as a SCRAM verifier.
+//! password is random, lives in a 0600 passfile for the load only, and reaches the server as a SCRAM verifier,
+//! inside a statement sent by the client over its connection (never on a command line).
+//!
+//! A plain SQL file is loaded by `psql`, the one place Backstop still runs it: a dump's `COPY ... FROM stdin`
+//! data blocks and the meta-commands the checker lets through (`\restrict`, `\unrestrict`) are psql's language,
+//! which no client library speaks, and psql runs as the throwaway role with `ON_ERROR_STOP`, so that the file
+//! can do no more than that role may. Custom, tar and directory dumps go to `pg_restore`.
 //! Afterwards the profile's role takes the objects over (`REASSIGN OWNED`), backs the staging database up with
 //! `row_security = off` (so no policy function of the dump runs as the profile's role), and drops the staging
 //! database and the role. A crash leaves both registered for the next start (see `scratch`).
 
 use super::scram;
 use super::scratch::Registration;
-use super::{PostgresEngine, error_line, quote_ident, quote_literal, status_text};
+use super::tools::{error_line, status_text};
+use super::{PostgresEngine, quote_ident, quote_literal};
 use crate::archive::{ArchiveWriter, DatabaseInfo};
 use crate::engine::{Engine, safe_name};
 use crate::error::{Error, Result};
@@ -31,18 +38,15 @@ struct ImportScratch<'e> {
 impl Drop for ImportScratch<'_> {
     fn drop(&mut self) {
         let quoted = quote_ident(&self.name);
-        let maintenance = self.admin.maintenance_db();
-        let db_gone = self
-            .admin
-            .psql(
-                maintenance,
-                &format!("DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"),
-            )
+        let Ok(mut session) = self.admin.connect(self.admin.maintenance_db()) else {
+            return;
+        };
+        let db_gone = session
+            .batch(&format!("DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))
             .is_ok();
         let role_gone = !self.role_created
-            || self
-                .admin
-                .psql(maintenance, &format!("DROP ROLE IF EXISTS {quoted}"))
+            || session
+                .batch(&format!("DROP ROLE IF EXISTS {quoted}"))
                 .is_ok();
         if db_gone
             && role_gone
@@ -82,27 +86,27 @@ impl PostgresEngine {
         let valid_until = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
         let maintenance = self.maintenance_db();
         let role = quote_ident(&name);
-        // Through psql's standard input: the verifier never shows on a command line.
-        self.psql_private(
-            maintenance,
-            &format!(
+        let mut admin = self.connect(maintenance)?;
+        // Sent over the client's connection: the verifier never shows on a command line.
+        admin
+            .batch(&format!(
                 "CREATE ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT NOREPLICATION NOBYPASSRLS \
-                 PASSWORD {} VALID UNTIL {};",
+                 PASSWORD {} VALID UNTIL {}",
                 quote_literal(&verifier),
                 quote_literal(&valid_until)
-            ),
-        )
-        .map_err(|e| self.missing_right(e, "CREATEROLE", "create roles", "an import's throwaway role"))?;
+            ))
+            .map_err(|e| self.missing_right(e, "CREATEROLE", "create roles", "an import's throwaway role"))?;
         scratch.role_created = true;
         // The profile's role must be able to act for the throwaway one (to create its database and take its
         // objects over afterwards); the reverse never holds.
-        self.psql(maintenance, &format!("GRANT {role} TO CURRENT_USER"))?;
+        admin.batch(&format!("GRANT {role} TO CURRENT_USER"))?;
         let create = create_database_sql(&name, live.as_ref(), Some(&name));
-        self.psql(maintenance, &create)
+        admin
+            .batch(&create)
             .or_else(|e| match (&live, &e) {
                 // The live database's locale may not exist for template0 here: the server's defaults do.
-                (Some(_), Error::ToolFailed { .. }) => {
-                    self.psql(maintenance, &create_database_sql(&name, None, Some(&name)))
+                (Some(_), Error::ServerError { .. }) => {
+                    admin.batch(&create_database_sql(&name, None, Some(&name)))
                 }
                 _ => Err(e),
             })
@@ -128,18 +132,15 @@ impl PostgresEngine {
         job.stage("taking the staging database over", None);
         // The role may not log in again; the profile's role owns what the dump made, so that the backup below
         // does not name a role that is about to be dropped.
-        self.psql(
-            maintenance,
-            &format!(
-                "ALTER ROLE {role} NOLOGIN; SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = {}",
-                quote_literal(&name)
-            ),
+        let mut admin = self.connect(maintenance)?;
+        admin.batch(&format!("ALTER ROLE {role} NOLOGIN"))?;
+        admin.rows(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1",
+            &[&name],
         )?;
-        self.psql(&name, &format!("REASSIGN OWNED BY {role} TO CURRENT_USER"))?;
-        self.psql(
-            maintenance,
-            &format!("ALTER DATABASE {role} OWNER TO CURRENT_USER"),
-        )?;
+        self.execute(&name, &format!("REASSIGN OWNED BY {role} TO CURRENT_USER"))?;
+        admin.batch(&format!("ALTER DATABASE {role} OWNER TO CURRENT_USER"))?;
+        drop(admin);
         let mut staged_cfg = self.cfg.clone();
         staged_cfg.dbname = name.clone();
         let staged = PostgresEngine::new(staged_cfg, self.password.clone(), self.scratch.clone());
@@ -153,11 +154,24 @@ impl PostgresEngine {
         Ok(info)
     }
 
-    /// Runs the dump with psql or pg_restore logged in as this engine's (throwaway) role.
+    /// Runs the dump with psql or pg_restore logged in as this engine's (throwaway) role, after a client login
+    /// as that role has shown that the server lets it in.
     fn load_as_role(&self, dump: &Path, plain: bool, job: &JobControl) -> Result<()> {
+        let dbname = self.cfg.dbname.clone();
+        match self.connect(&dbname) {
+            Err(e @ (Error::AuthFailed { .. } | Error::AccessDenied { .. })) => {
+                return Err(Error::Usage(format!(
+                    "the server at {} does not let Backstop's throwaway import role log in ({e}); imported dumps \
+                     run as that role, never as the profile's. Allow it in pg_hba.conf, for example with a line \
+                     `host sameuser all 127.0.0.1/32 scram-sha-256` above the others (the role and its staging \
+                     database share a name), and reload the server",
+                    self.server(),
+                )));
+            }
+            other => drop(other?),
+        }
         let tools = self.tools()?;
         let passfile = self.passfile()?;
-        let dbname = self.cfg.dbname.clone();
         let mut cmd = if plain {
             let mut cmd = self.command(&tools.psql, &dbname, &passfile);
             // An ASCII-safe client encoding keeps psql reading the file the way the checker did.
@@ -188,18 +202,6 @@ impl PostgresEngine {
             return Ok(());
         }
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let lower = stderr.to_lowercase();
-        if lower.contains("no pg_hba.conf entry") || lower.contains("authentication failed") {
-            return Err(Error::Usage(format!(
-                "the server at {} does not let Backstop's throwaway import role log in ({}); imported dumps run \
-                 as that role, never as {}. Allow it in pg_hba.conf, for example with a line \
-                 `host sameuser all 127.0.0.1/32 scram-sha-256` above the others (the role and its staging \
-                 database share a name), and reload the server",
-                self.server(),
-                error_line(&stderr),
-                self.cfg.user
-            )));
-        }
         Err(Error::ToolFailed {
             tool: tool.into(),
             detail: format!(
@@ -213,12 +215,20 @@ impl PostgresEngine {
     /// A permission error while creating a scratch object, worded as the right the profile's role lacks.
     pub(super) fn missing_right(&self, e: Error, right: &str, verb: &str, what: &str) -> Error {
         match e {
-            Error::ToolFailed { detail, .. } if detail.contains("permission denied") => {
-                Error::Usage(format!(
-                    "the role {} may not {verb}, which {what} needs; grant it {right}: {detail}",
-                    self.cfg.user
-                ))
-            }
+            Error::PrivilegeMissing {
+                server,
+                user,
+                detail,
+                ..
+            } => Error::PrivilegeMissing {
+                fix: format!(
+                    "it may not {verb}, which {what} needs; grant it with `ALTER ROLE {} {right}`",
+                    quote_ident(&user)
+                ),
+                server,
+                user,
+                detail,
+            },
             other => other,
         }
     }

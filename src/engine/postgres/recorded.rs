@@ -7,14 +7,14 @@ use super::{PostgresEngine, quote_ident, quote_literal};
 use crate::archive::PgDatabaseSettings;
 use crate::error::{Error, Result};
 
-/// One JSON object describing the database named after `WHERE d.datname = ` (pg_database columns moved between
-/// versions, so the locale columns are read through `to_jsonb`).
+/// One JSON object (as text) describing the database named after `WHERE d.datname = ` (pg_database columns moved
+/// between versions, so the locale columns are read through `to_jsonb`).
 pub(super) const SETTINGS_SQL: &str = "SELECT json_build_object('owner', pg_get_userbyid(d.datdba), \
      'encoding', pg_encoding_to_char(d.encoding), 'lc_collate', d.datcollate, 'lc_ctype', d.datctype, \
      'provider', to_jsonb(d)->>'datlocprovider', \
      'icu_locale', coalesce(to_jsonb(d)->>'datlocale', to_jsonb(d)->>'daticulocale'), \
      'settings', coalesce((SELECT to_json(s.setconfig) FROM pg_db_role_setting s \
-     WHERE s.setdatabase = d.oid AND s.setrole = 0), '[]'::json)) FROM pg_database d WHERE d.datname = ";
+     WHERE s.setdatabase = d.oid AND s.setrole = 0), '[]'::json))::text FROM pg_database d WHERE d.datname = ";
 
 #[derive(serde::Deserialize)]
 struct Raw {
@@ -34,9 +34,10 @@ pub(super) fn parse_settings(text: &str) -> Result<Option<PgDatabaseSettings>> {
     if text.is_empty() {
         return Ok(None);
     }
-    let raw: Raw = serde_json::from_str(text).map_err(|e| Error::ToolFailed {
-        tool: "psql".into(),
-        detail: format!("unexpected database description ({e}): {text}"),
+    let raw: Raw = serde_json::from_str(text).map_err(|e| Error::ServerError {
+        server: "the server".into(),
+        code: "-".into(),
+        detail: format!("an unexpected database description ({e}): {text}"),
     })?;
     let locale_provider = match raw.provider.as_deref() {
         Some("i") => Some("icu".to_string()),
@@ -60,11 +61,10 @@ pub(super) fn parse_settings(text: &str) -> Result<Option<PgDatabaseSettings>> {
 impl PostgresEngine {
     /// The owner, encoding, locale and settings of database `name` now (`None` if it does not exist).
     pub(super) fn recorded_settings_of(&self, name: &str) -> Result<Option<PgDatabaseSettings>> {
-        let out = self.psql(
-            self.maintenance_db(),
-            &format!("{SETTINGS_SQL}{}", quote_literal(name)),
-        )?;
-        parse_settings(&out)
+        let text: Option<String> = self
+            .connect(self.maintenance_db())?
+            .value(&format!("{SETTINGS_SQL}$1"), &[&name])?;
+        parse_settings(text.as_deref().unwrap_or(""))
     }
 
     /// SQL giving database `to` the recorded owner (when that role exists here and this role may give it
@@ -74,16 +74,13 @@ impl PostgresEngine {
         recorded: &PgDatabaseSettings,
         to: &str,
     ) -> Result<(String, Option<String>)> {
-        let may = self.psql(
-            self.maintenance_db(),
-            &format!(
-                "SELECT pg_has_role(oid, 'MEMBER') FROM pg_roles WHERE rolname = {}",
-                quote_literal(&recorded.owner)
-            ),
+        let may: Option<bool> = self.connect(self.maintenance_db())?.value(
+            "SELECT pg_has_role(oid, 'MEMBER') FROM pg_roles WHERE rolname = $1",
+            &[&recorded.owner],
         )?;
         let mut sql = String::new();
-        let note = match may.trim() {
-            "t" => {
+        let note = match may {
+            Some(true) => {
                 sql.push_str(&format!(
                     "ALTER DATABASE {} OWNER TO {};",
                     quote_ident(to),
@@ -91,11 +88,11 @@ impl PostgresEngine {
                 ));
                 None
             }
-            "" => Some(format!(
+            None => Some(format!(
                 "its owner {} does not exist on this server, so {} owns it",
                 recorded.owner, self.cfg.user
             )),
-            _ => Some(format!(
+            Some(false) => Some(format!(
                 "{} may not give it to its owner {}, so {} owns it",
                 self.cfg.user, recorded.owner, self.cfg.user
             )),

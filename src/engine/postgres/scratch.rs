@@ -7,7 +7,7 @@
 //! start after a crash therefore knows without asking any server whether there is something to clean, and an
 //! ordinary start never connects anywhere.
 
-use super::{PostgresEngine, quote_ident, quote_literal};
+use super::{PostgresEngine, quote_ident};
 use crate::error::Result;
 use crate::fsutil;
 use std::path::{Path, PathBuf};
@@ -133,7 +133,7 @@ impl PostgresEngine {
             purpose,
             chrono::Utc::now(),
             std::process::id(),
-            super::unique(),
+            super::tools::unique(),
         )
     }
 
@@ -202,20 +202,14 @@ impl PostgresEngine {
     }
 
     fn clean_scratch_now(&self, markers: &[(PathBuf, String)]) -> Result<Vec<String>> {
-        let maintenance = self.maintenance_db();
-        let databases = self.psql(
-            maintenance,
-            &format!(
-                "SELECT datname, pg_database_size(oid) FROM pg_database WHERE strpos(datname, {}) > 0 ORDER BY 1",
-                quote_literal(MARK)
-            ),
+        let mut session = self.connect(self.maintenance_db())?;
+        let databases = session.named_numbers(
+            "SELECT datname::text, pg_database_size(oid) FROM pg_database WHERE strpos(datname, $1) > 0 ORDER BY 1",
+            &[&MARK],
         )?;
-        let roles = self.psql(
-            maintenance,
-            &format!(
-                "SELECT rolname FROM pg_roles WHERE strpos(rolname, {}) > 0 ORDER BY 1",
-                quote_literal(MARK)
-            ),
+        let roles: Vec<String> = session.column(
+            "SELECT rolname::text FROM pg_roles WHERE strpos(rolname, $1) > 0 ORDER BY 1",
+            &[&MARK],
         )?;
         let server = self.server();
         let ours = |name: &str| {
@@ -225,18 +219,16 @@ impl PostgresEngine {
         };
         let mut messages = Vec::new();
         let mut failed = std::collections::BTreeSet::new();
-        for line in databases.lines().filter(|l| !l.is_empty()) {
-            let Some((name, size)) = line.rsplit_once('|') else {
-                continue;
-            };
+        for (name, size) in &databases {
+            let name = name.as_str();
             let Some(parsed) = ours(name) else {
                 continue;
             };
-            let size: u64 = size.trim().parse().unwrap_or(0);
-            match self.psql(
-                maintenance,
-                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(name)),
-            ) {
+            let size = *size;
+            match session.batch(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                quote_ident(name)
+            )) {
                 Ok(_) => messages.push(format!(
                     "dropped the staging database {name} ({}) that an interrupted {} left on {server}",
                     crate::progress::human_size(size),
@@ -252,14 +244,11 @@ impl PostgresEngine {
                 }
             }
         }
-        for name in roles.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        for name in roles.iter().map(String::as_str) {
             if ours(name).is_none() || failed.contains(name) {
                 continue;
             }
-            if let Err(e) = self.psql(
-                maintenance,
-                &format!("DROP ROLE IF EXISTS {}", quote_ident(name)),
-            ) {
+            if let Err(e) = session.batch(&format!("DROP ROLE IF EXISTS {}", quote_ident(name))) {
                 failed.insert(name.to_string());
                 messages.push(format!(
                     "the import role {name} that an interrupted import left on {server} could not be dropped ({e}); drop it by hand with DROP ROLE"
@@ -282,7 +271,7 @@ impl PostgresEngine {
     /// Drops a scratch database (and the import role of the same name, if any) now, then forgets it.
     pub(super) fn drop_scratch(&self, name: &str, registration: Option<Registration>) {
         let dropped = self
-            .psql(
+            .execute(
                 self.maintenance_db(),
                 &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(name)),
             )
