@@ -2,27 +2,35 @@
 //! - SQLite: `sqlite3 .backup` + `gzip -6`, and `gunzip -c` + `sqlite3 .restore`, on a realistic database;
 //! - PostgreSQL: `pg_dump -Fc` and `pg_dump -Fp | gzip -6`, and `createdb` + `pg_restore -j 2` and
 //!   `createdb` + `gunzip -c | psql`, on a `pgbench` database;
+//! - MariaDB/MySQL: `mariadb-dump --single-transaction --routines --triggers --events --hex-blob | gzip -6`, and
+//!   `gunzip` + `mariadb newdb < dump.sql` and `gunzip -c | mariadb newdb`, on a generated shop database (plus
+//!   sysbench's tables when sysbench is installed);
 //! - files folder: `backstop backup --kind files` against `tar -czf` and `zip -qr`, and `backstop restore` against
 //!   `tar -xzf` and `unzip -q`, on a generated web-app media folder of mixed sizes and kinds.
 //!
 //! Run it with `cargo bench --bench throughput`. Settings (environment):
-//! - `BACKSTOP_BENCH_ONLY`: `sqlite`, `postgres` or `files` runs only that part (default: all three, in that order);
+//! - `BACKSTOP_BENCH_ONLY`: `sqlite`, `postgres`, `mysql` or `files` runs only that part (default: all four, in that
+//!   order);
 //! - `BACKSTOP_BENCH_MB`: size of the SQLite database in MiB (default 512; 64 makes a quick run);
 //! - `BACKSTOP_BENCH_PG_SCALE`: pgbench scale of the PostgreSQL database (default 50, about 750 MiB; 5 is quick);
+//! - `BACKSTOP_BENCH_MY_MB`: MiB of table data (without indexes) in the MariaDB database (default 512; 32 is quick);
 //! - `BACKSTOP_BENCH_FILES_MB`, `BACKSTOP_BENCH_FILES_COUNT`: size in MiB and file count of the files folder (default
 //!   2048 and 20000; less than 2048 MiB when the work folder has under 6 times that free); the memory check also
-//!   backs up a folder of 1/8 of both;
+//!   backs up a folder of 1/8 of both (which needs at least 100 files: a count of 800 or more);
 //! - `BACKSTOP_BENCH_PG_HOST`, `BACKSTOP_BENCH_PG_PORT`, `BACKSTOP_BENCH_PG_USER`: the server (default
 //!   127.0.0.1, 5432, postgres); the role must be able to create databases and connect without a password;
+//! - `BACKSTOP_BENCH_MY_HOST`, `BACKSTOP_BENCH_MY_PORT`, `BACKSTOP_BENCH_MY_USER`: the MariaDB server (default
+//!   127.0.0.1, 3306, root); the user must be able to create databases and connect without a password;
 //! - `BACKSTOP_BENCH_DIR`: the work folder (default `target/bench-data`);
 //! - `BACKSTOP_BENCH_KEEP=1`: keep the run's copies (archive, .gz, restored files) for inspection.
 //!
 //! The sources are generated once per size and reused by later runs: the SQLite file and the files folders (each with
-//! a `.done` file beside it) in the work folder, the PostgreSQL database `bench_pgbench` on the server (its scale
-//! recorded in its `bench_meta` table). Everything else is made in `run` / `pg-run` / `files-run` folders beside
-//! them and in databases named `bench_pgbench_*`, all removed at the end (also when the bench panics). Timing is
-//! wall clock; nothing is asserted about it. Any failing command panics with its output; the restored databases
-//! must hold the same rows as the source, the restored folders the same files with the same contents.
+//! a `.done` file beside it) in the work folder, the PostgreSQL database `bench_pgbench` and the MariaDB database
+//! `bench_mysql` on their servers (how they were made recorded in their `bench_meta` tables). Everything else is
+//! made in `run` / `pg-run` / `my-run` / `files-run` folders beside them and in databases named `bench_pgbench_*`
+//! and `bench_mysql_*`, all removed at the end (also when the bench panics). Timing is wall clock; nothing is
+//! asserted about it. Any failing command panics with its output; the restored databases must hold the same rows as
+//! the source, the restored folders the same files with the same contents.
 
 #![allow(
     clippy::unwrap_used,
@@ -42,6 +50,12 @@ mod files;
 mod files_gen;
 #[path = "throughput/files_tree.rs"]
 mod files_tree;
+#[path = "throughput/my_server.rs"]
+mod my_server;
+#[path = "throughput/my_source.rs"]
+mod my_source;
+#[path = "throughput/mysql.rs"]
+mod mysql;
 #[path = "throughput/pg_server.rs"]
 mod pg_server;
 #[path = "throughput/postgres.rs"]
@@ -51,8 +65,10 @@ mod sqlite;
 
 use common::{BACKSTOP, work_dir};
 use files::bench_files;
+use mysql::bench_mysql;
 use postgres::bench_postgres;
 use sqlite::bench_sqlite;
+use std::path::Path;
 
 fn main() {
     // `cargo test --all-targets` runs bench binaries too, without `--bench`: do nothing then.
@@ -60,40 +76,47 @@ fn main() {
         println!("throughput: skipped (run it with `cargo bench --bench throughput`)");
         return;
     }
-    let (run_sqlite, run_postgres, run_files) = selection();
+    let parts = selection();
     let work = work_dir();
 
     println!("Backstop throughput benchmark");
     println!("  backstop binary: {BACKSTOP}");
     println!("  work folder:     {}", work.display());
-    if run_sqlite {
-        println!();
-        println!("== SQLite ==");
-        bench_sqlite(&work);
-    }
-    if run_postgres {
-        println!();
-        println!("== PostgreSQL ==");
-        bench_postgres(&work);
-    }
-    if run_files {
-        println!();
-        println!("== Files folder ==");
-        bench_files(&work);
+    for (part, title, bench) in [
+        (Part::Sqlite, "SQLite", bench_sqlite as fn(&Path)),
+        (Part::Postgres, "PostgreSQL", bench_postgres),
+        (Part::Mysql, "MariaDB", bench_mysql),
+        (Part::Files, "Files folder", bench_files),
+    ] {
+        if parts.contains(&part) {
+            println!();
+            println!("== {title} ==");
+            bench(&work);
+        }
     }
 }
 
-/// Which parts run (SQLite, PostgreSQL, files folder): `BACKSTOP_BENCH_ONLY=sqlite`, `postgres` or `files`; all
-/// three when it is unset or empty.
-fn selection() -> (bool, bool, bool) {
+/// One part of the bench.
+#[derive(Clone, Copy, PartialEq)]
+enum Part {
+    Sqlite,
+    Postgres,
+    Mysql,
+    Files,
+}
+
+/// Which parts run: `BACKSTOP_BENCH_ONLY=sqlite`, `postgres`, `mysql` or `files`; all four when it is unset or
+/// empty.
+fn selection() -> Vec<Part> {
     let value = std::env::var("BACKSTOP_BENCH_ONLY").unwrap_or_default();
     match value.trim().to_ascii_lowercase().as_str() {
-        "" => (true, true, true),
-        "sqlite" => (true, false, false),
-        "postgres" | "postgresql" => (false, true, false),
-        "files" => (false, false, true),
+        "" => vec![Part::Sqlite, Part::Postgres, Part::Mysql, Part::Files],
+        "sqlite" => vec![Part::Sqlite],
+        "postgres" | "postgresql" => vec![Part::Postgres],
+        "mysql" | "mariadb" => vec![Part::Mysql],
+        "files" => vec![Part::Files],
         _ => panic!(
-            "BACKSTOP_BENCH_ONLY must be sqlite, postgres or files (or unset for all three), not {value:?}"
+            "BACKSTOP_BENCH_ONLY must be sqlite, postgres, mysql or files (or unset for all four), not {value:?}"
         ),
     }
 }
