@@ -156,9 +156,9 @@ impl My {
         (number(data), number(index))
     }
 
-    /// Each base table's row count and `CHECKSUM TABLE` value: equal for two databases with the same rows in tables
-    /// of the same definitions.
-    pub(crate) fn fingerprint(&self, db: &str) -> BTreeMap<String, (u64, String)> {
+    /// What `db` holds: each base table's row count and `CHECKSUM TABLE` value (equal for two databases with the
+    /// same rows in tables of the same definitions), and its views, triggers, routines and events by name.
+    pub(crate) fn fingerprint(&self, db: &str) -> Fingerprint {
         let tables = self.tables(db);
         assert!(!tables.is_empty(), "{db} has no tables");
         let qualified = |t: &String| format!("{}.{}", quote_ident(db), quote_ident(t));
@@ -180,7 +180,7 @@ impl My {
             tables.iter().map(qualified).collect::<Vec<_>>().join(", ")
         ));
         let mut sums = sums.lines().filter_map(|l| l.split_once('\t'));
-        counts
+        let tables = counts
             .lines()
             .map(|line| {
                 let (table, n) = line
@@ -199,8 +199,28 @@ impl My {
                 );
                 (table.to_string(), (n, sum.trim().to_string()))
             })
-            .collect()
+            .collect();
+        let schema = quote_literal(db);
+        let objects = lines(&self.query(&format!(
+            "SELECT concat('view ', table_name) FROM information_schema.views WHERE table_schema = {schema} \
+             UNION ALL SELECT concat('trigger ', trigger_name) FROM information_schema.triggers \
+             WHERE trigger_schema = {schema} \
+             UNION ALL SELECT concat(lower(routine_type), ' ', routine_name) FROM information_schema.routines \
+             WHERE routine_schema = {schema} \
+             UNION ALL SELECT concat('event ', event_name) FROM information_schema.events \
+             WHERE event_schema = {schema} ORDER BY 1"
+        )));
+        Fingerprint { tables, objects }
     }
+}
+
+/// What a database holds, to compare a restored copy with the source.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Fingerprint {
+    /// Each base table's row count and checksum.
+    pub(crate) tables: BTreeMap<String, (u64, String)>,
+    /// Its views, triggers, routines and events (`view order_totals`), sorted.
+    pub(crate) objects: Vec<String>,
 }
 
 /// The non-empty lines of a query's output.

@@ -6,9 +6,8 @@ use crate::common::{
     MIB, Measured, RunDir, Runner, Table, bash, file_len, mib, print_rss_method, progress,
     require_tool, rss, sh_quote, sync, warm,
 };
-use crate::my_server::{MY_SOURCE, My, MyCleanup, quote_ident};
+use crate::my_server::{Fingerprint, MY_SOURCE, My, MyCleanup, quote_ident};
 use crate::my_source::{ensure_my_source, my_target_mib};
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::Path;
 
@@ -55,18 +54,21 @@ pub(crate) fn bench_mysql(work: &Path) {
     let (data_bytes, index_bytes) = my.size(MY_SOURCE);
     let db_bytes = data_bytes + index_bytes;
     let source_print = my.fingerprint(MY_SOURCE);
-    let total_rows: u64 = source_print.values().map(|(n, _)| n).sum();
+    let total_rows: u64 = source_print.tables.values().map(|(n, _)| n).sum();
     println!(
-        "  database:        {MY_SOURCE} ({} = {} of table data + {} of indexes; {} tables, {total_rows} rows: {})",
+        "  database:        {MY_SOURCE} ({} = {} of table data + {} of indexes; {} tables, {total_rows} rows: {}; \
+         {})",
         mib(db_bytes),
         mib(data_bytes),
         mib(index_bytes),
-        source_print.len(),
+        source_print.tables.len(),
         source_print
+            .tables
             .iter()
             .map(|(t, (n, _))| format!("{t} {n}"))
             .collect::<Vec<_>>()
-            .join(", ")
+            .join(", "),
+        source_print.objects.join(", ")
     );
     print_rss_method(&runner);
     println!();
@@ -243,8 +245,9 @@ pub(crate) fn bench_mysql(work: &Path) {
     );
     println!(
         "check:   both restored copies hold the source's {} tables with the same row counts ({total_rows} rows) \
-         and CHECKSUM TABLE values",
-        source_print.len()
+         and CHECKSUM TABLE values, and its {}",
+        source_print.tables.len(),
+        source_print.objects.join(", ")
     );
     println!();
     println!(
@@ -281,11 +284,11 @@ fn create_database(my: &My, runner: &Runner, db: &str) -> Measured {
 }
 
 /// Panics unless `db` holds the same tables, row counts and checksums as the source.
-fn check_fingerprint(my: &My, how: &str, db: &str, expected: &BTreeMap<String, (u64, String)>) {
+fn check_fingerprint(my: &My, how: &str, db: &str, expected: &Fingerprint) {
     let found = my.fingerprint(db);
     assert!(
         &found == expected,
-        "after {how}: {db} differs from the source (table: (rows, checksum))\n  source ({MY_SOURCE}): \
+        "after {how}: {db} differs from the source (rows and checksum of each table; views, triggers, routines, events)\n  source ({MY_SOURCE}): \
          {expected:?}\n  restored ({db}): {found:?}"
     );
 }
