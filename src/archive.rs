@@ -489,6 +489,11 @@ impl ArchiveWriter {
         self.warnings.push(warning);
     }
 
+    /// The warnings recorded so far.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
     /// Adds a small entry from memory.
     pub fn add_bytes(&mut self, name: &str, bytes: &[u8], job: &JobControl) -> Result<Copied> {
         self.add_stream(

@@ -170,6 +170,8 @@ pub enum DatabaseConfig {
     },
     /// A database on a PostgreSQL server. The password is never here: it lives in the keyring or a 0600 file.
     Postgres(ServerConfig),
+    /// A database on a MySQL or MariaDB server. The password is never here either.
+    Mysql(ServerConfig),
 }
 
 /// How to reach a database on a server (PostgreSQL, MySQL/MariaDB): the fields every server engine shares.
@@ -215,6 +217,7 @@ impl DatabaseConfig {
         match (kind, location) {
             (EngineKind::Sqlite, Location::File(path)) => Some(DatabaseConfig::Sqlite { path }),
             (EngineKind::Postgres, Location::Server(cfg)) => Some(DatabaseConfig::Postgres(cfg)),
+            (EngineKind::Mysql, Location::Server(cfg)) => Some(DatabaseConfig::Mysql(cfg)),
             _ => None,
         }
     }
@@ -224,6 +227,7 @@ impl DatabaseConfig {
         match self {
             DatabaseConfig::Sqlite { .. } => EngineKind::Sqlite,
             DatabaseConfig::Postgres(_) => EngineKind::Postgres,
+            DatabaseConfig::Mysql(_) => EngineKind::Mysql,
         }
     }
 
@@ -231,7 +235,7 @@ impl DatabaseConfig {
     pub fn server(&self) -> Option<&ServerConfig> {
         match self {
             DatabaseConfig::Sqlite { .. } => None,
-            DatabaseConfig::Postgres(cfg) => Some(cfg),
+            DatabaseConfig::Postgres(cfg) | DatabaseConfig::Mysql(cfg) => Some(cfg),
         }
     }
 
@@ -239,7 +243,7 @@ impl DatabaseConfig {
     pub fn server_mut(&mut self) -> Option<&mut ServerConfig> {
         match self {
             DatabaseConfig::Sqlite { .. } => None,
-            DatabaseConfig::Postgres(cfg) => Some(cfg),
+            DatabaseConfig::Postgres(cfg) | DatabaseConfig::Mysql(cfg) => Some(cfg),
         }
     }
 
@@ -247,7 +251,7 @@ impl DatabaseConfig {
     pub fn file(&self) -> Option<&Path> {
         match self {
             DatabaseConfig::Sqlite { path } => Some(path),
-            DatabaseConfig::Postgres(_) => None,
+            DatabaseConfig::Postgres(_) | DatabaseConfig::Mysql(_) => None,
         }
     }
 

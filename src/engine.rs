@@ -11,6 +11,7 @@
 //! Outside `engine/` and `config.rs` (the config variant), nothing matches on the engine kind: adding an engine
 //! is its file here, its `DatabaseConfig` variant and its word in `EngineKind`.
 
+pub mod mysql;
 pub mod pgsql_check;
 pub mod postgres;
 pub mod sqlite;
@@ -149,6 +150,7 @@ pub fn family(kind: EngineKind) -> &'static dyn Family {
     match kind {
         EngineKind::Sqlite => &sqlite::SqliteFamily,
         EngineKind::Postgres => &postgres::PostgresFamily,
+        EngineKind::Mysql => &mysql::MysqlFamily,
     }
 }
 
@@ -206,6 +208,11 @@ pub fn open(database: &DatabaseConfig, env: &EngineEnv) -> Box<dyn Engine> {
             std::time::Duration::from_secs(env.settings.busy_timeout_secs),
         )),
         DatabaseConfig::Postgres(cfg) => Box::new(postgres::PostgresEngine::new(
+            cfg.clone(),
+            env.password.clone(),
+            env.scratch.clone(),
+        )),
+        DatabaseConfig::Mysql(cfg) => Box::new(mysql::MysqlEngine::new(
             cfg.clone(),
             env.password.clone(),
             env.scratch.clone(),

@@ -154,6 +154,16 @@ pub enum Error {
         detail: String,
     },
 
+    /// The server refused an action because the account lacks a privilege.
+    #[error(
+        "{user} on {server} lacks a privilege this needs ({detail}); grant it to {user}, or use an account that has it in the profile"
+    )]
+    PrivilegeMissing {
+        server: String,
+        user: String,
+        detail: String,
+    },
+
     /// The database named by the profile does not exist on the server.
     #[error(
         "database {name} does not exist on {server}; check the profile's database name (if it was dropped, restoring a backup creates it again)"

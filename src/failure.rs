@@ -64,6 +64,7 @@ impl Error {
             | Error::ToolMissing { .. }
             | Error::ToolFailed { .. }
             | Error::AuthFailed { .. }
+            | Error::PrivilegeMissing { .. }
             | Error::RemoteDatabaseMissing { .. }
             | Error::JobFailed(_)
             | Error::SourceUnusable { .. }

@@ -1,6 +1,7 @@
 //! What a killed Backstop leaves on disk, removed by the next start whatever the command.
 //!
 //! Every temporary file Backstop makes carries the id of the process that owns it (`.pgpass-<pid>-<n>`,
+//! `.mycnf-<pid>-<n>` (MySQL option files),
 //! `.<db>.<pid>.snapshot.partial` and its `-journal`, `.import-<pid>-…`, `.restore-<pid>-…`, `.<name>.<pid>-<n>.tmp`
 //! of an atomic write, …). A start removes those whose process is gone, password files first (they hold a
 //! password in plain text), then the rest. A file whose process is alive belongs to a running job and is left
@@ -32,7 +33,10 @@ pub fn owner_of(name: &str) -> Option<Owner> {
         .filter(|base| base.ends_with(fsutil::PARTIAL_SUFFIX))
         .unwrap_or(name);
     let owner = |pid: Option<u32>, password: bool| pid.map(|pid| Owner { pid, password });
-    if let Some(rest) = base.strip_prefix(".pgpass-") {
+    if let Some(rest) = base
+        .strip_prefix(".pgpass-")
+        .or_else(|| base.strip_prefix(crate::engine::mysql::OPTION_FILE_PREFIX))
+    {
         return owner(leading_pid(rest, '-'), true);
     }
     if let Some(rest) = base.strip_prefix(".backstop-write-test-") {
@@ -270,6 +274,7 @@ mod tests {
         let cases: &[(&str, Option<(u32, bool)>)] = &[
             (".pgpass-4242-0", Some((4242, true))),
             (".pgpass-4242-17", Some((4242, true))),
+            (".mycnf-4242-3", Some((4242, true))),
             (".restore-77-3.dump.partial", Some((77, false))),
             (".import-88.dump.partial", Some((88, false))),
             (".import-99-2-wal.partial", Some((99, false))),
@@ -292,6 +297,7 @@ mod tests {
             ("shop.sqlite3-journal", None),
             (".pgpass", None),
             (".pgpass-x-1", None),
+            (".mycnf-", None),
             ("shop_20251124_031500_manual_full.zip", None),
             ("shop_20251124_031500_manual_full.zip.partial", None),
             ("notes.partial", None),

@@ -98,6 +98,8 @@ word_enum! {
         Sqlite => "sqlite",
         /// A PostgreSQL database.
         Postgres => "postgres",
+        /// A MySQL or MariaDB database.
+        Mysql => "mysql",
     }
 }
 

@@ -656,7 +656,13 @@ fn corrupt_database_in_valid_archive_is_refused() {
 fn missing_database_fails_backup_with_a_failed_row() {
     let home = TestHome::new();
     let db = home.work().join("missing.sqlite3");
+    // A profile cannot be added for a file that is not there (the one profile check says so)...
+    let r = run_expect(&home, &["profile", "add", P, "--sqlite", s(&db)], 2);
+    assert_has(&r.stderr, &["database: file does not exist"]);
+    // ...but the file can go after: the database was deleted or the disk it was on is not mounted.
+    std::fs::write(&db, b"").unwrap();
     home.run_ok(&["profile", "add", P, "--sqlite", s(&db)]);
+    std::fs::remove_file(&db).unwrap();
     let storage = home.paths().default_storage(P);
     assert!(storage.is_dir());
 

@@ -1,5 +1,5 @@
-//! SQLite round trips against real database files: consistency under concurrent writers, restores while other
-//! connections hold the file open, cancel, and the WAL page-size case.
+//! SQLite beyond the engine conformance suite (tests/conformance.rs): restores while other connections hold the
+//! file open, cancel, the WAL and hot-journal cases, the WAL page-size case, and no raw copies of a live file.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -10,10 +10,10 @@
 
 mod common;
 
-use backstop::jobs::{self, BackupRef, BackupSpec, RestoreSpec};
+use backstop::jobs::{self, BackupSpec};
 use backstop::model::{Status, Trigger};
 use backstop::progress::{CancelToken, JobControl, ProgressSink, ProgressUpdate};
-use common::{TestHome, db_fingerprint, quiet_job};
+use common::{TestHome, db_fingerprint};
 use rusqlite::Connection;
 use std::io::Read;
 use std::path::Path;
@@ -31,135 +31,6 @@ fn extract_db(archive: &Path, dest: &Path) {
     let mut bytes = Vec::new();
     entry.read_to_end(&mut bytes).unwrap();
     std::fs::write(dest, bytes).unwrap();
-}
-
-#[test]
-fn restore_brings_back_every_row_and_the_schema() {
-    let home = TestHome::new();
-    let db = home.sqlite_profile("shop", 5_000, &[]);
-    {
-        let conn = Connection::open(&db).unwrap();
-        conn.pragma_update(None, "user_version", 42).unwrap();
-        conn.execute_batch(
-            "CREATE TABLE kinds (id INTEGER PRIMARY KEY, i INTEGER, r REAL, t TEXT, b BLOB, n);
-             INSERT INTO kinds (i, r, t, b, n) VALUES (9223372036854775807, 1.5e300, 'ünïcødé ✓', x'00FF10', NULL);
-             CREATE TRIGGER orders_audit AFTER DELETE ON orders BEGIN SELECT 1; END;",
-        )
-        .unwrap();
-    }
-    let original = db_fingerprint(&db);
-    home.backup("shop");
-
-    // Damage the live database in every way an app might.
-    {
-        let conn = Connection::open(&db).unwrap();
-        conn.execute_batch(
-            "DELETE FROM orders WHERE id % 3 = 0; UPDATE customers SET name = 'x'; DROP TABLE kinds;
-             CREATE TABLE junk (x); INSERT INTO junk VALUES (1);",
-        )
-        .unwrap();
-    }
-    assert_ne!(db_fingerprint(&db), original);
-
-    let out = home.run_ok(&["restore", "1", "--yes"]);
-    assert!(out.contains("restored"), "{out}");
-    assert_eq!(
-        db_fingerprint(&db),
-        original,
-        "restored data differs from the original"
-    );
-    let conn = Connection::open(&db).unwrap();
-    let version: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(version, 42, "user_version must survive the round trip");
-    let check: String = conn
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(check, "ok");
-
-    // The restore took a safety backup of the damaged state first, and it restores too.
-    let rows = home.list_json();
-    let safety = rows
-        .iter()
-        .find(|r| r["trigger"] == "safety")
-        .expect("a safety backup row");
-    assert_eq!(safety["status"], "completed");
-}
-
-#[test]
-fn backup_is_consistent_while_another_process_commits_100_transactions_a_second() {
-    let home = TestHome::new();
-    let db = home.sqlite_profile("busy", 150_000, &[]);
-    {
-        let conn = Connection::open(&db).unwrap();
-        conn.execute_batch(
-            "CREATE TABLE ticks (id INTEGER PRIMARY KEY, payload TEXT);
-             CREATE TABLE totals (n INTEGER NOT NULL); INSERT INTO totals VALUES (0);",
-        )
-        .unwrap();
-    }
-    // Another process: one sqlite3 client per transaction, each inserting a tick and bumping the total together.
-    let stop = home.work().join("stop");
-    let script = format!(
-        "i=0; while [ ! -e '{stop}' ] && [ $i -lt 3000 ]; do \
-           sqlite3 '{db}' 'PRAGMA busy_timeout=5000; BEGIN IMMEDIATE; INSERT INTO ticks(payload) VALUES (hex(randomblob(64))); UPDATE totals SET n = n + 1; COMMIT;' >/dev/null || exit 1; \
-           i=$((i+1)); sleep 0.01; done",
-        stop = stop.display(),
-        db = db.display()
-    );
-    let mut writer = Command::new("bash")
-        .arg("-c")
-        .arg(&script)
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
-    let count = |db: &Path| -> (i64, i64) {
-        let conn = Connection::open(db).unwrap();
-        conn.busy_timeout(Duration::from_secs(5)).unwrap();
-        conn.query_row(
-            "SELECT (SELECT count(*) FROM ticks), (SELECT n FROM totals)",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap()
-    };
-    // Let the writer get going.
-    let start = Instant::now();
-    while count(&db).0 < 20 && start.elapsed() < Duration::from_secs(20) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let before = count(&db).0;
-    let archive = home.backup("busy");
-    let after = count(&db).0;
-    std::fs::write(&stop, b"").unwrap();
-    assert!(
-        writer.wait().unwrap().success(),
-        "the writer process failed"
-    );
-    assert!(
-        after > before,
-        "the writer kept committing during the backup ({before} -> {after})"
-    );
-
-    let copy = home.work().join("copy.sqlite3");
-    extract_db(&archive, &copy);
-    let conn = Connection::open(&copy).unwrap();
-    let check: String = conn
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(check, "ok");
-    let (ticks, total) = count(&copy);
-    assert_eq!(ticks, total, "the copy is torn: ticks and totals disagree");
-    assert!(
-        ticks >= before && ticks <= after,
-        "copy holds {ticks} ticks, outside {before}..={after}"
-    );
-    // The copy is a plain file that opens anywhere without sidecars.
-    let mode: String = conn
-        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(mode, "delete");
 }
 
 #[test]
@@ -189,20 +60,6 @@ fn restore_while_another_connection_holds_the_database_open() {
 }
 
 #[test]
-fn restore_recreates_a_missing_database_without_a_safety_backup() {
-    let home = TestHome::new();
-    let db = home.sqlite_profile("gone", 500, &[]);
-    let original = db_fingerprint(&db);
-    home.backup("gone");
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
-    }
-    home.run_ok(&["restore", "1", "--yes"]);
-    assert_eq!(db_fingerprint(&db), original);
-    assert!(home.list_json().iter().all(|r| r["trigger"] != "safety"));
-}
-
-#[test]
 fn restore_into_a_wal_database_with_another_page_size() {
     let home = TestHome::new();
     let db = home.sqlite_profile("pages", 1_000, &[]);
@@ -225,6 +82,32 @@ fn restore_into_a_wal_database_with_another_page_size() {
     }
     home.run_ok(&["restore", "1", "--yes", "--no-safety-backup"]);
     assert_eq!(db_fingerprint(&db), original);
+}
+
+/// The conformance suite's "restore into another database" case has no SQLite form: the CLI refuses it, says what
+/// to do instead, and changes nothing.
+#[test]
+fn restore_into_another_database_is_refused_for_sqlite() {
+    let home = TestHome::new();
+    let db = home.sqlite_profile("other", 500, &[]);
+    home.backup("other");
+    Connection::open(&db)
+        .unwrap()
+        .execute("DELETE FROM orders", [])
+        .unwrap();
+    let before = db_fingerprint(&db);
+    let err = home.run_err(&["restore", "1", "--yes", "--to-database", "copy"], 2);
+    assert!(
+        err.contains("--to-database is for server databases") && err.contains("unzip"),
+        "{err}"
+    );
+    assert_eq!(db_fingerprint(&db), before);
+    assert_eq!(home.list_json().len(), 1, "no safety backup");
+    let names = common::names_in(&home.work());
+    assert!(
+        names.iter().all(|n| n.starts_with("other.sqlite3")),
+        "no staging file, no copy: {names:?}"
+    );
 }
 
 /// Cancels the job once the database copy is made, before it is compressed into the archive.
@@ -266,51 +149,6 @@ fn cancelled_backup_leaves_no_archive_and_a_cancelled_row() {
 }
 
 #[test]
-fn validate_only_checks_everything_and_changes_nothing() {
-    let home = TestHome::new();
-    let db = home.sqlite_profile("check", 1_000, &[]);
-    home.backup("check");
-    Connection::open(&db)
-        .unwrap()
-        .execute("DELETE FROM orders", [])
-        .unwrap();
-    let damaged = db_fingerprint(&db);
-    let ctx = home.ctx();
-    let report = jobs::restore(
-        &ctx,
-        &RestoreSpec {
-            source: BackupRef::Id(1),
-            profile: None,
-            validate_only: true,
-            safety_backup: true,
-            target_database: None,
-            terminate_sessions: false,
-            only: Vec::new(),
-            to: None,
-            allow_other_profile: false,
-        },
-        &quiet_job(),
-    )
-    .unwrap();
-    assert!(report.validate_only);
-    assert_eq!(report.tables["orders"], 1_000);
-    assert!(
-        report.message.contains("nothing was changed"),
-        "{}",
-        report.message
-    );
-    assert_eq!(db_fingerprint(&db), damaged);
-    assert_eq!(
-        ctx.catalog.list(None, true).unwrap().len(),
-        1,
-        "no safety backup for a validation"
-    );
-    let log = ctx.catalog.restores(None).unwrap();
-    assert_eq!(log.len(), 1);
-    assert!(log[0].validate_only);
-}
-
-#[test]
 fn rows_that_live_only_in_the_wal_are_in_the_backup() {
     let home = TestHome::new();
     let db = home.sqlite_profile("wal", 100, &[]);
@@ -327,11 +165,16 @@ fn rows_that_live_only_in_the_wal_are_in_the_backup() {
     let archive = home.backup("wal");
     let copy = home.work().join("copy.sqlite3");
     extract_db(&archive, &copy);
-    let n: i64 = Connection::open(&copy)
-        .unwrap()
+    let conn = Connection::open(&copy).unwrap();
+    let n: i64 = conn
         .query_row("SELECT count(*) FROM late", [], |r| r.get(0))
         .unwrap();
     assert_eq!(n, 3);
+    // The copy of a WAL database is a plain file that opens anywhere without sidecars.
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "delete");
     drop(writer);
 }
 

@@ -211,15 +211,14 @@ pub enum ProfileCommand {
         /// Letters, digits and '-'.
         name: String,
         /// The SQLite database file.
-        #[arg(
-            long,
-            required_unless_present = "postgres",
-            conflicts_with = "postgres"
-        )]
+        #[arg(long, required_unless_present_any = ["postgres", "mysql"], conflicts_with_all = ["postgres", "mysql"])]
         sqlite: Option<PathBuf>,
         /// A PostgreSQL database (with --host, --port, --user, --dbname).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "mysql")]
         postgres: bool,
+        /// A MySQL or MariaDB database (with --host, --port, --user, --dbname).
+        #[arg(long)]
+        mysql: bool,
         #[command(flatten)]
         connection: ConnectionFields,
         #[command(flatten)]
@@ -271,10 +270,10 @@ pub struct ConnectionFields {
     /// Server host (default 127.0.0.1).
     #[arg(long)]
     pub host: Option<String>,
-    /// Server port (default 5432).
+    /// Server port (default: 5432 for PostgreSQL, 3306 for MySQL/MariaDB).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub port: Option<u16>,
-    /// Role to connect as.
+    /// Role (PostgreSQL) or user (MySQL/MariaDB) to connect as.
     #[arg(long)]
     pub user: Option<String>,
     /// Database name.

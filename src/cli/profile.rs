@@ -19,13 +19,15 @@ pub(super) fn profile_command(cmd: ProfileCommand) -> Result<i32> {
             name,
             sqlite,
             postgres: _,
+            mysql,
             connection,
             fields,
         } => {
             drop(config_lock);
-            let kind = match sqlite {
-                Some(_) => EngineKind::Sqlite,
-                None => EngineKind::Postgres,
+            let kind = match (&sqlite, mysql) {
+                (Some(_), _) => EngineKind::Sqlite,
+                (None, true) => EngineKind::Mysql,
+                (None, false) => EngineKind::Postgres,
             };
             let location = match engine::family(kind).connection() {
                 Connection::File => Location::File(absolute(sqlite.unwrap_or_default())?),

@@ -49,8 +49,14 @@ impl SqliteEngine {
 
     /// Opens the live database without ever creating it.
     fn open_live(&self) -> Result<Connection> {
-        if !self.path.exists() {
-            return Err(Error::DatabaseMissing(self.path.clone()));
+        // Only "not found" means missing: a folder that cannot be read is a permission problem, named as such
+        // (and not retried as if the file might come back).
+        match std::fs::metadata(&self.path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::DatabaseMissing(self.path.clone()));
+            }
+            Err(e) => return Err(Error::io("cannot read database", &self.path, e)),
+            Ok(_) => {}
         }
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(&self.path, flags)

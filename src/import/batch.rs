@@ -134,7 +134,7 @@ pub fn expand(path: &Path) -> Result<Vec<(PathBuf, Option<String>)>> {
         // A sidecar named on the command line (`import backups/*`) is passed over just the same.
         return Ok(vec![(path.to_path_buf(), sidecar_skip(path))]);
     }
-    if super::pg_directory::is_pg_folder(path) {
+    if super::postgres::is_pg_folder(path) {
         return Ok(vec![(path.to_path_buf(), None)]);
     }
     let mut files = Vec::new();
@@ -145,7 +145,7 @@ pub fn expand(path: &Path) -> Result<Vec<(PathBuf, Option<String>)>> {
         // Sub-folders are not entered, except a pg_dump -Fd dump, which is one backup.
         let skip = if file_type.is_some_and(|t| t.is_file()) {
             sidecar_skip(&file)
-        } else if super::pg_directory::is_pg_folder(&file) {
+        } else if super::postgres::is_pg_folder(&file) {
             None
         } else if file_type.is_some_and(|t| t.is_dir()) {
             Some(

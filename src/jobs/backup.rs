@@ -218,6 +218,8 @@ fn write_backup(
         Some(engine) => Some(engine.backup(&mut writer, &profile.storage_dir, job)?),
         None => None,
     };
+    // What the engine warned about (a table a consistent dump cannot freeze) goes to the job log as well.
+    let mut warnings = writer.warnings().to_vec();
     // A restore's safety backup must work whatever state the database is in; the user's own backups must not.
     if let (Some(engine), Some(info)) = (&engine, &database)
         && matches!(trigger, Trigger::Manual | Trigger::Automatic)
@@ -269,7 +271,10 @@ fn write_backup(
             ..completion
         },
         db_size,
-        summary.map(|s| s.warnings).unwrap_or_default(),
+        {
+            warnings.extend(summary.map(|s| s.warnings).unwrap_or_default());
+            warnings
+        },
     ))
 }
 

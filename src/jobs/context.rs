@@ -78,11 +78,13 @@ impl Context {
                 let message = self.recover_row(&row)?;
                 self.recovered.push(message);
             }
+            // The server first (a swap a kill interrupted is finished or undone, so the database is whole), then
+            // the restore log, which may finish the user's confirmed restore from its archive.
+            let scratch = clean_server_scratch(self, profile);
+            self.recovered.extend(scratch);
             if let Some(message) = recover_restore(self, profile) {
                 self.recovered.push(message);
             }
-            let scratch = clean_server_scratch(self, profile);
-            self.recovered.extend(scratch);
             self.catalog.fail_stale_runs(
                 &profile.name,
                 "interrupted: Backstop stopped before this job finished",

@@ -417,9 +417,10 @@ fn restore_locked(
         discard(staged_folder);
         return Err(e);
     }
-    // A missing database has nothing to keep; any other problem reading it stops the restore here.
-    let db_live = match &engine {
-        Some(engine) => match engine.preflight() {
+    // A missing database has nothing to keep; any other problem reading it stops the restore here. A restore into
+    // another database replaces nothing, so it keeps nothing either.
+    let db_live = match (&engine, &spec.target_database) {
+        (Some(engine), None) => match engine.preflight() {
             Ok(()) => true,
             Err(Error::DatabaseMissing(_) | Error::RemoteDatabaseMissing { .. }) => false,
             Err(e) => {
@@ -429,7 +430,7 @@ fn restore_locked(
                 )));
             }
         },
-        None => false,
+        _ => false,
     };
     let folder_live = live_folder.as_ref().is_some_and(|l| l.is_dir());
     let safety_kind = match (db_live, folder_live) {

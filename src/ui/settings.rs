@@ -743,12 +743,7 @@ impl BackstopApp {
             "dbname" => !form.server.dbname.is_empty(),
             _ => true,
         };
-        let shown = |key: &str| {
-            problems
-                .get(key)
-                .filter(|_| typed(key))
-                .cloned()
-        };
+        let shown = |key: &str| problems.get(key).filter(|_| typed(key)).cloned();
         ui.vertical(|ui| {
             let f = &mut self.new_profile;
             field(

@@ -9,6 +9,8 @@
     reason = "a test (or the bench) that meets the unexpected should stop loudly; the no-panic rule is for the app"
 )]
 
+pub mod mysql;
+
 use backstop::config::Paths;
 use backstop::jobs::Context;
 use backstop::progress::{CancelToken, JobControl, NoProgress};
@@ -802,6 +804,91 @@ impl Drop for PgTestDb {
                 &format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"),
             );
         }
+    }
+}
+
+/// Every user table of PostgreSQL database `db` (`schema.table`, as manifests name them) with its row count and
+/// the hash of its rows sorted; plus the schema as `pg_dump --schema-only` writes it (owners and grants included,
+/// comments and the random `\restrict` keys left out) and the database's owner, encoding and settings. Equal
+/// fingerprints, equal databases.
+pub fn pg_fingerprint(db: &str) -> Fingerprint {
+    let tables = psql(
+        db,
+        "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1",
+    );
+    let mut out = BTreeMap::new();
+    for table in tables.lines().filter(|l| !l.is_empty()) {
+        let (schema, name) = table.split_once('.').unwrap();
+        let row = psql(
+            db,
+            &format!(
+                "SELECT count(*) || '|' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') \
+                 FROM \"{schema}\".\"{name}\" t"
+            ),
+        );
+        let (count, hash) = row.trim().split_once('|').unwrap();
+        out.insert(
+            table.to_string(),
+            (count.parse().unwrap(), hash.to_string()),
+        );
+    }
+    let dump = Command::new("pg_dump")
+        .args([
+            "--schema-only",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            db,
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(dump.status.success(), "pg_dump --schema-only {db}");
+    let mut schema: String = String::from_utf8_lossy(&dump.stdout)
+        .lines()
+        .filter(|l| {
+            !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict") && !l.starts_with("--")
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    schema.push_str(&psql(
+        "postgres",
+        &format!(
+            "SELECT pg_get_userbyid(d.datdba) || ' ' || pg_encoding_to_char(d.encoding) || ' ' || d.datcollate \
+             || ' ' || coalesce((SELECT array_to_string(s.setconfig, ',') FROM pg_db_role_setting s \
+             WHERE s.setdatabase = d.oid AND s.setrole = 0), '') FROM pg_database d WHERE d.datname = '{db}'"
+        ),
+    ));
+    (out, schema)
+}
+
+impl TestHome {
+    /// `profile add NAME --postgres` for database `dbname` as the password role, `password` on standard input
+    /// (never on argv), no automatic backups, plus `extra`; no keyring is reachable.
+    pub fn add_pg_password_profile(
+        &self,
+        name: &str,
+        dbname: &str,
+        password: &str,
+        extra: &[&str],
+    ) -> Output {
+        let mut args = vec![
+            "profile",
+            "add",
+            name,
+            "--postgres",
+            "--user",
+            PW_ROLE,
+            "--dbname",
+            dbname,
+            "--password-stdin",
+            "--no-auto",
+        ];
+        args.extend_from_slice(extra);
+        self.run_with_stdin(&args, &format!("{password}\n"))
     }
 }
 

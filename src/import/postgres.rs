@@ -1,25 +1,143 @@
-//! `pg_dump -Fd` dumps: a folder of `toc.dat` and data files, given as a path or found in a tar or zip.
+//! PostgreSQL's own formats: custom (`-Fc`), tar (`-Ft`), plain SQL and directory (`-Fd`) dumps, loaded into a
+//! staging database on the profile's server through the PostgreSQL engine's import loader, then archived from
+//! there like any backup.
 //!
-//! pg_restore reads the folder itself, so it is first copied (from the path) or extracted (from the container)
-//! into a private scratch folder under `state/tmp`, with the checks every imported entry passes: safe flat
-//! names, only the files such a dump is made of, regular files only (links refused, a path's files opened
+//! pg_restore reads a `-Fd` folder itself, so such a dump is first copied (from the path) or extracted (from a
+//! tar or zip) into a private scratch folder under `state/tmp`, with the checks every imported entry passes: safe
+//! flat names, only the files such a dump is made of, regular files only (links refused, a path's files opened
 //! without following links), every byte counted against `settings.max_import_bytes`, the entry count against
 //! `settings.max_import_entries`. The folder is removed when the import ends, whatever happens.
 
-use super::{
-    Budget, BudgetReader, EntryKind, Found, Source, Stored, check_entry_size, created_time_of,
-    detect, drain_entry, extract_to, load_pg_dump, normalize, postgres_config, private_tmp,
-    unsafe_entry,
-};
+use super::budget::{Budget, BudgetReader, extract_to};
+use super::containers::{EntryKind, check_entry_size, drain_entry, unsafe_entry};
+use super::dates::created_time_of;
+use super::detect::{self, normalize};
+use super::staging::{Staging, Stored};
+use super::{Found, Source};
 use crate::archive;
-use crate::error::{Error, Result};
-use crate::fsutil;
+use crate::config::{DatabaseConfig, ServerConfig};
+use crate::engine;
+use crate::error::{Error, IoContext, Result};
+use crate::fsutil::{self, TempGuard};
+use crate::jobs::Context;
+use crate::model::{EngineKind, Kind};
 use crate::progress::JobControl;
-use std::io::Read;
+use chrono::{DateTime, Utc};
+use std::fs::File;
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
+/// A PostgreSQL dump (custom or tar format, or plain SQL checked and filtered line by line first), named `what` in
+/// messages: decompressed into a private scratch file, loaded into a staging database on the profile's server as a
+/// throwaway role that owns nothing else (see `engine::postgres::import_boundary`), then backed up from there, so
+/// the archive is verified like any backup; the staging database and the role are dropped. What the check left
+/// out is noted.
+pub(super) fn import_dump(
+    source: &Source,
+    plain: bool,
+    what: &str,
+    job: &JobControl,
+) -> Result<Stored> {
+    let cfg = server_config(source, what)?;
+    let created_at = created_time_of(source.file, source.name);
+    let tmp = private_tmp(source.ctx)?;
+    let staged = TempGuard::new(tmp.join(format!(
+        ".import-{}.dump{}",
+        std::process::id(),
+        fsutil::PARTIAL_SUFFIX
+    )));
+    let _ = std::fs::remove_file(staged.path());
+    let limit = source.limit();
+    if !source.gz && std::fs::metadata(source.file).is_ok_and(|m| m.len() > limit) {
+        return Err(source.refused(format!(
+            "it is larger than the import limit of {limit} bytes (settings.max_import_bytes)"
+        )));
+    }
+    let budget = Budget::new(limit);
+    let mut input = source.open(&budget)?;
+    job.stage("unpacking import", None);
+    extract_to(source.file, None, &mut input, staged.path(), job)?;
+    let filtered = TempGuard::new(tmp.join(format!(
+        ".import-{}.sql{}",
+        std::process::id(),
+        fsutil::PARTIAL_SUFFIX
+    )));
+    let mut note = None;
+    let load = if plain {
+        job.stage("checking SQL", None);
+        let mut input =
+            BufReader::new(File::open(staged.path()).ctx("cannot read", staged.path())?);
+        let mut output = std::io::BufWriter::new(fsutil::create_private(filtered.path())?);
+        let checked = engine::pgsql_check::filter_plain_sql(&mut input, &mut output, &cfg.dbname)
+            .map_err(|refusal| source.refused(format!("{refusal}; nothing was run")))?;
+        output
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .and_then(|f| f.sync_all())
+            .ctx("cannot write", filtered.path())?;
+        note = checked.note();
+        filtered.path()
+    } else {
+        staged.path()
+    };
+    let mut stored = load_pg_dump(source, cfg, load, plain, created_at, job)?;
+    stored.notes.extend(note);
+    Ok(stored)
+}
+
+/// The profile's PostgreSQL settings; a profile of another engine gets the one engine refusal
+/// ([`Source::require_engine`]).
+fn server_config<'p>(source: &Source<'p>, format: &str) -> Result<&'p ServerConfig> {
+    match &source.profile.database {
+        DatabaseConfig::Postgres(cfg) => Ok(cfg),
+        _ => Err(source.other_engine(format, Some(EngineKind::Postgres))),
+    }
+}
+
+/// The private folder for a job's scratch files (`state/tmp`), created when missing.
+fn private_tmp(ctx: &Context) -> Result<PathBuf> {
+    let tmp = ctx.paths.tmp_dir();
+    if !tmp.is_dir() {
+        fsutil::create_private_dir(&tmp)?;
+    }
+    Ok(tmp)
+}
+
+/// Loads a staged PostgreSQL dump (a file pg_restore or psql reads, or a `pg_dump -Fd` folder) into a staging
+/// database through the PostgreSQL engine's import loader, and archives what it holds.
+fn load_pg_dump(
+    source: &Source,
+    cfg: &ServerConfig,
+    dump: &Path,
+    plain: bool,
+    created_at: DateTime<Utc>,
+    job: &JobControl,
+) -> Result<Stored> {
+    let ctx = source.ctx;
+    let password = if cfg.has_password {
+        Some(crate::jobs::read_password(ctx, source.profile, cfg)?)
+    } else {
+        None
+    };
+    let pg = engine::postgres::PostgresEngine::new(cfg.clone(), password, private_tmp(ctx)?);
+    let mut staging = Staging::new(source, created_at)?;
+    let database = pg
+        .import_dump(dump, plain, &mut staging.writer, job)
+        .map_err(|e| match e {
+            e @ (Error::Cancelled
+            | Error::DiskFull(_)
+            | Error::ServerUnreachable { .. }
+            | Error::AuthFailed { .. }) => e,
+            other => source.refused(other.to_string()),
+        })?;
+    staging.finish(source, Kind::Database, Some(database), job)
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Directory-format dumps
+
 /// The format's name in messages (followed by where it came from: `folder`, `tar`, `tar.gz`, `zip`).
-pub(super) const FORMAT_NAME: &str = "PostgreSQL directory-format dump";
+pub(super) const DIRECTORY_FORMAT: &str = "PostgreSQL directory-format dump";
 
 /// Whether a container entry is named `toc.dat` (at any depth): the survey reads its first bytes.
 pub(super) fn is_toc_name(raw: &str) -> bool {
@@ -46,7 +164,7 @@ pub(super) fn is_pg_folder(dir: &Path) -> bool {
 /// How a directory-format dump found in a container is reported.
 pub(super) fn container_found(tar: bool, gz: bool, top: Option<String>) -> Found {
     Found {
-        detected: format!("{FORMAT_NAME} {}", detect::container_name(tar, gz)),
+        detected: format!("{DIRECTORY_FORMAT} {}", detect::container_name(tar, gz)),
         unwrapped: top,
     }
 }
@@ -74,7 +192,7 @@ impl PgFolder {
     /// A new private scratch folder for the dump `found` names (its `unwrapped` top folder, if any, holds the
     /// dump's files). A profile of another engine is refused here, before anything is extracted.
     pub(super) fn new(source: &Source, found: Found) -> Result<PgFolder> {
-        postgres_config(source, &found.detected)?;
+        source.require_engine(&found.detected, Some(EngineKind::Postgres))?;
         static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let path = private_tmp(source.ctx)?.join(format!(
@@ -170,7 +288,7 @@ impl PgFolder {
                 "it holds no pg_dump toc.dat: it is not a complete pg_dump directory-format dump",
             ));
         }
-        let cfg = postgres_config(source, &self.found.detected)?;
+        let cfg = server_config(source, &self.found.detected)?;
         let created_at = created_time_of(source.file, source.name);
         let stored = load_pg_dump(source, cfg, &self.dir.0, false, created_at, job)?;
         Ok((self.found, stored))
@@ -180,7 +298,7 @@ impl PgFolder {
 /// A `pg_dump -Fd` folder given as the path: its files copied into a private scratch folder (in name order,
 /// opened without following links; a link or a sub-folder refuses the import), then loaded.
 pub(super) fn import_folder(source: &Source, job: &JobControl) -> Result<(Found, Stored)> {
-    let found = Found::named(format!("{FORMAT_NAME} folder"));
+    let found = Found::named(format!("{DIRECTORY_FORMAT} folder"));
     let mut folder = PgFolder::new(source, found)?;
     let cannot = |e: std::io::Error| source.refused(format!("cannot read it: {e}"));
     let mut names = Vec::new();
