@@ -9,7 +9,6 @@ use crate::common::{
 };
 use crate::my_server::{Fingerprint, MY_SOURCE, My, MyCleanup, quote_ident};
 use crate::my_source::{ensure_my_source, my_target_mib};
-use std::fmt::Write as _;
 use std::fs::File;
 use std::path::Path;
 
@@ -80,7 +79,7 @@ pub(crate) fn bench_mysql(work: &Path) {
         source_print.objects.join(", ")
     );
     let home = run.path.join("home");
-    write_config(&my, &home);
+    add_profile(&my, &runner, &home, MY_PROFILE, MY_SOURCE);
     print_rss_method(&runner);
     println!();
 
@@ -159,35 +158,30 @@ fn sum_size((data, index): (u64, u64)) -> u64 {
     data + index
 }
 
-/// backstop's config in `home` with the two MySQL profiles, written as TOML (`engine = "mysql"`, the fields of
-/// `ServerConfig`) as the CLI has no `profile add --mysql`: [`MY_PROFILE`] on the source, [`MY_COPY_PROFILE`] on
-/// the copy that `gunzip -c | mariadb` makes.
-fn write_config(my: &My, home: &Path) {
-    let mut toml = String::from("[settings]\n");
-    for (name, db) in [(MY_PROFILE, MY_SOURCE), (MY_COPY_PROFILE, MY_BY_PIPE)] {
-        let storage = home.join("archives").join(name);
-        let _ = write!(
-            toml,
-            "\n[[profile]]\nname = {}\nstorage_dir = {}\n\n[profile.database]\nengine = \"mysql\"\n\
-             host = {}\nport = {}\nuser = {}\ndbname = {}\nsslmode = \"prefer\"\nhas_password = false\n\n\
-             [profile.policy]\nkeep_last = 10\nmax_age_days = 30\nauto_enabled = false\n",
-            toml_string(name),
-            toml_string(&path_text(&storage)),
-            toml_string(&my.host),
-            my.port,
-            toml_string(&my.user),
-            toml_string(db),
-        );
-    }
-    std::fs::create_dir_all(home)
-        .unwrap_or_else(|e| panic!("cannot create {}: {e}", home.display()));
-    let file = home.join("config.toml");
-    std::fs::write(&file, toml).unwrap_or_else(|e| panic!("cannot write {}: {e}", file.display()));
-}
-
-/// A TOML basic string.
-fn toml_string(text: &str) -> String {
-    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+/// `backstop profile add NAME --mysql` for `db` on the server, no password.
+fn add_profile(my: &My, runner: &Runner, home: &Path, name: &str, db: &str) {
+    runner.run(
+        "backstop profile add",
+        backstop(
+            home,
+            [
+                "profile",
+                "add",
+                name,
+                "--mysql",
+                "--host",
+                &my.host,
+                "--port",
+                &my.port,
+                "--user",
+                &my.user,
+                "--dbname",
+                db,
+                "--no-auto",
+            ],
+        ),
+        None,
+    );
 }
 
 /// Runs every step, backstop's and the peers', in turn; each starts settled.
@@ -296,6 +290,7 @@ fn run_steps(my: &My, runner: &Runner, run: &Path, home: &Path, source: &Fingerp
     );
     check_fingerprint(my, "gunzip -c | mariadb newdb", MY_BY_PIPE, source);
 
+    add_profile(my, runner, home, MY_COPY_PROFILE, MY_BY_PIPE);
     // g. backstop restore into the copy gunzip | mariadb made: staging database, checks, swap by RENAME TABLE;
     // the replaced tables are kept in `bench_mysql_from_pipe_pre_restore_*`, dropped with the run's databases.
     settle(Some(&archive));
@@ -317,6 +312,11 @@ fn run_steps(my: &My, runner: &Runner, run: &Path, home: &Path, source: &Fingerp
             ],
         ),
         None,
+    );
+    let kept_prefix = format!("{MY_BY_PIPE}_pre_restore_");
+    assert!(
+        my.databases().iter().any(|d| d.starts_with(&kept_prefix)),
+        "backstop restore kept no {kept_prefix}* copy of the tables it replaced"
     );
     Steps {
         bs_backup,
