@@ -157,12 +157,13 @@ fn sqlite_only_syntax(head: &[u8]) -> bool {
 
 impl Content {
     /// The engine whose dump this is, which alone may load it: None for a container (zip, tar: what it holds
-    /// is checked entry by entry), and for a MySQL/MariaDB dump while Backstop has no engine for it.
+    /// is checked entry by entry).
     pub fn engine(self) -> Option<EngineKind> {
         match self {
             Content::Sqlite | Content::SqliteSql => Some(EngineKind::Sqlite),
             Content::PgCustom | Content::PgTar | Content::PlainSql => Some(EngineKind::Postgres),
-            Content::Mysql(_) | Content::Zip | Content::Tar => None,
+            Content::Mysql(_) => Some(EngineKind::Mysql),
+            Content::Zip | Content::Tar => None,
         }
     }
 
@@ -297,8 +298,12 @@ fn load_dump(source: &Source, dump: Content, format: &str, job: &JobControl) -> 
         Content::SqliteSql => sqlite::import_sql_dump(source, job),
         Content::PgCustom | Content::PgTar => postgres::import_dump(source, false, format, job),
         Content::PlainSql => postgres::import_dump(source, true, format, job),
-        // No engine loads it yet; `require_engine` refused it before this.
-        Content::Mysql(_) => Err(source.other_engine(format, dump.engine())),
+        // Loading mysqldump files into a staging database under a boundary is the next step (issue 11, 3.5).
+        Content::Mysql(_) => Err(source.refused(format!(
+            "it holds a {format}, and Backstop does not import MySQL/MariaDB dumps yet; load it into a new \
+             database with `mariadb newdb < dump.sql` and back that database up with a profile, or restore a \
+             Backstop archive instead"
+        ))),
         Content::Zip | Content::Tar => Err(source.refused(UNDERSTOOD_FORMATS)),
     }
 }
@@ -414,10 +419,7 @@ impl Source<'_> {
                  into another engine: import it into a profile of a {} database",
                 engine::family(engine).label()
             ),
-            None => format!(
-                "it holds a {format} but profile {profile} uses {theirs}; Backstop has no engine for it and never \
-                 loads such a dump into another engine"
-            ),
+            None => format!("it holds a {format} but profile {profile} uses {theirs}"),
         })
     }
 }
@@ -447,7 +449,7 @@ mod tests {
             (PgCustom, Some(EngineKind::Postgres), "PostgreSQL custom-format dump"),
             (PgTar, Some(EngineKind::Postgres), "PostgreSQL tar-format dump"),
             (PlainSql, Some(EngineKind::Postgres), "PostgreSQL plain SQL dump"),
-            (Mysql(detect::MysqlFlavor::Mariadb), None, "MariaDB dump"),
+            (Mysql(detect::MysqlFlavor::Mariadb), Some(EngineKind::Mysql), "MariaDB dump"),
         ];
         for (content, engine, format) in cases {
             assert!(content.is_dump(), "{content:?}");

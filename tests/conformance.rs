@@ -123,6 +123,10 @@ pub trait ServerSubject: Subject {
     fn break_profile(&self, fault: ServerFault) -> Broken;
     /// The client tools the engine runs, with the real program each wrapper must run.
     fn tools(&self) -> Vec<(&'static str, PathBuf)>;
+    /// Those of them a backup and a restore run (the rest are only found with them).
+    fn tools_run(&self) -> Vec<&'static str> {
+        self.tools().into_iter().map(|(tool, _)| tool).collect()
+    }
     /// The environment that makes Backstop find its tools in `dir` (beyond `dir` first on PATH).
     fn tools_env(&self, dir: &Path) -> Vec<(String, String)>;
 }
@@ -549,7 +553,7 @@ fn password_never_leaks<E: ServerSubject>(e: &E) {
     );
 
     let logged = std::fs::read_to_string(&log).unwrap();
-    for (tool, _) in e.tools() {
+    for tool in e.tools_run() {
         assert!(
             logged.contains(&format!("/{tool} ")) || logged.contains(&format!("/{tool}\n")),
             "the wrapper saw no {tool}: {logged}"

@@ -388,6 +388,21 @@ fn mysql_and_mariadb_dumps_are_named_and_refused_for_other_engines() {
             );
         }
     }
+    // A MySQL/MariaDB profile names the dump and says what to do instead (its import is not built yet).
+    home.add_my_profile("my", &maria.name, 3306, None);
+    let (_, err) = run(
+        &home,
+        &["import", s(&work.join("shop.sql")), "--profile", "my"],
+        1,
+    );
+    assert_has(
+        &err,
+        &[
+            "MariaDB dump",
+            "does not import MySQL/MariaDB dumps yet",
+            "mariadb newdb < dump.sql",
+        ],
+    );
     assert_eq!(home.list_json().len(), 0, "refused imports add no row");
     assert_eq!(
         import_leftovers(&pg),

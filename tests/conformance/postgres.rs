@@ -410,6 +410,11 @@ impl ServerSubject for PostgresSubject {
             .collect()
     }
 
+    fn tools_run(&self) -> Vec<&'static str> {
+        // The typed client answers the small questions; psql only loads imported plain SQL.
+        vec!["pg_dump", "pg_restore"]
+    }
+
     fn tools_env(&self, dir: &Path) -> Vec<(String, String)> {
         vec![("BACKSTOP_PG_BIN".into(), dir.display().to_string())]
     }
