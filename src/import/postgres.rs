@@ -124,10 +124,16 @@ fn load_pg_dump(
     let database = pg
         .import_dump(dump, plain, &mut staging.writer, job)
         .map_err(|e| match e {
+            // The server's or the machine's problems keep their kind (a server that will serve again is
+            // transient); only what the dump itself caused is a refusal of the file.
             e @ (Error::Cancelled
             | Error::DiskFull(_)
             | Error::ServerUnreachable { .. }
-            | Error::AuthFailed { .. }) => e,
+            | Error::ServerUnavailable { .. }
+            | Error::AuthFailed { .. }
+            | Error::AccessDenied { .. }
+            | Error::TlsFailed { .. }
+            | Error::ToolMissing { .. }) => e,
             other => source.refused(other.to_string()),
         })?;
     staging.finish(source, Kind::Database, Some(database), job)
