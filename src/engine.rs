@@ -239,3 +239,15 @@ pub fn safe_name(name: &str) -> String {
         cleaned
     }
 }
+
+/// `n` random bytes from the operating system (for throwaway passwords and names).
+pub(crate) fn random_bytes(n: usize) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = vec![0u8; n];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(|e| {
+            crate::error::Error::Usage(format!("cannot read random bytes from /dev/urandom: {e}"))
+        })?;
+    Ok(bytes)
+}

@@ -49,6 +49,7 @@ mod budget;
 mod containers;
 mod dates;
 pub mod detect;
+mod mysql;
 mod postgres;
 mod sqlite;
 pub mod sqlite_sql;
@@ -298,12 +299,7 @@ fn load_dump(source: &Source, dump: Content, format: &str, job: &JobControl) -> 
         Content::SqliteSql => sqlite::import_sql_dump(source, job),
         Content::PgCustom | Content::PgTar => postgres::import_dump(source, false, format, job),
         Content::PlainSql => postgres::import_dump(source, true, format, job),
-        // Loading mysqldump files into a staging database under a boundary is the next step (issue 11, 3.5).
-        Content::Mysql(_) => Err(source.refused(format!(
-            "it holds a {format}, and Backstop does not import MySQL/MariaDB dumps yet; load it into a new \
-             database with `mariadb newdb < dump.sql` and back that database up with a profile, or restore a \
-             Backstop archive instead"
-        ))),
+        Content::Mysql(_) => mysql::import_dump(source, format, job),
         Content::Zip | Content::Tar => Err(source.refused(UNDERSTOOD_FORMATS)),
     }
 }
@@ -389,6 +385,74 @@ impl Source<'_> {
             Box::new(BufReader::with_capacity(1 << 16, input))
         };
         Ok(BudgetReader::new(inner, budget))
+    }
+
+    /// Decompresses the file (every byte counted against `settings.max_import_bytes`) into a private scratch
+    /// file in `tmp`, removed when the guard goes.
+    fn unpack(&self, tmp: &Path, job: &JobControl) -> Result<crate::fsutil::TempGuard> {
+        let staged = crate::fsutil::TempGuard::new(tmp.join(format!(
+            ".import-{}.dump{}",
+            std::process::id(),
+            crate::fsutil::PARTIAL_SUFFIX
+        )));
+        let _ = std::fs::remove_file(staged.path());
+        let limit = self.limit();
+        if !self.gz && std::fs::metadata(self.file).is_ok_and(|m| m.len() > limit) {
+            return Err(self.refused(format!(
+                "it is larger than the import limit of {limit} bytes (settings.max_import_bytes)"
+            )));
+        }
+        let budget = Budget::new(limit);
+        let mut input = self.open(&budget)?;
+        job.stage("unpacking import", None);
+        budget::extract_to(self.file, None, &mut input, staged.path(), job)?;
+        Ok(staged)
+    }
+
+    /// Runs a dump's SQL `check` over the unpacked file `staged`, writing what may run into a new private file in
+    /// `tmp` (synced), removed when its guard goes. A refusal is the file's: "…; nothing was run".
+    fn check_sql<T, R: std::fmt::Display>(
+        &self,
+        tmp: &Path,
+        staged: &Path,
+        check: impl FnOnce(
+            &mut BufReader<File>,
+            &mut std::io::BufWriter<File>,
+        ) -> Result<std::result::Result<T, R>>,
+    ) -> Result<(crate::fsutil::TempGuard, T)> {
+        use crate::error::IoContext;
+        let filtered = crate::fsutil::TempGuard::new(tmp.join(format!(
+            ".import-{}.sql{}",
+            std::process::id(),
+            crate::fsutil::PARTIAL_SUFFIX
+        )));
+        let mut input = BufReader::new(File::open(staged).ctx("cannot read", staged)?);
+        let mut output = std::io::BufWriter::new(fsutil::create_private(filtered.path())?);
+        let checked = check(&mut input, &mut output)?
+            .map_err(|refusal| self.refused(format!("{refusal}; nothing was run")))?;
+        output
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .and_then(|f| f.sync_all())
+            .ctx("cannot write", filtered.path())?;
+        Ok((filtered, checked))
+    }
+
+    /// An engine's error while loading the dump: the server's or the machine's problems keep their kind (a
+    /// server that will serve again is transient); only what the dump itself caused is a refusal of the file.
+    fn load_error(&self, e: Error) -> Error {
+        match e {
+            e @ (Error::Cancelled
+            | Error::DiskFull(_)
+            | Error::ServerUnreachable { .. }
+            | Error::ServerUnavailable { .. }
+            | Error::AuthFailed { .. }
+            | Error::AccessDenied { .. }
+            | Error::PrivilegeMissing { .. }
+            | Error::TlsFailed { .. }
+            | Error::ToolMissing { .. }) => e,
+            other => self.refused(other.to_string()),
+        }
     }
 
     /// A format's name as reports give it: `gzipped …` when the file is a gzip stream.

@@ -350,7 +350,7 @@ impl Drop for MariaDb {
 }
 
 #[test]
-fn mysql_and_mariadb_dumps_are_named_and_refused_for_other_engines() {
+fn mysql_and_mariadb_dumps_are_named_refused_for_other_engines_and_imported_into_theirs() {
     let home = TestHome::new();
     let work = home.work();
     let maria = MariaDb::new();
@@ -388,22 +388,18 @@ fn mysql_and_mariadb_dumps_are_named_and_refused_for_other_engines() {
             );
         }
     }
-    // A MySQL/MariaDB profile names the dump and says what to do instead (its import is not built yet).
-    home.add_my_profile("my", &maria.name, 3306, None);
-    let (_, err) = run(
-        &home,
-        &["import", s(&work.join("shop.sql")), "--profile", "my"],
-        1,
-    );
-    assert_has(
-        &err,
-        &[
-            "MariaDB dump",
-            "does not import MySQL/MariaDB dumps yet",
-            "mariadb newdb < dump.sql",
-        ],
-    );
     assert_eq!(home.list_json().len(), 0, "refused imports add no row");
+    // Into a MySQL/MariaDB profile the same files are imported (tests/import_mysql.rs checks their content).
+    home.add_my_profile("my", &maria.name, 3306, None);
+    for name in ["shop.sql", "compact.sql", "shop_20250301_101500.sql.gz"] {
+        let (out, _) = run(
+            &home,
+            &["import", s(&work.join(name)), "--profile", "my"],
+            0,
+        );
+        assert!(out.contains("MariaDB dump"), "{name}: {out}");
+    }
+    assert_eq!(home.list_json().len(), 3);
     assert_eq!(
         import_leftovers(&pg),
         "",

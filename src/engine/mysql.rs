@@ -8,6 +8,8 @@
 
 mod client;
 mod family;
+mod import_boundary;
+pub mod import_check;
 mod rows;
 mod schema;
 mod scratch;
@@ -31,6 +33,7 @@ use std::time::Duration;
 use tools::{OptionFile, Tools, Version};
 
 pub use family::MysqlFamily;
+pub use import_boundary::IMPORT_USER_PREFIX;
 pub use rows::{Counting, RowCounter};
 pub use scratch::scratch_pending;
 pub use tools::{OPTION_FILE_PREFIX, TOOLS_ENV};
@@ -355,79 +358,7 @@ impl Engine for MysqlEngine {
         _scratch: &Path,
         job: &JobControl,
     ) -> Result<DatabaseInfo> {
-        let db = &self.cfg.dbname;
-        let mut client = self.connect(Some(db))?;
-        let tools = self.tools_for(&mut client)?;
-        let (version, _) = Self::server_version(&mut client)?;
-        let size = Self::size_of(&mut client, db)?;
-        for (table, engine) in schema::non_innodb_tables(&mut client, db)? {
-            writer.warn(format!(
-                "table {table} uses the {engine} engine, which a consistent dump cannot freeze: its rows may be \
-                 from a slightly different moment than the other tables' (convert it to InnoDB to avoid this)"
-            ));
-        }
-        let (charset, collation) =
-            schema::charset_of(&mut client, db)?.ok_or_else(|| Error::RemoteDatabaseMissing {
-                name: db.clone(),
-                server: self.server(),
-            })?;
-        let before = schema::schema_hash(&mut client, db)?;
-
-        job.stage("dumping database", Some(size));
-        let options = self.option_file(&tools)?;
-        let mut cmd = tools::command(&tools.dump, &options);
-        cmd.args(Self::dump_args(&tools))
-            .arg(db)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let child = cmd.spawn().map_err(|e| Error::ToolMissing {
-            tool: tools.dump.display().to_string(),
-            hint: e.to_string(),
-        })?;
-        let mut guard = ChildGuard(Some(child));
-        let stderr = guard.child().and_then(drain_stderr);
-        let Some(stdout) = guard.child().and_then(|c| c.stdout.take()) else {
-            return Err(Error::ToolFailed {
-                tool: "mariadb-dump".into(),
-                detail: "no output pipe".into(),
-            });
-        };
-        let name = safe_name(db);
-        let entry = format!("database/{name}.sql");
-        let header = header_line(&charset, &collation);
-        let mut counting = Counting::new(std::io::Cursor::new(header.into_bytes()).chain(stdout));
-        let copied = writer.add_stream(&entry, &mut counting, size, job, "dumping database");
-        let counts = counting.finish();
-        let status = guard.wait(job)?;
-        drop(options);
-        let stderr_text = stderr.and_then(|h| h.join().ok()).unwrap_or_default();
-        let copied = copied?;
-        if !status.success() {
-            return Err(self.tool_error(&tools.dump, &stderr_text, &status, db));
-        }
-        if copied.bytes == 0 {
-            return Err(Error::ToolFailed {
-                tool: "mariadb-dump".into(),
-                detail: "the dump is empty".into(),
-            });
-        }
-        let after = schema::schema_hash(&mut client, db)?;
-        if after != before {
-            return Err(Error::JobFailed(format!(
-                "the schema of {db} changed during the backup (a table, column, index, view, routine, trigger or event was altered); try again"
-            )));
-        }
-        Ok(DatabaseInfo {
-            engine: EngineKind::Mysql,
-            engine_version: version.to_string(),
-            name,
-            entry,
-            size_bytes: size,
-            tables: counts,
-            schema_sha256: before,
-            tool_version: Some(tools.version_text.clone()),
-            postgres: None,
-        })
+        self.backup_replacing(writer, job, None)
     }
 
     fn stage_restore(
@@ -516,6 +447,99 @@ impl Engine for MysqlEngine {
 }
 
 impl MysqlEngine {
+    /// The backup, with `definer` (an import's throwaway user, as the dump tool writes it) replaced by
+    /// `DEFINER=CURRENT_USER` in the dump stream when given.
+    fn backup_replacing(
+        &self,
+        writer: &mut ArchiveWriter,
+        job: &JobControl,
+        definer: Option<&[u8]>,
+    ) -> Result<DatabaseInfo> {
+        let db = &self.cfg.dbname;
+        let mut client = self.connect(Some(db))?;
+        let tools = self.tools_for(&mut client)?;
+        let (version, _) = Self::server_version(&mut client)?;
+        let size = Self::size_of(&mut client, db)?;
+        for (table, engine) in schema::non_innodb_tables(&mut client, db)? {
+            writer.warn(format!(
+                "table {table} uses the {engine} engine, which a consistent dump cannot freeze: its rows may be \
+                 from a slightly different moment than the other tables' (convert it to InnoDB to avoid this)"
+            ));
+        }
+        let (charset, collation) =
+            schema::charset_of(&mut client, db)?.ok_or_else(|| Error::RemoteDatabaseMissing {
+                name: db.clone(),
+                server: self.server(),
+            })?;
+        let before = schema::schema_hash(&mut client, db)?;
+
+        job.stage("dumping database", Some(size));
+        let options = self.option_file(&tools)?;
+        let mut cmd = tools::command(&tools.dump, &options);
+        cmd.args(Self::dump_args(&tools))
+            .arg(db)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let child = cmd.spawn().map_err(|e| Error::ToolMissing {
+            tool: tools.dump.display().to_string(),
+            hint: e.to_string(),
+        })?;
+        let mut guard = ChildGuard(Some(child));
+        let stderr = guard.child().and_then(drain_stderr);
+        let Some(stdout) = guard.child().and_then(|c| c.stdout.take()) else {
+            return Err(Error::ToolFailed {
+                tool: "mariadb-dump".into(),
+                detail: "no output pipe".into(),
+            });
+        };
+        let name = safe_name(db);
+        let entry = format!("database/{name}.sql");
+        let header = header_line(&charset, &collation);
+        let dump: Box<dyn Read> = match definer {
+            Some(needle) => Box::new(import_boundary::Replacing::new(
+                stdout,
+                needle,
+                b"DEFINER=CURRENT_USER",
+            )),
+            None => Box::new(stdout),
+        };
+        let mut counting = Counting::new(std::io::Cursor::new(header.into_bytes()).chain(dump));
+        let copied = writer.add_stream(&entry, &mut counting, size, job, "dumping database");
+        let counts = counting.finish();
+        let status = guard.wait(job)?;
+        drop(options);
+        let stderr_text = stderr.and_then(|h| h.join().ok()).unwrap_or_default();
+        let copied = copied?;
+        if !status.success() {
+            return Err(self.tool_error(&tools.dump, &stderr_text, &status, db));
+        }
+        if copied.bytes == 0 {
+            return Err(Error::ToolFailed {
+                tool: "mariadb-dump".into(),
+                detail: "the dump is empty".into(),
+            });
+        }
+        let after = schema::schema_hash(&mut client, db)?;
+        if after != before {
+            return Err(Error::JobFailed(format!(
+                "the schema of {db} changed during the backup (a table, column, index, view, routine, trigger or event was altered); try again"
+            )));
+        }
+        Ok(DatabaseInfo {
+            engine: EngineKind::Mysql,
+            engine_version: version.to_string(),
+            name,
+            entry,
+            size_bytes: size,
+            tables: counts,
+            schema_sha256: before,
+            tool_version: Some(tools.version_text.clone()),
+            postgres: None,
+        })
+    }
+}
+
+impl MysqlEngine {
     /// Extracts the dump entry (its SHA-256 checked) into a private temporary file.
     fn extract_dump(
         &self,
@@ -544,21 +568,28 @@ impl MysqlEngine {
         Ok(dump)
     }
 
-    /// Loads a dump file into `db` with the client tool; any error fails the load.
+    /// Loads a dump file into `db` with the client tool; any error fails the load. Archives and imported dumps
+    /// come from anywhere, so the client runs with every guard it has against a dump's client commands.
     fn load(&self, tools: &Tools, dump: &Path, db: &str, job: &JobControl) -> Result<()> {
         let options = self.option_file(tools)?;
         let input = std::fs::File::open(dump).ctx("cannot read the extracted dump", dump)?;
         let mut cmd = tools::command(&tools.client, &options);
+        // --binary-mode: no client command but DELIMITER and \\C; no file is read for LOAD DATA LOCAL; and
+        // MariaDB's --sandbox, where the client has it, refuses anything reaching files or a shell.
         cmd.args([
             "--binary-mode",
             "--batch",
+            "--local-infile=0",
             "--default-character-set=utf8mb4",
             "--max-allowed-packet=1G",
-        ])
-        .arg(db)
-        .stdin(Stdio::from(input))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+        ]);
+        if import_boundary::client_has_sandbox(&tools.client) {
+            cmd.arg("--sandbox");
+        }
+        cmd.arg(db)
+            .stdin(Stdio::from(input))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
         let child = cmd.spawn().map_err(|e| Error::ToolMissing {
             tool: tools.client.display().to_string(),
             hint: e.to_string(),

@@ -17,14 +17,13 @@ use super::{Found, Source};
 use crate::archive;
 use crate::config::{DatabaseConfig, ServerConfig};
 use crate::engine;
-use crate::error::{Error, IoContext, Result};
-use crate::fsutil::{self, TempGuard};
+use crate::error::{Error, Result};
+use crate::fsutil;
 use crate::jobs::Context;
 use crate::model::{EngineKind, Kind};
 use crate::progress::JobControl;
 use chrono::{DateTime, Utc};
-use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// A PostgreSQL dump (custom or tar format, or plain SQL checked and filtered line by line first), named `what` in
@@ -41,40 +40,19 @@ pub(super) fn import_dump(
     let cfg = server_config(source, what)?;
     let created_at = created_time_of(source.file, source.name);
     let tmp = private_tmp(source.ctx)?;
-    let staged = TempGuard::new(tmp.join(format!(
-        ".import-{}.dump{}",
-        std::process::id(),
-        fsutil::PARTIAL_SUFFIX
-    )));
-    let _ = std::fs::remove_file(staged.path());
-    let limit = source.limit();
-    if !source.gz && std::fs::metadata(source.file).is_ok_and(|m| m.len() > limit) {
-        return Err(source.refused(format!(
-            "it is larger than the import limit of {limit} bytes (settings.max_import_bytes)"
-        )));
-    }
-    let budget = Budget::new(limit);
-    let mut input = source.open(&budget)?;
-    job.stage("unpacking import", None);
-    extract_to(source.file, None, &mut input, staged.path(), job)?;
-    let filtered = TempGuard::new(tmp.join(format!(
-        ".import-{}.sql{}",
-        std::process::id(),
-        fsutil::PARTIAL_SUFFIX
-    )));
+    let staged = source.unpack(&tmp, job)?;
     let mut note = None;
+    let filtered;
     let load = if plain {
         job.stage("checking SQL", None);
-        let mut input =
-            BufReader::new(File::open(staged.path()).ctx("cannot read", staged.path())?);
-        let mut output = std::io::BufWriter::new(fsutil::create_private(filtered.path())?);
-        let checked = engine::pgsql_check::filter_plain_sql(&mut input, &mut output, &cfg.dbname)
-            .map_err(|refusal| source.refused(format!("{refusal}; nothing was run")))?;
-        output
-            .into_inner()
-            .map_err(|e| e.into_error())
-            .and_then(|f| f.sync_all())
-            .ctx("cannot write", filtered.path())?;
+        let checked;
+        (filtered, checked) = source.check_sql(&tmp, staged.path(), |input, output| {
+            Ok(engine::pgsql_check::filter_plain_sql(
+                input,
+                output,
+                &cfg.dbname,
+            ))
+        })?;
         note = checked.note();
         filtered.path()
     } else {
@@ -95,7 +73,7 @@ fn server_config<'p>(source: &Source<'p>, format: &str) -> Result<&'p ServerConf
 }
 
 /// The private folder for a job's scratch files (`state/tmp`), created when missing.
-fn private_tmp(ctx: &Context) -> Result<PathBuf> {
+pub(super) fn private_tmp(ctx: &Context) -> Result<PathBuf> {
     let tmp = ctx.paths.tmp_dir();
     if !tmp.is_dir() {
         fsutil::create_private_dir(&tmp)?;
@@ -123,19 +101,7 @@ fn load_pg_dump(
     let mut staging = Staging::new(source, created_at)?;
     let database = pg
         .import_dump(dump, plain, &mut staging.writer, job)
-        .map_err(|e| match e {
-            // The server's or the machine's problems keep their kind (a server that will serve again is
-            // transient); only what the dump itself caused is a refusal of the file.
-            e @ (Error::Cancelled
-            | Error::DiskFull(_)
-            | Error::ServerUnreachable { .. }
-            | Error::ServerUnavailable { .. }
-            | Error::AuthFailed { .. }
-            | Error::AccessDenied { .. }
-            | Error::TlsFailed { .. }
-            | Error::ToolMissing { .. }) => e,
-            other => source.refused(other.to_string()),
-        })?;
+        .map_err(|e| source.load_error(e))?;
     staging.finish(source, Kind::Database, Some(database), job)
 }
 

@@ -31,6 +31,9 @@ pub(super) struct Record {
     /// The swap in progress, once it began.
     #[serde(default)]
     pub swap: Option<Journal>,
+    /// An import's throwaway user, dropped with the staging database.
+    #[serde(default)]
+    pub user: Option<String>,
 }
 
 /// A registered staging database; the record stays when the guard is dropped (the object may still exist).
@@ -85,8 +88,38 @@ impl MysqlEngine {
         )
     }
 
+    /// A new scratch name for an import's staging database: the database's part shortened further, so that the
+    /// name with a grant's `_` and `%` escaped still fits MySQL's 64 characters.
+    pub(super) fn new_import_name(&self) -> String {
+        let now = chrono::Utc::now();
+        let n = super::unique();
+        let escaped_len = |s: &str| {
+            s.len()
+                + s.bytes()
+                    .filter(|b| matches!(b, b'_' | b'%' | b'\\'))
+                    .count()
+        };
+        let mut db: Vec<char> = self.cfg.dbname.chars().collect();
+        loop {
+            let part: String = db.iter().collect();
+            let name = scratch_name(&part, "import", now, std::process::id(), n);
+            if escaped_len(&name) <= 64 || db.pop().is_none() {
+                return name;
+            }
+        }
+    }
+
     /// Writes the record for staging database `name` before it is created.
     pub(super) fn register_scratch(&self, name: &str) -> Result<Registration> {
+        self.register(name, None)
+    }
+
+    /// Writes the record for an import's staging database and throwaway user before either is created.
+    pub(super) fn register_import(&self, name: &str, user: &str) -> Result<Registration> {
+        self.register(name, Some(user.to_string()))
+    }
+
+    fn register(&self, name: &str, user: Option<String>) -> Result<Registration> {
         let dir = registry_dir_of(&self.scratch);
         if !dir.is_dir() {
             fsutil::create_private_dir(&dir)?;
@@ -98,16 +131,22 @@ impl MysqlEngine {
             dbname: self.cfg.dbname.clone(),
             staging: name.to_string(),
             swap: None,
+            user,
         };
         write_record(&path, &record)?;
         Ok(Registration { path, record })
     }
 
-    /// Drops a staging database now, then forgets it (a failed drop leaves the record for the next start).
+    /// Drops a staging database (and an import's throwaway user) now, then forgets it (a failed drop leaves the
+    /// record for the next start).
     pub(super) fn drop_scratch(&self, name: &str, registration: Option<Registration>) {
+        let user = registration.as_ref().and_then(|r| r.record.user.clone());
         let dropped = self
             .connect(None)
-            .and_then(|mut c| c.exec(&format!("DROP DATABASE IF EXISTS {}", quote_ident(name))))
+            .and_then(|mut c| {
+                c.exec(&format!("DROP DATABASE IF EXISTS {}", quote_ident(name)))?;
+                drop_user(&mut c, user.as_deref())
+            })
             .is_ok();
         if dropped && let Some(registration) = registration {
             registration.dropped();
@@ -171,4 +210,31 @@ impl MysqlEngine {
         }
         messages
     }
+}
+
+/// Drops an import's throwaway user, if there is one, after ending its sessions.
+pub(super) fn drop_user(client: &mut super::client::Client, user: Option<&str>) -> Result<()> {
+    let Some(user) = user else {
+        return Ok(());
+    };
+    // A load that outlived a killed Backstop still runs as the user: end it first.
+    end_sessions(client, user)?;
+    client.exec(&format!(
+        "DROP USER IF EXISTS {}",
+        super::import_boundary::account(user)
+    ))
+}
+
+/// Ends every session of `user`.
+pub(super) fn end_sessions(client: &mut super::client::Client, user: &str) -> Result<()> {
+    let sessions = client.column(&format!(
+        "SELECT ID FROM information_schema.PROCESSLIST WHERE USER = {}",
+        super::client::quote_literal(user)
+    ))?;
+    for id in sessions {
+        if id.bytes().all(|b| b.is_ascii_digit()) {
+            let _ = client.exec(&format!("KILL {id}"));
+        }
+    }
+    Ok(())
 }

@@ -372,9 +372,15 @@ pub(super) fn recover(engine: &MysqlEngine, registration: Registration) -> Resul
         if staging_exists {
             client.exec(&format!("DROP DATABASE IF EXISTS {}", quote_ident(staging)))?;
         }
+        super::scratch::drop_user(&mut client, record.user.as_deref())?;
         registration.dropped();
+        let job = if record.user.is_some() {
+            "an interrupted import"
+        } else {
+            "an interrupted restore"
+        };
         return Ok(staging_exists.then(|| {
-            format!("dropped the staging database {staging} that an interrupted restore left on {server}")
+            format!("dropped the staging database {staging} that {job} left on {server}")
         }));
     };
     let target = &journal.target;

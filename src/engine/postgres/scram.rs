@@ -1,20 +1,11 @@
 //! A SCRAM-SHA-256 password verifier, as PostgreSQL stores it, computed here so that the throwaway import
 //! role's password never reaches the server (or its statement log) in clear text.
 
-use crate::error::{Error, Result};
 use sha2::{Digest, Sha256};
-use std::io::Read;
 
 const ITERATIONS: u32 = 4096;
 
-/// `n` random bytes from the operating system.
-pub(super) fn random_bytes(n: usize) -> Result<Vec<u8>> {
-    let mut bytes = vec![0u8; n];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .map_err(|e| Error::Usage(format!("cannot read random bytes from /dev/urandom: {e}")))?;
-    Ok(bytes)
-}
+pub(super) use crate::engine::random_bytes;
 
 /// `SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>` for `password` (ASCII, so SASLprep leaves it
 /// as it is).
