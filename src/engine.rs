@@ -104,6 +104,12 @@ pub trait Family: Sync {
         false
     }
 
+    /// The name prefix of the temporary files that hand its tools a password (`.pgpass-`, `.mycnf-`), followed by
+    /// the owning process id: a start removes those a killed process left before anything else.
+    fn secret_file_prefix(&self) -> Option<&'static str> {
+        None
+    }
+
     /// Whether killed jobs registered scratch objects (staging databases, roles) in the private `tmp` folder
     /// that the next start must drop with [`Engine::clean_scratch`]. Read without contacting the server.
     fn scratch_pending(&self, _tmp: &Path) -> bool {
@@ -250,4 +256,11 @@ pub(crate) fn random_bytes(n: usize) -> Result<Vec<u8>> {
             crate::error::Error::Usage(format!("cannot read random bytes from /dev/urandom: {e}"))
         })?;
     Ok(bytes)
+}
+
+/// Every engine's [`Family::secret_file_prefix`].
+pub fn secret_file_prefixes() -> impl Iterator<Item = &'static str> {
+    EngineKind::ALL
+        .iter()
+        .filter_map(|kind| family(*kind).secret_file_prefix())
 }

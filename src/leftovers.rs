@@ -1,7 +1,7 @@
 //! What a killed Backstop leaves on disk, removed by the next start whatever the command.
 //!
-//! Every temporary file Backstop makes carries the id of the process that owns it (`.pgpass-<pid>-<n>`,
-//! `.mycnf-<pid>-<n>` (MySQL option files),
+//! Every temporary file Backstop makes carries the id of the process that owns it (the engines' password files
+//! `.pgpass-<pid>-<n>` and `.mycnf-<pid>-<n>`, named by `Family::secret_file_prefix`,
 //! `.<db>.<pid>.snapshot.partial` and its `-journal`, `.import-<pid>-…`, `.restore-<pid>-…`, `.<name>.<pid>-<n>.tmp`
 //! of an atomic write, …). A start removes those whose process is gone, password files first (they hold a
 //! password in plain text), then the rest. A file whose process is alive belongs to a running job and is left
@@ -33,9 +33,8 @@ pub fn owner_of(name: &str) -> Option<Owner> {
         .filter(|base| base.ends_with(fsutil::PARTIAL_SUFFIX))
         .unwrap_or(name);
     let owner = |pid: Option<u32>, password: bool| pid.map(|pid| Owner { pid, password });
-    if let Some(rest) = base
-        .strip_prefix(".pgpass-")
-        .or_else(|| base.strip_prefix(crate::engine::mysql::OPTION_FILE_PREFIX))
+    if let Some(rest) =
+        crate::engine::secret_file_prefixes().find_map(|prefix| base.strip_prefix(prefix))
     {
         return owner(leading_pid(rest, '-'), true);
     }

@@ -41,4 +41,8 @@ impl Family for MysqlFamily {
     fn scratch_pending(&self, tmp: &Path) -> bool {
         super::scratch_pending(tmp)
     }
+
+    fn secret_file_prefix(&self) -> Option<&'static str> {
+        Some(super::OPTION_FILE_PREFIX)
+    }
 }

@@ -49,4 +49,8 @@ impl Family for PostgresFamily {
     fn scratch_pending(&self, tmp: &Path) -> bool {
         super::scratch_pending(tmp)
     }
+
+    fn secret_file_prefix(&self) -> Option<&'static str> {
+        Some(super::tools::PASSFILE_PREFIX)
+    }
 }

@@ -10,6 +10,9 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+/// The name prefix of the 0600 passfiles handed to the tools (`.pgpass-<pid>-<n>`).
+pub const PASSFILE_PREFIX: &str = ".pgpass-";
+
 /// Environment variable listing folders to search for the client tools instead of PATH and the usual places.
 pub const TOOLS_ENV: &str = "BACKSTOP_PG_BIN";
 
@@ -142,8 +145,11 @@ impl PassFile {
             fsutil::create_private_dir(dir)?;
         }
         let escape = |s: &str| s.replace('\\', "\\\\").replace(':', "\\:");
-        let guard =
-            TempGuard::new(dir.join(format!(".pgpass-{}-{}", std::process::id(), unique())));
+        let guard = TempGuard::new(dir.join(format!(
+            "{PASSFILE_PREFIX}{}-{}",
+            std::process::id(),
+            unique()
+        )));
         let mut file = fsutil::create_private(guard.path())?;
         let line = format!("*:*:*:{}:{}\n", escape(&cfg.user), escape(password));
         file.write_all(line.as_bytes())
@@ -189,7 +195,10 @@ impl PostgresEngine {
                 // No stored password: make sure libpq never reads one from a stray file. A path that does not
                 // exist (in Backstop's private folder) rather than /dev/null, whose "not a plain file" warning
                 // would stand in front of the real error.
-                cmd.env("PGPASSFILE", self.scratch.join(".pgpass-none"));
+                cmd.env(
+                    "PGPASSFILE",
+                    self.scratch.join(format!("{PASSFILE_PREFIX}none")),
+                );
             }
         }
         cmd.stdin(Stdio::null());
