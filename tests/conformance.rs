@@ -1,5 +1,6 @@
 //! The engine conformance suite: the same cases for every engine, through the real `backstop` binary against real
-//! databases (SQLite files, the PostgreSQL server on 127.0.0.1:5432) and the engines' real tools.
+//! databases (SQLite files, the PostgreSQL server on 127.0.0.1:5432, the MariaDB server on 127.0.0.1:3306) and the
+//! engines' real tools.
 //!
 //! Each case is a small generic function over a [`Subject`] (one engine as the suite drives it); the cases that
 //! need a server take a [`ServerSubject`], those only a database file has take a [`FileSubject`], so listing a
@@ -17,6 +18,8 @@
 )]
 
 mod common;
+#[path = "conformance/mysql.rs"]
+mod mysql_subject;
 #[path = "conformance/postgres.rs"]
 mod postgres_subject;
 #[path = "conformance/sqlite.rs"]
@@ -41,7 +44,7 @@ pub const OPENING_BALANCE: i64 = 1_000_000;
 /// One engine's database for one test, with a home and a profile [`PROFILE`] for it. Dropping it removes the
 /// database and whatever copies a restore or import made of it.
 pub trait Subject: Sized {
-    /// The engine as manifests name it (`sqlite`, `postgres`).
+    /// The engine as manifests name it (`sqlite`, `postgres`, `mysql`).
     const ENGINE: &'static str;
     /// Whether the engine is a server: it keeps the database a restore replaced. (The server-only cases take a
     /// [`ServerSubject`], so the macro cannot list them for an engine without a server.)
@@ -160,6 +163,18 @@ pub struct Broken {
     pub never: Vec<String>,
     /// Whether a restore fails the same way (a missing database is instead created by the restore).
     pub restore_fails: bool,
+}
+
+impl Broken {
+    /// A broken profile whose backups and restores fail with `words`, in the environment of a normal run.
+    pub fn failing(words: &[&str]) -> Broken {
+        Broken {
+            env: Vec::new(),
+            words: words.iter().map(|w| w.to_string()).collect(),
+            never: Vec::new(),
+            restore_fails: true,
+        }
+    }
 }
 
 /// Case 1: A round trip of the rich schema: the damaged database comes back table by table and schema by schema; the
@@ -684,5 +699,24 @@ conformance_cases!(
         tool_missing,
         password_never_leaks,
         import_own_dumps,
+    ]
+);
+
+conformance_cases!(
+    mysql,
+    crate::mysql_subject::MysqlSubject,
+    [
+        round_trip,
+        backup_under_concurrent_writes,
+        validate_only,
+        restore_into_another_database,
+        failed_restore_changes_nothing,
+        disaster,
+        unreachable,
+        denied,
+        unknown_database,
+        tool_missing,
+        password_never_leaks,
+        // import_own_dumps: MySQL/MariaDB dump import is being built; `own_dumps` already writes the dumps.
     ]
 );

@@ -1,6 +1,6 @@
 //! MySQL/MariaDB helpers for the integration tests (and the cross-engine conformance suite): a test database on the
 //! real server at 127.0.0.1:3306 (root, no password), a rich schema, a fingerprint of a database (each table's
-//! rows and the schema text), transfers between two accounts, and profiles written straight into the config.
+//! rows and the schema text), and profiles written straight into the config.
 #![allow(
     dead_code,
     clippy::unwrap_used,
@@ -13,8 +13,6 @@
 use super::TestHome;
 use mysql::prelude::Queryable;
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A root connection to the test server, on `db` when given.
 pub fn conn(db: Option<&str>) -> mysql::Conn {
@@ -227,47 +225,6 @@ pub fn fingerprint(db: &str) -> MyFingerprint {
         }
     }
     MyFingerprint { tables, schema }
-}
-
-/// Two accounts whose balances always add up to 1000.
-pub fn create_accounts(db: &str) {
-    exec(
-        Some(db),
-        "CREATE TABLE accounts (id INT PRIMARY KEY, balance BIGINT NOT NULL) ENGINE=InnoDB;
-         INSERT INTO accounts VALUES (1, 500), (2, 500);
-         CREATE TABLE filler (id INT AUTO_INCREMENT PRIMARY KEY, pad VARCHAR(200)) ENGINE=InnoDB;
-         INSERT INTO filler (pad) SELECT REPEAT('x', 200) FROM seq_1_to_20000;",
-    );
-}
-
-/// The sum of the two accounts' balances.
-pub fn accounts_sum(db: &str) -> i64 {
-    rows(Some(db), "SELECT SUM(balance) FROM accounts")[0][0]
-        .parse()
-        .unwrap()
-}
-
-/// Transfers between the two accounts in transactions, until the returned flag is set; returns how many ran.
-pub fn run_transfers(db: &str) -> (Arc<AtomicBool>, std::thread::JoinHandle<u64>) {
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    let db = db.to_string();
-    let handle = std::thread::spawn(move || {
-        let mut c = conn(Some(&db));
-        let mut n = 0u64;
-        while !flag.load(Ordering::Relaxed) && n < 1_000_000 {
-            let amount = (n % 17) as i64 + 1;
-            let (from, to) = if n.is_multiple_of(2) { (1, 2) } else { (2, 1) };
-            c.query_drop(format!(
-                "START TRANSACTION; UPDATE accounts SET balance = balance - {amount} WHERE id = {from}; \
-                 DO SLEEP(0.001); UPDATE accounts SET balance = balance + {amount} WHERE id = {to}; COMMIT"
-            ))
-            .unwrap();
-            n += 1;
-        }
-        n
-    });
-    (stop, handle)
 }
 
 impl TestHome {

@@ -2,7 +2,7 @@
 //! `postgres`, a scram-sha-256 password role), psql for the writer, pg_dump for the dumps.
 
 use crate::common::{self, Fingerprint, PASSWORD, PW_ROLE, PgTestDb, TestHome, psql};
-use crate::{Broken, OwnDump, PROFILE, ServerFault, ServerSubject, Subject};
+use crate::{Broken, OwnDump, PROFILE, ServerFault, ServerSubject, Subject, support};
 use sha2::Digest;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -26,21 +26,6 @@ impl PostgresSubject {
             .env("PGUSER", "postgres")
             .stdin(Stdio::null());
         cmd
-    }
-
-    /// `profile edit db ...` with `password` on standard input when given.
-    fn edit(&self, args: &[&str], password: Option<&str>) {
-        let mut all = vec!["profile", "edit", PROFILE];
-        all.extend_from_slice(args);
-        let out = match password {
-            Some(password) => self.home.run_with_stdin(&all, &format!("{password}\n")),
-            None => self.home.run(&all),
-        };
-        assert!(
-            out.status.success(),
-            "{all:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
     }
 }
 
@@ -324,16 +309,7 @@ impl ServerSubject for PostgresSubject {
     fn use_password_role(&self) {
         common::password_role();
         common::notes_for_password_role(self.name(), 1000);
-        self.edit(
-            &[
-                "--user",
-                PW_ROLE,
-                "--password-stdin",
-                "--secret-store",
-                "file",
-            ],
-            Some(PASSWORD),
-        );
+        support::log_in_as_password_role(&self.home, PASSWORD);
     }
 
     fn add_password_profile(
@@ -356,30 +332,16 @@ impl ServerSubject for PostgresSubject {
     }
 
     fn break_profile(&self, fault: ServerFault) -> Broken {
-        let broken = |words: &[&str]| Broken {
-            env: Vec::new(),
-            words: words.iter().map(|w| w.to_string()).collect(),
-            never: Vec::new(),
-            restore_fails: true,
-        };
+        let broken = Broken::failing;
         match fault {
             ServerFault::Unreachable => {
-                self.edit(&["--port", "1"], None);
+                support::edit_profile(&self.home, &["--port", "1"], None);
                 broken(&["cannot reach the database server at 127.0.0.1:1"])
             }
             ServerFault::Denied => {
                 common::password_role();
                 let wrong = "not-the-password";
-                self.edit(
-                    &[
-                        "--user",
-                        PW_ROLE,
-                        "--password-stdin",
-                        "--secret-store",
-                        "file",
-                    ],
-                    Some(wrong),
-                );
+                support::log_in_as_password_role(&self.home, wrong);
                 Broken {
                     never: vec![wrong.into()],
                     ..broken(&[&format!("refused the password of {PW_ROLE}")])
@@ -387,7 +349,7 @@ impl ServerSubject for PostgresSubject {
             }
             ServerFault::UnknownDatabase => {
                 let missing = format!("{}_gone", self.name());
-                self.edit(&["--dbname", &missing], None);
+                support::edit_profile(&self.home, &["--dbname", &missing], None);
                 Broken {
                     restore_fails: false,
                     ..broken(&[&format!(

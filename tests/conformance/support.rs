@@ -16,6 +16,33 @@ pub fn run_with(home: &TestHome, args: &[&str], env: &[(String, String)]) -> Out
     command.output().unwrap()
 }
 
+/// `profile edit db ARGS` in `home`, with `password` on standard input when given; expects success.
+pub fn edit_profile(home: &TestHome, args: &[&str], password: Option<&str>) {
+    let mut all = vec!["profile", "edit", PROFILE];
+    all.extend_from_slice(args);
+    let out = match password {
+        Some(password) => home.run_with_stdin(&all, &format!("{password}\n")),
+        None => home.run(&all),
+    };
+    assert!(
+        out.status.success(),
+        "{all:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Makes profile [`PROFILE`] log in as the password role with `password`, kept in the file store.
+pub fn log_in_as_password_role(home: &TestHome, password: &str) {
+    let args = [
+        "--user",
+        common::PW_ROLE,
+        "--password-stdin",
+        "--secret-store",
+        "file",
+    ];
+    edit_profile(home, &args, Some(password));
+}
+
 /// Asserts the exit code and that stderr holds every word; returns stderr.
 pub fn expect_failure(out: &Output, code: i32, words: &[String], what: &str) -> String {
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
