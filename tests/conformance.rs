@@ -717,6 +717,6 @@ conformance_cases!(
         unknown_database,
         tool_missing,
         password_never_leaks,
-        // import_own_dumps: MySQL/MariaDB dump import is being built; `own_dumps` already writes the dumps.
+        import_own_dumps,
     ]
 );
