@@ -58,6 +58,7 @@ pub mod retention;
 pub mod schedule;
 pub mod secrets;
 pub mod signals;
+pub mod status;
 pub mod ui;
 pub mod worker;
 

@@ -1,0 +1,369 @@
+//! A profile's state in one line, as the window's status header and its profile list say it: protected, at work,
+//! needing attention (with the one thing to do about it), or not protected yet. Pure: the caller passes the
+//! catalog rows, the policy, the banner's alerts, what the worker is doing and the time.
+//!
+//! The words follow Pika Backup and Déjà Dup: one look says whether the data is safe ("Protected — last backup
+//! 3 h ago, verified; next in 21 h"); the details stay one click away.
+
+use crate::catalog::BackupRow;
+use crate::health::Alert;
+use crate::model::{Policy, Status, Trigger};
+use chrono::{DateTime, Duration, Utc};
+
+/// How the state should feel: its colour and icon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    /// The latest backup is good and recent enough.
+    Protected,
+    /// A job runs for the profile.
+    Working,
+    /// Something needs the user.
+    Attention,
+    /// Nothing is wrong, but nothing protects the data yet.
+    Unprotected,
+}
+
+/// The one action that moves the profile towards protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fix {
+    /// Take a backup now.
+    BackUpNow,
+    /// Look at the backup in History (a flagged one: is the data what you expect?).
+    OpenHistory,
+}
+
+impl Fix {
+    /// The button's words.
+    pub fn label(self) -> &'static str {
+        match self {
+            Fix::BackUpNow => "Back up now",
+            Fix::OpenHistory => "Open History",
+        }
+    }
+}
+
+/// What a running job of the profile looks like.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Working {
+    /// The job's verb phrase, capitalised: "Backing up", "Restoring", "Verifying".
+    pub doing: String,
+    /// How far it is, 0..=1, when known.
+    pub fraction: Option<f32>,
+}
+
+/// A profile's state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfileStatus {
+    pub tone: Tone,
+    /// "Protected", "Backing up… 62 %", "Needs attention", "Not protected yet".
+    pub headline: String,
+    /// The line after it: when the last backup was, when the next is, or what is wrong.
+    pub detail: String,
+    pub fix: Option<Fix>,
+}
+
+impl ProfileStatus {
+    /// Headline and detail in one line.
+    pub fn line(&self) -> String {
+        if self.detail.is_empty() {
+            self.headline.clone()
+        } else {
+            format!("{} — {}", self.headline, self.detail)
+        }
+    }
+}
+
+/// The state of one profile. `backups`: its catalog rows; `alerts`: what its banner says
+/// ([`crate::health::alerts`]); `last_automatic`: the time the schedule counts from; `working`: its running job.
+pub fn profile_status(
+    backups: &[BackupRow],
+    policy: &Policy,
+    alerts: &[Alert],
+    last_automatic: Option<DateTime<Utc>>,
+    working: Option<&Working>,
+    now: DateTime<Utc>,
+) -> ProfileStatus {
+    if let Some(w) = working {
+        let headline = match w.fraction {
+            Some(f) => format!("{}… {:.0} %", w.doing, (f.clamp(0.0, 1.0) * 100.0).floor()),
+            None => format!("{}…", w.doing),
+        };
+        return ProfileStatus {
+            tone: Tone::Working,
+            headline,
+            detail: last_backup_words(backups, now),
+            fix: None,
+        };
+    }
+    if let Some(alert) = alerts.first() {
+        let flagged = alert.key.starts_with("flagged-");
+        let more = match alerts.len() {
+            1 => String::new(),
+            n => format!(" (and {} more below)", n - 1),
+        };
+        return ProfileStatus {
+            tone: Tone::Attention,
+            headline: "Needs attention".into(),
+            detail: format!("{}{more}", lowercase_first(&alert.text)),
+            fix: Some(if flagged {
+                Fix::OpenHistory
+            } else {
+                Fix::BackUpNow
+            }),
+        };
+    }
+    if last_good(backups, now).is_none() {
+        let detail = if policy.auto_enabled {
+            "no backup yet; the first automatic one comes soon".to_string()
+        } else {
+            "no backup yet, and automatic backups are off".to_string()
+        };
+        return ProfileStatus {
+            tone: Tone::Unprotected,
+            headline: "Not protected yet".into(),
+            detail,
+            fix: Some(Fix::BackUpNow),
+        };
+    }
+    let check = crate::schedule::check(
+        last_automatic,
+        policy.auto_enabled,
+        policy.auto_interval_hours,
+        now,
+    );
+    let next = match check.next_at {
+        None => "automatic backups are off".to_string(),
+        Some(at) if at <= now => "the next automatic one is due now".to_string(),
+        Some(at) => format!("next in {}", span(at - now)),
+    };
+    ProfileStatus {
+        tone: Tone::Protected,
+        headline: "Protected".into(),
+        detail: format!("{}; {next}", last_backup_words(backups, now)),
+        fix: None,
+    }
+}
+
+/// The newest completed backup the user made (manual or automatic) whose date is not in the future.
+fn last_good(backups: &[BackupRow], now: DateTime<Utc>) -> Option<&BackupRow> {
+    backups
+        .iter()
+        .filter(|b| {
+            b.status == Status::Completed
+                && matches!(b.trigger, Trigger::Manual | Trigger::Automatic)
+                && b.created_at <= now + Duration::minutes(1)
+        })
+        .max_by_key(|b| (b.created_at, b.id))
+}
+
+/// "last backup 3 h ago, verified" (every completed backup was read back and checked when it was sealed).
+fn last_backup_words(backups: &[BackupRow], now: DateTime<Utc>) -> String {
+    match last_good(backups, now) {
+        Some(b) => format!("last backup {}, verified", ago(now - b.created_at)),
+        None => "no backup yet".to_string(),
+    }
+}
+
+/// "just now", "12 min ago", "3 h ago", "2 days ago".
+pub fn ago(d: Duration) -> String {
+    if d < Duration::minutes(1) {
+        "just now".to_string()
+    } else {
+        format!("{} ago", span(d))
+    }
+}
+
+/// "12 min", "3 h", "2 days" (rounded down; at least 1 min).
+pub fn span(d: Duration) -> String {
+    let minutes = d.num_minutes().max(1);
+    if minutes < 60 {
+        format!("{minutes} min")
+    } else if minutes < 48 * 60 {
+        format!("{} h", minutes / 60)
+    } else {
+        format!("{} days", minutes / (24 * 60))
+    }
+}
+
+fn lowercase_first(text: &str) -> String {
+    let mut chars = text.chars();
+    let first_word = text.split_whitespace().next().unwrap_or_default();
+    // Keep "PostgreSQL", "SQLite" and the like: only a word that is lower case after its capital is lowered.
+    let plain_word = first_word
+        .chars()
+        .skip(1)
+        .all(|c| !c.is_alphabetic() || c.is_lowercase());
+    match chars.next() {
+        Some(c) if c.is_uppercase() && plain_word => c.to_lowercase().chain(chars).collect(),
+        _ => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Kind;
+    use chrono::TimeZone;
+
+    fn row(id: i64, trigger: Trigger, status: Status, at: DateTime<Utc>) -> BackupRow {
+        BackupRow {
+            id,
+            profile: "p".into(),
+            kind: Kind::Full,
+            trigger,
+            status,
+            path: format!("/a/{id}.zip").into(),
+            size_bytes: Some(100),
+            sha256: Some("x".into()),
+            created_at: at,
+            finished_at: Some(at),
+            duration_ms: Some(1),
+            engine: None,
+            engine_version: None,
+            database_name: None,
+            database_size_bytes: None,
+            error: None,
+            pinned: false,
+            tables: None,
+            warnings: Vec::new(),
+            clock_ahead_secs: None,
+        }
+    }
+
+    fn policy(auto: bool) -> Policy {
+        Policy {
+            auto_enabled: auto,
+            auto_interval_hours: 24,
+            ..Policy::default()
+        }
+    }
+
+    /// Name, rows, automatic backups on, alerts, running job, and the expected tone, line and fix.
+    type Case<'a> = (
+        &'a str,
+        Vec<BackupRow>,
+        bool,
+        Vec<Alert>,
+        Option<&'a Working>,
+        Tone,
+        &'a str,
+        Option<Fix>,
+    );
+
+    #[test]
+    fn each_state_in_words() {
+        let now = Utc.with_ymd_and_hms(2026, 12, 3, 12, 0, 0).unwrap();
+        let h = Duration::hours;
+        let good = row(1, Trigger::Automatic, Status::Completed, now - h(3));
+        let alert = Alert {
+            key: "failed-2".into(),
+            text: "The last backup failed (…): cannot reach the database server".into(),
+        };
+        let flagged = Alert {
+            key: "flagged-3".into(),
+            text: "Backup 3 was flagged".into(),
+        };
+        let working = Working {
+            doing: "Backing up".into(),
+            fraction: Some(0.625),
+        };
+        let deleted = row(5, Trigger::Manual, Status::Deleted, now - h(1));
+        let future = row(6, Trigger::Manual, Status::Completed, now + h(30));
+        let uploaded = row(7, Trigger::Uploaded, Status::Completed, now - h(1));
+        let cases: Vec<Case> = vec![
+            (
+                "protected",
+                vec![good.clone()],
+                true,
+                vec![],
+                None,
+                Tone::Protected,
+                "Protected — last backup 3 h ago, verified; next in 21 h",
+                None,
+            ),
+            (
+                "protected, manual only",
+                vec![good.clone()],
+                false,
+                vec![],
+                None,
+                Tone::Protected,
+                "Protected — last backup 3 h ago, verified; automatic backups are off",
+                None,
+            ),
+            (
+                "working",
+                vec![good.clone()],
+                true,
+                vec![],
+                Some(&working),
+                Tone::Working,
+                "Backing up… 62 % — last backup 3 h ago, verified",
+                None,
+            ),
+            (
+                "failed",
+                vec![good.clone()],
+                true,
+                vec![alert.clone()],
+                None,
+                Tone::Attention,
+                "Needs attention — the last backup failed (…): cannot reach the database server",
+                Some(Fix::BackUpNow),
+            ),
+            (
+                "two alerts",
+                vec![good.clone()],
+                true,
+                vec![flagged.clone(), alert.clone()],
+                None,
+                Tone::Attention,
+                "Needs attention — backup 3 was flagged (and 1 more below)",
+                Some(Fix::OpenHistory),
+            ),
+            (
+                "nothing yet",
+                vec![],
+                true,
+                vec![],
+                None,
+                Tone::Unprotected,
+                "Not protected yet — no backup yet; the first automatic one comes soon",
+                Some(Fix::BackUpNow),
+            ),
+            // A deleted backup, one dated in the future and an uploaded one prove nothing.
+            (
+                "no proof",
+                vec![deleted, future, uploaded],
+                false,
+                vec![],
+                None,
+                Tone::Unprotected,
+                "Not protected yet — no backup yet, and automatic backups are off",
+                Some(Fix::BackUpNow),
+            ),
+        ];
+        for (name, rows, auto, alerts, working, tone, line, fix) in cases {
+            let last_auto = rows
+                .iter()
+                .filter(|r| r.trigger == Trigger::Automatic)
+                .map(|r| r.created_at)
+                .max();
+            let s = profile_status(&rows, &policy(auto), &alerts, last_auto, working, now);
+            assert_eq!(s.tone, tone, "{name}");
+            assert_eq!(s.line(), line, "{name}");
+            assert_eq!(s.fix, fix, "{name}");
+        }
+    }
+
+    #[test]
+    fn spans() {
+        let m = Duration::minutes;
+        assert_eq!(ago(Duration::seconds(20)), "just now");
+        assert_eq!(ago(m(12)), "12 min ago");
+        assert_eq!(ago(m(60 * 47 + 59)), "47 h ago");
+        assert_eq!(ago(m(60 * 72)), "3 days ago");
+        assert_eq!(lowercase_first("PostgreSQL is down"), "PostgreSQL is down");
+        assert_eq!(lowercase_first("No backup"), "no backup");
+    }
+}
