@@ -230,7 +230,7 @@ fn kill_9_during_full_restores_leaves_database_and_folder_matching() {
     // Every other moment, and always the last one, which lets the job finish even on a loaded machine.
     let all = delays(full);
     let mut picked: Vec<Duration> = all.iter().step_by(2).copied().collect();
-    picked.extend(all.last().copied().filter(|_| all.len() % 2 == 0));
+    picked.extend(all.last().copied().filter(|_| all.len().is_multiple_of(2)));
     for delay in picked {
         change();
         assert_eq!(

@@ -91,6 +91,7 @@ impl BackstopApp {
         });
         ui.add_space(8.0);
         ui.label(RichText::new("Import").strong());
+        let mut import_field = None;
         ui.horizontal(|ui| {
             if ui
                 .button("Import…")
@@ -102,8 +103,10 @@ impl BackstopApp {
                 self.open_dialog(DialogPurpose::Import);
             }
             let label = ui.label("or a path:");
-            ui.text_edit_singleline(&mut self.import_path)
+            let field = ui
+                .text_edit_singleline(&mut self.import_path)
                 .labelled_by(label.id);
+            import_field = Some(field);
             if ui
                 .add_enabled(
                     !self.import_path.trim().is_empty(),
@@ -116,6 +119,9 @@ impl BackstopApp {
                 self.import(vec![path]);
             }
         });
+        if let Some(field) = import_field {
+            self.path_field_fallback(ui, &DialogPurpose::Import, &field);
+        }
         ui.label(RichText::new("You can also drop archives onto the window.").weak());
     }
 

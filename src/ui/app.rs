@@ -129,7 +129,7 @@ pub struct BackstopApp {
     worker: Worker,
     pub(crate) paths: Paths,
     notifier: Box<dyn Notifier>,
-    dialogs: Box<dyn Dialogs>,
+    pub(crate) dialogs: Box<dyn Dialogs>,
     dialog_tx: Sender<DialogAnswer>,
     dialog_rx: Receiver<DialogAnswer>,
     scheduler: Scheduler,
@@ -159,6 +159,10 @@ pub struct BackstopApp {
     /// The pair whose Compare window is open.
     pub(crate) diff_open: Option<(i64, i64)>,
     notifications_problem_logged: bool,
+    /// About & Help.
+    pub(crate) about: super::about::About,
+    /// The dialog that could not open (no portal) and why: its typed path field says so and takes the cursor.
+    pub(crate) no_dialog: Option<(DialogPurpose, String, bool)>,
 }
 
 impl BackstopApp {
@@ -219,7 +223,16 @@ impl BackstopApp {
             show_open: None,
             diff_open: None,
             notifications_problem_logged: false,
+            about: Default::default(),
+            no_dialog: None,
         };
+        // BACKSTOP_THEME=light|dark starts in that appearance (screenshots); otherwise the saved choice, else the
+        // system's.
+        match std::env::var("BACKSTOP_THEME").as_deref() {
+            Ok("light") => cc.egui_ctx.set_theme(egui::ThemePreference::Light),
+            Ok("dark") => cc.egui_ctx.set_theme(egui::ThemePreference::Dark),
+            _ => {}
+        }
         if options.scheduler && !app.scheduler.enabled {
             app.state.toast(
                 ToastKind::Info,
@@ -363,6 +376,22 @@ impl BackstopApp {
     }
 
     fn on_dialog(&mut self, answer: DialogAnswer) {
+        if let Some(why) = answer.unavailable {
+            let mut text = why;
+            if let Some(first) = text.get(..1) {
+                text = format!(
+                    "{}{}",
+                    first.to_uppercase(),
+                    text.get(1..).unwrap_or_default()
+                );
+            }
+            self.no_dialog = Some((
+                answer.purpose,
+                format!("{text}: type the path here instead."),
+                true,
+            ));
+            return;
+        }
         if answer.paths.is_empty() {
             return;
         }
@@ -665,6 +694,15 @@ impl BackstopApp {
                     ui.label(RichText::new(profile.database.describe()).weak());
                 }
             }
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                if ui
+                    .button("About & Help")
+                    .on_hover_text("Version, where files live, appearance, shortcuts (F1)")
+                    .clicked()
+                {
+                    self.about.open = !self.about.open;
+                }
+            });
         });
         if !self.state.snapshot.config.profiles.is_empty() {
             ui.horizontal(|ui| {
@@ -901,6 +939,8 @@ impl eframe::App for BackstopApp {
                     }
                 });
         });
+        self.shortcuts(&ctx);
+        self.about_window(&ctx);
         self.restore_window(&ctx);
         self.confirm_windows(&ctx);
         self.archive_windows(&ctx);
@@ -950,4 +990,31 @@ pub fn run(paths: Paths) -> Result<(), String> {
         }),
     )
     .map_err(|e| format!("cannot open the window: {e}"))
+}
+
+impl BackstopApp {
+    /// After the typed path field of `purpose` was drawn (`field`): when that dialog could not open, the field takes
+    /// the cursor once and a line under it says why; typing in it clears that.
+    pub(crate) fn path_field_fallback(
+        &mut self,
+        ui: &mut egui::Ui,
+        purpose: &DialogPurpose,
+        field: &egui::Response,
+    ) {
+        let Some((which, text, focus)) = self.no_dialog.as_mut() else {
+            return;
+        };
+        if which != purpose {
+            return;
+        }
+        if field.changed() {
+            self.no_dialog = None;
+            return;
+        }
+        if *focus {
+            field.request_focus();
+            *focus = false;
+        }
+        ui.label(RichText::new(text.as_str()).color(ui.visuals().warn_fg_color));
+    }
 }

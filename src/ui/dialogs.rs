@@ -1,8 +1,9 @@
 //! Native file dialogs (rfd through the desktop portal) behind a small trait, answered on a thread of their own so
-//! the window never waits for them. Where no portal answers, every dialog action also has a typed path field.
+//! the window never waits for them, and the desktop's file manager for "Open folder". Where no portal answers, the
+//! answer says so and every dialog action also has a typed path field.
 
 use std::collections::VecDeque;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 
@@ -37,12 +38,57 @@ pub struct DialogAnswer {
     pub purpose: DialogPurpose,
     /// Paths chosen.
     pub paths: Vec<PathBuf>,
+    /// Why no dialog could be shown (no desktop portal), when that was the case: the window then says so and puts
+    /// the cursor in the typed path field.
+    pub unavailable: Option<String>,
 }
 
-/// Shows file dialogs.
+impl DialogAnswer {
+    fn chosen(purpose: DialogPurpose, paths: Vec<PathBuf>) -> Self {
+        DialogAnswer {
+            purpose,
+            paths,
+            unavailable: None,
+        }
+    }
+}
+
+/// Shows file dialogs, and folders in the file manager.
 pub trait Dialogs: Send {
     /// Opens a dialog; the answer is sent on `reply` later (never blocks the caller).
     fn open(&self, purpose: DialogPurpose, reply: Sender<DialogAnswer>);
+    /// Shows `folder` in the desktop's file manager (without waiting for it); why not, when it cannot.
+    fn open_folder(&self, folder: &Path) -> Result<(), String>;
+}
+
+/// Why no file dialog can open here, if that is known before trying: on Linux and the BSDs the dialogs go through
+/// the XDG desktop portal on the session bus, so without a session bus there is none.
+fn no_portal_reason() -> Option<String> {
+    if cfg!(any(target_os = "macos", windows)) {
+        return None;
+    }
+    let bus_env = std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some_and(|v| !v.is_empty());
+    let bus_socket =
+        std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|dir| Path::new(&dir).join("bus").exists());
+    (!bus_env && !bus_socket).then(|| {
+        "no file dialog can open here (there is no desktop session bus for the file-chooser portal)".to_string()
+    })
+}
+
+/// A dialog that came back empty faster than a person can cancel one was never shown: the portal refused it.
+pub fn never_shown(elapsed: std::time::Duration) -> bool {
+    elapsed < std::time::Duration::from_millis(400)
+}
+
+/// The program that shows a folder in the desktop's file manager.
+fn file_manager() -> &'static str {
+    if cfg!(target_os = "macos") {
+        "open"
+    } else if cfg!(windows) {
+        "explorer"
+    } else {
+        "xdg-open"
+    }
 }
 
 /// The desktop's own dialogs, through rfd and the XDG desktop portal.
@@ -50,9 +96,18 @@ pub struct NativeDialogs;
 
 impl Dialogs for NativeDialogs {
     fn open(&self, purpose: DialogPurpose, reply: Sender<DialogAnswer>) {
+        if let Some(why) = no_portal_reason() {
+            let _ = reply.send(DialogAnswer {
+                purpose,
+                paths: Vec::new(),
+                unavailable: Some(why),
+            });
+            return;
+        }
         let spawned = std::thread::Builder::new()
             .name("backstop-dialog".into())
             .spawn(move || {
+                let started = std::time::Instant::now();
                 let dialog = rfd::FileDialog::new();
                 let paths: Vec<PathBuf> = match &purpose {
                     DialogPurpose::Import => dialog
@@ -96,11 +151,37 @@ impl Dialogs for NativeDialogs {
                         .into_iter()
                         .collect(),
                 };
-                let _ = reply.send(DialogAnswer { purpose, paths });
+                let unavailable = (paths.is_empty() && never_shown(started.elapsed())).then(|| {
+                    "no file dialog could open here (the desktop's file-chooser portal did not answer)".to_string()
+                });
+                let _ = reply.send(DialogAnswer {
+                    purpose,
+                    paths,
+                    unavailable,
+                });
             });
         if spawned.is_err() {
             // No thread, no dialog: the typed path fields still work.
         }
+    }
+
+    fn open_folder(&self, folder: &Path) -> Result<(), String> {
+        if !folder.is_dir() {
+            return Err("the folder does not exist (yet)".to_string());
+        }
+        let program = file_manager();
+        let mut child = std::process::Command::new(program)
+            .arg(folder)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("the file manager ({program}) cannot start: {e}"))?;
+        // Reaped on a thread of its own: the window never waits for the file manager.
+        let _ = std::thread::Builder::new()
+            .name("backstop-open-folder".into())
+            .spawn(move || child.wait());
+        Ok(())
     }
 }
 
@@ -111,6 +192,10 @@ pub struct ScriptedDialogs {
     pub answers: Arc<Mutex<VecDeque<Vec<PathBuf>>>>,
     /// Every purpose asked, in order.
     pub asked: Arc<Mutex<Vec<DialogPurpose>>>,
+    /// When set, every dialog answers that it cannot open (a desktop without the portal), with this reason.
+    pub unavailable: Option<String>,
+    /// Every folder shown in the file manager, in order.
+    pub opened: Arc<Mutex<Vec<PathBuf>>>,
 }
 
 impl Dialogs for ScriptedDialogs {
@@ -118,12 +203,54 @@ impl Dialogs for ScriptedDialogs {
         if let Ok(mut asked) = self.asked.lock() {
             asked.push(purpose.clone());
         }
+        if let Some(why) = &self.unavailable {
+            let _ = reply.send(DialogAnswer {
+                purpose,
+                paths: Vec::new(),
+                unavailable: Some(why.clone()),
+            });
+            return;
+        }
         let paths = self
             .answers
             .lock()
             .ok()
             .and_then(|mut a| a.pop_front())
             .unwrap_or_default();
-        let _ = reply.send(DialogAnswer { purpose, paths });
+        let _ = reply.send(DialogAnswer::chosen(purpose, paths));
+    }
+
+    fn open_folder(&self, folder: &Path) -> Result<(), String> {
+        if let Ok(mut opened) = self.opened.lock() {
+            opened.push(folder.to_path_buf());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_real_dialogs_say_when_no_portal_can_answer_and_open_only_existing_folders() {
+        // Under `cargo test` there is no desktop session unless the test environment provides one.
+        if no_portal_reason().is_some() {
+            let (tx, rx) = std::sync::mpsc::channel();
+            NativeDialogs.open(DialogPurpose::Import, tx);
+            let answer = rx
+                .recv()
+                .unwrap_or_else(|_| DialogAnswer::chosen(DialogPurpose::Import, vec![]));
+            assert!(answer.paths.is_empty());
+            assert!(
+                answer
+                    .unavailable
+                    .is_some_and(|w| w.contains("no file dialog"))
+            );
+        }
+        let missing = NativeDialogs.open_folder(Path::new("/nonexistent/backstop-folder"));
+        assert_eq!(missing, Err("the folder does not exist (yet)".to_string()));
+        assert!(never_shown(std::time::Duration::from_millis(50)));
+        assert!(!never_shown(std::time::Duration::from_secs(2)));
     }
 }

@@ -1,9 +1,10 @@
 //! The desktop window (eframe/egui, glow renderer so it runs without a GPU). Only this module knows eframe.
 //!
-//! `app` owns the window and the one place state changes; `state` is the pure state machine; the panels
+//! `about` is About & Help and the keyboard shortcuts; `app` owns the window and the one place state changes; `state` is the pure state machine; the panels
 //! (`settings`, `statistics`, `actions`, `history`) draw and submit jobs; `dialogs` hides the native file dialogs;
 //! `file_tree` is the restore dialog's tree of a backup's files folder.
 
+pub mod about;
 pub mod actions;
 pub mod app;
 pub mod dialogs;
