@@ -13,5 +13,6 @@ pub mod history;
 pub mod settings;
 pub mod state;
 pub mod statistics;
+pub mod status;
 
 pub use app::{AppOptions, BackstopApp, Tab, run};
