@@ -167,11 +167,18 @@ pub fn available_space(path: &Path) -> Option<u64> {
 }
 
 /// Checks that `dir` exists and that a file can be created in it.
+///
+/// The probe file's name is unique per call (`.backstop-write-test-<pid>-<n>`): the window's Settings check and a
+/// backup on the worker thread may probe the same folder at once, and a shared name made one of them fail with
+/// "not writable" (the other's probe existed).
 pub fn check_writable_dir(dir: &Path) -> Result<()> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
     if !dir.is_dir() {
         return Err(Error::StorageMissing(dir.to_path_buf()));
     }
-    let probe = dir.join(format!(".backstop-write-test-{}", std::process::id()));
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let probe = dir.join(format!(".backstop-write-test-{}-{n}", std::process::id()));
     match new_private_options().open(&probe) {
         Ok(_) => {
             let _ = fs::remove_file(&probe);
@@ -231,5 +238,27 @@ pub fn failpoint(name: &str) -> Result<()> {
             source: std::io::Error::other("failpoint"),
         }),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_threads_probing_one_folder_at_once_both_find_it_writable() {
+        let dir = tempfile::tempdir().unwrap();
+        let probe = || (0..2000).all(|_| check_writable_dir(dir.path()).is_ok());
+        let (a, b) = std::thread::scope(|s| {
+            let a = s.spawn(probe);
+            let b = s.spawn(probe);
+            (a.join().unwrap(), b.join().unwrap())
+        });
+        assert!(a && b);
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "no probe is left"
+        );
     }
 }

@@ -39,7 +39,8 @@ pub fn owner_of(name: &str) -> Option<Owner> {
         return owner(leading_pid(rest, '-'), true);
     }
     if let Some(rest) = base.strip_prefix(".backstop-write-test-") {
-        return owner(whole_pid(rest), false);
+        // `.backstop-write-test-<pid>-<n>`, or `-<pid>` as earlier versions named it
+        return owner(leading_pid(rest, '-').or_else(|| whole_pid(rest)), false);
     }
     let body = base
         .strip_suffix(fsutil::PARTIAL_SUFFIX)
@@ -286,6 +287,7 @@ mod tests {
             (".shop.sqlite3.restore-555.partial-shm", Some((555, false))),
             ("shop.secret.31-0.partial", Some((31, false))),
             (".backstop-write-test-61", Some((61, false))),
+            (".backstop-write-test-61-7", Some((61, false))),
             (".config.toml.61-4.tmp.partial", Some((61, false))),
             (
                 ".shop_20251124_031500_manual_full.zip.sha256.61-0.tmp.partial",

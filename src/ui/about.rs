@@ -209,7 +209,11 @@ impl BackstopApp {
                         .num_columns(2)
                         .spacing([16.0, 2.0])
                         .show(ui, |ui| {
-                            for (shortcut, what) in SHORTCUTS {
+                            let quit = (
+                                super::quit::QUIT_SHORTCUT,
+                                "Quit (asks first while a job runs)",
+                            );
+                            for (shortcut, what) in SHORTCUTS.iter().chain(std::iter::once(&quit)) {
                                 ui.label(RichText::new(shortcut_text(ctx, shortcut)).monospace());
                                 ui.label(*what);
                                 ui.end_row();

@@ -1,4 +1,5 @@
-//! The window: a profile picker, four panels, a job bar, toasts and banners, the scheduler, drag-and-drop.
+//! The window: a profile picker, four panels, a job bar, toasts and banners, drag-and-drop (the scheduler and
+//! quitting have files of their own).
 //!
 //! Widgets never change state while drawing: they submit [`JobRequest`]s to the worker, and once per frame
 //! [`BackstopApp::logic`] drains the worker's events into [`AppState::apply`] in one place.
@@ -7,20 +8,17 @@ use super::dialogs::{DialogAnswer, DialogPurpose, Dialogs, NativeDialogs};
 use super::settings::SettingsDraft;
 use super::state::{AppState, Effect, ToastKind, human_size};
 use crate::config::{Paths, Profile};
-use crate::failure::{self, AUTOMATIC_RETRIES, Retry};
 use crate::jobs::{BackupRef, RestoreSpec};
-use crate::model::{Kind, Trigger};
+use crate::model::Kind;
 use crate::notify::{DesktopNotifier, Notifier};
-use crate::schedule;
 use crate::worker::{JobRequest, Worker};
 use chrono::Utc;
 use egui::{Color32, RichText};
-use std::collections::{HashMap, HashSet};
-use std::fs::File;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 /// The four panels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -106,22 +104,6 @@ pub struct RestoreDialog {
     pub destination: String,
 }
 
-/// Automatic-backup bookkeeping.
-struct Scheduler {
-    /// False when another window holds the scheduler lock.
-    enabled: bool,
-    /// Wall and monotonic time of the last check, to notice a wake from sleep.
-    last_check: Option<(Instant, SystemTime)>,
-    /// Whether the launch-time catch-up ran.
-    launched: bool,
-    /// The profile names at the last check: a new profile is checked at once.
-    profiles_seen: Vec<String>,
-    /// Retries of unreachable automatic backups: profile → (next try, attempts so far).
-    retries: HashMap<String, (Instant, u32)>,
-    /// Held while this window runs the scheduler.
-    _lock: Option<File>,
-}
-
 /// The Backstop window.
 pub struct BackstopApp {
     /// Job results and catalog data.
@@ -132,7 +114,11 @@ pub struct BackstopApp {
     pub(crate) dialogs: Box<dyn Dialogs>,
     dialog_tx: Sender<DialogAnswer>,
     dialog_rx: Receiver<DialogAnswer>,
-    scheduler: Scheduler,
+    pub(crate) scheduler: super::scheduler::Scheduler,
+    /// Where the window is in quitting (Ctrl+Q or the close button while a job runs asks first).
+    pub(crate) quit: super::quit::Quit,
+    /// The profile being added in the window, whose settings open once it exists.
+    pub(crate) adding: Option<super::first_backup::Adding>,
     /// The panel shown.
     pub tab: Tab,
     /// The profile picked at the top.
@@ -150,7 +136,6 @@ pub struct BackstopApp {
     pub(crate) export_path: HashMap<i64, String>,
     pub(crate) history_tab: super::history::HistoryTab,
     pub(crate) sort: super::history::Sort,
-    notified_alerts: HashSet<String>,
     /// When each server profile's details were last asked for (at most once a minute).
     pub(crate) details_asked: HashMap<String, Instant>,
     pub(crate) drop_copy_confirm: Option<(String, String)>,
@@ -183,11 +168,7 @@ impl BackstopApp {
             .storage
             .and_then(|s| eframe::get_value(s, REMEMBERED_KEY));
         let (dialog_tx, dialog_rx) = channel();
-        let scheduler_lock = if options.scheduler {
-            take_scheduler_lock(&options.paths)
-        } else {
-            None
-        };
+        let scheduler = super::scheduler::Scheduler::start(&options.paths, options.scheduler);
         let mut app = BackstopApp {
             state: AppState::default(),
             worker,
@@ -196,14 +177,9 @@ impl BackstopApp {
             dialogs: options.dialogs,
             dialog_tx,
             dialog_rx,
-            scheduler: Scheduler {
-                enabled: options.scheduler && scheduler_lock.is_some(),
-                last_check: None,
-                launched: false,
-                profiles_seen: Vec::new(),
-                retries: HashMap::new(),
-                _lock: scheduler_lock,
-            },
+            scheduler,
+            quit: Default::default(),
+            adding: None,
             tab: remembered.as_ref().map(|r| r.tab).unwrap_or(Tab::Actions),
             selected: remembered.and_then(|r| r.profile),
             settings: SettingsDraft::default(),
@@ -217,7 +193,6 @@ impl BackstopApp {
             export_path: HashMap::new(),
             history_tab: Default::default(),
             sort: Default::default(),
-            notified_alerts: HashSet::new(),
             details_asked: HashMap::new(),
             drop_copy_confirm: None,
             show_open: None,
@@ -233,7 +208,7 @@ impl BackstopApp {
             Ok("dark") => cc.egui_ctx.set_theme(egui::ThemePreference::Dark),
             _ => {}
         }
-        if options.scheduler && !app.scheduler.enabled {
+        if options.scheduler && !app.scheduler.enabled() {
             app.state.toast(
                 ToastKind::Info,
                 "Another Backstop window is open: automatic backups run there, not in this one.",
@@ -278,21 +253,20 @@ impl BackstopApp {
 
     /// Whether this window runs automatic backups.
     pub fn scheduler_enabled(&self) -> bool {
-        self.scheduler.enabled
+        self.scheduler.enabled()
     }
 
     /// Makes every waiting retry due at the next frame (tests: the waits themselves are tested in `failure`).
     pub fn make_retries_due(&mut self) {
-        let now = Instant::now();
-        for (at, _) in self.scheduler.retries.values_mut() {
-            *at = now;
-        }
+        self.scheduler.make_retries_due(Instant::now());
     }
 
     /// Queues a job on the worker and shows it in the queue.
     pub fn submit(&mut self, request: JobRequest) -> u64 {
         let visible = request.is_visible();
+        let subject = super::notifications::subject(&request);
         let ticket = self.worker.submit(request);
+        self.state.subjects.insert(ticket.id, subject);
         if visible {
             self.state.queued(&ticket);
         }
@@ -305,7 +279,7 @@ impl BackstopApp {
     }
 
     /// The names of all profiles, in config order.
-    fn profile_names(&self) -> Vec<String> {
+    pub(crate) fn profile_names(&self) -> Vec<String> {
         self.state
             .snapshot
             .config
@@ -328,6 +302,7 @@ impl BackstopApp {
     fn drain(&mut self, ctx: &egui::Context) {
         let now = Instant::now();
         while let Some(event) = self.worker.try_recv() {
+            self.watch_adding(&event);
             for effect in self.state.apply(event, now) {
                 self.perform(effect);
             }
@@ -349,12 +324,12 @@ impl BackstopApp {
             self.notifications_problem_logged = true;
             self.state.session_log.push((ToastKind::Info, problem));
         }
+        self.open_added_profile(now);
         // Keep the selection on an existing profile.
         let names = self.profile_names();
         if self.selected.as_ref().is_none_or(|s| !names.contains(s)) {
             self.selected = names.first().cloned();
         }
-        self.check_alerts();
         self.run_scheduler(now);
         self.state.expire_toasts(now, Duration::from_secs(8));
         // Wake up for the next scheduler minute and for toasts to expire, even with no input.
@@ -485,185 +460,6 @@ impl BackstopApp {
         }));
     }
 
-    fn check_alerts(&mut self) {
-        let settings = self.state.snapshot.config.settings.clone();
-        let mut fresh = Vec::new();
-        for profile in &self.state.snapshot.config.profiles {
-            let rows: Vec<_> = self
-                .state
-                .snapshot
-                .backups
-                .iter()
-                .filter(|b| b.profile == profile.name)
-                .cloned()
-                .collect();
-            for alert in crate::health::alerts(
-                &rows,
-                &profile.policy,
-                settings.change_alert_percent,
-                Utc::now(),
-            ) {
-                let key = format!("{}:{}", profile.name, alert.key);
-                if self.notified_alerts.insert(key) {
-                    fresh.push((profile.name.clone(), alert.text));
-                }
-            }
-        }
-        for (profile, text) in fresh {
-            self.perform(Effect::Notify {
-                summary: format!("Backstop: {profile} needs attention"),
-                body: text,
-            });
-        }
-    }
-
-    /// Automatic backups: at launch (catch-up once), every minute, at once after the wall clock jumped
-    /// (a wake from sleep), and retries with backoff when the database or storage was not reachable.
-    fn run_scheduler(&mut self, now: Instant) {
-        // Nothing to decide before the worker's first snapshot of the catalog arrived.
-        if !self.scheduler.enabled || !self.state.snapshot_received {
-            return;
-        }
-        let wall = SystemTime::now();
-        let due_check = match self.scheduler.last_check {
-            None => true,
-            Some((mono, wall_then)) => {
-                let mono_elapsed = now.duration_since(mono);
-                let jumped =
-                    schedule::clock_jumped(mono_elapsed, wall.duration_since(wall_then).ok());
-                mono_elapsed >= Duration::from_secs(60) || jumped
-            }
-        };
-        let names = self.profile_names();
-        let due_check = due_check || names != self.scheduler.profiles_seen;
-        // A renamed or removed profile's pending retry goes with it.
-        self.scheduler.retries.retain(|p, _| names.contains(p));
-        self.scheduler.profiles_seen = names;
-        // Automatic backups that ended: a completed one ends its retries; a failure's kind decides the next try.
-        for (profile, failure) in std::mem::take(&mut self.state.automatic_outcomes) {
-            let Some(failure) = failure else {
-                self.scheduler.retries.remove(&profile);
-                continue;
-            };
-            let attempt = self.scheduler.retries.get(&profile).map_or(0, |r| r.1) + 1;
-            match failure::retry_automatic(failure.kind, attempt) {
-                Retry::After(wait) => {
-                    self.scheduler
-                        .retries
-                        .insert(profile.clone(), (now + wait, attempt));
-                    self.state.toast(
-                        ToastKind::Info,
-                        format!(
-                            "{profile} is not reachable yet; the automatic backup will try again in {} s",
-                            wait.as_secs()
-                        ),
-                        now,
-                    );
-                }
-                Retry::GaveUp => {
-                    self.state.toast(
-                        ToastKind::Error,
-                        format!(
-                            "Automatic backup of {profile} gave up after {AUTOMATIC_RETRIES} retries: {}",
-                            failure.message
-                        ),
-                        now,
-                    );
-                    self.scheduler.retries.remove(&profile);
-                }
-                Retry::Never => {
-                    self.scheduler.retries.remove(&profile);
-                }
-            }
-        }
-        let retry_now: Vec<String> = self
-            .scheduler
-            .retries
-            .iter()
-            .filter(|(_, (at, _))| *at <= now)
-            .map(|(p, _)| p.clone())
-            .collect();
-        for profile in retry_now {
-            if let Some(entry) = self.scheduler.retries.get_mut(&profile) {
-                entry.0 = now + Duration::from_secs(24 * 3600);
-            }
-            self.queue_automatic(&profile, 0);
-        }
-        if !due_check {
-            return;
-        }
-        self.scheduler.last_check = Some((now, wall));
-        // Backups made by the CLI or a system timer (and their failures) show up within a minute.
-        if self.state.running.is_none() && self.state.queue.is_empty() {
-            self.submit(JobRequest::Refresh);
-        }
-        let launch = !self.scheduler.launched;
-        self.scheduler.launched = true;
-        let utc_now = Utc::now();
-        let checks: Vec<(String, schedule::DueCheck)> = self
-            .state
-            .snapshot
-            .config
-            .profiles
-            .iter()
-            .map(|p| {
-                let last = self
-                    .state
-                    .snapshot
-                    .stats
-                    .get(&p.name)
-                    .and_then(|s| s.last_automatic_at);
-                (
-                    p.name.clone(),
-                    schedule::check(
-                        last,
-                        p.policy.auto_enabled,
-                        p.policy.auto_interval_hours,
-                        utc_now,
-                    ),
-                )
-            })
-            .collect();
-        for (profile, check) in checks {
-            if !check.due || self.scheduler.retries.contains_key(&profile) {
-                continue;
-            }
-            // Missed slots while the app was closed: the due one plus `missed` more; never on a first backup.
-            let missed = if launch
-                && self
-                    .state
-                    .snapshot
-                    .stats
-                    .get(&profile)
-                    .and_then(|s| s.last_automatic_at)
-                    .is_some()
-            {
-                check.missed + 1
-            } else {
-                0
-            };
-            self.queue_automatic(&profile, missed);
-        }
-    }
-
-    fn queue_automatic(&mut self, profile: &str, missed: u32) {
-        let request = JobRequest::Backup {
-            profile: profile.to_string(),
-            kind: None,
-            trigger: Trigger::Automatic,
-        };
-        if self.state.is_pending(&request.label()) {
-            return;
-        }
-        let ticket = self.submit(request);
-        self.state.automatic.insert(ticket, profile.to_string());
-        if missed > 0 {
-            self.state
-                .catch_up
-                .insert(ticket, (profile.to_string(), missed));
-        }
-    }
-
     fn top_bar(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
             ui.heading("Backstop");
@@ -732,10 +528,7 @@ impl BackstopApp {
                 lines.push((Color32::from_rgb(190, 120, 0), alert.text));
             }
         }
-        if !self.scheduler.enabled
-            && self.scheduler._lock.is_none()
-            && !self.state.snapshot.config.profiles.is_empty()
-        {
+        if self.scheduler.elsewhere() && !self.state.snapshot.config.profiles.is_empty() {
             lines.push((
                 Color32::from_rgb(90, 110, 160),
                 "Automatic backups run in the other open Backstop window, not in this one.".into(),
@@ -872,44 +665,10 @@ impl BackstopApp {
     }
 }
 
-impl BackstopApp {
-    /// SIGTERM, SIGHUP or SIGINT: cancel the running job and everything queued (each cleans up as a cancel from
-    /// the job bar does), and close once the worker is idle, so that nothing is left half done.
-    fn close_on_signal(&mut self, ctx: &egui::Context) {
-        if crate::signals::received().is_none() {
-            return;
-        }
-        if let Some(cancel) = self.state.running.as_ref().and_then(|r| r.cancel.as_ref()) {
-            cancel.cancel();
-        }
-        for queued in &self.state.queue {
-            queued.cancel.cancel();
-        }
-        if self.state.running.is_none() && self.state.queue.is_empty() {
-            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
-        }
-    }
-}
-
-fn take_scheduler_lock(paths: &Paths) -> Option<File> {
-    paths.ensure().ok()?;
-    let path = paths.state_dir.join("window.lock");
-    let file = crate::fsutil::open_private(
-        std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true),
-        &path,
-    )
-    .ok()?;
-    file.try_lock().ok()?;
-    Some(file)
-}
-
 impl eframe::App for BackstopApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.drain(ctx);
-        self.close_on_signal(ctx);
+        self.handle_quit(ctx);
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
@@ -932,7 +691,10 @@ impl eframe::App for BackstopApp {
                         return;
                     }
                     match self.tab {
-                        Tab::Settings => self.settings_panel(ui),
+                        Tab::Settings => {
+                            self.first_backup_note(ui);
+                            self.settings_panel(ui);
+                        }
                         Tab::Statistics => self.statistics_panel(ui),
                         Tab::Actions => self.actions_panel(ui),
                         Tab::History => self.history_panel(ui),
@@ -946,6 +708,7 @@ impl eframe::App for BackstopApp {
         self.archive_windows(&ctx);
         self.toasts(&ctx);
         self.drag_and_drop(&ctx);
+        self.quit_dialog(&ctx);
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {

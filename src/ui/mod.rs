@@ -2,14 +2,20 @@
 //!
 //! `about` is About & Help and the keyboard shortcuts; `app` owns the window and the one place state changes; `state` is the pure state machine; the panels
 //! (`settings`, `statistics`, `actions`, `history`) draw and submit jobs; `dialogs` hides the native file dialogs;
-//! `file_tree` is the restore dialog's tree of a backup's files folder.
+//! `file_tree` is the restore dialog's tree of a backup's files folder. `scheduler` runs automatic backups,
+//! `first_backup` walks a profile added in the window to its first backup, `quit` asks before quitting during a
+//! job, and `notifications` decides which job outcomes are worth a desktop notification.
 
 pub mod about;
 pub mod actions;
 pub mod app;
 pub mod dialogs;
 pub mod file_tree;
+pub mod first_backup;
 pub mod history;
+pub mod notifications;
+pub mod quit;
+pub mod scheduler;
 pub mod settings;
 pub mod state;
 pub mod statistics;

@@ -772,10 +772,8 @@ impl BackstopApp {
             .clicked()
             && let Some(profile) = candidate
         {
-            let name = profile.name.clone();
             let password = Some(form.password.clone()).filter(|p| !p.0.is_empty());
-            self.submit(JobRequest::AddProfile(Box::new(profile), password));
-            self.selected = Some(name);
+            self.add_profile(profile, password);
             self.new_profile = NewProfileForm::default();
         }
     }

@@ -1,6 +1,8 @@
 //! The window's state, changed in one place: [`AppState::apply`] takes a worker [`Event`] and returns the
-//! side effects to perform (notifications). Pure: no I/O, time is a parameter; unit-tested below.
+//! side effects to perform (notifications: at most one per job outcome, as `notifications` decides). Pure: no
+//! I/O, time is a parameter; unit-tested below.
 
+use super::notifications::{Notifications, Verdict};
 use crate::jobs::PruneReport;
 use crate::progress::CancelToken;
 use crate::worker::{Event, Inspection, JobFailure, JobOutput, Snapshot, Ticket};
@@ -126,6 +128,10 @@ pub struct AppState {
     pub automatic_outcomes: Vec<(String, Option<JobFailure>)>,
     /// Server databases' details, by profile, with when they were read.
     pub details: HashMap<String, (Instant, crate::engine::EngineDetails)>,
+    /// What each submitted job's outcome is compared with for notifying: ticket → subject.
+    pub subjects: HashMap<u64, String>,
+    /// The failures notified and not recovered since.
+    pub notifications: Notifications,
 }
 
 pub use crate::progress::human_size;
@@ -214,6 +220,10 @@ impl AppState {
                 if self.running.as_ref().is_some_and(|r| r.ticket == ticket) {
                     self.running = None;
                 }
+                let subject = self
+                    .subjects
+                    .remove(&ticket)
+                    .unwrap_or_else(|| label.clone());
                 let catch_up = self.catch_up.remove(&ticket);
                 let automatic = self.automatic.remove(&ticket);
                 if let Some(profile) = automatic {
@@ -221,8 +231,10 @@ impl AppState {
                         .push((profile, result.as_ref().err().cloned()));
                 }
                 match result {
-                    Ok(output) => self.finished_ok(&label, output, catch_up, &mut effects, now),
-                    Err(failure) => self.finished_err(&label, failure, &mut effects, now),
+                    Ok(output) => {
+                        self.finished_ok(&label, &subject, output, catch_up, &mut effects, now)
+                    }
+                    Err(failure) => self.finished_err(&label, &subject, failure, &mut effects, now),
                 }
             }
         }
@@ -232,6 +244,7 @@ impl AppState {
     fn finished_ok(
         &mut self,
         label: &str,
+        subject: &str,
         output: JobOutput,
         catch_up: Option<(String, u32)>,
         effects: &mut Vec<Effect>,
@@ -253,6 +266,7 @@ impl AppState {
                         report.warnings.len(),
                     )),
                 }
+                let recovered = self.notifications.succeeded(subject);
                 let (summary, body) = match report.flagged_text() {
                     // The change check thinks data was lost: say so louder than "backed up".
                     Some(flagged) => {
@@ -267,9 +281,13 @@ impl AppState {
                         )
                     }
                     None => (
-                        format!("Backstop: {} backed up", report.profile),
                         format!(
-                            "{} in {:.1} s{}",
+                            "Backstop: {} backed up{}",
+                            report.profile,
+                            if recovered.notifies() { " again" } else { "" }
+                        ),
+                        format!(
+                            "{} in {:.1} s{}{}",
                             human_size(report.size_bytes),
                             report.duration_ms as f64 / 1000.0,
                             if report.pruned.is_empty() {
@@ -279,6 +297,11 @@ impl AppState {
                                     "; {} old backup(s) removed by retention",
                                     report.pruned.len()
                                 )
+                            },
+                            if recovered.notifies() {
+                                "; the earlier failure is resolved"
+                            } else {
+                                ""
                             }
                         ),
                     ),
@@ -300,11 +323,14 @@ impl AppState {
             }
             JobOutput::Restore(report) => {
                 self.toast(ToastKind::Success, report.message.clone(), now);
+                let recovered = self.notifications.succeeded(subject);
                 if !report.validate_only {
                     effects.push(Effect::Notify {
                         summary: format!("Backstop: {} restored", report.profile),
                         body: report.message.clone(),
                     });
+                } else if recovered.notifies() {
+                    effects.push(recovered_notice(label));
                 }
             }
             JobOutput::Verify(outcomes) => {
@@ -324,6 +350,9 @@ impl AppState {
                     })
                     .collect();
                 if damaged.is_empty() {
+                    if self.notifications.succeeded(subject).notifies() {
+                        effects.push(recovered_notice(label));
+                    }
                     self.toast(
                         ToastKind::Success,
                         format!("{} backup(s) verified: all intact", outcomes.len()),
@@ -335,12 +364,16 @@ impl AppState {
                         damaged.len(),
                         damaged.join(" | ")
                     );
-                    effects.push(Effect::Notify {
-                        summary: "Backstop: damaged backup found".into(),
-                        body: text.clone(),
-                    });
+                    // The same damage found again is no news.
+                    if self.notifications.failed(subject, &text) == Verdict::NewFailure {
+                        effects.push(Effect::Notify {
+                            summary: "Backstop: damaged backup found".into(),
+                            body: text.clone(),
+                        });
+                    }
                     self.toast(ToastKind::Error, text, now);
                 }
+                return;
             }
             JobOutput::Import(batch) => {
                 for report in &batch.imported {
@@ -414,16 +447,21 @@ impl AppState {
             }
             JobOutput::Refreshed => {}
         }
-        let _ = label;
+        // Any other success gives back a failure notified before.
+        if self.notifications.succeeded(subject).notifies() {
+            effects.push(recovered_notice(label));
+        }
     }
 
     fn finished_err(
         &mut self,
         label: &str,
+        subject: &str,
         failure: JobFailure,
         effects: &mut Vec<Effect>,
         now: Instant,
     ) {
+        // A cancel is the user's own doing: no news, and it neither repeats nor ends a failure.
         if failure.cancelled {
             self.toast(
                 ToastKind::Info,
@@ -433,11 +471,21 @@ impl AppState {
             return;
         }
         let text = format!("{label} failed: {}", failure.message);
-        effects.push(Effect::Notify {
-            summary: format!("Backstop: {label} failed"),
-            body: failure.message.clone(),
-        });
+        if self.notifications.failed(subject, &failure.message) == Verdict::NewFailure {
+            effects.push(Effect::Notify {
+                summary: format!("Backstop: {label} failed"),
+                body: failure.message.clone(),
+            });
+        }
         self.toast(ToastKind::Error, text, now);
+    }
+}
+
+/// The notification of a job that works again after a notified failure.
+fn recovered_notice(label: &str) -> Effect {
+    Effect::Notify {
+        summary: format!("Backstop: {label} worked again"),
+        body: "The earlier failure is resolved.".into(),
     }
 }
 
@@ -666,5 +714,97 @@ mod tests {
             ]
         );
         assert!(state.automatic.is_empty());
+    }
+
+    #[test]
+    fn a_repeating_backup_failure_notifies_once_until_it_changes_or_recovers() {
+        let now = Instant::now();
+        let mut state = AppState::default();
+        let backup = |trigger| JobRequest::Backup {
+            profile: "shop".into(),
+            kind: None,
+            trigger,
+        };
+        let down = crate::Error::ServerUnreachable {
+            server: "127.0.0.1:1".into(),
+            detail: "Connection refused".into(),
+        };
+        let report = crate::jobs::BackupReport {
+            id: 4,
+            profile: "shop".into(),
+            path: "/b/4.zip".into(),
+            size_bytes: 1000,
+            sha256: String::new(),
+            duration_ms: 100,
+            database_size_bytes: 4096,
+            pruned: Vec::new(),
+            warnings: Vec::new(),
+            retention_skipped: None,
+        };
+        use crate::model::Trigger::{Automatic, Manual};
+        use crate::worker::JobRequest;
+        let outcomes: Vec<(JobRequest, Result<JobOutput, JobFailure>, Option<&str>)> = vec![
+            (
+                backup(Automatic),
+                Err(JobFailure::of(&down)),
+                Some("Automatic backup of shop failed"),
+            ),
+            (backup(Automatic), Err(JobFailure::of(&down)), None),
+            (
+                backup(Automatic),
+                Err(JobFailure::of(&crate::Error::Cancelled)),
+                None,
+            ),
+            (backup(Manual), Err(JobFailure::of(&down)), None),
+            (
+                backup(Manual),
+                Err(JobFailure::of(&crate::Error::DatabaseMissing(
+                    "/x.db".into(),
+                ))),
+                Some("Manual backup of shop failed"),
+            ),
+            (
+                backup(Automatic),
+                Ok(JobOutput::Backup(Box::new(report.clone()))),
+                Some("shop backed up again"),
+            ),
+            (
+                backup(Automatic),
+                Ok(JobOutput::Backup(Box::new(report))),
+                Some("shop backed up"),
+            ),
+        ];
+        for (ticket, (request, result, notified)) in (1..).zip(outcomes) {
+            state
+                .subjects
+                .insert(ticket, crate::ui::notifications::subject(&request));
+            let effects = state.apply(
+                Event::Finished {
+                    ticket,
+                    label: request.label(),
+                    result,
+                },
+                now,
+            );
+            let summaries: Vec<String> = effects
+                .into_iter()
+                .map(|Effect::Notify { summary, .. }| summary)
+                .collect();
+            match notified {
+                Some(words) => {
+                    assert_eq!(summaries.len(), 1, "outcome {ticket}: {summaries:?}");
+                    assert!(
+                        summaries[0].ends_with(words),
+                        "outcome {ticket}: {summaries:?}"
+                    );
+                }
+                None => assert!(summaries.is_empty(), "outcome {ticket}: {summaries:?}"),
+            }
+        }
+        assert_eq!(
+            state.toasts.len(),
+            7,
+            "the window still shows every outcome"
+        );
     }
 }

@@ -938,19 +938,7 @@ pub fn add_pg_profile(home: &TestHome, profile: &str, port: u16, dbname: &str) {
 /// The real window on `paths`, headless (egui_kittest), no scheduler, with a recording notifier and scripted
 /// dialogs.
 pub fn window(paths: Paths) -> egui_kittest::Harness<'static, backstop::ui::BackstopApp> {
-    egui_kittest::Harness::builder()
-        .with_size([1100.0, 900.0])
-        .build_eframe(move |cc| {
-            backstop::ui::BackstopApp::new(
-                cc,
-                backstop::ui::AppOptions {
-                    paths,
-                    notifier: Box::new(backstop::notify::RecordingNotifier::default()),
-                    dialogs: Box::new(backstop::ui::dialogs::ScriptedDialogs::default()),
-                    scheduler: false,
-                },
-            )
-        })
+    window_with(paths, false, backstop::notify::RecordingNotifier::default())
 }
 
 /// Steps the window's frames until `done` holds (its worker runs on a thread of its own), or fails after 60 s
@@ -989,4 +977,26 @@ pub fn bulk_files(dir: &Path, per_folder: usize, repeat: usize) {
             .unwrap();
         }
     }
+}
+
+/// The real window on `paths`, headless, with or without its scheduler, sending notifications to `notifier`
+/// (a clone of it keeps what was sent) and with scripted dialogs.
+pub fn window_with(
+    paths: Paths,
+    scheduler: bool,
+    notifier: backstop::notify::RecordingNotifier,
+) -> egui_kittest::Harness<'static, backstop::ui::BackstopApp> {
+    egui_kittest::Harness::builder()
+        .with_size([1100.0, 900.0])
+        .build_eframe(move |cc| {
+            backstop::ui::BackstopApp::new(
+                cc,
+                backstop::ui::AppOptions {
+                    paths,
+                    notifier: Box::new(notifier),
+                    dialogs: Box::new(backstop::ui::dialogs::ScriptedDialogs::default()),
+                    scheduler,
+                },
+            )
+        })
 }
