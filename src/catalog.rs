@@ -141,6 +141,23 @@ pub struct RestoreRow {
     pub outcome: String,
     /// What happened, in words.
     pub message: Option<String>,
+    /// How far it got (`restore_log::APPLYING`, `APPLIED`, `ROLLED_BACK`, `DONE`); `None` when it never began to
+    /// replace the profile's live data (validation, chosen files into a folder, a new database, an early stop).
+    pub step: Option<String>,
+}
+
+impl RestoreRow {
+    /// Whether this restore replaced the profile's live database or files folder (a completed restore that got
+    /// past replacing them). Restoring chosen files into a folder, or into a new database, changes nothing live.
+    pub fn changed_live_data(&self) -> bool {
+        self.outcome == "completed"
+            && !self.validate_only
+            && self
+                .step
+                .as_deref()
+                // `restore_log::ROLLED_BACK`, spelled here because the catalog sits below the jobs.
+                .is_some_and(|step| step != "rolled_back")
+    }
 }
 
 /// A restore still `running` in the log: what the next start needs to tell what it did.
@@ -690,7 +707,7 @@ impl Catalog {
             .conn
             .prepare(
                 "SELECT id, profile, backup_id, archive_path, safety_backup_id, validate_only, started_at, finished_at, \
-                 outcome, message FROM restores WHERE (?1 IS NULL OR profile = ?1) ORDER BY id DESC",
+                 outcome, message, step FROM restores WHERE (?1 IS NULL OR profile = ?1) ORDER BY id DESC",
             )
             .map_err(|e| self.err(e))?;
         stmt.query_map(params![profile], |row| {
@@ -708,6 +725,7 @@ impl Catalog {
                     .transpose()?,
                 outcome: row.get(8)?,
                 message: row.get(9)?,
+                step: row.get(10)?,
             })
         })
         .and_then(|rows| rows.collect())

@@ -7,7 +7,7 @@
 //! One file per job family: `context` (the [`Context`] every job runs in, start-up reconciliation, the job log),
 //! `profile`, `backup`, `restore` with `restore_journal` (a restore a crash interrupted, finished on the next
 //! start), `verify` (also show and diff), `import` (the jobs; the detection and checks of a file are in
-//! [`crate::import`]), `manage` (export, delete, pin), `prune`, `run_due`, `stats` (also history) and `rebuild`.
+//! [`crate::import`]), `manage` (export, delete, pin), `prune`, `run_due`, `stats` (also history), `undo` (which restore "Undo last restore" reverses) and `rebuild`.
 //! Everything public is re-exported here, so callers name `jobs::backup`, never the file it lives in.
 
 mod backup;
@@ -21,6 +21,7 @@ mod restore;
 mod restore_journal;
 mod run_due;
 mod stats;
+mod undo;
 mod verify;
 
 pub(crate) use backup::seal;
@@ -39,4 +40,5 @@ pub(crate) use restore::apply_database_of;
 pub use restore::{BackupRef, RestorePlan, RestoreReport, RestoreSpec, plan_restore, restore};
 pub use run_due::{DueOutcome, run_due};
 pub use stats::{Stats, history, stats};
+pub use undo::{Undo, undo_target};
 pub use verify::{VerifyOutcome, VerifyTarget, diff, show, verify};

@@ -476,8 +476,11 @@ fn restore_locked(
         return Err(e);
     }
     let db_applied = staged_db.is_some();
-    // The log learns each step before it happens, so that the next start can tell what a killed restore did.
-    if db_applied
+    // The log learns each step before it happens, so that the next start can tell what a killed restore did. A
+    // restore into a new database replaces nothing of the profile's, so it records no step: the next start must
+    // never finish it into the live database, and the window's undo does not count it as a change.
+    let replaces_live_db = db_applied && spec.target_database.is_none();
+    if replaces_live_db
         && let Err(e) = ctx
             .catalog
             .note_restore(&profile.name, Some(restore_log::APPLYING), None)
@@ -499,7 +502,7 @@ fn restore_locked(
         discard(staged_folder);
         return Err(e);
     }
-    if db_applied {
+    if replaces_live_db {
         let _ = ctx
             .catalog
             .note_restore(&profile.name, Some(restore_log::APPLIED), None);

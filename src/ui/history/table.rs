@@ -94,33 +94,26 @@ fn flagged_badge(ui: &mut egui::Ui, row: &BackupRow) {
 }
 
 impl BackstopApp {
+    /// "Undo last restore": offered for the last restore that changed live data until a later backup or restore
+    /// supersedes it (`jobs::undo_target`), across relaunches since it is read from the catalog.
     fn undo_button(&mut self, ui: &mut egui::Ui, profile: &str) {
-        let last = self
-            .state
-            .snapshot
-            .restores
-            .iter()
-            .find(|r| r.profile == profile && !r.validate_only && r.outcome == "completed")
-            .cloned();
-        let Some(last) = last else { return };
-        let Some(safety) = last.safety_backup_id else {
+        let snapshot = &self.state.snapshot;
+        let Some(undo) = crate::jobs::undo_target(&snapshot.restores, &snapshot.backups, profile)
+        else {
             return;
         };
-        let available = self
-            .state
-            .snapshot
-            .backups
-            .iter()
-            .any(|b| b.id == safety && b.status == Status::Completed);
-        if available
-            && ui
-                .button(format!(
-                    "Undo last restore (put back the state from just before {})",
-                    local(last.started_at)
-                ))
-                .clicked()
+        if ui
+            .button(format!(
+                "Undo last restore (put back the state from just before {})",
+                local(undo.restored_at)
+            ))
+            .on_hover_text(format!(
+                "Restores safety backup {}, taken just before that restore (itself after a new safety backup)",
+                undo.safety_backup_id
+            ))
+            .clicked()
         {
-            self.restore(safety, false, true);
+            self.restore(undo.safety_backup_id, false, true);
         }
     }
 
