@@ -169,7 +169,12 @@ impl JobRequest {
                     format!("Restore {what}")
                 }
             }
-            JobRequest::Verify(VerifyTarget::All(_)) => "Verify all backups".into(),
+            JobRequest::Verify(VerifyTarget::All(Some(profile))) => {
+                format!("Verify the backups of {profile}")
+            }
+            JobRequest::Verify(VerifyTarget::All(None)) => {
+                "Verify the backups of all profiles".into()
+            }
             JobRequest::Verify(VerifyTarget::One(jobs::BackupRef::Id(id))) => {
                 format!("Verify backup {id}")
             }

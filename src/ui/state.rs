@@ -324,11 +324,8 @@ impl AppState {
                     })
                     .collect();
                 if damaged.is_empty() {
-                    self.toast(
-                        ToastKind::Success,
-                        format!("{} backup(s) verified: all intact", outcomes.len()),
-                        now,
-                    );
+                    let text = self.verified_text(&outcomes);
+                    self.toast(ToastKind::Success, text, now);
                 } else {
                     let text = format!(
                         "Damage found in {} backup(s): {}",
@@ -417,6 +414,30 @@ impl AppState {
         let _ = label;
     }
 
+    /// "3 backup(s) of 2 profiles verified: all intact" (or "of shop"): what was verified, so that the words say
+    /// whether one profile or all were checked.
+    fn verified_text(&self, outcomes: &[crate::jobs::VerifyOutcome]) -> String {
+        let mut profiles: Vec<&str> = outcomes
+            .iter()
+            .filter_map(|o| {
+                let id = o.id?;
+                self.snapshot.backups.iter().find(|b| b.id == id)
+            })
+            .map(|b| b.profile.as_str())
+            .collect();
+        profiles.sort_unstable();
+        profiles.dedup();
+        let of = match profiles.as_slice() {
+            [] => String::new(),
+            [one] => format!(" of {one}"),
+            many => format!(" of {} profiles", many.len()),
+        };
+        match outcomes.len() {
+            0 => "There were no backups to verify".to_string(),
+            n => format!("{n} backup(s){of} verified: all intact"),
+        }
+    }
+
     fn finished_err(
         &mut self,
         label: &str,
@@ -459,7 +480,7 @@ mod tests {
         let t0 = Instant::now();
         let mut state = AppState::default();
         state.queued(&ticket(1, "Manual backup of shop"));
-        state.queued(&ticket(2, "Verify all backups"));
+        state.queued(&ticket(2, "Verify the backups of all profiles"));
         assert_eq!(state.queue.len(), 2);
         state.apply(
             Event::Started {
