@@ -104,6 +104,8 @@ pub struct RestoreDialog {
     pub tree: Option<super::file_tree::FileTree>,
     /// The folder chosen files are restored into.
     pub destination: String,
+    /// The ticket of the "Validate only" run whose verdict the dialog shows (in `AppState::awaited`).
+    pub validation: Option<u64>,
 }
 
 /// Automatic-backup bookkeeping.
@@ -432,7 +434,7 @@ impl BackstopApp {
     }
 
     /// A restore of backup `id` into profile `into` (None: the backup's own; another needs the user's consent,
-    /// which the restore dialog's typed confirmation of that profile's name gives).
+    /// which the restore dialog's typed confirmation of that profile's name gives). Returns its ticket.
     pub(crate) fn restore_into(
         &mut self,
         id: i64,
@@ -441,7 +443,7 @@ impl BackstopApp {
         safety_backup: bool,
         target_database: Option<String>,
         terminate_sessions: bool,
-    ) {
+    ) -> u64 {
         let allow_other_profile = into.is_some();
         self.submit(JobRequest::Restore(RestoreSpec {
             source: BackupRef::Id(id),
@@ -453,7 +455,7 @@ impl BackstopApp {
             only: Vec::new(),
             to: None,
             allow_other_profile,
-        }));
+        }))
     }
 
     fn check_alerts(&mut self) {

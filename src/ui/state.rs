@@ -124,6 +124,9 @@ pub struct AppState {
     /// Automatic backups that ended since the scheduler last looked, in order: profile → None when it completed,
     /// or its failure (whose kind decides a retry, see `failure::retry_automatic`).
     pub automatic_outcomes: Vec<(String, Option<JobFailure>)>,
+    /// Jobs whose outcome a dialog shows (the restore dialog's "Validate only"): ticket → None while it runs, then
+    /// its report's message or its failure's.
+    pub awaited: HashMap<u64, Option<Result<String, String>>>,
     /// Server databases' details, by profile, with when they were read.
     pub details: HashMap<String, (Instant, crate::engine::EngineDetails)>,
 }
@@ -214,6 +217,23 @@ impl AppState {
                 if self.running.as_ref().is_some_and(|r| r.ticket == ticket) {
                     self.running = None;
                 }
+                // A dialog that shows the outcome itself: the session log keeps it, no toast repeats it.
+                if let Some(slot) = self.awaited.get_mut(&ticket) {
+                    let (kind, verdict) = match &result {
+                        Ok(JobOutput::Restore(report)) => {
+                            (ToastKind::Success, Ok(report.message.clone()))
+                        }
+                        Ok(_) => (ToastKind::Success, Ok(String::new())),
+                        Err(failure) => (ToastKind::Error, Err(failure.message.clone())),
+                    };
+                    let text = match &verdict {
+                        Ok(message) => format!("{label}: {message}"),
+                        Err(message) => format!("{label} failed: {message}"),
+                    };
+                    *slot = Some(verdict);
+                    self.session_log.push((kind, text));
+                }
+                let shown_in_dialog = self.awaited.contains_key(&ticket);
                 let catch_up = self.catch_up.remove(&ticket);
                 let automatic = self.automatic.remove(&ticket);
                 if let Some(profile) = automatic {
@@ -221,6 +241,7 @@ impl AppState {
                         .push((profile, result.as_ref().err().cloned()));
                 }
                 match result {
+                    _ if shown_in_dialog => {}
                     Ok(output) => self.finished_ok(&label, output, catch_up, &mut effects, now),
                     Err(failure) => self.finished_err(&label, failure, &mut effects, now),
                 }
@@ -583,6 +604,30 @@ mod tests {
             assert!(notified[0].1.contains(body), "{notified:?}");
             assert_eq!(state.toasts[0].kind, toast, "{skipped:?}");
         }
+    }
+
+    #[test]
+    fn an_outcome_a_dialog_shows_fills_its_slot_and_raises_no_toast_or_notification() {
+        let mut state = AppState::default();
+        let now = Instant::now();
+        state.awaited.insert(4, None);
+        let effects = state.apply(
+            Event::Finished {
+                ticket: 4,
+                label: "Validate backup 1".into(),
+                result: Err(JobFailure::of(&crate::Error::DatabaseMissing(
+                    "/x.db".into(),
+                ))),
+            },
+            now,
+        );
+        assert!(effects.is_empty() && state.toasts.is_empty());
+        assert!(matches!(state.awaited.get(&4), Some(Some(Err(m))) if m.contains("not found")));
+        assert!(
+            state.session_log[0]
+                .1
+                .starts_with("Validate backup 1 failed")
+        );
     }
 
     #[test]

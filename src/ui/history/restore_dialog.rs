@@ -103,6 +103,7 @@ impl BackstopApp {
             chosen_files: false,
             tree: None,
             destination: String::new(),
+            validation: None,
         });
         if let Some(profile) = self
             .state
@@ -161,7 +162,11 @@ impl BackstopApp {
                     self.whole_restore_form(ui, &mut dialog)
                 };
             });
-        self.restore_dialog = if open && !close { Some(dialog) } else { None };
+        if open && !close {
+            self.restore_dialog = Some(dialog);
+        } else if let Some(ticket) = dialog.validation {
+            self.state.awaited.remove(&ticket);
+        }
     }
 
     /// The whole-backup restore: the comparison, server options, safety backup, typed confirmation. Returns
@@ -238,14 +243,23 @@ impl BackstopApp {
         ui.text_edit_singleline(&mut dialog.confirm)
             .labelled_by(label.id);
         let other = Some(dialog.into.clone()).filter(|into| *into != dialog.profile);
+        let validating = dialog
+            .validation
+            .is_some_and(|t| matches!(self.state.awaited.get(&t), Some(None)));
         ui.horizontal(|ui| {
             if ui
-                .button("Validate only")
-                .on_hover_text("Check the backup completely without changing anything")
+                .add_enabled(!validating, egui::Button::new("Validate only"))
+                .on_hover_text(
+                    "Check the backup completely without changing anything; the verdict shows here",
+                )
                 .clicked()
             {
-                self.restore_into(dialog.id, other.clone(), true, false, None, false);
-                close = true;
+                if let Some(old) = dialog.validation.take() {
+                    self.state.awaited.remove(&old);
+                }
+                let ticket = self.restore_into(dialog.id, other.clone(), true, false, None, false);
+                self.state.awaited.insert(ticket, None);
+                dialog.validation = Some(ticket);
             }
             let confirmed = dialog.confirm.trim() == dialog.into;
             if ui
@@ -270,7 +284,34 @@ impl BackstopApp {
                 close = true;
             }
         });
+        if let Some(ticket) = dialog.validation {
+            self.validation_verdict(ui, ticket);
+        }
         close
+    }
+
+    /// What "Validate only" found, inside the dialog: a spinner while it runs, then its verdict.
+    fn validation_verdict(&self, ui: &mut egui::Ui, ticket: u64) {
+        match self.state.awaited.get(&ticket) {
+            Some(None) => {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label(
+                        "Validating: every checksum, then the database as a restore would load it…",
+                    );
+                });
+            }
+            Some(Some(Ok(message))) => {
+                ui.label(RichText::new(message).color(Color32::from_rgb(40, 150, 80)));
+            }
+            Some(Some(Err(message))) => {
+                ui.label(
+                    RichText::new(format!("Validation failed: {message}"))
+                        .color(Color32::from_rgb(200, 60, 60)),
+                );
+            }
+            None => {}
+        }
     }
 
     /// "Restore into profile": offered when other profiles of the same engine exist. Choosing another one asks
