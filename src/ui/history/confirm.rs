@@ -43,6 +43,25 @@ impl BackstopApp {
                     }
                     Some(plan) => {
                         let doomed = plan.verdicts.iter().filter(|v| !v.keep).count();
+                        let policy = self
+                            .state
+                            .snapshot
+                            .config
+                            .profiles
+                            .iter()
+                            .find(|p| p.name == plan.profile)
+                            .map(|p| p.policy.clone());
+                        if let Some(policy) = policy {
+                            ui.label(crate::retention::describe(&policy));
+                        }
+                        ui.label(
+                            RichText::new(format!(
+                                "{} kept, {doomed} to delete",
+                                plan.verdicts.len() - doomed
+                            ))
+                            .strong(),
+                        );
+                        ui.add_space(4.0);
                         egui::Grid::new("prune-plan")
                             .num_columns(3)
                             .striped(true)
@@ -55,7 +74,7 @@ impl BackstopApp {
                                         RichText::new("delete")
                                             .color(Color32::from_rgb(200, 60, 60))
                                     });
-                                    ui.label(&v.reason);
+                                    ui.add(egui::Label::new(&v.reason).wrap());
                                     ui.end_row();
                                 }
                             });
