@@ -118,6 +118,41 @@ pub struct BackupRow {
     pub clock_ahead_secs: Option<i64>,
 }
 
+#[cfg(test)]
+impl BackupRow {
+    /// A row of profile `shop` for unit tests: archive `/b/<id>.zip`, nothing else known.
+    pub(crate) fn for_test(
+        id: i64,
+        created_at: DateTime<Utc>,
+        kind: Kind,
+        trigger: Trigger,
+        status: Status,
+    ) -> BackupRow {
+        BackupRow {
+            id,
+            profile: "shop".into(),
+            kind,
+            trigger,
+            status,
+            path: PathBuf::from(format!("/b/{id}.zip")),
+            size_bytes: None,
+            sha256: None,
+            created_at,
+            finished_at: None,
+            duration_ms: None,
+            engine: None,
+            engine_version: None,
+            database_name: None,
+            database_size_bytes: None,
+            error: None,
+            pinned: false,
+            tables: None,
+            warnings: Vec::new(),
+            clock_ahead_secs: None,
+        }
+    }
+}
+
 /// One restore in the restore log.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RestoreRow {

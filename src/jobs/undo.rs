@@ -59,28 +59,7 @@ mod tests {
     }
 
     fn backup(id: i64, minute: u32, trigger: Trigger, status: Status) -> BackupRow {
-        BackupRow {
-            id,
-            profile: "shop".into(),
-            kind: Kind::Database,
-            trigger,
-            status,
-            path: format!("/b/{id}.zip").into(),
-            size_bytes: Some(100),
-            sha256: None,
-            created_at: at(minute),
-            finished_at: None,
-            duration_ms: None,
-            engine: None,
-            engine_version: None,
-            database_name: None,
-            database_size_bytes: None,
-            error: None,
-            pinned: false,
-            tables: None,
-            warnings: Vec::new(),
-            clock_ahead_secs: None,
-        }
+        BackupRow::for_test(id, at(minute), Kind::Database, trigger, status)
     }
 
     /// A restore log row: (id, minute, outcome, step, safety backup, validate only).

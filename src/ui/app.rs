@@ -158,8 +158,8 @@ pub struct BackstopApp {
     pub(crate) drop_copy_confirm: Option<(String, String)>,
     /// The backup whose Show window is open.
     pub(crate) show_open: Option<i64>,
-    /// The pair whose Compare window is open.
-    pub(crate) diff_open: Option<(i64, i64)>,
+    /// The open Compare window: a backup and what it is compared with.
+    pub(crate) compare: Option<super::history::Compare>,
     notifications_problem_logged: bool,
 }
 
@@ -219,7 +219,7 @@ impl BackstopApp {
             details_asked: HashMap::new(),
             drop_copy_confirm: None,
             show_open: None,
-            diff_open: None,
+            compare: None,
             notifications_problem_logged: false,
         };
         if options.scheduler && !app.scheduler.enabled {
@@ -905,7 +905,8 @@ impl eframe::App for BackstopApp {
         });
         self.restore_window(&ctx);
         self.confirm_windows(&ctx);
-        self.archive_windows(&ctx);
+        self.show_window(&ctx);
+        self.compare_window(&ctx);
         self.toasts(&ctx);
         self.drag_and_drop(&ctx);
     }

@@ -3,15 +3,18 @@
 //! - `table`: the backups table with its per-row actions and the undo of the last restore.
 //! - `logs`: the restore log and the job log.
 //! - `restore_dialog`: the restore dialog (whole backup or chosen files).
-//! - `archive_windows`: the Show and Compare windows.
+//! - `show`: the Show window (what a backup holds).
+//! - `compare`: the Compare window (a backup against any other backup, or the live database).
 //! - `confirm`: the confirmations for deleting a backup, pruning, dropping a kept copy, removing a profile.
 
-mod archive_windows;
+mod compare;
 mod confirm;
 mod logs;
 mod restore_dialog;
+mod show;
 mod table;
 
+pub use compare::{Compare, CompareWith};
 pub use restore_dialog::destination_problem;
 pub use table::{Sort, SortColumn, sort_rows};
 

@@ -29,7 +29,7 @@ pub fn destination_problem(text: &str) -> Option<String> {
 }
 
 /// The restore dialog's "now versus in the backup" grid: database size and each table's rows.
-fn restore_comparison(ui: &mut egui::Ui, inspection: &Inspection) {
+pub(super) fn restore_comparison(ui: &mut egui::Ui, inspection: &Inspection) {
     if let Some(name) = &inspection.missing_database {
         ui.label(
             RichText::new(format!(

@@ -6,7 +6,7 @@ use crate::jobs::{BackupRef, VerifyTarget};
 use crate::model::Status;
 use crate::ui::app::BackstopApp;
 use crate::ui::dialogs::DialogPurpose;
-use crate::ui::state::{ToastKind, human_size};
+use crate::ui::state::human_size;
 use crate::worker::JobRequest;
 use egui::{Color32, RichText};
 use egui_extras::{Column, TableBuilder};
@@ -265,7 +265,7 @@ impl BackstopApp {
                                         if ui
                                             .add_enabled(usable, egui::Button::new("Compare…"))
                                             .on_hover_text(format!(
-                                                "Compare backup {id} with the one before it"
+                                                "Compare backup {id} with another backup or the live database"
                                             ))
                                             .clicked()
                                         {
@@ -332,29 +332,7 @@ impl BackstopApp {
                     self.show_open = Some(row.id);
                     self.submit(JobRequest::Show { id: row.id });
                 }
-                "compare" => {
-                    // The newest completed backup of the profile taken before this one.
-                    let before = rows
-                        .iter()
-                        .filter(|r| {
-                            r.status == Status::Completed
-                                && (r.created_at, r.id) < (row.created_at, row.id)
-                        })
-                        .max_by_key(|r| (r.created_at, r.id))
-                        .map(|r| r.id);
-                    match before {
-                        Some(before) => {
-                            self.state.diffed = None;
-                            self.diff_open = Some((before, row.id));
-                            self.submit(JobRequest::Diff { before, after: row.id });
-                        }
-                        None => self.state.toast(
-                            ToastKind::Info,
-                            format!("Backup {} is the oldest: there is nothing before it to compare with", row.id),
-                            std::time::Instant::now(),
-                        ),
-                    }
-                }
+                "compare" => self.open_compare(&row),
                 _ => {}
             }
         }

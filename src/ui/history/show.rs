@@ -1,4 +1,4 @@
-//! The Show window (what a backup holds) and the Compare window (how two backups differ).
+//! The Show window: what a backup holds (its database, tables, warnings, and every entry).
 
 use super::local;
 use crate::archive::EntryType;
@@ -81,8 +81,8 @@ fn entries_table(ui: &mut egui::Ui, entries: &[crate::archive::ManifestEntry]) {
 }
 
 impl BackstopApp {
-    /// The Show and Compare windows.
-    pub(crate) fn archive_windows(&mut self, ctx: &egui::Context) {
+    /// The Show window.
+    pub(crate) fn show_window(&mut self, ctx: &egui::Context) {
         if let Some(id) = self.show_open {
             let mut open = true;
             egui::Window::new(format!("Backup {id}"))
@@ -125,74 +125,6 @@ impl BackstopApp {
                 });
             if !open {
                 self.show_open = None;
-            }
-        }
-        if let Some((before, after)) = self.diff_open {
-            let mut open = true;
-            egui::Window::new(format!("Backup {before} to {after}"))
-                .open(&mut open)
-                .default_width(520.0)
-                .show(ctx, |ui| {
-                    match self
-                        .state
-                        .diffed
-                        .as_ref()
-                        .filter(|(b, a, _)| (*b, *a) == (before, after))
-                    {
-                        None => {
-                            ui.spinner();
-                        }
-                        Some((_, _, diff)) => {
-                            let (added, removed, changed) =
-                                (diff.added.len(), diff.removed.len(), diff.changed.len());
-                            ui.label(if added + removed + changed == 0 {
-                                "The backups hold the same entries with the same content."
-                                    .to_string()
-                            } else {
-                                format!("{added} added, {removed} removed, {changed} changed")
-                            });
-                            // Only the lines on screen are built (a files folder can differ in thousands).
-                            let row_height = ui.text_style_height(&egui::TextStyle::Body);
-                            egui::ScrollArea::vertical()
-                                .id_salt("diff-entries")
-                                .max_height(360.0)
-                                .auto_shrink([false, true])
-                                .show_rows(
-                                    ui,
-                                    row_height,
-                                    added + removed + changed,
-                                    |ui, range| {
-                                        let lines = diff
-                                            .added
-                                            .iter()
-                                            .map(|p| ("added", p))
-                                            .chain(diff.removed.iter().map(|p| ("removed", p)))
-                                            .chain(diff.changed.iter().map(|p| ("changed", p)));
-                                        let (skip, take) = (range.start, range.len());
-                                        for (what, path) in lines.skip(skip).take(take) {
-                                            let line = format!("{what} {path}");
-                                            ui.label(line);
-                                        }
-                                    },
-                                );
-                            ui.separator();
-                            if let (Some(a), Some(b)) =
-                                (diff.database_size_before, diff.database_size_after)
-                            {
-                                ui.label(format!(
-                                    "database size: {} to {}",
-                                    human_size(a),
-                                    human_size(b)
-                                ));
-                            }
-                            for (table, (a, b)) in &diff.tables {
-                                ui.label(format!("table {table}: {a} to {b} rows"));
-                            }
-                        }
-                    }
-                });
-            if !open {
-                self.diff_open = None;
             }
         }
     }
