@@ -63,7 +63,7 @@ fn wait_label(w: &mut Window, needle: &str, present: bool) {
     let start = std::time::Instant::now();
     loop {
         w.step();
-        if w.query_by_label_contains(needle).is_some() == present {
+        if w.query_all_by_label_contains(needle).next().is_some() == present {
             w.step();
             return;
         }
@@ -381,6 +381,8 @@ fn kept_copies_are_listed_with_size_and_age_and_can_be_deleted() {
     std::fs::write(files.join("a.txt"), "changed since").unwrap();
     let mut w = open(&home);
     let message = restore_newest(&mut w, "media");
+    // The restore's message names the kept copies too: only the list is looked at from here on.
+    w.state_mut().state.toasts.clear();
     let kept_folder = std::fs::read_dir(home.work())
         .unwrap()
         .flatten()
@@ -428,6 +430,10 @@ fn kept_copies_are_listed_with_size_and_age_and_can_be_deleted() {
     w.step();
     click(&mut w, &format!("Delete {name}"));
     idle(&mut w);
+    wait(&mut w, "the list without the folder", &|app| {
+        app.state.kept.as_ref().is_some_and(|k| k.copies.len() == 1)
+    });
+    w.state_mut().state.toasts.clear();
     wait_label(&mut w, &name, false);
     w.get_by_label(&format!("safety backup {safety}"));
     assert!(!kept_folder.exists(), "Delete removes the kept folder");
@@ -448,6 +454,7 @@ fn a_postgres_restore_says_it_kept_the_old_database_and_kept_copies_drops_it() {
     common::psql(&pg.name, "DELETE FROM notes WHERE id > 5");
     let mut w = open(&home);
     let message = restore_newest(&mut w, "pg");
+    w.state_mut().state.toasts.clear();
     let copies = common::psql(
         "postgres",
         &format!(
@@ -472,6 +479,13 @@ fn a_postgres_restore_says_it_kept_the_old_database_and_kept_copies_drops_it() {
     w.step();
     click(&mut w, &format!("Drop {copy}"));
     idle(&mut w);
+    wait(&mut w, "the list without the database", &|app| {
+        app.state
+            .kept
+            .as_ref()
+            .is_some_and(|k| k.copies.iter().all(|c| !c.name().contains("_pre_restore_")))
+    });
+    w.state_mut().state.toasts.clear();
     wait_label(&mut w, &copy, false);
     let left = common::psql(
         "postgres",

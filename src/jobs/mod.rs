@@ -7,12 +7,13 @@
 //! One file per job family: `context` (the [`Context`] every job runs in, start-up reconciliation, the job log),
 //! `profile`, `backup`, `restore` with `restore_journal` (a restore a crash interrupted, finished on the next
 //! start), `verify` (also show and diff), `import` (the jobs; the detection and checks of a file are in
-//! [`crate::import`]), `manage` (export, delete, pin), `prune`, `run_due`, `stats` (also history), `undo` (which restore "Undo last restore" reverses) and `rebuild`.
+//! [`crate::import`]), `manage` (export, delete, pin), `kept` (the copies restores keep, listed and deleted), `prune`, `run_due`, `stats` (also history), `undo` (which restore "Undo last restore" reverses) and `rebuild`.
 //! Everything public is re-exported here, so callers name `jobs::backup`, never the file it lives in.
 
 mod backup;
 mod context;
 mod import;
+mod kept;
 mod manage;
 mod profile;
 mod prune;
@@ -28,6 +29,9 @@ pub(crate) use backup::seal;
 pub use backup::{BackupReport, BackupSpec, backup};
 pub use context::Context;
 pub use import::{ImportReport, import, import_batch};
+pub use kept::{
+    KeptCopy, KeptReport, KeptWhat, delete_kept_database, delete_kept_folder, kept_copies,
+};
 pub use manage::{delete, export, pin};
 pub(crate) use profile::read_password;
 pub use profile::{

@@ -156,6 +156,10 @@ pub struct BackstopApp {
     /// When each server profile's details were last asked for (at most once a minute).
     pub(crate) details_asked: HashMap<String, Instant>,
     pub(crate) drop_copy_confirm: Option<(String, String)>,
+    /// A kept files folder waiting for the user's yes: (profile, folder).
+    pub(crate) kept_folder_confirm: Option<(String, PathBuf)>,
+    /// For which profile, and after which job, the kept copies were last asked for.
+    pub(crate) kept_asked: Option<(String, Option<i64>)>,
     /// The backup whose Show window is open.
     pub(crate) show_open: Option<i64>,
     /// The open Compare window: a backup and what it is compared with.
@@ -218,6 +222,8 @@ impl BackstopApp {
             notified_alerts: HashSet::new(),
             details_asked: HashMap::new(),
             drop_copy_confirm: None,
+            kept_folder_confirm: None,
+            kept_asked: None,
             show_open: None,
             compare: None,
             notifications_problem_logged: false,

@@ -127,6 +127,8 @@ pub struct AppState {
     /// Jobs whose outcome a dialog shows (the restore dialog's "Validate only"): ticket → None while it runs, then
     /// its report's message or its failure's.
     pub awaited: HashMap<u64, Option<Result<String, String>>>,
+    /// History's Kept copies: the copies restores of a profile kept, as last listed.
+    pub kept: Option<crate::jobs::KeptReport>,
     /// Server databases' details, by profile, with when they were read.
     pub details: HashMap<String, (Instant, crate::engine::EngineDetails)>,
 }
@@ -430,6 +432,8 @@ impl AppState {
             JobOutput::Details(profile, details) => {
                 self.details.insert(profile, (now, *details));
             }
+            JobOutput::Kept(report) => self.kept = Some(*report),
+            JobOutput::KeptDeleted(text) => self.toast(ToastKind::Info, text, now),
             JobOutput::Refreshed => {}
         }
         let _ = label;

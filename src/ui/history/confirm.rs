@@ -1,5 +1,5 @@
 //! The confirmations opened from History and Settings: delete a backup, prune, drop a kept database copy,
-//! remove a profile.
+//! delete a kept files folder, remove a profile.
 
 use crate::ui::app::BackstopApp;
 use crate::worker::JobRequest;
@@ -120,6 +120,37 @@ impl BackstopApp {
             });
             if decided {
                 self.drop_copy_confirm = None;
+            }
+        }
+        if let Some((profile, path)) = self.kept_folder_confirm.clone() {
+            let mut decided = false;
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            egui::Window::new("Delete kept folder?")
+                .collapsible(false)
+                .show(ctx, |ui| {
+                    ui.label(format!(
+                        "The folder {} (kept by an earlier restore) and everything in it will be deleted. This \
+                         cannot be undone.",
+                        path.display()
+                    ));
+                    ui.horizontal(|ui| {
+                        if ui.button(format!("Delete {name}")).clicked() {
+                            self.submit(JobRequest::DeleteKeptFolder {
+                                profile: profile.clone(),
+                                path: path.clone(),
+                            });
+                            decided = true;
+                        }
+                        if ui.button("Keep it").clicked() {
+                            decided = true;
+                        }
+                    });
+                });
+            if decided {
+                self.kept_folder_confirm = None;
             }
         }
         if let Some((name, mut delete_archives)) = self.remove_profile.clone() {

@@ -1,7 +1,8 @@
-//! The History panel: its tabs (backups, the restore log, the job log), and what opens from it.
+//! The History panel: its tabs (backups, the restore log, the job log, kept copies), and what opens from it.
 //!
 //! - `table`: the backups table with its per-row actions and the undo of the last restore.
 //! - `logs`: the restore log and the job log.
+//! - `kept`: the copies restores kept (folders, server databases, safety backups), with Delete.
 //! - `restore_dialog`: the restore dialog (whole backup or chosen files).
 //! - `show`: the Show window (what a backup holds).
 //! - `compare`: the Compare window (a backup against any other backup, or the live database).
@@ -9,6 +10,7 @@
 
 mod compare;
 mod confirm;
+mod kept;
 mod logs;
 mod restore_dialog;
 mod show;
@@ -32,6 +34,8 @@ pub enum HistoryTab {
     Restores,
     /// Jobs, with failures and their messages.
     Jobs,
+    /// What restores kept of what they replaced.
+    Kept,
 }
 
 pub(super) fn status_color(status: Status) -> Color32 {
@@ -59,12 +63,14 @@ impl BackstopApp {
             ui.selectable_value(&mut self.history_tab, HistoryTab::Backups, "Backups");
             ui.selectable_value(&mut self.history_tab, HistoryTab::Restores, "Restore log");
             ui.selectable_value(&mut self.history_tab, HistoryTab::Jobs, "Job log");
+            ui.selectable_value(&mut self.history_tab, HistoryTab::Kept, "Kept copies");
         });
         ui.separator();
         match self.history_tab {
             HistoryTab::Backups => self.backups_table(ui, &profile.name),
             HistoryTab::Restores => self.restore_log(ui, &profile.name),
             HistoryTab::Jobs => self.job_log(ui, &profile.name),
+            HistoryTab::Kept => self.kept_copies(ui, &profile.name),
         }
     }
 }
