@@ -52,9 +52,8 @@ impl BackstopApp {
         };
         let total: u64 = report.copies.iter().filter_map(|c| c.size_bytes).sum();
         ui.label(format!(
-            "Each restore keeps what it replaced until you delete it: the files folder it moved aside, the \
-             database a server keeps, and the safety backup it took first (retention deletes those after 7 \
-             days). Together: {}.",
+            "Each restore keeps what it replaced: the files folder it moved aside and the database a server \
+             keeps stay until you delete them, the safety backup it took first at least 7 days. Together: {}.",
             human_size(total)
         ));
         for problem in &report.problems {
