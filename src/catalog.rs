@@ -118,6 +118,41 @@ pub struct BackupRow {
     pub clock_ahead_secs: Option<i64>,
 }
 
+#[cfg(test)]
+impl BackupRow {
+    /// A row of profile `shop` for unit tests: archive `/b/<id>.zip`, nothing else known.
+    pub(crate) fn for_test(
+        id: i64,
+        created_at: DateTime<Utc>,
+        kind: Kind,
+        trigger: Trigger,
+        status: Status,
+    ) -> BackupRow {
+        BackupRow {
+            id,
+            profile: "shop".into(),
+            kind,
+            trigger,
+            status,
+            path: PathBuf::from(format!("/b/{id}.zip")),
+            size_bytes: None,
+            sha256: None,
+            created_at,
+            finished_at: None,
+            duration_ms: None,
+            engine: None,
+            engine_version: None,
+            database_name: None,
+            database_size_bytes: None,
+            error: None,
+            pinned: false,
+            tables: None,
+            warnings: Vec::new(),
+            clock_ahead_secs: None,
+        }
+    }
+}
+
 /// One restore in the restore log.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RestoreRow {
@@ -141,6 +176,23 @@ pub struct RestoreRow {
     pub outcome: String,
     /// What happened, in words.
     pub message: Option<String>,
+    /// How far it got (`restore_log::APPLYING`, `APPLIED`, `ROLLED_BACK`, `DONE`); `None` when it never began to
+    /// replace the profile's live data (validation, chosen files into a folder, a new database, an early stop).
+    pub step: Option<String>,
+}
+
+impl RestoreRow {
+    /// Whether this restore replaced the profile's live database or files folder (a completed restore that got
+    /// past replacing them). Restoring chosen files into a folder, or into a new database, changes nothing live.
+    pub fn changed_live_data(&self) -> bool {
+        self.outcome == "completed"
+            && !self.validate_only
+            && self
+                .step
+                .as_deref()
+                // `restore_log::ROLLED_BACK`, spelled here because the catalog sits below the jobs.
+                .is_some_and(|step| step != "rolled_back")
+    }
 }
 
 /// A restore still `running` in the log: what the next start needs to tell what it did.
@@ -690,7 +742,7 @@ impl Catalog {
             .conn
             .prepare(
                 "SELECT id, profile, backup_id, archive_path, safety_backup_id, validate_only, started_at, finished_at, \
-                 outcome, message FROM restores WHERE (?1 IS NULL OR profile = ?1) ORDER BY id DESC",
+                 outcome, message, step FROM restores WHERE (?1 IS NULL OR profile = ?1) ORDER BY id DESC",
             )
             .map_err(|e| self.err(e))?;
         stmt.query_map(params![profile], |row| {
@@ -708,6 +760,7 @@ impl Catalog {
                     .transpose()?,
                 outcome: row.get(8)?,
                 message: row.get(9)?,
+                step: row.get(10)?,
             })
         })
         .and_then(|rows| rows.collect())

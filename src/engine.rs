@@ -202,8 +202,9 @@ pub trait StagedRestore {
     /// What will be replaced, for confirmations and reports.
     fn describe(&self) -> String;
 
-    /// Replaces the live database with the staged copy: all or nothing.
-    fn apply(self: Box<Self>, job: &JobControl) -> Result<()>;
+    /// Replaces the live database with the staged copy: all or nothing. Returns the name the old content is kept
+    /// under (`<db>_pre_restore_<stamp>` on a server) when the engine keeps it, so the restore can say so.
+    fn apply(self: Box<Self>, job: &JobControl) -> Result<Option<String>>;
 }
 
 /// The engine for a profile's database.

@@ -78,7 +78,7 @@ pub(crate) fn settle(ctx: &Context, profile: &Profile, journal: Option<Settled>)
         Some(_) => {
             let job = JobControl::new(&NoProgress, Default::default());
             match apply_database_of(ctx, profile, &row.archive_path, &job) {
-                Ok(()) => Settled::FinishedNow,
+                Ok(_) => Settled::FinishedNow,
                 Err(e) => Settled::Failed(format!(
                     "Backstop was stopped while this restore replaced the database, and finishing it at the next start failed ({e})"
                 )),

@@ -97,7 +97,7 @@ impl Protection {
             // Deleting data on the strength of a wrong clock is the one mistake retention must not make, so it
             // waits until the clocks agree; meanwhile the backup holds no slot a current backup needs.
             Protection::Future(secs) => format!(
-                "dated {} in the future (clock ahead when it was taken?); kept, outside keep_last and max_age",
+                "dated {} in the future (clock ahead when it was taken?); kept, and counted neither among the newest nor by age",
                 span_text(secs)
             ),
             Protection::YoungSafety => "safety backup younger than 7 days".to_string(),
@@ -132,6 +132,43 @@ fn protection(
         }
         Trigger::Manual | Trigger::Automatic | Trigger::Safety => None,
     }
+}
+
+/// The policy in plain words, for people who never read the config: "Keeps the 10 newest backups, and deletes
+/// backups more than 30 days older than the newest one. Pinned and uploaded backups are kept too, safety backups
+/// for 7 days, and the newest backup always."
+pub fn describe(policy: &Policy) -> String {
+    let plural = |n: u32, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    let mut keeps = vec![match policy.keep_last {
+        1 => "the newest backup".to_string(),
+        n => format!("the {n} newest backups"),
+    }];
+    for (n, per, unit) in [
+        (policy.keep_daily, "day", "day"),
+        (policy.keep_weekly, "week", "week"),
+        (policy.keep_monthly, "month", "month"),
+    ] {
+        if n > 0 {
+            keeps.push(format!("one per {per} for {}", plural(n, unit)));
+        }
+    }
+    let list = match keeps.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
+    };
+    let age = match policy.max_age_days {
+        0 => String::new(),
+        days => format!(
+            ", and deletes backups more than {} older than the newest one",
+            plural(days, "day")
+        ),
+    };
+    format!(
+        "Keeps {list}{age}. Pinned and uploaded backups are kept too, safety backups for {} days, and the newest \
+         backup always.",
+        SAFETY_GRACE.num_days()
+    )
 }
 
 /// Decide which of one profile's backups to keep (`prune`, and its dry run). Pure.
@@ -279,7 +316,7 @@ fn decide_rotated(
         return (
             false,
             format!(
-                "older than max_age_days {} ({} days old)",
+                "older than {} days ({} days old)",
                 policy.max_age_days,
                 age.num_days()
             ),
@@ -288,27 +325,33 @@ fn decide_rotated(
     if u32::try_from(rank).is_ok_and(|rank| rank <= policy.keep_last) {
         return (
             true,
-            format!("within keep_last {} (#{rank})", policy.keep_last),
+            format!("among {} (#{rank})", newest_words(policy.keep_last)),
         );
     }
     let bucket = |keeps: &[Option<String>]| keeps.get(slot).cloned().flatten();
     if let Some(day) = bucket(rules.daily) {
         return (
             true,
-            format!("newest of day {day} (keep_daily {})", policy.keep_daily),
+            format!(
+                "newest of day {day} (one kept per day, for {} days)",
+                policy.keep_daily
+            ),
         );
     }
     if let Some(week) = bucket(rules.weekly) {
         return (
             true,
-            format!("newest of week {week} (keep_weekly {})", policy.keep_weekly),
+            format!(
+                "newest of week {week} (one kept per week, for {} weeks)",
+                policy.keep_weekly
+            ),
         );
     }
     if let Some(month) = bucket(rules.monthly) {
         return (
             true,
             format!(
-                "newest of month {month} (keep_monthly {})",
+                "newest of month {month} (one kept per month, for {} months)",
                 policy.keep_monthly
             ),
         );
@@ -316,10 +359,18 @@ fn decide_rotated(
     (
         false,
         format!(
-            "beyond keep_last {} (#{rank}) and not kept by daily/weekly/monthly rules",
-            policy.keep_last
+            "not among {} (#{rank}), and no day, week or month rule keeps it",
+            newest_words(policy.keep_last)
         ),
     )
+}
+
+/// "the newest" or "the 3 newest".
+fn newest_words(n: u32) -> String {
+    match n {
+        1 => "the newest".to_string(),
+        n => format!("the {n} newest"),
+    }
 }
 
 /// The verdicts that delete a backup (keep == false), in the order given.
@@ -394,11 +445,11 @@ mod tests {
 
     use Trigger::{Automatic, Manual, Safety, Uploaded};
 
-    const BEYOND_1_2: &str = "beyond keep_last 1 (#2) and not kept by daily/weekly/monthly rules";
-    const BEYOND_1_3: &str = "beyond keep_last 1 (#3) and not kept by daily/weekly/monthly rules";
-    const BEYOND_1_4: &str = "beyond keep_last 1 (#4) and not kept by daily/weekly/monthly rules";
-    const BEYOND_1_5: &str = "beyond keep_last 1 (#5) and not kept by daily/weekly/monthly rules";
-    const BEYOND_1_6: &str = "beyond keep_last 1 (#6) and not kept by daily/weekly/monthly rules";
+    const BEYOND_1_2: &str = "not among the newest (#2), and no day, week or month rule keeps it";
+    const BEYOND_1_3: &str = "not among the newest (#3), and no day, week or month rule keeps it";
+    const BEYOND_1_4: &str = "not among the newest (#4), and no day, week or month rule keeps it";
+    const BEYOND_1_5: &str = "not among the newest (#5), and no day, week or month rule keeps it";
+    const BEYOND_1_6: &str = "not among the newest (#6), and no day, week or month rule keeps it";
 
     fn cases() -> Vec<Case> {
         vec![
@@ -440,17 +491,17 @@ mod tests {
                 ],
                 expect: vec![
                     (5, true, NEWEST_REASON),
-                    (4, true, "within keep_last 3 (#2)"),
-                    (3, true, "within keep_last 3 (#3)"),
+                    (4, true, "among the 3 newest (#2)"),
+                    (3, true, "among the 3 newest (#3)"),
                     (
                         2,
                         false,
-                        "beyond keep_last 3 (#4) and not kept by daily/weekly/monthly rules",
+                        "not among the 3 newest (#4), and no day, week or month rule keeps it",
                     ),
                     (
                         1,
                         false,
-                        "beyond keep_last 3 (#5) and not kept by daily/weekly/monthly rules",
+                        "not among the 3 newest (#5), and no day, week or month rule keeps it",
                     ),
                 ],
             },
@@ -466,8 +517,8 @@ mod tests {
                 // Ages count from the newest backup (1 day ago).
                 expect: vec![
                     (3, true, NEWEST_REASON),
-                    (2, true, "within keep_last 10 (#2)"),
-                    (1, false, "older than max_age_days 30 (44 days old)"),
+                    (2, true, "among the 10 newest (#2)"),
+                    (1, false, "older than 30 days (44 days old)"),
                 ],
             },
             Case {
@@ -477,7 +528,7 @@ mod tests {
                 backups: vec![days_ago(1, 30, Manual), days_ago(2, 1, Automatic)],
                 expect: vec![
                     (2, true, NEWEST_REASON),
-                    (1, true, "within keep_last 10 (#2)"),
+                    (1, true, "among the 10 newest (#2)"),
                 ],
             },
             Case {
@@ -492,9 +543,9 @@ mod tests {
                 ],
                 expect: vec![
                     (4, true, NEWEST_REASON),
-                    (3, true, "within keep_last 10 (#2)"),
-                    (2, true, "within keep_last 10 (#3)"),
-                    (1, true, "within keep_last 10 (#4)"),
+                    (3, true, "among the 10 newest (#2)"),
+                    (2, true, "among the 10 newest (#3)"),
+                    (1, true, "among the 10 newest (#4)"),
                 ],
             },
             Case {
@@ -510,7 +561,7 @@ mod tests {
                 expect: vec![
                     (4, true, NEWEST_REASON),
                     (3, true, "pinned"),
-                    (2, true, "within keep_last 2 (#2)"),
+                    (2, true, "among the 2 newest (#2)"),
                     (1, true, "pinned"),
                 ],
             },
@@ -527,7 +578,7 @@ mod tests {
                 expect: vec![
                     (4, true, NEWEST_REASON),
                     (3, true, "uploaded (only deleted by hand)"),
-                    (2, true, "within keep_last 2 (#2)"),
+                    (2, true, "among the 2 newest (#2)"),
                     (1, true, "uploaded (only deleted by hand)"),
                 ],
             },
@@ -542,7 +593,7 @@ mod tests {
                 ],
                 expect: vec![
                     (3, true, NEWEST_REASON),
-                    (2, true, "within keep_last 1 (#1)"),
+                    (2, true, "among the newest (#1)"),
                     (1, false, BEYOND_1_2),
                 ],
             },
@@ -572,11 +623,11 @@ mod tests {
                 ],
                 expect: vec![
                     (3, true, NEWEST_REASON),
-                    (2, true, "within keep_last 2 (#2)"),
+                    (2, true, "among the 2 newest (#2)"),
                     (
                         1,
                         false,
-                        "beyond keep_last 2 (#3) and not kept by daily/weekly/monthly rules",
+                        "not among the 2 newest (#3), and no day, week or month rule keeps it",
                     ),
                 ],
             },
@@ -591,11 +642,11 @@ mod tests {
                 ],
                 expect: vec![
                     (3, true, NEWEST_REASON),
-                    (2, true, "within keep_last 2 (#2)"),
+                    (2, true, "among the 2 newest (#2)"),
                     (
                         1,
                         false,
-                        "beyond keep_last 2 (#3) and not kept by daily/weekly/monthly rules",
+                        "not among the 2 newest (#3), and no day, week or month rule keeps it",
                     ),
                 ],
             },
@@ -623,29 +674,37 @@ mod tests {
                     (10, true, NEWEST_REASON),
                     (9, false, BEYOND_1_2),
                     (8, false, BEYOND_1_3),
-                    (7, true, "newest of day 2026-11-19 (keep_daily 3)"),
+                    (
+                        7,
+                        true,
+                        "newest of day 2026-11-19 (one kept per day, for 3 days)",
+                    ),
                     (6, false, BEYOND_1_5),
-                    (5, true, "newest of day 2026-11-18 (keep_daily 3)"),
+                    (
+                        5,
+                        true,
+                        "newest of day 2026-11-18 (one kept per day, for 3 days)",
+                    ),
                     (
                         4,
                         false,
-                        "beyond keep_last 1 (#7) and not kept by daily/weekly/monthly rules",
+                        "not among the newest (#7), and no day, week or month rule keeps it",
                     ),
                     (
                         3,
                         false,
-                        "beyond keep_last 1 (#8) and not kept by daily/weekly/monthly rules",
+                        "not among the newest (#8), and no day, week or month rule keeps it",
                     ),
                     // Three days are already kept, so 2026-11-16 gets nothing.
                     (
                         2,
                         false,
-                        "beyond keep_last 1 (#9) and not kept by daily/weekly/monthly rules",
+                        "not among the newest (#9), and no day, week or month rule keeps it",
                     ),
                     (
                         1,
                         false,
-                        "beyond keep_last 1 (#10) and not kept by daily/weekly/monthly rules",
+                        "not among the newest (#10), and no day, week or month rule keeps it",
                     ),
                 ],
             },
@@ -666,7 +725,11 @@ mod tests {
                 expect: vec![
                     (5, true, NEWEST_REASON),
                     (4, false, BEYOND_1_2),
-                    (3, true, "newest of week 2026-W46 (keep_weekly 2)"),
+                    (
+                        3,
+                        true,
+                        "newest of week 2026-W46 (one kept per week, for 2 weeks)",
+                    ),
                     (2, false, BEYOND_1_4),
                     (1, false, BEYOND_1_5),
                 ],
@@ -685,7 +748,11 @@ mod tests {
                 ],
                 expect: vec![
                     (3, true, NEWEST_REASON),
-                    (2, true, "newest of week 2026-W53 (keep_weekly 3)"),
+                    (
+                        2,
+                        true,
+                        "newest of week 2026-W53 (one kept per week, for 3 weeks)",
+                    ),
                     (1, false, BEYOND_1_3),
                 ],
             },
@@ -707,9 +774,17 @@ mod tests {
                 expect: vec![
                     (6, true, NEWEST_REASON),
                     (5, false, BEYOND_1_2),
-                    (4, true, "newest of month 2026-10 (keep_monthly 3)"),
+                    (
+                        4,
+                        true,
+                        "newest of month 2026-10 (one kept per month, for 3 months)",
+                    ),
                     (3, false, BEYOND_1_4),
-                    (2, true, "newest of month 2026-09 (keep_monthly 3)"),
+                    (
+                        2,
+                        true,
+                        "newest of month 2026-09 (one kept per month, for 3 months)",
+                    ),
                     (1, false, BEYOND_1_6),
                 ],
             },
@@ -723,7 +798,7 @@ mod tests {
                 backups: vec![days_ago(1, 45, Automatic), days_ago(2, 1, Automatic)],
                 expect: vec![
                     (2, true, NEWEST_REASON),
-                    (1, false, "older than max_age_days 30 (44 days old)"),
+                    (1, false, "older than 30 days (44 days old)"),
                 ],
             },
             Case {
@@ -736,7 +811,7 @@ mod tests {
                 backups: vec![days_ago(1, 2, Automatic), days_ago(2, 1, Automatic)],
                 expect: vec![
                     (2, true, NEWEST_REASON),
-                    (1, true, "within keep_last 2 (#2)"),
+                    (1, true, "among the 2 newest (#2)"),
                 ],
             },
             Case {
@@ -750,11 +825,11 @@ mod tests {
                 ],
                 expect: vec![
                     (7, true, NEWEST_REASON),
-                    (5, true, "within keep_last 2 (#2)"),
+                    (5, true, "among the 2 newest (#2)"),
                     (
                         6,
                         false,
-                        "beyond keep_last 2 (#3) and not kept by daily/weekly/monthly rules",
+                        "not among the 2 newest (#3), and no day, week or month rule keeps it",
                     ),
                 ],
             },
@@ -774,8 +849,8 @@ mod tests {
                 ],
                 expect: vec![
                     (3, true, NEWEST_REASON),
-                    (2, true, "within keep_last 3 (#2)"),
-                    (1, true, "within keep_last 3 (#3)"),
+                    (2, true, "among the 3 newest (#2)"),
+                    (1, true, "among the 3 newest (#3)"),
                 ],
             },
         ]
@@ -809,8 +884,8 @@ mod tests {
         expect: Vec<(i64, bool, &'static str)>,
     }
 
-    const AHEAD_400_DAYS: &str = "dated 400 days in the future (clock ahead when it was taken?); kept, outside keep_last and max_age";
-    const AHEAD_1_DAY: &str = "dated 1 day in the future (clock ahead when it was taken?); kept, outside keep_last and max_age";
+    const AHEAD_400_DAYS: &str = "dated 400 days in the future (clock ahead when it was taken?); kept, and counted neither among the newest nor by age";
+    const AHEAD_1_DAY: &str = "dated 1 day in the future (clock ahead when it was taken?); kept, and counted neither among the newest nor by age";
 
     fn clock_cases() -> Vec<ClockCase> {
         vec![
@@ -843,12 +918,12 @@ mod tests {
                 expect: vec![
                     (5, true, NEWEST_REASON),
                     (1, true, AHEAD_400_DAYS),
-                    (4, true, "within keep_last 3 (#2)"),
-                    (3, true, "within keep_last 3 (#3)"),
+                    (4, true, "among the 3 newest (#2)"),
+                    (3, true, "among the 3 newest (#3)"),
                     (
                         2,
                         false,
-                        "beyond keep_last 3 (#4) and not kept by daily/weekly/monthly rules",
+                        "not among the 3 newest (#4), and no day, week or month rule keeps it",
                     ),
                 ],
             },
@@ -880,8 +955,8 @@ mod tests {
                 expect: vec![
                     (3, true, NEWEST_REASON),
                     (2, true, AHEAD_400_DAYS),
-                    (4, true, "within keep_last 5 (#2)"),
-                    (1, false, "older than max_age_days 10 (15 days old)"),
+                    (4, true, "among the 5 newest (#2)"),
+                    (1, false, "older than 10 days (15 days old)"),
                 ],
             },
             ClockCase {
@@ -897,8 +972,8 @@ mod tests {
                 ],
                 expect: vec![
                     (3, true, NEWEST_REASON),
-                    (2, true, "within keep_last 5 (#2)"),
-                    (1, true, "within keep_last 5 (#3)"),
+                    (2, true, "among the 5 newest (#2)"),
+                    (1, true, "among the 5 newest (#3)"),
                 ],
             },
             ClockCase {
@@ -919,9 +994,13 @@ mod tests {
                     (
                         3,
                         true,
-                        "dated 5 days in the future (clock ahead when it was taken?); kept, outside keep_last and max_age",
+                        "dated 5 days in the future (clock ahead when it was taken?); kept, and counted neither among the newest nor by age",
                     ),
-                    (2, true, "newest of day 2026-11-19 (keep_daily 2)"),
+                    (
+                        2,
+                        true,
+                        "newest of day 2026-11-19 (one kept per day, for 2 days)",
+                    ),
                     (1, false, BEYOND_1_3),
                 ],
             },
@@ -979,7 +1058,7 @@ mod tests {
                     (
                         1,
                         true,
-                        "dated 399 days in the future (clock ahead when it was taken?); kept, outside keep_last and max_age",
+                        "dated 399 days in the future (clock ahead when it was taken?); kept, and counted neither among the newest nor by age",
                     ),
                 ],
             },
@@ -1000,6 +1079,38 @@ mod tests {
                 .map(|(id, keep, reason)| (*id, *keep, reason.to_string()))
                 .collect();
             assert_eq!(got, want, "case: {}", case.name);
+        }
+    }
+
+    #[test]
+    fn describe_says_the_policy_in_plain_words() {
+        let cases = [
+            (
+                policy(10, 30),
+                "Keeps the 10 newest backups, and deletes backups more than 30 days older than the newest one. \
+                 Pinned and uploaded backups are kept too, safety backups for 7 days, and the newest backup always.",
+            ),
+            (
+                Policy {
+                    keep_daily: 7,
+                    keep_weekly: 1,
+                    ..policy(1, 0)
+                },
+                "Keeps the newest backup, one per day for 7 days and one per week for 1 week. Pinned and uploaded \
+                 backups are kept too, safety backups for 7 days, and the newest backup always.",
+            ),
+            (
+                Policy {
+                    keep_monthly: 12,
+                    ..policy(2, 1)
+                },
+                "Keeps the 2 newest backups and one per month for 12 months, and deletes backups more than 1 day \
+                 older than the newest one. Pinned and uploaded backups are kept too, safety backups for 7 days, \
+                 and the newest backup always.",
+            ),
+        ];
+        for (policy, expected) in cases {
+            assert_eq!(describe(&policy), expected);
         }
     }
 

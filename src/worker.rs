@@ -130,6 +130,18 @@ pub enum JobRequest {
         /// The copy's name.
         name: String,
     },
+    /// List the copies restores of a profile kept (folders, server databases, safety backups).
+    KeptCopies {
+        /// Profile name.
+        profile: String,
+    },
+    /// Delete a files folder a restore kept.
+    DeleteKeptFolder {
+        /// Profile name.
+        profile: String,
+        /// The kept folder.
+        path: PathBuf,
+    },
     /// Check that a profile's database answers.
     TestConnection {
         /// Profile name.
@@ -169,7 +181,12 @@ impl JobRequest {
                     format!("Restore {what}")
                 }
             }
-            JobRequest::Verify(VerifyTarget::All(_)) => "Verify all backups".into(),
+            JobRequest::Verify(VerifyTarget::All(Some(profile))) => {
+                format!("Verify the backups of {profile}")
+            }
+            JobRequest::Verify(VerifyTarget::All(None)) => {
+                "Verify the backups of all profiles".into()
+            }
             JobRequest::Verify(VerifyTarget::One(jobs::BackupRef::Id(id))) => {
                 format!("Verify backup {id}")
             }
@@ -201,6 +218,10 @@ impl JobRequest {
             JobRequest::TestConnection { profile } => format!("Test connection of {profile}"),
             JobRequest::Details { profile } => format!("Read details of {profile}"),
             JobRequest::DropCopy { name, .. } => format!("Delete database copy {name}"),
+            JobRequest::KeptCopies { profile } => format!("List the copies kept for {profile}"),
+            JobRequest::DeleteKeptFolder { path, .. } => {
+                format!("Delete kept folder {}", path.display())
+            }
             JobRequest::Refresh => "Refresh".into(),
         }
     }
@@ -213,6 +234,7 @@ impl JobRequest {
                 | JobRequest::Show { .. }
                 | JobRequest::Diff { .. }
                 | JobRequest::Details { .. }
+                | JobRequest::KeptCopies { .. }
                 | JobRequest::Refresh
                 | JobRequest::SaveConfig(_)
                 | JobRequest::AddProfile(..)
@@ -294,6 +316,10 @@ pub enum JobOutput {
     ConfigSaved,
     /// A server database's details.
     Details(String, Box<crate::engine::EngineDetails>),
+    /// The copies restores of a profile kept.
+    Kept(Box<jobs::KeptReport>),
+    /// A kept copy was deleted: what was deleted.
+    KeptDeleted(String),
     /// Profiles changed (added, renamed, removed, demo made): the text says what happened.
     ProfilesChanged(String),
     /// Nothing but a new snapshot.
@@ -632,18 +658,13 @@ fn run(ctx: &mut Context, request: JobRequest, job: &JobControl) -> Result<JobOu
             Ok(JobOutput::Details(profile, Box::new(details)))
         }
         JobRequest::DropCopy { profile, name } => {
-            let p = ctx.config.profile(&profile)?.clone();
-            let _lock = crate::lock::ProfileLock::acquire(&ctx.paths, &profile)?;
-            jobs::engine_for(ctx, &p)?.drop_copy(&name)?;
-            ctx.log(
-                "drop-copy",
-                Some(&profile),
-                "completed",
-                &format!("deleted database copy {name}"),
-            );
-            Ok(JobOutput::ProfilesChanged(format!(
-                "Database copy {name} deleted"
-            )))
+            jobs::delete_kept_database(ctx, &profile, &name).map(JobOutput::KeptDeleted)
+        }
+        JobRequest::KeptCopies { profile } => {
+            jobs::kept_copies(ctx, &profile).map(|r| JobOutput::Kept(Box::new(r)))
+        }
+        JobRequest::DeleteKeptFolder { profile, path } => {
+            jobs::delete_kept_folder(ctx, &profile, &path).map(JobOutput::KeptDeleted)
         }
         JobRequest::TestConnection { profile } => Ok(JobOutput::ProfilesChanged(format!(
             "Connection ok: {}",

@@ -104,7 +104,7 @@ fn the_dry_run_plan_is_what_prune_then_does() {
         3,
         "{log}"
     );
-    assert!(log.contains("beyond keep_last 2"), "{log}");
+    assert!(log.contains("not among the 2 newest"), "{log}");
 }
 
 #[test]

@@ -576,22 +576,19 @@ fn history_shows_an_archive_and_compares_it_with_the_one_before() {
     w.wait_for("the manifest", |app| app.state.shown.is_some());
     w.harness.get_by_label("table orders: 300 rows");
     w.harness.get_by_label("database/shop.sqlite3");
-    // The oldest backup has nothing before it.
+    // The oldest backup has nothing before it: it is compared with the one after it.
     w.harness
         .get_all_by_label("Compare…")
         .nth(1)
         .unwrap()
         .click_accesskit();
-    w.harness.step();
-    w.harness.step();
-    assert!(
-        w.harness
-            .state()
-            .state
-            .toasts
-            .iter()
-            .any(|t| t.text.contains("is the oldest"))
-    );
+    w.wait_for("the comparison of the oldest", |app| {
+        app.state
+            .diffed
+            .as_ref()
+            .is_some_and(|d| (d.0, d.1) == (1, 2))
+    });
+    w.harness.get_by_label("table orders: 500 to 300 rows");
 }
 
 /// A profile whose sample database comes with a files folder (`work/<name>-files`: `a.txt`, `photos/b.jpg`,

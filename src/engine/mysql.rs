@@ -662,10 +662,10 @@ impl StagedRestore for MyStaged {
         )
     }
 
-    fn apply(mut self: Box<Self>, job: &JobControl) -> Result<()> {
+    fn apply(mut self: Box<Self>, job: &JobControl) -> Result<Option<String>> {
         job.check()?;
         if self.validate_only {
-            return Ok(());
+            return Ok(None);
         }
         let (Some(staging), Some(registration)) = (self.staging.clone(), self.registration.take())
         else {

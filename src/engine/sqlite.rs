@@ -545,7 +545,7 @@ impl StagedRestore for SqliteStaged {
         format!("SQLite database {}", self.target.display())
     }
 
-    fn apply(self: Box<Self>, job: &JobControl) -> Result<()> {
+    fn apply(self: Box<Self>, job: &JobControl) -> Result<Option<String>> {
         job.check()?;
         job.stage("writing database", None);
         if !self.target.exists() {
@@ -555,7 +555,7 @@ impl StagedRestore for SqliteStaged {
                 let _ = std::fs::remove_file(&staged);
                 return Err(e);
             }
-            return Ok(());
+            return Ok(None);
         }
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let mut dst = Connection::open_with_flags(&self.target, flags)
@@ -618,6 +618,7 @@ impl StagedRestore for SqliteStaged {
                 ),
             });
         }
-        Ok(())
+        // The old content is gone: the restore's safety backup is what keeps it.
+        Ok(None)
     }
 }

@@ -7,12 +7,13 @@
 //! One file per job family: `context` (the [`Context`] every job runs in, start-up reconciliation, the job log),
 //! `profile`, `backup`, `restore` with `restore_journal` (a restore a crash interrupted, finished on the next
 //! start), `verify` (also show and diff), `import` (the jobs; the detection and checks of a file are in
-//! [`crate::import`]), `manage` (export, delete, pin), `prune`, `run_due`, `stats` (also history) and `rebuild`.
+//! [`crate::import`]), `manage` (export, delete, pin), `kept` (the copies restores keep, listed and deleted), `prune`, `run_due`, `stats` (also history), `undo` (which restore "Undo last restore" reverses) and `rebuild`.
 //! Everything public is re-exported here, so callers name `jobs::backup`, never the file it lives in.
 
 mod backup;
 mod context;
 mod import;
+mod kept;
 mod manage;
 mod profile;
 mod prune;
@@ -21,12 +22,16 @@ mod restore;
 mod restore_journal;
 mod run_due;
 mod stats;
+mod undo;
 mod verify;
 
 pub(crate) use backup::seal;
 pub use backup::{BackupReport, BackupSpec, backup};
 pub use context::Context;
 pub use import::{ImportReport, import, import_batch};
+pub use kept::{
+    KeptCopy, KeptReport, KeptWhat, delete_kept_database, delete_kept_folder, kept_copies,
+};
 pub use manage::{delete, export, pin};
 pub(crate) use profile::read_password;
 pub use profile::{
@@ -39,4 +44,5 @@ pub(crate) use restore::apply_database_of;
 pub use restore::{BackupRef, RestorePlan, RestoreReport, RestoreSpec, plan_restore, restore};
 pub use run_due::{DueOutcome, run_due};
 pub use stats::{Stats, history, stats};
+pub use undo::{Undo, undo_target};
 pub use verify::{VerifyOutcome, VerifyTarget, diff, show, verify};

@@ -439,6 +439,7 @@ fn restore_locked(
         (false, true) => Some(Kind::Files),
         (false, false) => None,
     };
+    let mut safety_size = None;
     if spec.safety_backup
         && let Some(kind) = safety_kind
     {
@@ -449,7 +450,10 @@ fn restore_locked(
                 .note_restore(&profile.name, None, Some(safety.id))
                 .map(|()| safety)
         }) {
-            Ok(safety) => *safety_id = Some(safety.id),
+            Ok(safety) => {
+                *safety_id = Some(safety.id);
+                safety_size = Some(safety.size_bytes);
+            }
             Err(e) => {
                 discard(staged_folder);
                 return Err(match e {
@@ -476,8 +480,11 @@ fn restore_locked(
         return Err(e);
     }
     let db_applied = staged_db.is_some();
-    // The log learns each step before it happens, so that the next start can tell what a killed restore did.
-    if db_applied
+    // The log learns each step before it happens, so that the next start can tell what a killed restore did. A
+    // restore into a new database replaces nothing of the profile's, so it records no step: the next start must
+    // never finish it into the live database, and the window's undo does not count it as a change.
+    let replaces_live_db = db_applied && spec.target_database.is_none();
+    if replaces_live_db
         && let Err(e) = ctx
             .catalog
             .note_restore(&profile.name, Some(restore_log::APPLYING), None)
@@ -490,16 +497,20 @@ fn restore_locked(
     }
     // Test hooks (only `<step>:abort` means anything here): a crash just before and just after the replacement.
     let _ = fsutil::failpoint("restore-apply");
-    if let Some(staged) = staged_db
-        && let Err(e) = staged.apply(job)
-    {
-        if let Some(journal) = &journal {
-            journal.remove();
+    let mut kept_database = None;
+    if let Some(staged) = staged_db {
+        match staged.apply(job) {
+            Ok(kept) => kept_database = kept,
+            Err(e) => {
+                if let Some(journal) = &journal {
+                    journal.remove();
+                }
+                discard(staged_folder);
+                return Err(e);
+            }
         }
-        discard(staged_folder);
-        return Err(e);
     }
-    if db_applied {
+    if replaces_live_db {
         let _ = ctx
             .catalog
             .note_restore(&profile.name, Some(restore_log::APPLIED), None);
@@ -568,18 +579,58 @@ fn restore_locked(
     if let Some(summary) = folder_summary {
         message.push_str(&format!(" ({summary})"));
     }
-    if let Some(id) = safety_id {
-        message.push_str(&format!(
-            "; safety backup {id} holds the state from just before"
-        ));
-    }
-    if let Some(old) = kept_folder {
-        message.push_str(&format!(
-            "; the previous files folder is kept as {} until you delete it",
-            old.display()
-        ));
-    }
+    let kept = Kept {
+        safety: safety_id.zip(safety_size),
+        folder: kept_folder,
+        database: kept_database,
+    };
+    let nothing_there = safety_kind.is_none() && spec.target_database.is_none();
+    message.push_str(&kept.sentence(spec.target_database.is_some(), nothing_there));
     Ok(report(target, false, *safety_id, message))
+}
+
+/// What a restore kept of the state it replaced: the safety backup (id, size), the files folder moved aside, the
+/// database copy a server engine keeps.
+struct Kept {
+    safety: Option<(i64, u64)>,
+    folder: Option<PathBuf>,
+    database: Option<String>,
+}
+
+impl Kept {
+    /// "; safety backup 4 (1.2 MiB) holds the state from just before; the previous files folder is kept as …
+    /// until you delete it": every restore's message says what it kept, or that it kept nothing and why.
+    fn sentence(&self, into_new_database: bool, nothing_there: bool) -> String {
+        let mut parts = Vec::new();
+        if let Some((id, size)) = self.safety {
+            parts.push(format!(
+                "safety backup {id} ({}) holds the state from just before",
+                crate::progress::human_size(size)
+            ));
+        }
+        if let Some(folder) = &self.folder {
+            parts.push(format!(
+                "the previous files folder is kept as {} until you delete it",
+                folder.display()
+            ));
+        }
+        if let Some(name) = &self.database {
+            parts.push(format!(
+                "the previous database is kept as {name} until you delete it"
+            ));
+        }
+        let nothing = if into_new_database {
+            "nothing of the profile's was replaced, so nothing was kept"
+        } else if nothing_there {
+            "there was nothing there before, so nothing was kept"
+        } else {
+            "no safety backup was taken, so nothing of the previous state was kept"
+        };
+        match parts.is_empty() {
+            true => format!("; {nothing}"),
+            false => format!("; {}", parts.join("; ")),
+        }
+    }
 }
 
 /// `restore --only PATH... --to DIR`: the chosen entries into another folder, nothing live touched.
@@ -612,7 +663,7 @@ fn restore_chosen(
     }
     let done = files::restore_selected(reader, &chosen, to, job)?;
     Ok(format!(
-        "restored {} files, {} folders and {} links ({}) into {}",
+        "restored {} files, {} folders and {} links ({}) into {}; nothing live was changed, so nothing was kept",
         done.files,
         done.dirs,
         done.links,
@@ -635,19 +686,22 @@ fn rollback_database(
         ));
     };
     let row = ctx.catalog.get(id)?;
-    apply_database_of(ctx, profile, &row.path, job)?;
+    let kept = apply_database_of(ctx, profile, &row.path, job)?;
     Ok(format!(
-        "; the database was put back from the safety backup ({id}, which holds the state from before)"
+        "; the database was put back from the safety backup ({id}, which holds the state from before){}",
+        kept.map(|name| format!(", and the restored one is kept as {name} until you delete it"))
+            .unwrap_or_default()
     ))
 }
 
-/// Replaces the profile's live database with the one in `archive` (checked and staged first, as any restore).
+/// Replaces the profile's live database with the one in `archive` (checked and staged first, as any restore);
+/// returns the name the replaced content is kept under, when the engine keeps it.
 pub(crate) fn apply_database_of(
     ctx: &Context,
     profile: &Profile,
     archive: &Path,
     job: &JobControl,
-) -> Result<()> {
+) -> Result<Option<String>> {
     let mut reader = ArchiveReader::open(archive)?;
     let info = reader
         .manifest
@@ -658,4 +712,54 @@ pub(crate) fn apply_database_of(
     let staged =
         engine.stage_restore(&mut reader, &info, &engine::RestoreOptions::default(), job)?;
     staged.apply(job)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Kept;
+
+    #[test]
+    fn every_restore_says_what_it_kept_or_why_nothing() {
+        let kept = |safety, folder: Option<&str>, database: Option<&str>| Kept {
+            safety,
+            folder: folder.map(Into::into),
+            database: database.map(Into::into),
+        };
+        let cases = [
+            (
+                kept(Some((4, 2048)), Some("/m.pre_restore_1"), None),
+                false,
+                false,
+                "; safety backup 4 (2.0 KiB) holds the state from just before; the previous files folder is kept \
+                 as /m.pre_restore_1 until you delete it",
+            ),
+            (
+                kept(None, None, Some("shop_pre_restore_1")),
+                false,
+                false,
+                "; the previous database is kept as shop_pre_restore_1 until you delete it",
+            ),
+            (
+                kept(None, None, None),
+                false,
+                false,
+                "; no safety backup was taken, so nothing of the previous state was kept",
+            ),
+            (
+                kept(None, None, None),
+                false,
+                true,
+                "; there was nothing there before, so nothing was kept",
+            ),
+            (
+                kept(None, None, None),
+                true,
+                true,
+                "; nothing of the profile's was replaced, so nothing was kept",
+            ),
+        ];
+        for (kept, into_new, nothing_there, expected) in cases {
+            assert_eq!(kept.sentence(into_new, nothing_there), expected);
+        }
+    }
 }

@@ -29,7 +29,7 @@ pub struct Stats {
     /// Server version, largest tables, kept copies (server engines, when asked).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub details: Option<engine::EngineDetails>,
-    /// The most recent backup job of any outcome.
+    /// The most recent backup job of any outcome but deleted (a deleted backup is gone, not the last one).
     pub last_backup: Option<BackupRow>,
     /// When the last automatic backup was taken.
     pub last_automatic_at: Option<DateTime<Utc>>,
@@ -101,8 +101,9 @@ pub fn stats(
         profile.policy.auto_interval_hours,
         now,
     );
-    let last_backup = all
+    let last_backup = live
         .iter()
+        .copied()
         .filter(|r| r.trigger != Trigger::Uploaded)
         .max_by_key(|r| r.id)
         .cloned();

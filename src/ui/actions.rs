@@ -1,4 +1,4 @@
-//! The Actions panel: back up now, verify all, prune (with its preview), import, run due backups.
+//! The Actions panel: back up now, verify this profile or all profiles, prune (with its preview), import, run due backups.
 
 use super::app::BackstopApp;
 use super::dialogs::DialogPurpose;
@@ -65,13 +65,26 @@ impl BackstopApp {
         ui.add_space(8.0);
         ui.horizontal(|ui| {
             if ui
-                .button("Verify all")
-                .on_hover_text("Re-read every archive of this profile and check every checksum")
+                .button("Verify this profile")
+                .on_hover_text(format!(
+                    "Re-read every archive of {} and check every checksum",
+                    profile.name
+                ))
                 .clicked()
             {
                 self.submit(JobRequest::Verify(VerifyTarget::All(Some(
                     profile.name.clone(),
                 ))));
+            }
+            if self.state.snapshot.config.profiles.len() > 1
+                && ui
+                    .button("Verify all profiles")
+                    .on_hover_text(
+                        "Re-read every archive of every profile and check every checksum",
+                    )
+                    .clicked()
+            {
+                self.submit(JobRequest::Verify(VerifyTarget::All(None)));
             }
             if ui
                 .button("Prune now…")

@@ -102,6 +102,8 @@ pub struct RestoreDialog {
     pub tree: Option<super::file_tree::FileTree>,
     /// The folder chosen files are restored into.
     pub destination: String,
+    /// The ticket of the "Validate only" run whose verdict the dialog shows (in `AppState::awaited`).
+    pub validation: Option<u64>,
 }
 
 /// The Backstop window.
@@ -139,10 +141,14 @@ pub struct BackstopApp {
     /// When each server profile's details were last asked for (at most once a minute).
     pub(crate) details_asked: HashMap<String, Instant>,
     pub(crate) drop_copy_confirm: Option<(String, String)>,
+    /// A kept files folder waiting for the user's yes: (profile, folder).
+    pub(crate) kept_folder_confirm: Option<(String, PathBuf)>,
+    /// For which profile, and after which job, the kept copies were last asked for.
+    pub(crate) kept_asked: Option<(String, Option<i64>)>,
     /// The backup whose Show window is open.
     pub(crate) show_open: Option<i64>,
-    /// The pair whose Compare window is open.
-    pub(crate) diff_open: Option<(i64, i64)>,
+    /// The open Compare window: a backup and what it is compared with.
+    pub(crate) compare: Option<super::history::Compare>,
     notifications_problem_logged: bool,
     /// About & Help.
     pub(crate) about: super::about::About,
@@ -195,8 +201,10 @@ impl BackstopApp {
             sort: Default::default(),
             details_asked: HashMap::new(),
             drop_copy_confirm: None,
+            kept_folder_confirm: None,
+            kept_asked: None,
             show_open: None,
-            diff_open: None,
+            compare: None,
             notifications_problem_logged: false,
             about: Default::default(),
             no_dialog: None,
@@ -436,7 +444,7 @@ impl BackstopApp {
     }
 
     /// A restore of backup `id` into profile `into` (None: the backup's own; another needs the user's consent,
-    /// which the restore dialog's typed confirmation of that profile's name gives).
+    /// which the restore dialog's typed confirmation of that profile's name gives). Returns its ticket.
     pub(crate) fn restore_into(
         &mut self,
         id: i64,
@@ -445,7 +453,7 @@ impl BackstopApp {
         safety_backup: bool,
         target_database: Option<String>,
         terminate_sessions: bool,
-    ) {
+    ) -> u64 {
         let allow_other_profile = into.is_some();
         self.submit(JobRequest::Restore(RestoreSpec {
             source: BackupRef::Id(id),
@@ -457,7 +465,7 @@ impl BackstopApp {
             only: Vec::new(),
             to: None,
             allow_other_profile,
-        }));
+        }))
     }
 
     fn top_bar(&mut self, ui: &mut egui::Ui) {
@@ -705,7 +713,8 @@ impl eframe::App for BackstopApp {
         self.about_window(&ctx);
         self.restore_window(&ctx);
         self.confirm_windows(&ctx);
-        self.archive_windows(&ctx);
+        self.show_window(&ctx);
+        self.compare_window(&ctx);
         self.toasts(&ctx);
         self.drag_and_drop(&ctx);
         self.quit_dialog(&ctx);

@@ -126,6 +126,11 @@ pub struct AppState {
     /// Automatic backups that ended since the scheduler last looked, in order: profile → None when it completed,
     /// or its failure (whose kind decides a retry, see `failure::retry_automatic`).
     pub automatic_outcomes: Vec<(String, Option<JobFailure>)>,
+    /// Jobs whose outcome a dialog shows (the restore dialog's "Validate only"): ticket → None while it runs, then
+    /// its report's message or its failure's.
+    pub awaited: HashMap<u64, Option<Result<String, String>>>,
+    /// History's Kept copies: the copies restores of a profile kept, as last listed.
+    pub kept: Option<crate::jobs::KeptReport>,
     /// Server databases' details, by profile, with when they were read.
     pub details: HashMap<String, (Instant, crate::engine::EngineDetails)>,
     /// What each submitted job's outcome is compared with for notifying: ticket → subject.
@@ -224,6 +229,23 @@ impl AppState {
                     .subjects
                     .remove(&ticket)
                     .unwrap_or_else(|| label.clone());
+                // A dialog that shows the outcome itself: the session log keeps it, no toast repeats it.
+                if let Some(slot) = self.awaited.get_mut(&ticket) {
+                    let (kind, verdict) = match &result {
+                        Ok(JobOutput::Restore(report)) => {
+                            (ToastKind::Success, Ok(report.message.clone()))
+                        }
+                        Ok(_) => (ToastKind::Success, Ok(String::new())),
+                        Err(failure) => (ToastKind::Error, Err(failure.message.clone())),
+                    };
+                    let text = match &verdict {
+                        Ok(message) => format!("{label}: {message}"),
+                        Err(message) => format!("{label} failed: {message}"),
+                    };
+                    *slot = Some(verdict);
+                    self.session_log.push((kind, text));
+                }
+                let shown_in_dialog = self.awaited.contains_key(&ticket);
                 let catch_up = self.catch_up.remove(&ticket);
                 let automatic = self.automatic.remove(&ticket);
                 if let Some(profile) = automatic {
@@ -231,6 +253,7 @@ impl AppState {
                         .push((profile, result.as_ref().err().cloned()));
                 }
                 match result {
+                    _ if shown_in_dialog => {}
                     Ok(output) => {
                         self.finished_ok(&label, &subject, output, catch_up, &mut effects, now)
                     }
@@ -353,11 +376,8 @@ impl AppState {
                     if self.notifications.succeeded(subject).notifies() {
                         effects.push(recovered_notice(label));
                     }
-                    self.toast(
-                        ToastKind::Success,
-                        format!("{} backup(s) verified: all intact", outcomes.len()),
-                        now,
-                    );
+                    let text = self.verified_text(&outcomes);
+                    self.toast(ToastKind::Success, text, now);
                 } else {
                     let text = format!(
                         "Damage found in {} backup(s): {}",
@@ -445,11 +465,37 @@ impl AppState {
             JobOutput::Details(profile, details) => {
                 self.details.insert(profile, (now, *details));
             }
+            JobOutput::Kept(report) => self.kept = Some(*report),
+            JobOutput::KeptDeleted(text) => self.toast(ToastKind::Info, text, now),
             JobOutput::Refreshed => {}
         }
         // Any other success gives back a failure notified before.
         if self.notifications.succeeded(subject).notifies() {
             effects.push(recovered_notice(label));
+        }
+    }
+
+    /// "3 backup(s) of 2 profiles verified: all intact" (or "of shop"): what was verified, so that the words say
+    /// whether one profile or all were checked.
+    fn verified_text(&self, outcomes: &[crate::jobs::VerifyOutcome]) -> String {
+        let mut profiles: Vec<&str> = outcomes
+            .iter()
+            .filter_map(|o| {
+                let id = o.id?;
+                self.snapshot.backups.iter().find(|b| b.id == id)
+            })
+            .map(|b| b.profile.as_str())
+            .collect();
+        profiles.sort_unstable();
+        profiles.dedup();
+        let of = match profiles.as_slice() {
+            [] => String::new(),
+            [one] => format!(" of {one}"),
+            many => format!(" of {} profiles", many.len()),
+        };
+        match outcomes.len() {
+            0 => "There were no backups to verify".to_string(),
+            n => format!("{n} backup(s){of} verified: all intact"),
         }
     }
 
@@ -507,7 +553,7 @@ mod tests {
         let t0 = Instant::now();
         let mut state = AppState::default();
         state.queued(&ticket(1, "Manual backup of shop"));
-        state.queued(&ticket(2, "Verify all backups"));
+        state.queued(&ticket(2, "Verify the backups of all profiles"));
         assert_eq!(state.queue.len(), 2);
         state.apply(
             Event::Started {
@@ -610,6 +656,30 @@ mod tests {
             assert!(notified[0].1.contains(body), "{notified:?}");
             assert_eq!(state.toasts[0].kind, toast, "{skipped:?}");
         }
+    }
+
+    #[test]
+    fn an_outcome_a_dialog_shows_fills_its_slot_and_raises_no_toast_or_notification() {
+        let mut state = AppState::default();
+        let now = Instant::now();
+        state.awaited.insert(4, None);
+        let effects = state.apply(
+            Event::Finished {
+                ticket: 4,
+                label: "Validate backup 1".into(),
+                result: Err(JobFailure::of(&crate::Error::DatabaseMissing(
+                    "/x.db".into(),
+                ))),
+            },
+            now,
+        );
+        assert!(effects.is_empty() && state.toasts.is_empty());
+        assert!(matches!(state.awaited.get(&4), Some(Some(Err(m))) if m.contains("not found")));
+        assert!(
+            state.session_log[0]
+                .1
+                .starts_with("Validate backup 1 failed")
+        );
     }
 
     #[test]

@@ -91,13 +91,14 @@ fn sessions_on(client: &mut Client, db: &str) -> Result<Vec<(u64, String)>> {
 }
 
 /// Swaps staging database `staging` into `target` (see the module comment). On error the target is as it was.
+/// Returns the name the old content is kept under (`<target>_pre_restore_<stamp>`), when there was one.
 pub(super) fn swap(
     engine: &MysqlEngine,
     staging: &str,
     target: &str,
     terminate_sessions: bool,
     mut registration: Registration,
-) -> Result<()> {
+) -> Result<Option<String>> {
     let mut client = engine.connect(None)?;
     let exists = schema::database_exists(&mut client, target)?;
     if exists {
@@ -173,7 +174,7 @@ pub(super) fn swap(
         };
     }
     registration.dropped();
-    Ok(())
+    Ok(journal.pre)
 }
 
 /// Steps 3 to 5: the databases created, triggers and views dropped, the one RENAME TABLE.

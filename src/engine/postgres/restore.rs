@@ -275,10 +275,10 @@ impl StagedRestore for PgStaged {
         }
     }
 
-    fn apply(mut self: Box<Self>, job: &JobControl) -> Result<()> {
+    fn apply(mut self: Box<Self>, job: &JobControl) -> Result<Option<String>> {
         job.check()?;
         if self.validate_only {
-            return Ok(());
+            return Ok(None);
         }
         let Some(staging) = self.staging.clone() else {
             return Err(Error::JobFailed(
@@ -352,6 +352,6 @@ impl StagedRestore for PgStaged {
         if let Some(registration) = self.registration.take() {
             registration.dropped();
         }
-        Ok(())
+        Ok(exists.then_some(old_name))
     }
 }
