@@ -152,3 +152,30 @@ fn without_a_file_dialog_import_says_so_and_its_path_field_takes_the_cursor() {
             .is_none()
     );
 }
+
+#[test]
+fn without_a_file_dialog_export_offers_its_typed_path_with_the_cursor_in_it() {
+    let home = TestHome::new();
+    home.sqlite_profile("shop", 100, &["--no-auto"]);
+    home.backup("shop");
+    let dialogs = ScriptedDialogs {
+        unavailable: Some("no file dialog can open here (no portal in this test)".into()),
+        ..Default::default()
+    };
+    let mut w = open(&home, dialogs);
+    w.state_mut().tab = Tab::History;
+    w.run();
+    w.get_by_label("Export…").click_accesskit();
+    w.run();
+    let field = w.get_by_role_and_label(Role::TextInput, "Export backup 1 to:");
+    assert!(field.is_focused());
+    w.get_by_label_contains("type the path here instead");
+    let target = home.work().join("exported.zip");
+    w.get_by_role_and_label(Role::TextInput, "Export backup 1 to:")
+        .type_text(&format!("{}", target.display()));
+    w.run();
+    assert!(
+        w.query_by_label_contains("type the path here instead")
+            .is_none()
+    );
+}

@@ -385,6 +385,8 @@ impl BackstopApp {
         match answer.purpose {
             DialogPurpose::Import => self.import(answer.paths),
             DialogPurpose::Export { id, .. } => {
+                // The dialog answered: its typed fallback row is no longer needed.
+                self.export_path.remove(&id);
                 self.submit(JobRequest::Export { id, to: first_path });
             }
             DialogPurpose::DatabaseFile => self

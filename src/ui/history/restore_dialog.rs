@@ -483,18 +483,23 @@ impl BackstopApp {
             format!("{files} file(s) chosen, {}", human_size(bytes))
         });
         ui.add_space(4.0);
-        ui.horizontal(|ui| {
-            let label = ui.label("Restore into folder:");
-            ui.add(
-                egui::TextEdit::singleline(&mut dialog.destination)
-                    .hint_text("a new or empty folder")
-                    .desired_width(320.0),
-            )
-            .labelled_by(label.id);
-            if ui.button("Choose folder…").clicked() {
-                self.open_dialog(DialogPurpose::RestoreDestination);
-            }
-        });
+        let field = ui
+            .horizontal(|ui| {
+                let label = ui.label("Restore into folder:");
+                let field = ui
+                    .add(
+                        egui::TextEdit::singleline(&mut dialog.destination)
+                            .hint_text("a new or empty folder")
+                            .desired_width(320.0),
+                    )
+                    .labelled_by(label.id);
+                if ui.button("Choose folder…").clicked() {
+                    self.open_dialog(DialogPurpose::RestoreDestination);
+                }
+                field
+            })
+            .inner;
+        self.path_field_fallback(ui, &DialogPurpose::RestoreDestination, &field);
         let problem = destination_problem(&dialog.destination);
         if let Some(problem) = problem.as_ref().filter(|_| !dialog.destination.is_empty()) {
             ui.label(RichText::new(problem).color(Color32::from_rgb(200, 60, 60)));

@@ -343,9 +343,10 @@ impl BackstopApp {
             .map(|(k, v)| (*k, v.clone()))
             .collect();
         for (id, mut path) in pending {
+            let mut field = None;
             ui.horizontal(|ui| {
                 let label = ui.label(format!("Export backup {id} to:"));
-                ui.text_edit_singleline(&mut path).labelled_by(label.id);
+                field = Some(ui.text_edit_singleline(&mut path).labelled_by(label.id));
                 if ui.button("Export").clicked() {
                     self.submit(JobRequest::Export {
                         id,
@@ -358,6 +359,13 @@ impl BackstopApp {
                     self.export_path.insert(id, path.clone());
                 }
             });
+            let purpose = self.no_dialog.as_ref().map(|(p, ..)| p.clone());
+            if let (Some(field), Some(purpose @ DialogPurpose::Export { id: asked, .. })) =
+                (field, purpose)
+                && asked == id
+            {
+                self.path_field_fallback(ui, &purpose, &field);
+            }
         }
     }
 }
