@@ -93,6 +93,15 @@ pub enum JobRequest {
     },
     /// Save a new config (profiles and settings).
     SaveConfig(Box<Config>),
+    /// Save one profile as the Settings panel edited it (found by its name: a rename goes first, by its own
+    /// request), and the app-wide settings when they were edited too. Only what was edited changes: saves queued
+    /// behind a job, each from its own profile's draft, keep each other's changes.
+    SaveProfile {
+        /// The profile as edited.
+        profile: Box<crate::config::Profile>,
+        /// The app-wide settings as edited, if they were.
+        settings: Option<SettingsEdit>,
+    },
     /// Add a profile (its storage folder is created if missing), with its password if it has one.
     AddProfile(Box<crate::config::Profile>, Option<Password>),
     /// Rename a profile (config and catalog).
@@ -210,6 +219,7 @@ impl JobRequest {
             JobRequest::Show { id } => format!("Show backup {id}"),
             JobRequest::Diff { before, after } => format!("Compare backups {before} and {after}"),
             JobRequest::SaveConfig(_) => "Save settings".into(),
+            JobRequest::SaveProfile { .. } => "Save settings".into(),
             JobRequest::AddProfile(p, _) => format!("Add profile {}", p.name),
             JobRequest::RenameProfile { old, new } => format!("Rename profile {old} to {new}"),
             JobRequest::RemoveProfile { name, .. } => format!("Remove profile {name}"),
@@ -237,11 +247,29 @@ impl JobRequest {
                 | JobRequest::KeptCopies { .. }
                 | JobRequest::Refresh
                 | JobRequest::SaveConfig(_)
+                | JobRequest::SaveProfile { .. }
                 | JobRequest::AddProfile(..)
                 | JobRequest::RenameProfile { .. }
                 | JobRequest::RemoveProfile { .. }
                 | JobRequest::SetPassword { .. }
         )
+    }
+}
+
+/// The app-wide settings the window edits; the others (set in the config file) are left as they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingsEdit {
+    /// Desktop notifications on.
+    pub notifications: bool,
+    /// Change alert threshold (%).
+    pub change_alert_percent: u32,
+}
+
+impl SettingsEdit {
+    /// Puts the edited fields into `settings`.
+    pub fn apply(&self, settings: &mut crate::config::Settings) {
+        settings.notifications = self.notifications;
+        settings.change_alert_percent = self.change_alert_percent;
     }
 }
 
@@ -615,6 +643,33 @@ fn run(ctx: &mut Context, request: JobRequest, job: &JobControl) -> Result<JobOu
             }
             let mut saved = Config::load(&ctx.paths.config_file)?;
             saved.settings = config.settings;
+            ctx.save_config(saved)?;
+            match warnings.is_empty() {
+                true => Ok(JobOutput::ConfigSaved),
+                false => Ok(JobOutput::ProfilesChanged(warnings.join("; "))),
+            }
+        }
+        JobRequest::SaveProfile { profile, settings } => {
+            // Saved like `profile edit` saves it (one check, its password kept), onto the config as it is now.
+            let Some(current) = ctx.config.profiles.iter().find(|p| p.name == profile.name) else {
+                return Err(Error::Usage(format!(
+                    "there is no profile {} (it was renamed or removed since the settings were read); nothing was \
+                     saved, check them and save again",
+                    profile.name
+                )));
+            };
+            let warnings = if current == &*profile {
+                Vec::new()
+            } else {
+                jobs::save_profile(&ctx.paths, *profile, || Ok(None))?
+            };
+            let mut saved = Config::load(&ctx.paths.config_file)?;
+            if let Some(edit) = settings {
+                edit.apply(&mut saved.settings);
+                if let Some(problem) = saved.settings.problems().into_iter().next() {
+                    return Err(Error::Usage(problem));
+                }
+            }
             ctx.save_config(saved)?;
             match warnings.is_empty() {
                 true => Ok(JobOutput::ConfigSaved),

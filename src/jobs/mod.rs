@@ -35,8 +35,9 @@ pub use kept::{
 pub use manage::{delete, export, pin};
 pub(crate) use profile::read_password;
 pub use profile::{
-    Password, add_profile, engine_for, ensure_demo, prepare_profile, profile_problems,
-    remove_profile, rename_profile, save_profile, set_password, test_connection,
+    Password, ProfilePaths, add_profile, engine_for, ensure_demo, prepare_profile,
+    profile_problems, remove_profile, rename_profile, save_profile, set_password, test_connection,
+    typed_problems,
 };
 pub use prune::{PruneReport, prune};
 pub use rebuild::{RebuildReport, rebuild_catalog};

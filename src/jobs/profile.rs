@@ -9,7 +9,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::files;
 use crate::fsutil;
 use crate::lock::ProfileLock;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The engine of a profile's database, with its password (if it has one) read from where it is stored.
 pub fn engine_for(ctx: &Context, profile: &Profile) -> Result<Box<dyn engine::Engine>> {
@@ -41,31 +41,33 @@ impl std::fmt::Debug for Password {
 /// `dbname`, `sslmode`, `files`, `exclude`, `storage`, and the policy's numbers by their config key): the one
 /// validation that `profile add`/`edit` and the window's Settings both use. A storage folder that does not exist
 /// yet is not a problem: saving the profile creates it.
+///
+/// It is [`typed_problems`] and the disk's answers of [`ProfilePaths::problems`], in field order; the window asks
+/// the two apart, the disk off its drawing thread.
 pub fn profile_problems(profile: &Profile) -> Vec<(&'static str, String)> {
+    let mut out = typed_problems(profile);
+    out.extend(ProfilePaths::of(profile).problems());
+    // Field order, as the form shows them (a stable sort: each field's own problems keep their order).
+    const ORDER: [&str; 11] = [
+        "name", "policy", "database", "host", "port", "user", "dbname", "sslmode", "files",
+        "exclude", "storage",
+    ];
+    out.sort_by_key(|(field, _)| ORDER.iter().position(|f| f == field).unwrap_or(ORDER.len()));
+    out
+}
+
+/// What is wrong with a profile as written, without looking at the disk: cheap enough for every frame.
+pub fn typed_problems(profile: &Profile) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
     if let Err(e) = crate::config::validate_profile_name(&profile.name) {
         out.push(("name", e.to_string()));
     }
     out.extend(profile.policy.problems().into_iter().map(|p| ("policy", p)));
     out.extend(profile.database.problems());
-    if let Some(path) = profile.database.file()
-        && path.is_absolute()
+    if let Some(files) = &profile.files_dir
+        && !files.is_absolute()
     {
-        if path.is_dir() {
-            out.push(("database", "this is a folder, not a database file".into()));
-        } else if !path.is_file() {
-            out.push(("database", "file does not exist".into()));
-        }
-    }
-    if let Some(files) = &profile.files_dir {
-        if !files.is_absolute() {
-            out.push(("files", "use an absolute folder path".into()));
-        } else if !files.is_dir() {
-            out.push((
-                "files",
-                format!("files folder {} does not exist", files.display()),
-            ));
-        }
+        out.push(("files", "use an absolute folder path".into()));
     }
     if let Err(e) = files::Excludes::new(&profile.exclude) {
         out.push(("exclude", e.to_string()));
@@ -73,25 +75,84 @@ pub fn profile_problems(profile: &Profile) -> Vec<(&'static str, String)> {
     let storage = &profile.storage_dir;
     if !storage.is_absolute() {
         out.push(("storage", "use an absolute folder path".into()));
-    } else if let Some(files) = &profile.files_dir {
-        let canon = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
-        if storage.starts_with(files) || canon(storage).starts_with(canon(files)) {
-            out.push((
-                "storage",
-                format!(
-                    "the storage folder {} is inside the files folder {}: every backup would hold the ones before it; choose a storage folder outside it",
-                    storage.display(),
-                    files.display()
-                ),
-            ));
-        }
-    }
-    if storage.is_dir()
-        && let Err(e) = fsutil::check_writable_dir(storage)
+    } else if let Some(files) = &profile.files_dir
+        && storage.starts_with(files)
     {
-        out.push(("storage", e.to_string()));
+        out.push(("storage", storage_inside_files(storage, files)));
     }
     out
+}
+
+fn storage_inside_files(storage: &Path, files: &Path) -> String {
+    format!(
+        "the storage folder {} is inside the files folder {}: every backup would hold the ones before it; choose a storage folder outside it",
+        storage.display(),
+        files.display()
+    )
+}
+
+/// The paths of a profile that only the disk can judge: whether the database file and the files folder exist,
+/// whether the storage folder (through links) lies inside the files folder, whether it takes a new file.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ProfilePaths {
+    /// The database file (file engines).
+    pub database: Option<PathBuf>,
+    /// The files folder.
+    pub files: Option<PathBuf>,
+    /// The storage folder.
+    pub storage: PathBuf,
+}
+
+impl ProfilePaths {
+    /// The paths of `profile`.
+    pub fn of(profile: &Profile) -> ProfilePaths {
+        ProfilePaths {
+            database: profile.database.file().map(Path::to_path_buf),
+            files: profile.files_dir.clone(),
+            storage: profile.storage_dir.clone(),
+        }
+    }
+
+    /// What the disk says is wrong, by field. Reads the disk and creates (and removes) a probe file in the storage
+    /// folder: may take as long as the slowest drive named; never call it while drawing. Paths that are not
+    /// absolute are left to [`typed_problems`].
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        if let Some(path) = self.database.as_deref().filter(|p| p.is_absolute()) {
+            if path.is_dir() {
+                out.push(("database", "this is a folder, not a database file".into()));
+            } else if !path.is_file() {
+                out.push(("database", "file does not exist".into()));
+            }
+        }
+        let files = self.files.as_deref().filter(|f| f.is_absolute());
+        if let Some(files) = files
+            && !files.is_dir()
+        {
+            out.push((
+                "files",
+                format!("files folder {} does not exist", files.display()),
+            ));
+        }
+        let storage = &self.storage;
+        if !storage.is_absolute() {
+            return out;
+        }
+        if let Some(files) = files
+            && !storage.starts_with(files)
+        {
+            let canon = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+            if canon(storage).starts_with(canon(files)) {
+                out.push(("storage", storage_inside_files(storage, files)));
+            }
+        }
+        if storage.is_dir()
+            && let Err(e) = fsutil::check_writable_dir(storage)
+        {
+            out.push(("storage", e.to_string()));
+        }
+        out
+    }
 }
 
 /// Checks a profile before it is saved ([`profile_problems`]), and creates its storage folder (only adding or editing a

@@ -5,14 +5,14 @@
 //! [`BackstopApp::logic`] drains the worker's events into [`AppState::apply`] in one place.
 
 use super::dialogs::{DialogAnswer, DialogPurpose, Dialogs, NativeDialogs};
-use super::settings::SettingsDraft;
+use super::disk_checks::{DiskChecks, HeldDiskChecks};
+use super::settings::SettingsDrafts;
 use super::state::{AppState, Effect, ToastKind, human_size};
 use crate::config::{Paths, Profile};
 use crate::jobs::{BackupRef, RestoreSpec};
 use crate::model::Kind;
 use crate::notify::{DesktopNotifier, Notifier};
 use crate::worker::{JobRequest, Worker};
-use chrono::Utc;
 use egui::{Color32, RichText};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -34,9 +34,9 @@ pub enum Tab {
 }
 
 impl Tab {
-    const ALL: [Tab; 4] = [Tab::Settings, Tab::Statistics, Tab::Actions, Tab::History];
+    pub(crate) const ALL: [Tab; 4] = [Tab::Settings, Tab::Statistics, Tab::Actions, Tab::History];
 
-    fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Tab::Settings => "Settings",
             Tab::Statistics => "Statistics",
@@ -125,7 +125,14 @@ pub struct BackstopApp {
     pub tab: Tab,
     /// The profile picked at the top.
     pub selected: Option<String>,
-    pub(crate) settings: SettingsDraft,
+    /// Every profile's Settings draft, and the app-wide one.
+    pub(crate) settings: SettingsDrafts,
+    /// The forms' disk checks, on a thread of their own.
+    pub(crate) disk_checks: DiskChecks,
+    /// A profile to select once the config lists it (one being renamed).
+    select_when_listed: Option<String>,
+    /// Whether the window had the focus in the last frame (getting it back looks at the disk again).
+    focused: Option<bool>,
     pub(crate) new_profile: super::settings::NewProfileForm,
     pub(crate) remove_profile: Option<(String, bool)>,
     /// The open restore dialog.
@@ -161,6 +168,7 @@ impl BackstopApp {
     pub fn new(cc: &eframe::CreationContext<'_>, options: AppOptions) -> Self {
         let ctx = cc.egui_ctx.clone();
         let repaint: Arc<dyn Fn() + Send + Sync> = Arc::new(move || ctx.request_repaint());
+        let disk_checks = DiskChecks::start(repaint.clone());
         #[allow(
             clippy::panic,
             reason = "no window without its worker; eframe's creator cannot return an error, and the OS refusing a \
@@ -188,7 +196,10 @@ impl BackstopApp {
             adding: None,
             tab: remembered.as_ref().map(|r| r.tab).unwrap_or(Tab::Actions),
             selected: remembered.and_then(|r| r.profile),
-            settings: SettingsDraft::default(),
+            settings: SettingsDrafts::default(),
+            disk_checks,
+            select_when_listed: None,
+            focused: None,
             new_profile: Default::default(),
             remove_profile: None,
             restore_dialog: None,
@@ -228,12 +239,26 @@ impl BackstopApp {
 
     /// The Settings panel's draft of the selected profile (tests edit it as a user would by typing).
     pub fn settings_draft_mut(&mut self) -> &mut super::settings::Draft {
-        &mut self.settings.draft
+        let name = self.profile().map(|p| p.name.clone()).unwrap_or_default();
+        &mut self.settings.profiles.entry(name).or_default().draft
     }
 
     /// The Settings panel's draft of the selected profile, as typed.
-    pub fn settings_draft(&self) -> &super::settings::Draft {
-        &self.settings.draft
+    pub fn settings_draft(&self) -> super::settings::Draft {
+        self.profile()
+            .and_then(|p| self.settings.profiles.get(&p.name))
+            .map(|edited| edited.draft.clone())
+            .unwrap_or_default()
+    }
+
+    /// Holds the forms' disk checks until the returned value is dropped, as a drive that does not answer would.
+    pub fn hold_disk_checks(&self) -> HeldDiskChecks {
+        self.disk_checks.hold()
+    }
+
+    /// Selects `name` once the config lists it (a profile being renamed).
+    pub(crate) fn select_when_listed(&mut self, name: &str) {
+        self.select_when_listed = Some(name.to_string());
     }
 
     /// Asks the worker for a server profile's details, at most once a minute.
@@ -309,12 +334,22 @@ impl BackstopApp {
     /// Drains worker events and dialog answers, runs the scheduler: the one place state changes.
     fn drain(&mut self, ctx: &egui::Context) {
         let now = Instant::now();
+        let mut new_snapshot = false;
         while let Some(event) = self.worker.try_recv() {
             self.watch_adding(&event);
+            new_snapshot |= matches!(event, crate::worker::Event::Snapshot(_));
             for effect in self.state.apply(event, now) {
                 self.perform(effect);
             }
         }
+        // A job may have made or removed a folder, and the user may have fixed a path in another program while
+        // the window was in the background: the forms look at the disk again then (and when a path changes).
+        let focused = ctx.input(|i| i.viewport().focused);
+        if new_snapshot || (focused == Some(true) && self.focused == Some(false)) {
+            self.disk_checks.look_again();
+        }
+        self.focused = focused;
+        self.disk_checks.poll();
         while let Ok(answer) = self.dialog_rx.try_recv() {
             self.on_dialog(answer);
         }
@@ -333,10 +368,24 @@ impl BackstopApp {
             self.state.session_log.push((ToastKind::Info, problem));
         }
         self.open_added_profile(now);
-        // Keep the selection on an existing profile.
+        // Keep the selection on an existing profile, once the worker said which exist: the profile remembered
+        // from the last launch is kept until then.
         let names = self.profile_names();
-        if self.selected.as_ref().is_none_or(|s| !names.contains(s)) {
+        if let Some(wanted) = self
+            .select_when_listed
+            .take_if(|wanted| names.contains(wanted))
+        {
+            self.selected = Some(wanted);
+        } else if self.state.running.is_none() && self.state.queue.is_empty() {
+            // The rename failed: nothing to wait for.
+            self.select_when_listed = None;
+        }
+        if self.state.snapshot_received && self.selected.as_ref().is_none_or(|s| !names.contains(s))
+        {
             self.selected = names.first().cloned();
+        }
+        if new_snapshot {
+            self.settings.keep_only(&names);
         }
         self.run_scheduler(now);
         self.state.expire_toasts(now, Duration::from_secs(8));
@@ -390,13 +439,13 @@ impl BackstopApp {
                 self.submit(JobRequest::Export { id, to: first_path });
             }
             DialogPurpose::DatabaseFile => self
-                .settings
+                .settings_draft_mut()
                 .set_path_field(super::settings::PathField::Database, first),
             DialogPurpose::FilesFolder => self
-                .settings
+                .settings_draft_mut()
                 .set_path_field(super::settings::PathField::Files, first),
             DialogPurpose::StorageFolder => self
-                .settings
+                .settings_draft_mut()
                 .set_path_field(super::settings::PathField::Storage, first),
             DialogPurpose::NewProfileDatabase => self.new_profile.database = first,
             DialogPurpose::RestoreDestination => {
@@ -470,71 +519,13 @@ impl BackstopApp {
         }))
     }
 
-    fn top_bar(&mut self, ui: &mut egui::Ui) {
-        ui.horizontal(|ui| {
-            ui.heading("Backstop");
-            ui.separator();
-            let names: Vec<String> = self
-                .state
-                .snapshot
-                .config
-                .profiles
-                .iter()
-                .map(|p| p.name.clone())
-                .collect();
-            if !names.is_empty() {
-                let current = self.profile().map(|p| p.name.clone()).unwrap_or_default();
-                let label = ui.label("Profile:");
-                egui::ComboBox::from_id_salt("profile-picker")
-                    .selected_text(current.clone())
-                    .show_ui(ui, |ui| {
-                        for name in &names {
-                            if ui.selectable_label(*name == current, name).clicked() {
-                                self.selected = Some(name.clone());
-                            }
-                        }
-                    })
-                    .response
-                    .labelled_by(label.id);
-                if let Some(profile) = self.profile() {
-                    ui.label(RichText::new(profile.database.describe()).weak());
-                }
-            }
-            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                if ui
-                    .button("About & Help")
-                    .on_hover_text("Version, where files live, appearance, shortcuts (F1)")
-                    .clicked()
-                {
-                    self.about.open = !self.about.open;
-                }
-            });
-        });
-        if !self.state.snapshot.config.profiles.is_empty() {
-            ui.horizontal(|ui| {
-                for tab in Tab::ALL {
-                    ui.selectable_value(&mut self.tab, tab, tab.label());
-                }
-            });
-        }
-    }
-
     fn banners(&mut self, ui: &mut egui::Ui) {
         let mut lines: Vec<(Color32, String)> = Vec::new();
         if let Some(error) = &self.state.snapshot.error {
             lines.push((Color32::from_rgb(200, 60, 60), error.clone()));
         }
         if let Some(profile) = self.profile() {
-            let rows: Vec<_> = self
-                .state
-                .snapshot
-                .backups
-                .iter()
-                .filter(|b| b.profile == profile.name)
-                .cloned()
-                .collect();
-            let threshold = self.state.snapshot.config.settings.change_alert_percent;
-            for alert in crate::health::alerts(&rows, &profile.policy, threshold, Utc::now()) {
+            for alert in self.alerts_of(profile) {
                 lines.push((Color32::from_rgb(190, 120, 0), alert.text));
             }
         }

@@ -72,7 +72,7 @@ impl BackstopApp {
         if !self.scheduler.first_automatic_held(&profile.name) {
             return;
         }
-        let unsaved = self.settings.dirty();
+        let unsaved = self.settings.unsaved(&profile.name) || self.settings.app.dirty();
         let color = Color32::from_rgb(60, 110, 190);
         egui::Frame::new()
             .fill(color.gamma_multiply(0.15))

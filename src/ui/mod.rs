@@ -1,15 +1,18 @@
 //! The desktop window (eframe/egui, glow renderer so it runs without a GPU). Only this module knows eframe.
 //!
-//! `about` is About & Help and the keyboard shortcuts; `app` owns the window and the one place state changes; `state` is the pure state machine; the panels
-//! (`settings`, `statistics`, `actions`, `history`) draw and submit jobs; `dialogs` hides the native file dialogs;
-//! `file_tree` is the restore dialog's tree of a backup's files folder. `scheduler` runs automatic backups,
-//! `first_backup` walks a profile added in the window to its first backup, `quit` asks before quitting during a
-//! job, and `notifications` decides which job outcomes are worth a desktop notification.
+//! `about` is About & Help and the keyboard shortcuts; `app` owns the window and the one place state changes;
+//! `state` is the pure state machine; `top_bar` is the profile list and the tabs; `status` draws a profile's state;
+//! the panels (`settings`, `statistics`, `actions`, `history`) draw and submit jobs; `disk_checks` looks at the
+//! forms' paths on a thread of its own; `dialogs` hides the native file dialogs; `file_tree` is the restore
+//! dialog's tree of a backup's files folder. `scheduler` runs automatic backups, `first_backup` walks a profile
+//! added in the window to its first backup, `quit` asks before quitting during a job, and `notifications` decides
+//! which job outcomes are worth a desktop notification.
 
 pub mod about;
 pub mod actions;
 pub mod app;
 pub mod dialogs;
+pub mod disk_checks;
 pub mod file_tree;
 pub mod first_backup;
 pub mod history;
@@ -20,5 +23,6 @@ pub mod settings;
 pub mod state;
 pub mod statistics;
 pub mod status;
+mod top_bar;
 
 pub use app::{AppOptions, BackstopApp, Tab, run};

@@ -1,9 +1,14 @@
-//! The Settings form's drafts: what the user typed for a profile (and its server connection), what it started from,
-//! and the checks that need nothing but the typed text.
+//! The Settings form's drafts: what the user typed for each profile (and its server connection) and for the
+//! app-wide settings, what each started from, and the checks that need nothing but the typed text (the disk's are
+//! `ui::disk_checks`).
+//!
+//! Each profile keeps its own draft while another is shown: picking another profile in the list loses nothing,
+//! and the list marks the profiles with unsaved changes.
 
 use crate::config::{DatabaseConfig, Location, Profile, ServerConfig, Settings};
-use crate::model::{Kind, Policy};
-use std::collections::BTreeMap;
+use crate::model::{Kind, NumberRange, Policy};
+use crate::worker::SettingsEdit;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 /// Which path field a dialog fills.
@@ -17,7 +22,7 @@ pub enum PathField {
     Storage,
 }
 
-/// The editable text of one profile and the app settings.
+/// The editable text of one profile.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Draft {
     /// Profile name.
@@ -48,10 +53,6 @@ pub struct Draft {
     pub auto_hours: String,
     /// Deflate level.
     pub compression: String,
-    /// Desktop notifications on.
-    pub notifications: bool,
-    /// Change alert threshold (%).
-    pub alert_percent: String,
     /// Connection fields, for a server profile.
     pub server: Option<ServerDraft>,
     /// A new password typed in the masked field (empty: keep the stored one).
@@ -105,8 +106,8 @@ impl ServerDraft {
 }
 
 impl Draft {
-    /// The draft of a saved profile and settings.
-    pub fn of(profile: &Profile, settings: &Settings) -> Draft {
+    /// The draft of a saved profile.
+    pub fn of(profile: &Profile) -> Draft {
         let database = profile
             .database
             .file()
@@ -135,24 +136,14 @@ impl Draft {
             auto_enabled: p.auto_enabled,
             auto_hours: p.auto_interval_hours.to_string(),
             compression: p.compression_level.to_string(),
-            notifications: settings.notifications,
-            alert_percent: settings.change_alert_percent.to_string(),
         }
     }
 
-    /// Field → why it is not acceptable, for the draft of `profile`. Empty when the draft can be saved. The
-    /// numbers are checked as typed; the rest by the one check `profile add`/`edit` use.
+    /// Field → why it is not acceptable, for the draft of `profile`, as far as the typed text tells (what only
+    /// the disk can tell is asked apart, off the drawing thread). Cheap enough for every frame. The numbers are
+    /// checked as typed; the rest by the check `profile add`/`edit` use.
     pub fn problems(&self, profile: &Profile) -> BTreeMap<&'static str, String> {
         let mut out = BTreeMap::new();
-        // The same ranges as the config file's and the CLI flags' (one table, in `model` and `config`).
-        let number = |text: &str, range: crate::model::NumberRange| -> Result<u64, String> {
-            match text.trim().parse::<u64>() {
-                Ok(n) if n < range.min => Err(format!("must be at least {}", range.min)),
-                Ok(n) if n > range.max => Err(format!("must be at most {}", range.max)),
-                Ok(n) => Ok(n),
-                Err(_) => Err("must be a whole number".into()),
-            }
-        };
         for (field, text, range) in [
             ("keep_last", &self.keep_last, Policy::KEEP_LAST),
             ("max_age_days", &self.max_age_days, Policy::MAX_AGE_DAYS),
@@ -161,11 +152,6 @@ impl Draft {
             ("keep_monthly", &self.keep_monthly, Policy::KEEP_MONTHLY),
             ("auto_hours", &self.auto_hours, Policy::AUTO_INTERVAL_HOURS),
             ("compression", &self.compression, Policy::COMPRESSION_LEVEL),
-            (
-                "alert_percent",
-                &self.alert_percent,
-                Settings::CHANGE_ALERT_PERCENT,
-            ),
         ] {
             if let Err(e) = number(text, range) {
                 out.insert(field, e);
@@ -174,8 +160,7 @@ impl Draft {
         if let Some(problem) = self.server.as_ref().and_then(ServerDraft::port_problem) {
             out.insert("port", problem);
         }
-        let (candidate, _) = self.apply(profile, &Settings::default());
-        for (field, problem) in crate::jobs::profile_problems(&candidate) {
+        for (field, problem) in crate::jobs::typed_problems(&self.apply(profile)) {
             // The policy's numbers were checked as typed above.
             if field != "policy" {
                 out.entry(field).or_insert(problem);
@@ -194,8 +179,8 @@ impl Draft {
             .collect()
     }
 
-    /// The profile and settings this draft describes (call only when `problems()` is empty).
-    pub fn apply(&self, profile: &Profile, settings: &Settings) -> (Profile, Settings) {
+    /// The profile this draft describes (saved only when `problems()` is empty).
+    pub fn apply(&self, profile: &Profile) -> Profile {
         let n = |text: &str, default: u32| text.trim().parse::<u32>().unwrap_or(default);
         let mut profile = profile.clone();
         profile.name = self.name.trim().to_string();
@@ -226,37 +211,140 @@ impl Draft {
         p.auto_enabled = self.auto_enabled;
         p.auto_interval_hours = n(&self.auto_hours, p.auto_interval_hours);
         p.compression_level = n(&self.compression, p.compression_level);
-        let mut settings = settings.clone();
-        settings.notifications = self.notifications;
-        settings.change_alert_percent = n(&self.alert_percent, settings.change_alert_percent);
-        (profile, settings)
+        profile
     }
-}
 
-/// The draft being edited, and what it started from.
-#[derive(Debug, Clone, Default)]
-pub struct SettingsDraft {
-    /// The profile the draft belongs to.
-    pub profile: Option<String>,
-    /// The saved state, as a draft.
-    pub saved: Draft,
-    /// What the user typed.
-    pub draft: Draft,
-}
-
-impl SettingsDraft {
     /// Fills a path field from a dialog answer.
     pub fn set_path_field(&mut self, field: PathField, value: String) {
         match field {
-            PathField::Database => self.draft.database = value,
-            PathField::Files => self.draft.files = value,
-            PathField::Storage => self.draft.storage = value,
+            PathField::Database => self.database = value,
+            PathField::Files => self.files = value,
+            PathField::Storage => self.storage = value,
+        }
+    }
+}
+
+/// Why `text` is not a whole number in `range`: the same ranges as the config file's and the CLI flags' (one
+/// table, in `model` and `config`).
+fn number(text: &str, range: NumberRange) -> Result<u64, String> {
+    match text.trim().parse::<u64>() {
+        Ok(n) if n < range.min => Err(format!("must be at least {}", range.min)),
+        Ok(n) if n > range.max => Err(format!("must be at most {}", range.max)),
+        Ok(n) => Ok(n),
+        Err(_) => Err("must be a whole number".into()),
+    }
+}
+
+/// The editable text of the settings that hold for all profiles.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppDraft {
+    /// Desktop notifications on.
+    pub notifications: bool,
+    /// Change alert threshold (%).
+    pub alert_percent: String,
+}
+
+impl AppDraft {
+    /// The draft of the saved settings.
+    pub fn of(settings: &Settings) -> AppDraft {
+        AppDraft {
+            notifications: settings.notifications,
+            alert_percent: settings.change_alert_percent.to_string(),
+        }
+    }
+
+    /// Field → why it is not acceptable.
+    pub fn problems(&self) -> BTreeMap<&'static str, String> {
+        let mut out = BTreeMap::new();
+        if let Err(e) = number(&self.alert_percent, Settings::CHANGE_ALERT_PERCENT) {
+            out.insert("alert_percent", e);
+        }
+        out
+    }
+
+    /// The change to the saved settings this draft describes (saved only when `problems()` is empty).
+    pub fn edit(&self, settings: &Settings) -> SettingsEdit {
+        SettingsEdit {
+            notifications: self.notifications,
+            change_alert_percent: self
+                .alert_percent
+                .trim()
+                .parse()
+                .unwrap_or(settings.change_alert_percent),
+        }
+    }
+}
+
+/// A draft and the saved state it started from.
+#[derive(Debug, Clone, Default)]
+pub struct Edited<T> {
+    /// The saved state, as a draft.
+    pub saved: T,
+    /// What the user typed.
+    pub draft: T,
+}
+
+impl<T: Clone + PartialEq> Edited<T> {
+    /// A draft of `saved`, unchanged.
+    pub fn of(saved: T) -> Edited<T> {
+        Edited {
+            draft: saved.clone(),
+            saved,
         }
     }
 
     /// Whether the user changed anything.
     pub fn dirty(&self) -> bool {
         self.draft != self.saved
+    }
+
+    /// Follows the saved state as it is now (after a save landed, or a change made elsewhere): an untouched draft
+    /// becomes the new state; what the user typed stays (a save that failed loses nothing), and is no longer
+    /// unsaved once the saved state equals it.
+    pub fn follow(&mut self, saved: T) {
+        if self.saved != saved {
+            if !self.dirty() {
+                self.draft = saved.clone();
+            }
+            self.saved = saved;
+        }
+    }
+
+    /// Throws what was typed away.
+    pub fn revert(&mut self) {
+        self.draft = self.saved.clone();
+    }
+}
+
+/// Every draft of the Settings panel: one per profile whose Settings were shown, and the app-wide one.
+#[derive(Debug, Clone, Default)]
+pub struct SettingsDrafts {
+    /// Profile name → its draft.
+    pub profiles: HashMap<String, Edited<Draft>>,
+    /// The settings for all profiles.
+    pub app: Edited<AppDraft>,
+}
+
+impl SettingsDrafts {
+    /// The draft of `profile`, following its saved state (made on first use).
+    pub fn profile(&mut self, profile: &Profile) -> &mut Edited<Draft> {
+        let saved = Draft::of(profile);
+        let edited = self
+            .profiles
+            .entry(profile.name.clone())
+            .or_insert_with(|| Edited::of(saved.clone()));
+        edited.follow(saved);
+        edited
+    }
+
+    /// Whether the profile named `name` holds changes not saved yet.
+    pub fn unsaved(&self, name: &str) -> bool {
+        self.profiles.get(name).is_some_and(Edited::dirty)
+    }
+
+    /// Forgets the drafts of profiles that are gone (removed, or renamed elsewhere).
+    pub fn keep_only(&mut self, names: &[String]) {
+        self.profiles.retain(|name, _| names.contains(name));
     }
 }
 
@@ -279,22 +367,60 @@ mod tests {
             storage_dir: dir.path().to_path_buf(),
             policy: Default::default(),
         };
-        let settings = Settings::default();
-        let mut draft = Draft::of(&profile, &settings);
+        let mut draft = Draft::of(&profile);
         assert_eq!(draft.default_kind, None);
         // A kind chosen without a files folder is not stored: such a profile backs up its database.
         draft.default_kind = Some(Kind::Files);
         draft.exclude = " cache/** \n\n*.tmp\n".into();
-        let (saved, _) = draft.apply(&profile, &settings);
+        let saved = draft.apply(&profile);
         assert_eq!(saved.exclude, ["cache/**", "*.tmp"]);
         assert_eq!(saved.default_kind, None);
         draft.files = dir.path().display().to_string();
-        let (saved, _) = draft.apply(&profile, &settings);
+        let saved = draft.apply(&profile);
         assert_eq!(saved.files_dir.as_deref(), Some(dir.path()));
         assert_eq!(saved.default_kind, Some(Kind::Files));
         assert_eq!(saved.default_kind(), Kind::Files);
         // Round trip: the saved profile's draft is what was typed (blank lines gone).
-        assert_eq!(Draft::of(&saved, &settings).exclude, "cache/**\n*.tmp");
+        assert_eq!(Draft::of(&saved).exclude, "cache/**\n*.tmp");
+    }
+
+    #[test]
+    fn a_draft_follows_the_saved_state_only_where_the_user_typed_nothing() {
+        // (typed, saved now) → (draft after, unsaved after)
+        let cases = [
+            // Untouched: follows a change made elsewhere.
+            (None, "7", "7", false),
+            // Typed: stays, and is still unsaved.
+            (Some("3"), "7", "3", true),
+            // Typed and then saved: the saved state now equals it.
+            (Some("3"), "3", "3", false),
+            // Typed, the save failed: nothing is lost.
+            (Some("3"), "10", "3", true),
+        ];
+        for (typed, saved_now, after, unsaved) in cases {
+            let saved = |keep: &str| Draft {
+                keep_last: keep.into(),
+                ..Draft::default()
+            };
+            let mut edited = Edited::of(saved("10"));
+            if let Some(typed) = typed {
+                edited.draft.keep_last = typed.into();
+            }
+            edited.follow(saved(saved_now));
+            assert_eq!(edited.draft.keep_last, after, "{typed:?} {saved_now}");
+            assert_eq!(edited.dirty(), unsaved, "{typed:?} {saved_now}");
+        }
+        let mut drafts = SettingsDrafts::default();
+        drafts
+            .profiles
+            .insert("shop".into(), Edited::of(Draft::default()));
+        drafts.profiles.get_mut("shop").unwrap().draft.keep_last = "3".into();
+        assert!(drafts.unsaved("shop") && !drafts.unsaved("blog"));
+        drafts.keep_only(&["blog".into()]);
+        assert!(
+            !drafts.unsaved("shop"),
+            "a removed profile's draft goes with it"
+        );
     }
 
     #[test]
@@ -317,8 +443,6 @@ mod tests {
             auto_enabled: true,
             auto_hours: "24".into(),
             compression: "6".into(),
-            notifications: true,
-            alert_percent: "50".into(),
             server: None,
             new_password: Default::default(),
         };
@@ -351,7 +475,15 @@ mod tests {
         assert_eq!(problems["keep_last"], "must be at least 1");
         assert_eq!(problems["compression"], "must be at most 9");
         assert_eq!(problems["storage"], "use an absolute folder path");
-        assert!(problems["files"].contains("does not exist"));
+        // Whether the folder exists is the disk's to say, asked apart (off the drawing thread).
+        assert!(!problems.contains_key("files"), "{problems:?}");
+        let on_disk = crate::jobs::ProfilePaths::of(&bad.apply(&profile)).problems();
+        assert!(
+            on_disk
+                .iter()
+                .any(|(field, p)| *field == "files" && p.contains("does not exist")),
+            "{on_disk:?}"
+        );
         assert!(problems["name"].contains("invalid profile name"));
         let bad_glob = Draft {
             exclude: "cache/**\n[".into(),

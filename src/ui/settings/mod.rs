@@ -4,12 +4,14 @@
 
 mod draft;
 
-pub use draft::{Draft, PathField, ServerDraft, SettingsDraft};
+pub use draft::{AppDraft, Draft, Edited, PathField, ServerDraft, SettingsDrafts};
 
 use super::app::BackstopApp;
 use super::dialogs::DialogPurpose;
-use crate::config::{Config, DatabaseConfig, Location, Profile, ServerConfig, Settings};
+use super::disk_checks::Form;
+use crate::config::{DatabaseConfig, Location, Profile, ServerConfig, Settings};
 use crate::engine::{Connection, ServerFacts};
+use crate::jobs::ProfilePaths;
 use crate::model::{EngineKind, Kind};
 use crate::worker::JobRequest;
 use egui::{Color32, RichText};
@@ -194,21 +196,30 @@ impl BackstopApp {
             return;
         };
         let settings = self.state.snapshot.config.settings.clone();
-        let saved = Draft::of(&profile, &settings);
-        // A new selection, or a save that landed: start from the saved state again.
-        if self.settings.profile.as_deref() != Some(&profile.name)
-            || (self.settings.saved != saved && !self.settings.dirty())
-        {
-            self.settings = SettingsDraft {
-                profile: Some(profile.name.clone()),
-                saved: saved.clone(),
-                draft: saved,
-            };
+        // This profile's draft (kept while other profiles are shown) and the app-wide one, following what was
+        // saved; edited here and put back at the end of the frame.
+        let mut edited = self.settings.profile(&profile).clone();
+        self.settings.app.follow(AppDraft::of(&settings));
+        let mut app = self.settings.app.clone();
+        let mut problems = edited.draft.problems(&profile);
+        problems.extend(app.draft.problems());
+        // What only the disk can tell, from the disk-check thread (asked when the paths change).
+        let disk = self.disk_checks.problems(
+            Form::Settings,
+            &ProfilePaths::of(&edited.draft.apply(&profile)),
+        );
+        for (field, problem) in disk.problems {
+            problems.entry(field).or_insert(problem);
         }
-        let problems = self.settings.draft.problems(&profile);
-        ui.heading(format!("Profile {}", profile.name));
+        // One row whatever it holds: a note appearing must not move the ids of the fields below (their focus).
+        ui.horizontal(|ui| {
+            ui.heading(format!("Profile {}", profile.name));
+            if disk.checking {
+                ui.label(RichText::new("Checking its paths on the disk…").weak());
+            }
+        });
         ui.vertical(|ui| {
-            let d = &mut self.settings.draft;
+            let d = &mut edited.draft;
             field(ui, "Name", &mut d.name, problems.get("name"), None);
             let facts = profile.database.family().connection().server();
             if let (Some(typed), Some(facts)) = (d.server.as_mut(), facts) {
@@ -246,7 +257,7 @@ impl BackstopApp {
             ) {
                 self.open_dialog(DialogPurpose::DatabaseFile);
             }
-            let d = &mut self.settings.draft;
+            let d = &mut edited.draft;
             if field(
                 ui,
                 "Files folder (optional)",
@@ -256,7 +267,7 @@ impl BackstopApp {
             ) {
                 self.open_dialog(DialogPurpose::FilesFolder);
             }
-            let d = &mut self.settings.draft;
+            let d = &mut edited.draft;
             multiline_field(
                 ui,
                 "Leave out of the files folder (one glob per line)",
@@ -293,7 +304,7 @@ impl BackstopApp {
                         );
                 });
             });
-            let d = &mut self.settings.draft;
+            let d = &mut edited.draft;
             if field(
                 ui,
                 "Storage folder",
@@ -303,7 +314,7 @@ impl BackstopApp {
             ) {
                 self.open_dialog(DialogPurpose::StorageFolder);
             }
-            let d = &mut self.settings.draft;
+            let d = &mut edited.draft;
             field(
                 ui,
                 "Keep at most (backups)",
@@ -358,7 +369,7 @@ impl BackstopApp {
         ui.separator();
         ui.heading("All profiles");
         ui.vertical(|ui| {
-            let d = &mut self.settings.draft;
+            let d = &mut app.draft;
             ui.checkbox(&mut d.notifications, "Desktop notifications");
             field(
                 ui,
@@ -368,7 +379,7 @@ impl BackstopApp {
                 None,
             );
         });
-        if self.settings.dirty() {
+        if edited.dirty() || app.dirty() {
             ui.horizontal(|ui| {
                 let save = ui.add_enabled(problems.is_empty(), egui::Button::new("Save"));
                 if !problems.is_empty() {
@@ -378,13 +389,16 @@ impl BackstopApp {
                     );
                 }
                 if save.clicked() {
-                    self.save_settings(&profile, &settings);
+                    self.save_settings(&profile, &settings, &mut edited, &mut app);
                 }
                 if ui.button("Revert").clicked() {
-                    self.settings.draft = self.settings.saved.clone();
+                    edited.revert();
+                    app.revert();
                 }
             });
         }
+        self.settings.profiles.insert(profile.name.clone(), edited);
+        self.settings.app = app;
         if profile.database.is_server() {
             self.want_details(&profile);
             let copies = self
@@ -424,36 +438,36 @@ impl BackstopApp {
         }
     }
 
-    fn save_settings(&mut self, profile: &Profile, settings: &Settings) {
-        let draft = self.settings.draft.clone();
-        let (mut updated, new_settings) = draft.apply(profile, settings);
-        if draft.name != profile.name {
+    /// Queues the save of `profile`'s draft (and of the app-wide draft, if it changed). The drafts stay as typed
+    /// until the saved config shows them (a save that fails loses nothing); only the password is cleared, sent.
+    fn save_settings(
+        &mut self,
+        profile: &Profile,
+        settings: &Settings,
+        edited: &mut Edited<Draft>,
+        app: &mut Edited<AppDraft>,
+    ) {
+        let updated = edited.draft.apply(profile);
+        if updated.name != profile.name {
             self.submit(JobRequest::RenameProfile {
                 old: profile.name.clone(),
-                new: draft.name.clone(),
+                new: updated.name.clone(),
             });
-            self.selected = Some(draft.name.clone());
-            updated.name = draft.name.clone();
+            // Shown once the rename landed.
+            self.select_when_listed(&updated.name);
         }
-        let mut config: Config = self.state.snapshot.config.clone();
-        config.settings = new_settings;
-        for p in config.profiles.iter_mut() {
-            if p.name == profile.name {
-                *p = updated.clone();
-            }
-        }
-        self.submit(JobRequest::SaveConfig(Box::new(config)));
-        if !draft.new_password.0.is_empty() {
+        let password = std::mem::take(&mut edited.draft.new_password);
+        let name = updated.name.clone();
+        self.submit(JobRequest::SaveProfile {
+            profile: Box::new(updated),
+            settings: app.dirty().then(|| app.draft.edit(settings)),
+        });
+        if !password.0.is_empty() {
             self.submit(JobRequest::SetPassword {
-                profile: updated.name.clone(),
-                password: draft.new_password.clone(),
+                profile: name,
+                password,
             });
         }
-        let mut draft = draft;
-        draft.new_password = Default::default();
-        self.settings.saved = draft.clone();
-        self.settings.draft.new_password = Default::default();
-        self.settings.profile = Some(updated.name);
     }
 
     pub(crate) fn new_profile_form(&mut self, ui: &mut egui::Ui) {
@@ -477,8 +491,17 @@ impl BackstopApp {
         let candidate = form.profile(storage);
         let mut problems: BTreeMap<&'static str, String> = candidate
             .as_ref()
-            .map(|p| crate::jobs::profile_problems(p).into_iter().collect())
+            .map(|p| crate::jobs::typed_problems(p).into_iter().collect())
             .unwrap_or_default();
+        // What only the disk can tell, from the disk-check thread (asked when the paths change).
+        if let Some(candidate) = &candidate {
+            let disk = self
+                .disk_checks
+                .problems(Form::NewProfile, &ProfilePaths::of(candidate));
+            for (field, problem) in disk.problems {
+                problems.entry(field).or_insert(problem);
+            }
+        }
         let server = crate::engine::family(form.engine).connection().server();
         if let Some(problem) = server.and(form.server.port_problem()) {
             problems.insert("port", problem);

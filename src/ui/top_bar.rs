@@ -1,0 +1,164 @@
+//! The top of the window: the profile list and the panel tabs. The list marks each profile with what waits for
+//! the user even while another profile is shown: Settings not saved yet, and warnings (the last backup failed, no
+//! backup for too long, a flagged backup: what its banner would say). Profiles that need attention are named
+//! beside the list too, one click from their banner.
+
+use super::app::{BackstopApp, Tab};
+use crate::config::Profile;
+use crate::health::Alert;
+use crate::status::Tone;
+use chrono::Utc;
+use egui::{Color32, RichText, WidgetInfo};
+
+/// The colour of "needs attention", as the status header has it.
+fn attention(ui: &egui::Ui) -> Color32 {
+    super::status::tone_color(Tone::Attention, ui.visuals().dark_mode)
+}
+
+/// What the profile list says about one profile.
+struct ProfileMark {
+    name: String,
+    unsaved: bool,
+    alerts: Vec<Alert>,
+}
+
+impl BackstopApp {
+    /// The warnings of a profile, as its banner shows them.
+    pub(crate) fn alerts_of(&self, profile: &Profile) -> Vec<Alert> {
+        let rows: Vec<_> = self
+            .state
+            .snapshot
+            .backups
+            .iter()
+            .filter(|b| b.profile == profile.name)
+            .cloned()
+            .collect();
+        let threshold = self.state.snapshot.config.settings.change_alert_percent;
+        crate::health::alerts(&rows, &profile.policy, threshold, Utc::now())
+    }
+
+    fn profile_marks(&self) -> Vec<ProfileMark> {
+        self.state
+            .snapshot
+            .config
+            .profiles
+            .iter()
+            .map(|p| ProfileMark {
+                name: p.name.clone(),
+                unsaved: self.settings.unsaved(&p.name),
+                alerts: self.alerts_of(p),
+            })
+            .collect()
+    }
+
+    pub(crate) fn top_bar(&mut self, ui: &mut egui::Ui) {
+        let marks = self.profile_marks();
+        let mut picked: Option<String> = None;
+        ui.horizontal_wrapped(|ui| {
+            ui.heading("Backstop");
+            ui.separator();
+            self.profile_list(ui, &marks, &mut picked);
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                if ui
+                    .button("About & Help")
+                    .on_hover_text("Version, where files live, appearance, shortcuts (F1)")
+                    .clicked()
+                {
+                    self.about.open = !self.about.open;
+                }
+            });
+        });
+        if let Some(name) = picked {
+            self.selected = Some(name);
+        }
+        if !marks.is_empty() {
+            ui.horizontal(|ui| {
+                for tab in Tab::ALL {
+                    ui.selectable_value(&mut self.tab, tab, tab.label());
+                }
+            });
+        }
+    }
+
+    /// The list, the selected profile's database, and the other profiles that need attention.
+    fn profile_list(&self, ui: &mut egui::Ui, marks: &[ProfileMark], picked: &mut Option<String>) {
+        if marks.is_empty() {
+            return;
+        }
+        let current = self.profile().map(|p| p.name.clone()).unwrap_or_default();
+        let label = ui.label("Profile:");
+        egui::ComboBox::from_id_salt("profile-picker")
+            .selected_text(current.clone())
+            .show_ui(ui, |ui| {
+                for mark in marks {
+                    ui.horizontal(|ui| {
+                        if ui
+                            .selectable_label(mark.name == current, &mark.name)
+                            .clicked()
+                        {
+                            *picked = Some(mark.name.clone());
+                        }
+                        mark_labels(ui, mark);
+                    });
+                }
+            })
+            .response
+            .labelled_by(label.id);
+        if let Some(profile) = self.profile() {
+            ui.label(RichText::new(profile.database.describe()).weak());
+        }
+        // The others that need attention, without opening the list (the selected one has its banner).
+        for mark in marks
+            .iter()
+            .filter(|m| m.name != current && !m.alerts.is_empty())
+        {
+            let button = egui::Button::new(
+                RichText::new(format!("{} needs attention", mark.name)).color(attention(ui)),
+            )
+            .small();
+            if ui
+                .add(button)
+                .on_hover_text(alert_lines(&mark.alerts))
+                .clicked()
+            {
+                *picked = Some(mark.name.clone());
+            }
+        }
+    }
+}
+
+/// A profile's marks in the list, each read out with the profile's name ("shop: unsaved changes").
+fn mark_labels(ui: &mut egui::Ui, mark: &ProfileMark) {
+    let say = |ui: &mut egui::Ui, text: RichText, what: &str, hover: Option<String>| {
+        let spoken = format!("{}: {what}", mark.name);
+        let response = ui.label(text);
+        response.widget_info(|| WidgetInfo::labeled(egui::Role::Label, true, &spoken));
+        if let Some(hover) = hover {
+            response.on_hover_text(hover);
+        }
+    };
+    if mark.unsaved {
+        say(
+            ui,
+            RichText::new("unsaved changes").italics().weak(),
+            "unsaved changes",
+            Some("Its Settings hold changes not saved yet".into()),
+        );
+    }
+    if !mark.alerts.is_empty() {
+        say(
+            ui,
+            RichText::new("needs attention").color(attention(ui)),
+            "needs attention",
+            Some(alert_lines(&mark.alerts)),
+        );
+    }
+}
+
+fn alert_lines(alerts: &[Alert]) -> String {
+    alerts
+        .iter()
+        .map(|a| a.text.as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
