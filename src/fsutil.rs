@@ -191,6 +191,27 @@ pub fn check_writable_dir(dir: &Path) -> Result<()> {
     }
 }
 
+/// Whether `dir` may be written, asked of the operating system without writing anything (`access(2)` with W_OK and
+/// X_OK, which also reports a read-only mount): for checks that run whenever a form changes or a job ends, which
+/// must not leave even a passing file in the user's folder. A job that writes uses [`check_writable_dir`].
+pub fn check_writable_dir_quietly(dir: &Path) -> Result<()> {
+    if !dir.is_dir() {
+        return Err(Error::StorageMissing(dir.to_path_buf()));
+    }
+    #[cfg(unix)]
+    {
+        use rustix::fs::{Access, access};
+        access(dir, Access::WRITE_OK | Access::EXEC_OK).map_err(|errno| Error::StorageNotWritable {
+            path: dir.to_path_buf(),
+            source: std::io::Error::from_raw_os_error(errno.raw_os_error()),
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        check_writable_dir(dir)
+    }
+}
+
 /// Removes a file when dropped unless [`TempGuard::keep`] was called: cleans up on every error path.
 pub struct TempGuard {
     path: Option<PathBuf>,

@@ -234,8 +234,8 @@ fn saves_of_two_profiles_queued_behind_a_job_keep_both() {
     assert_eq!(saved.profiles[1].policy.keep_last, 4, "{log:?}");
 }
 
-/// Counts the write probes (`.backstop-write-test-*`) created in folders, with inotify: how often the storage
-/// folder check ran, seen from outside the process.
+/// Counts the write probes (`.backstop-write-test-*`) created in folders, with inotify, seen from outside the
+/// process: the Settings checks must write none (they ask the OS whether a folder is writable).
 struct Probes {
     fd: rustix::fd::OwnedFd,
     watched: HashMap<i32, PathBuf>,
@@ -282,10 +282,6 @@ impl Probes {
         }
         self.seen.clone()
     }
-
-    fn count_in(&mut self, dir: &Path) -> usize {
-        self.created().iter().filter(|d| *d == dir).count()
-    }
 }
 
 /// Item 11: the Settings form looks at the disk once when it opens and once per change of a path, not in every
@@ -301,31 +297,32 @@ fn settings_check_the_disk_when_a_path_changes_not_every_frame() {
     let mut probes = Probes::watch(&[&storage, &archives, &other]);
     let mut w = open(&home, None);
     w.state_mut().tab = Tab::Settings;
-    step_until(&mut w, "a look at the disk", |_| {
-        probes.count_in(&storage) > 0
+    step_until(&mut w, "a look at the disk", |h| {
+        h.state().disk_looks_at(&storage) > 0
     });
     frames(&mut w, 60);
     assert_eq!(
-        probes.count_in(&storage),
+        w.state().disk_looks_at(&storage),
         1,
         "one look at the storage folder in 60 frames, not one per frame"
     );
     // The add-a-profile form's default storage: looked at when the form showed first (maybe on the welcome screen
     // before the worker listed the profiles) and after the worker's news, not in every frame.
+    let default_storage = archives.clone();
     assert!(
-        probes.count_in(&archives) <= 2,
+        w.state().disk_looks_at(&default_storage) <= 2,
         "the add-a-profile form looks at its storage folder in every frame: {}",
-        probes.count_in(&archives)
+        w.state().disk_looks_at(&default_storage)
     );
 
     // Another storage folder: looked at once.
     set_field(&mut w, "Storage folder", other.to_str().unwrap());
-    step_until(&mut w, "a look at the disk", |_| {
-        probes.count_in(&other) > 0
+    step_until(&mut w, "a look at the disk", |h| {
+        h.state().disk_looks_at(&other) > 0
     });
     frames(&mut w, 60);
-    assert_eq!(probes.count_in(&other), 1);
-    assert_eq!(probes.count_in(&storage), 1);
+    assert_eq!(w.state().disk_looks_at(&other), 1);
+    assert_eq!(w.state().disk_looks_at(&storage), 1);
 
     // What a check finds shows beside its field.
     let missing = home.work().join("no-such-folder");
@@ -340,10 +337,12 @@ fn settings_check_the_disk_when_a_path_changes_not_every_frame() {
     );
     frames(&mut w, 60);
     assert_eq!(
-        probes.count_in(&other),
+        w.state().disk_looks_at(&other),
         2,
         "one more look at the paths for the new files folder, not one per frame"
     );
+    // Looking never wrote anything into the user's folders.
+    assert_eq!(probes.created(), Vec::<PathBuf>::new());
 }
 
 /// Item 11: a drive that does not answer (held here) never holds up the window: frames keep coming, the field says

@@ -147,7 +147,7 @@ impl ProfilePaths {
             }
         }
         if storage.is_dir()
-            && let Err(e) = fsutil::check_writable_dir(storage)
+            && let Err(e) = fsutil::check_writable_dir_quietly(storage)
         {
             out.push(("storage", e.to_string()));
         }

@@ -256,6 +256,11 @@ impl BackstopApp {
         self.disk_checks.hold()
     }
 
+    /// How many times the Settings checks looked at storage folder `storage` on the disk (tests).
+    pub fn disk_looks_at(&self, storage: &std::path::Path) -> u64 {
+        self.disk_checks.looks_at(storage)
+    }
+
     /// Selects `name` once the config lists it (a profile being renamed).
     pub(crate) fn select_when_listed(&mut self, name: &str) {
         self.select_when_listed = Some(name.to_string());

@@ -69,6 +69,8 @@ pub struct DiskChecks {
     known: HashMap<ProfilePaths, Known>,
     round: u64,
     hold: Arc<Hold>,
+    /// How many times the thread looked at each storage folder (what the window's tests count).
+    looks: Arc<std::sync::Mutex<HashMap<std::path::PathBuf, u64>>>,
     /// False when the OS refused the thread: the forms then show no disk problems, and a save (which checks
     /// everything again in the worker) has the last word.
     alive: bool,
@@ -84,6 +86,8 @@ impl DiskChecks {
         let (answers_tx, answers) = channel();
         let hold = Arc::new(Hold::default());
         let held = hold.clone();
+        let looks: Arc<std::sync::Mutex<HashMap<std::path::PathBuf, u64>>> = Arc::default();
+        let counted = looks.clone();
         let spawned = std::thread::Builder::new()
             .name("backstop-disk-checks".into())
             .spawn(move || {
@@ -97,6 +101,11 @@ impl DiskChecks {
                     for question in newest {
                         wait_while_held(&held);
                         let problems = question.paths.problems();
+                        *counted
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .entry(question.paths.storage.clone())
+                            .or_default() += 1;
                         if answers_tx.send((question.paths, problems)).is_err() {
                             return;
                         }
@@ -110,6 +119,7 @@ impl DiskChecks {
             known: HashMap::new(),
             round: 0,
             hold,
+            looks,
             alive: spawned.is_ok(),
         }
     }
@@ -148,6 +158,16 @@ impl DiskChecks {
             problems: known.problems.clone().unwrap_or_default(),
             checking: known.problems.is_none(),
         }
+    }
+
+    /// How many times the disk was asked about storage folder `storage` so far.
+    pub fn looks_at(&self, storage: &std::path::Path) -> u64 {
+        self.looks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(storage)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Holds every check until the returned value is dropped, as a drive that does not answer would (tests).
