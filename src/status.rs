@@ -26,8 +26,10 @@ pub enum Tone {
 /// The one action that moves the profile towards protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fix {
-    /// Take a backup now.
-    BackUpNow,
+    /// Take the first backup now.
+    FirstBackup,
+    /// Take a backup now, after a failure or too long without one.
+    TryAgain,
     /// Look at the backup in History (a flagged one: is the data what you expect?).
     OpenHistory,
 }
@@ -36,7 +38,8 @@ impl Fix {
     /// The button's words.
     pub fn label(self) -> &'static str {
         match self {
-            Fix::BackUpNow => "Back up now",
+            Fix::FirstBackup => "Make the first backup",
+            Fix::TryAgain => "Back up again now",
             Fix::OpenHistory => "Open History",
         }
     }
@@ -108,7 +111,7 @@ pub fn profile_status(
             fix: Some(if flagged {
                 Fix::OpenHistory
             } else {
-                Fix::BackUpNow
+                Fix::TryAgain
             }),
         };
     }
@@ -122,7 +125,7 @@ pub fn profile_status(
             tone: Tone::Unprotected,
             headline: "Not protected yet".into(),
             detail,
-            fix: Some(Fix::BackUpNow),
+            fix: Some(Fix::FirstBackup),
         };
     }
     let check = crate::schedule::check(
@@ -309,7 +312,7 @@ mod tests {
                 None,
                 Tone::Attention,
                 "Needs attention — the last backup failed (…): cannot reach the database server",
-                Some(Fix::BackUpNow),
+                Some(Fix::TryAgain),
             ),
             (
                 "two alerts",
@@ -329,7 +332,7 @@ mod tests {
                 None,
                 Tone::Unprotected,
                 "Not protected yet — no backup yet; the first automatic one comes soon",
-                Some(Fix::BackUpNow),
+                Some(Fix::FirstBackup),
             ),
             // A deleted backup, one dated in the future and an uploaded one prove nothing.
             (
@@ -340,7 +343,7 @@ mod tests {
                 None,
                 Tone::Unprotected,
                 "Not protected yet — no backup yet, and automatic backups are off",
-                Some(Fix::BackUpNow),
+                Some(Fix::FirstBackup),
             ),
         ];
         for (name, rows, auto, alerts, working, tone, line, fix) in cases {

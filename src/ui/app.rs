@@ -159,6 +159,8 @@ pub struct BackstopApp {
     notifications_problem_logged: bool,
     /// About & Help.
     pub(crate) about: super::about::About,
+    /// The profile each queued or running job works on, and how the status header says it ("Backing up").
+    pub(crate) working: HashMap<u64, (String, &'static str)>,
     /// The dialog that could not open (no portal) and why: its typed path field says so and takes the cursor.
     pub(crate) no_dialog: Option<(DialogPurpose, String, bool)>,
 }
@@ -218,6 +220,7 @@ impl BackstopApp {
             compare: None,
             notifications_problem_logged: false,
             about: Default::default(),
+            working: HashMap::new(),
             no_dialog: None,
         };
         // BACKSTOP_THEME=light|dark starts in that appearance (screenshots); otherwise the saved choice, else the
@@ -303,8 +306,23 @@ impl BackstopApp {
     pub fn submit(&mut self, request: JobRequest) -> u64 {
         let visible = request.is_visible();
         let subject = super::notifications::subject(&request);
+        let working = super::status::working_on(&request, |id| {
+            self.state
+                .snapshot
+                .backups
+                .iter()
+                .find(|b| b.id == id)
+                .map(|b| b.profile.clone())
+        });
         let ticket = self.worker.submit(request);
         self.state.subjects.insert(ticket.id, subject);
+        if let Some(working) = working {
+            // Tickets of jobs long done are forgotten; a few hundred entries at most.
+            if self.working.len() > 256 {
+                self.working.clear();
+            }
+            self.working.insert(ticket.id, working);
+        }
         if visible {
             self.state.queued(&ticket);
         }
@@ -530,7 +548,8 @@ impl BackstopApp {
             lines.push((Color32::from_rgb(200, 60, 60), error.clone()));
         }
         if let Some(profile) = self.profile() {
-            for alert in self.alerts_of(profile) {
+            // The first one is the status header's.
+            for alert in self.alerts_of(profile).into_iter().skip(1) {
                 lines.push((Color32::from_rgb(190, 120, 0), alert.text));
             }
         }
@@ -681,7 +700,10 @@ impl eframe::App for BackstopApp {
         let ctx = ui.ctx().clone();
         egui::Panel::top("top").show(ui, |ui| {
             self.top_bar(ui);
+            ui.add_space(4.0);
+            self.status_header(ui);
             self.banners(ui);
+            ui.add_space(2.0);
         });
         egui::Panel::bottom("jobs").show(ui, |ui| {
             ui.add_space(4.0);

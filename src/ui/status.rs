@@ -1,7 +1,11 @@
 //! The status header every panel starts with, and the coloured dot the profile list shows: a profile's state
 //! ([`crate::status`]) in words and colour, with the one button that fixes it.
 
-use crate::status::{Fix, ProfileStatus, Tone};
+use super::app::{BackstopApp, Tab};
+use crate::config::Profile;
+use crate::model::Trigger;
+use crate::status::{Fix, ProfileStatus, Tone, Working};
+use crate::worker::JobRequest;
 use egui::{Color32, RichText};
 
 /// The colour of a state, readable on light and dark backgrounds.
@@ -75,5 +79,84 @@ fn first_upper(text: &str) -> String {
     match chars.next() {
         Some(c) => c.to_uppercase().chain(chars).collect(),
         None => String::new(),
+    }
+}
+
+/// What a job does to a profile's data, for the status header ("Backing up"), when it works on one profile.
+pub fn working_on(
+    request: &JobRequest,
+    snapshot_profile_of: impl Fn(i64) -> Option<String>,
+) -> Option<(String, &'static str)> {
+    match request {
+        JobRequest::Backup { profile, .. } => Some((profile.clone(), "Backing up")),
+        JobRequest::Import { profile, .. } => Some((profile.clone(), "Importing")),
+        JobRequest::Prune {
+            profile,
+            dry_run: false,
+        } => Some((profile.clone(), "Pruning old backups")),
+        JobRequest::Restore(spec) if !spec.validate_only => {
+            let from = match &spec.source {
+                crate::jobs::BackupRef::Id(id) => snapshot_profile_of(*id),
+                _ => None,
+            };
+            spec.profile.clone().or(from).map(|p| (p, "Restoring"))
+        }
+        _ => None,
+    }
+}
+
+impl BackstopApp {
+    /// The state of `profile` now.
+    pub(crate) fn status_of(&self, profile: &Profile) -> ProfileStatus {
+        let rows: Vec<_> = self
+            .state
+            .snapshot
+            .backups
+            .iter()
+            .filter(|b| b.profile == profile.name)
+            .cloned()
+            .collect();
+        let last_automatic = self
+            .state
+            .snapshot
+            .stats
+            .get(&profile.name)
+            .and_then(|s| s.last_automatic_at);
+        let working = self.state.running.as_ref().and_then(|running| {
+            let (name, doing) = self.working.get(&running.ticket)?;
+            (*name == profile.name).then(|| Working {
+                doing: (*doing).to_string(),
+                fraction: running.fraction(),
+            })
+        });
+        crate::status::profile_status(
+            &rows,
+            &profile.policy,
+            &self.alerts_of(profile),
+            last_automatic,
+            working.as_ref(),
+            chrono::Utc::now(),
+        )
+    }
+
+    /// The selected profile's status header, and what its button does.
+    pub(crate) fn status_header(&mut self, ui: &mut egui::Ui) {
+        let Some(profile) = self.profile().cloned() else {
+            return;
+        };
+        let status = self.status_of(&profile);
+        let fraction = self.state.running.as_ref().and_then(|r| r.fraction());
+        match header(ui, &status, fraction) {
+            Some(Fix::FirstBackup | Fix::TryAgain) => {
+                let kind = self.backup_kind.get(&profile.name).copied();
+                self.submit(JobRequest::Backup {
+                    profile: profile.name.clone(),
+                    kind,
+                    trigger: Trigger::Manual,
+                });
+            }
+            Some(Fix::OpenHistory) => self.tab = Tab::History,
+            None => {}
+        }
     }
 }

@@ -18,6 +18,7 @@ fn attention(ui: &egui::Ui) -> Color32 {
 /// What the profile list says about one profile.
 struct ProfileMark {
     name: String,
+    tone: Tone,
     unsaved: bool,
     alerts: Vec<Alert>,
 }
@@ -45,6 +46,7 @@ impl BackstopApp {
             .iter()
             .map(|p| ProfileMark {
                 name: p.name.clone(),
+                tone: self.status_of(p).tone,
                 unsaved: self.settings.unsaved(&p.name),
                 alerts: self.alerts_of(p),
             })
@@ -87,11 +89,15 @@ impl BackstopApp {
         }
         let current = self.profile().map(|p| p.name.clone()).unwrap_or_default();
         let label = ui.label("Profile:");
+        if let Some(mark) = marks.iter().find(|m| m.name == current) {
+            super::status::dot(ui, mark.tone);
+        }
         egui::ComboBox::from_id_salt("profile-picker")
             .selected_text(current.clone())
             .show_ui(ui, |ui| {
                 for mark in marks {
                     ui.horizontal(|ui| {
+                        super::status::dot(ui, mark.tone);
                         if ui
                             .selectable_label(mark.name == current, &mark.name)
                             .clicked()
