@@ -249,7 +249,8 @@ fn the_window_adds_a_postgres_profile_tests_it_backs_up_and_restores() {
         harness.query_by_label("cannot be read").is_none(),
         "the server's database size is shown"
     );
-    harness.get_by_label("Large table public.pgbench_accounts");
+    harness.get_by_label("Largest tables");
+    harness.get_by_label("public.pgbench_accounts");
     let copy = harness.state().state.details["pg"].1.kept_copies[0]
         .0
         .clone();

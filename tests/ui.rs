@@ -176,8 +176,8 @@ fn first_run_create_a_profile_then_back_up_now() {
     w.harness.get_by_label("completed");
     w.harness.state_mut().tab = Tab::Statistics;
     w.harness.step();
-    w.harness.get_by_label("manual: 1");
-    w.harness.get_by_label("completed: 1");
+    w.harness.get_by_label("1 of 1 succeeded");
+    w.harness.get_by_label("1 archive");
     let sent = w.notifier.sent.lock().unwrap().clone();
     assert!(
         sent.iter()

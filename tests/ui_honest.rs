@@ -169,7 +169,9 @@ fn statistics_never_call_a_deleted_backup_the_last_one() {
             && w.query_by_label_contains("· deleted ·").is_none(),
         "Statistics shows a deleted backup as the last one"
     );
-    w.get_by_label_contains("· completed ·");
+    // The last backup is the one that stays.
+    w.get_by_label_contains("backup #1");
+    assert!(w.query_by_label_contains("backup #2").is_none());
 }
 
 /// Item 4: after a restore, a restore of chosen files into another folder (which changes nothing live) and a

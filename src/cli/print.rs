@@ -104,6 +104,7 @@ pub(super) fn print_stats(s: &jobs::Stats) {
     if let Some(rate) = s.success_rate_percent {
         println!("  success rate: {rate:.0}%");
     }
+    println!("  last 30 days: {}", s.last_30_days.words());
     if let Some(details) = &s.details {
         if let Some(version) = &details.server_version {
             println!("  server version: {version}");

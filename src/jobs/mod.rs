@@ -44,6 +44,6 @@ pub use rebuild::{RebuildReport, rebuild_catalog};
 pub(crate) use restore::apply_database_of;
 pub use restore::{BackupRef, RestorePlan, RestoreReport, RestoreSpec, plan_restore, restore};
 pub use run_due::{DueOutcome, run_due};
-pub use stats::{Stats, history, stats};
+pub use stats::{Outcomes, RECENT_DAYS, Stats, history, stats};
 pub use undo::{Undo, undo_target};
 pub use verify::{VerifyOutcome, VerifyTarget, diff, show, verify};

@@ -7,7 +7,7 @@ use crate::engine;
 use crate::error::Result;
 use crate::model::{Status, Trigger};
 use crate::schedule;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -37,6 +37,56 @@ pub struct Stats {
     pub next_automatic_at: Option<DateTime<Utc>>,
     /// Completed backups over finished backup jobs (manual, automatic, safety), in percent.
     pub success_rate_percent: Option<f64>,
+    /// The backup jobs of the last [`RECENT_DAYS`] days: how many finished, how many succeeded.
+    pub last_30_days: Outcomes,
+}
+
+/// How many days [`Stats::last_30_days`] looks back.
+pub const RECENT_DAYS: i64 = 30;
+
+/// How many backup jobs finished and how many of them succeeded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Outcomes {
+    /// Jobs that ended (cancelled ones and imported archives are not jobs that could fail).
+    pub finished: u64,
+    /// Those that completed (a backup deleted or found corrupted since still completed).
+    pub succeeded: u64,
+}
+
+impl Outcomes {
+    /// Counts the finished backup jobs among `rows`.
+    pub fn of<'a>(rows: impl IntoIterator<Item = &'a BackupRow>) -> Outcomes {
+        let mut outcomes = Outcomes::default();
+        for row in rows {
+            if row.trigger == Trigger::Uploaded
+                || matches!(row.status, Status::Running | Status::Cancelled)
+            {
+                continue;
+            }
+            outcomes.finished += 1;
+            if matches!(
+                row.status,
+                Status::Completed | Status::Deleted | Status::Corrupted
+            ) {
+                outcomes.succeeded += 1;
+            }
+        }
+        outcomes
+    }
+
+    /// How many failed.
+    pub fn failed(&self) -> u64 {
+        self.finished.saturating_sub(self.succeeded)
+    }
+
+    /// "29 of 30 succeeded", or "no backups" when none finished.
+    pub fn words(&self) -> String {
+        if self.finished == 0 {
+            "no backups".to_string()
+        } else {
+            format!("{} of {} succeeded", self.succeeded, self.finished)
+        }
+    }
 }
 
 /// Computes a profile's statistics.
@@ -77,23 +127,9 @@ pub fn stats(
         .filter(|r| r.status == Status::Completed)
         .collect();
     let total: u64 = completed.iter().filter_map(|r| r.size_bytes).sum();
-    let jobs: Vec<&BackupRow> = all
-        .iter()
-        .filter(|r| {
-            r.trigger != Trigger::Uploaded
-                && r.status != Status::Running
-                && r.status != Status::Cancelled
-        })
-        .collect();
-    let good = jobs
-        .iter()
-        .filter(|r| {
-            matches!(
-                r.status,
-                Status::Completed | Status::Deleted | Status::Corrupted
-            )
-        })
-        .count();
+    let jobs = Outcomes::of(&all);
+    let since = now - Duration::days(RECENT_DAYS);
+    let last_30_days = Outcomes::of(all.iter().filter(|r| r.created_at > since));
     let last_automatic_at = ctx.catalog.last_automatic(&profile.name)?;
     let due = schedule::check(
         last_automatic_at,
@@ -122,11 +158,12 @@ pub fn stats(
         last_backup,
         last_automatic_at,
         next_automatic_at: due.next_at,
-        success_rate_percent: if jobs.is_empty() {
+        success_rate_percent: if jobs.finished == 0 {
             None
         } else {
-            Some(100.0 * good as f64 / jobs.len() as f64)
+            Some(100.0 * jobs.succeeded as f64 / jobs.finished as f64)
         },
+        last_30_days,
     })
 }
 
