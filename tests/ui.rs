@@ -189,7 +189,17 @@ fn first_run_create_a_profile_then_back_up_now() {
 #[test]
 fn the_job_bar_shows_a_running_backup_with_progress_and_cancel_leaves_no_completed_row() {
     let home = TestHome::new();
-    home.sqlite_profile("big", 300_000, &[]);
+    let db = home.sqlite_profile("big", 300_000, &[]);
+    // The backup waits for the database, which the test holds locked (a rollback journal keeps readers out; a long
+    // busy timeout makes the backup wait, not fail), so that Cancel always comes while it runs, however loaded
+    // the machine is.
+    let config_file = home.home().join("config.toml");
+    let mut cfg = backstop::config::Config::load(&config_file).unwrap();
+    cfg.settings.busy_timeout_secs = 3600;
+    cfg.save(&config_file).unwrap();
+    let lock = rusqlite::Connection::open(&db).unwrap();
+    lock.execute_batch("PRAGMA journal_mode = DELETE; BEGIN EXCLUSIVE")
+        .unwrap();
     let mut w = open(&home);
     w.harness.state_mut().tab = Tab::Actions;
     w.harness.step();
@@ -199,6 +209,8 @@ fn the_job_bar_shows_a_running_backup_with_progress_and_cancel_leaves_no_complet
     w.harness.get_by_label("Cancel").click();
     w.harness.step();
     w.idle();
+    lock.execute_batch("ROLLBACK").unwrap();
+    drop(lock);
     w.wait_for("the cancelled row", |app| {
         app.state.snapshot.backups.len() == 1
     });

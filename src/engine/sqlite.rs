@@ -186,8 +186,44 @@ pub fn describe_schema(conn: &Connection) -> rusqlite::Result<(BTreeMap<String, 
     result
 }
 
+thread_local! {
+    /// The job a busy wait on this thread belongs to, and when the wait gives up.
+    static BUSY_WAIT: std::cell::RefCell<Option<(CancelToken, Instant)>> = const { std::cell::RefCell::new(None) };
+}
+
+/// SQLite's busy handler while a job waits for another program's lock: waits in short sleeps until the lock is
+/// free, the job is cancelled, or `busy_timeout` has passed (SQLite's own timeout cannot see a cancel).
+fn busy_wait(_attempts: i32) -> bool {
+    BUSY_WAIT.with(|wait| match &*wait.borrow() {
+        Some((cancel, deadline)) if !cancel.is_cancelled() && Instant::now() < *deadline => {
+            std::thread::sleep(Duration::from_millis(20));
+            true
+        }
+        _ => false,
+    })
+}
+
+/// A cancellable busy wait installed on a connection for one job, on this thread, until dropped.
+struct CancellableBusyWait;
+
+impl CancellableBusyWait {
+    fn install(conn: &mut Connection, busy: Duration, job: &JobControl) -> rusqlite::Result<Self> {
+        BUSY_WAIT
+            .with(|wait| *wait.borrow_mut() = Some((job.cancel.clone(), Instant::now() + busy)));
+        conn.busy_handler(Some(busy_wait))?;
+        Ok(CancellableBusyWait)
+    }
+}
+
+impl Drop for CancellableBusyWait {
+    fn drop(&mut self) {
+        BUSY_WAIT.with(|wait| *wait.borrow_mut() = None);
+    }
+}
+
 /// Copies the live database consistently into `dest` (which must not exist) with `VACUUM INTO`, in one read
-/// transaction; reports progress by the growing size of `dest`; a cancel interrupts SQLite.
+/// transaction; reports progress by the growing size of `dest`; a cancel interrupts SQLite, also while it waits for
+/// another program's lock.
 fn snapshot(
     conn: &mut Connection,
     source: &Path,
@@ -202,6 +238,8 @@ fn snapshot(
     let cancel: CancelToken = job.cancel.clone();
     conn.progress_handler(10_000, Some(move || cancel.is_cancelled()))
         .map_err(|e| map_sqlite_error(source, busy, "cannot watch progress of", e))?;
+    let busy_wait = CancellableBusyWait::install(conn, busy, job)
+        .map_err(|e| map_sqlite_error(source, busy, "cannot wait for", e))?;
     let finished = AtomicBool::new(false);
     let dest_text = dest.to_string_lossy().into_owned();
     let result = std::thread::scope(|scope| {
@@ -222,6 +260,11 @@ fn snapshot(
         result
     });
     let _ = conn.progress_handler(0, None::<fn() -> bool>);
+    drop(busy_wait);
+    if result.is_err() {
+        // A wait or copy the user ended is a cancel, whatever SQLite called it.
+        job.check()?;
+    }
     result.map_err(|e| match e.sqlite_error_code() {
         // Only the copy is written: a full disk is about where the copy goes.
         Some(ErrorCode::DiskFull) => Error::DiskFull(dest.to_path_buf()),
@@ -292,11 +335,24 @@ impl Engine for SqliteEngine {
 
     fn preflight(&self) -> Result<()> {
         let conn = self.open_live()?;
-        conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| {
+        // A lock held by another program proves a database in use; the job's own copy waits for it (and can be
+        // cancelled meanwhile): preflight, which no cancel reaches, never waits.
+        conn.busy_timeout(Duration::ZERO)
+            .map_err(|e| self.map_err("cannot set busy timeout", e))?;
+        match conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| {
             r.get::<_, i64>(0)
-        })
-        .map_err(|e| self.map_err("cannot read database", e))?;
-        Ok(())
+        }) {
+            Ok(_) => Ok(()),
+            Err(e)
+                if matches!(
+                    e.sqlite_error_code(),
+                    Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+                ) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(self.map_err("cannot read database", e)),
+        }
     }
 
     fn size_bytes(&self) -> Result<u64> {

@@ -223,6 +223,10 @@ impl BackstopApp {
             working: HashMap::new(),
             no_dialog: None,
         };
+        // Solid scroll bars, shown whenever something does not fit: at 800x600 a wide row (History's buttons) must
+        // visibly scroll, not be cut off.
+        cc.egui_ctx
+            .all_styles_mut(|style| style.spacing.scroll = egui::style::ScrollStyle::solid());
         // BACKSTOP_THEME=light|dark starts in that appearance (screenshots); otherwise the saved choice, else the
         // system's.
         match std::env::var("BACKSTOP_THEME").as_deref() {

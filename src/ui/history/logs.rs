@@ -43,7 +43,9 @@ impl BackstopApp {
                             .map(|id| format!("backup {id}"))
                             .unwrap_or_else(|| r.archive_path.display().to_string()),
                     );
-                    ui.label(r.message.unwrap_or_default());
+                    let message = r.message.unwrap_or_default();
+                    ui.add(egui::Label::new(message.as_str()).wrap())
+                        .on_hover_text(message.as_str());
                     ui.end_row();
                 }
             });
@@ -82,7 +84,9 @@ impl BackstopApp {
                     };
                     ui.label(RichText::new(&j.outcome).color(color));
                     ui.label(&j.job);
-                    ui.label(j.message.clone().unwrap_or_default());
+                    let message = j.message.clone().unwrap_or_default();
+                    ui.add(egui::Label::new(message.as_str()).wrap())
+                        .on_hover_text(message.as_str());
                     ui.end_row();
                 }
             });

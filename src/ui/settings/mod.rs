@@ -108,25 +108,44 @@ fn server_fields(
 
 /// The fixed-width label that starts every form row (so the fields line up).
 fn form_label(ui: &mut egui::Ui, text: &str) -> egui::Response {
+    let width = label_width(ui);
     ui.allocate_ui_with_layout(
-        egui::vec2(300.0, 20.0),
+        egui::vec2(width, 20.0),
         egui::Layout::left_to_right(egui::Align::Center),
         |ui| {
-            ui.set_min_width(300.0);
-            ui.label(text)
+            ui.set_min_width(width);
+            ui.set_max_width(width);
+            ui.add(egui::Label::new(text).wrap())
         },
     )
     .inner
+}
+
+/// The labels' column: 300 points, less in a narrow window (labels wrap then).
+fn label_width(ui: &egui::Ui) -> f32 {
+    (ui.available_width() * 0.32).clamp(150.0, 300.0)
+}
+
+/// A text field's width beside a label (and a button of about `button` points): 380 points, less in a narrow
+/// window, so that the row's button stays on screen.
+fn field_width(ui: &egui::Ui, button: f32) -> f32 {
+    (ui.available_width() - button - 16.0).clamp(140.0, 380.0)
+}
+
+/// A field's problem in red under it, wrapped to the window.
+fn problem_line(ui: &mut egui::Ui, problem: &str) {
+    ui.add(egui::Label::new(RichText::new(problem).color(Color32::from_rgb(200, 60, 60))).wrap());
 }
 
 /// A masked password row.
 fn password_field(ui: &mut egui::Ui, label: &str, value: &mut String) {
     ui.horizontal(|ui| {
         let label = form_label(ui, label);
+        let width = field_width(ui, 0.0);
         ui.add(
             egui::TextEdit::singleline(value)
                 .password(true)
-                .desired_width(380.0),
+                .desired_width(width),
         )
         .labelled_by(label.id);
     });
@@ -144,14 +163,19 @@ fn field(
     let mut clicked = false;
     ui.horizontal(|ui| {
         let label = form_label(ui, label);
-        ui.add(egui::TextEdit::singleline(value).desired_width(380.0))
-            .labelled_by(label.id);
-        if let Some(text) = button {
-            clicked = ui.button(text).clicked();
-        }
-        if let Some(problem) = problem {
-            ui.label(RichText::new(problem).color(Color32::from_rgb(200, 60, 60)));
-        }
+        ui.vertical(|ui| {
+            ui.horizontal(|ui| {
+                let width = field_width(ui, if button.is_some() { 150.0 } else { 0.0 });
+                ui.add(egui::TextEdit::singleline(value).desired_width(width))
+                    .labelled_by(label.id);
+                if let Some(text) = button {
+                    clicked = ui.button(text).clicked();
+                }
+            });
+            if let Some(problem) = problem {
+                problem_line(ui, problem);
+            }
+        });
     });
     clicked
 }
@@ -167,15 +191,16 @@ fn multiline_field(
     ui.horizontal(|ui| {
         let label = form_label(ui, label);
         ui.vertical(|ui| {
+            let width = field_width(ui, 0.0);
             ui.add(
                 egui::TextEdit::multiline(value)
                     .desired_rows(3)
-                    .desired_width(380.0)
+                    .desired_width(width)
                     .hint_text(hint),
             )
             .labelled_by(label.id);
             if let Some(problem) = problem {
-                ui.label(RichText::new(problem).color(Color32::from_rgb(200, 60, 60)));
+                problem_line(ui, problem);
             }
         });
     });
