@@ -11,9 +11,8 @@
 mod common;
 
 use backstop::model::Trigger;
-use backstop::notify::RecordingNotifier;
 use backstop::ui::dialogs::ScriptedDialogs;
-use backstop::ui::{AppOptions, BackstopApp, Tab};
+use backstop::ui::{BackstopApp, Tab};
 use common::TestHome;
 use egui::accesskit::Role;
 use egui::{Key, Modifiers};
@@ -21,24 +20,7 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
 fn open(home: &TestHome, dialogs: ScriptedDialogs) -> Harness<'static, BackstopApp> {
-    let paths = home.paths();
-    let mut harness = Harness::builder()
-        .with_size([1100.0, 800.0])
-        .build_eframe(move |cc| {
-            BackstopApp::new(
-                cc,
-                AppOptions {
-                    paths,
-                    notifier: Box::new(RecordingNotifier::default()),
-                    dialogs: Box::new(dialogs),
-                    scheduler: false,
-                },
-            )
-        });
-    common::wait_for_window(&mut harness, "the first snapshot", &|app| {
-        app.state.snapshot_received
-    });
-    harness
+    common::window_ready(home.paths(), [1100.0, 800.0], dialogs)
 }
 
 #[test]

@@ -10,9 +10,8 @@
 
 mod common;
 
-use backstop::notify::RecordingNotifier;
 use backstop::ui::dialogs::ScriptedDialogs;
-use backstop::ui::{AppOptions, BackstopApp, Tab};
+use backstop::ui::{BackstopApp, Tab};
 use common::TestHome;
 use egui::accesskit::Role;
 use egui_kittest::Harness;
@@ -21,24 +20,7 @@ use egui_kittest::kittest::Queryable;
 const WIDTH: f32 = 800.0;
 
 fn open_small(home: &TestHome) -> Harness<'static, BackstopApp> {
-    let paths = home.paths();
-    let mut harness = Harness::builder()
-        .with_size([WIDTH, 600.0])
-        .build_eframe(move |cc| {
-            BackstopApp::new(
-                cc,
-                AppOptions {
-                    paths,
-                    notifier: Box::new(RecordingNotifier::default()),
-                    dialogs: Box::new(ScriptedDialogs::default()),
-                    scheduler: false,
-                },
-            )
-        });
-    common::wait_for_window(&mut harness, "the first snapshot", &|app| {
-        app.state.snapshot_received
-    });
-    harness
+    common::window_ready(home.paths(), [WIDTH, 600.0], ScriptedDialogs::default())
 }
 
 fn inside(rect: egui::Rect, what: &str) {

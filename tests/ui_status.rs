@@ -12,32 +12,14 @@
 mod common;
 
 use backstop::model::{Status, Trigger};
-use backstop::notify::RecordingNotifier;
+use backstop::ui::BackstopApp;
 use backstop::ui::dialogs::ScriptedDialogs;
-use backstop::ui::{AppOptions, BackstopApp};
 use common::TestHome;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
 fn open(home: &TestHome) -> Harness<'static, BackstopApp> {
-    let paths = home.paths();
-    let mut harness = Harness::builder()
-        .with_size([1100.0, 800.0])
-        .build_eframe(move |cc| {
-            BackstopApp::new(
-                cc,
-                AppOptions {
-                    paths,
-                    notifier: Box::new(RecordingNotifier::default()),
-                    dialogs: Box::new(ScriptedDialogs::default()),
-                    scheduler: false,
-                },
-            )
-        });
-    common::wait_for_window(&mut harness, "the first snapshot", &|app| {
-        app.state.snapshot_received
-    });
-    harness
+    common::window_ready(home.paths(), [1100.0, 800.0], ScriptedDialogs::default())
 }
 
 fn idle(w: &mut Harness<'static, BackstopApp>, rows: usize) {

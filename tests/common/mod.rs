@@ -986,15 +986,51 @@ pub fn window_with(
     scheduler: bool,
     notifier: backstop::notify::RecordingNotifier,
 ) -> egui_kittest::Harness<'static, backstop::ui::BackstopApp> {
+    window_of(
+        paths,
+        [1100.0, 900.0],
+        scheduler,
+        notifier,
+        backstop::ui::dialogs::ScriptedDialogs::default(),
+    )
+}
+
+/// The real window on `paths` at `size`, with `dialogs` (a clone of it sees what was asked), no scheduler, once
+/// the worker's first snapshot arrived.
+pub fn window_ready(
+    paths: Paths,
+    size: [f32; 2],
+    dialogs: backstop::ui::dialogs::ScriptedDialogs,
+) -> egui_kittest::Harness<'static, backstop::ui::BackstopApp> {
+    let mut harness = window_of(
+        paths,
+        size,
+        false,
+        backstop::notify::RecordingNotifier::default(),
+        dialogs,
+    );
+    wait_for_window(&mut harness, "the first snapshot", &|app| {
+        app.state.snapshot_received
+    });
+    harness
+}
+
+fn window_of(
+    paths: Paths,
+    size: [f32; 2],
+    scheduler: bool,
+    notifier: backstop::notify::RecordingNotifier,
+    dialogs: backstop::ui::dialogs::ScriptedDialogs,
+) -> egui_kittest::Harness<'static, backstop::ui::BackstopApp> {
     egui_kittest::Harness::builder()
-        .with_size([1100.0, 900.0])
+        .with_size(size)
         .build_eframe(move |cc| {
             backstop::ui::BackstopApp::new(
                 cc,
                 backstop::ui::AppOptions {
                     paths,
                     notifier: Box::new(notifier),
-                    dialogs: Box::new(backstop::ui::dialogs::ScriptedDialogs::default()),
+                    dialogs: Box::new(dialogs),
                     scheduler,
                 },
             )
