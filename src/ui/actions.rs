@@ -27,8 +27,15 @@ impl BackstopApp {
         let before = kind;
         // The main action, big, with the kind it makes beside it.
         ui.horizontal(|ui| {
-            let button = egui::Button::new(RichText::new("Back up now").strong().size(20.0))
-                .min_size(egui::vec2(180.0, 44.0));
+            let accent = ui.visuals().selection;
+            let button = egui::Button::new(
+                RichText::new("Back up now")
+                    .strong()
+                    .size(20.0)
+                    .color(accent.stroke.color),
+            )
+            .fill(accent.bg_fill)
+            .min_size(egui::vec2(180.0, 44.0));
             if ui
                 .add(button)
                 .on_hover_text(format!("Back up {} now (Ctrl+B)", profile.name))
@@ -216,7 +223,7 @@ impl BackstopApp {
 /// A titled group of secondary actions.
 fn group(ui: &mut egui::Ui, title: &str, body: impl FnOnce(&mut egui::Ui)) {
     ui.add_space(4.0);
-    ui.label(RichText::new(title).strong());
+    ui.label(RichText::new(title).strong().size(15.0));
     ui.indent(title, body);
     ui.add_space(4.0);
 }

@@ -15,16 +15,24 @@ const BLUE: Color32 = Color32::from_rgb(50, 110, 190);
 const PURPLE: Color32 = Color32::from_rgb(120, 80, 170);
 const TEAL: Color32 = Color32::from_rgb(20, 130, 140);
 
-/// One badge: white text on `fill`, rounded, with `meaning` on hover.
+/// One badge: white text on `fill` in a rounded box as tall as its text, with `meaning` on hover.
 fn badge(ui: &mut egui::Ui, text: &str, fill: Color32, meaning: &str) {
-    egui::Frame::new()
-        .fill(fill)
-        .corner_radius(8.0)
-        .inner_margin(egui::Margin::symmetric(6, 1))
-        .show(ui, |ui| {
-            ui.label(RichText::new(text).color(Color32::WHITE).small())
-                .on_hover_text(meaning);
-        });
+    let galley = egui::WidgetText::from(RichText::new(text).color(Color32::WHITE)).into_galley(
+        ui,
+        Some(egui::TextWrapMode::Extend),
+        f32::INFINITY,
+        egui::TextStyle::Body,
+    );
+    let padding = egui::vec2(7.0, 2.0);
+    let (rect, response) =
+        ui.allocate_exact_size(galley.size() + 2.0 * padding, egui::Sense::hover());
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, text));
+    if ui.is_rect_visible(rect) {
+        ui.painter().rect_filled(rect, 8.0, fill);
+        ui.painter()
+            .galley(rect.min + padding, galley, Color32::WHITE);
+    }
+    response.on_hover_text(meaning);
 }
 
 /// What a status means for this backup, in words; a failure's or damage's whole message included.
