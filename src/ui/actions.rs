@@ -25,67 +25,97 @@ impl BackstopApp {
             .filter(|k| has_files || *k == Kind::Database)
             .unwrap_or_else(|| profile.default_kind());
         let before = kind;
+        // The main action, big, with the kind it makes beside it.
         ui.horizontal(|ui| {
-            ui.label("Kind:");
-            for choice in [Kind::Full, Kind::Database, Kind::Files] {
-                let needs_files = choice != Kind::Database;
-                ui.add_enabled_ui(has_files || !needs_files, |ui| {
-                    ui.radio_value(&mut kind, choice, kind_label(choice))
-                        .on_disabled_hover_text(
-                            "This profile has no files folder; set one in Settings",
-                        );
+            let accent = ui.visuals().selection;
+            let button = egui::Button::new(
+                RichText::new("Back up now")
+                    .strong()
+                    .size(20.0)
+                    .color(accent.stroke.color),
+            )
+            .fill(accent.bg_fill)
+            .min_size(egui::vec2(180.0, 44.0));
+            if ui
+                .add(button)
+                .on_hover_text(format!("Back up {} now (Ctrl+B)", profile.name))
+                .clicked()
+            {
+                self.submit(JobRequest::Backup {
+                    profile: profile.name.clone(),
+                    kind: Some(kind),
+                    trigger: Trigger::Manual,
                 });
             }
+            ui.add_space(8.0);
+            ui.vertical(|ui| {
+                ui.horizontal(|ui| {
+                    ui.label("Kind:");
+                    for choice in [Kind::Full, Kind::Database, Kind::Files] {
+                        let needs_files = choice != Kind::Database;
+                        ui.add_enabled_ui(has_files || !needs_files, |ui| {
+                            ui.radio_value(&mut kind, choice, kind_label(choice))
+                                .on_disabled_hover_text(
+                                    "This profile has no files folder; set one in Settings",
+                                );
+                        });
+                    }
+                });
+                match &profile.files_dir {
+                    Some(dir) => {
+                        let excludes = match profile.exclude.len() {
+                            0 => String::new(),
+                            1 => " (1 exclude pattern)".to_string(),
+                            n => format!(" ({n} exclude patterns)"),
+                        };
+                        ui.add(
+                            egui::Label::new(
+                                RichText::new(format!("Files folder: {}{excludes}", dir.display()))
+                                    .weak(),
+                            )
+                            .wrap(),
+                        );
+                    }
+                    None => {
+                        ui.label(
+                            RichText::new("No files folder: backups hold the database only.")
+                                .weak(),
+                        );
+                    }
+                }
+            });
         });
         if kind != before {
             self.backup_kind.insert(profile.name.clone(), kind);
         }
-        match &profile.files_dir {
-            Some(dir) => {
-                let excludes = match profile.exclude.len() {
-                    0 => String::new(),
-                    1 => " (1 exclude pattern)".to_string(),
-                    n => format!(" ({n} exclude patterns)"),
-                };
-                ui.label(
-                    RichText::new(format!("Files folder: {}{excludes}", dir.display())).weak(),
-                );
-            }
-            None => {
-                ui.label(RichText::new("No files folder: backups hold the database only.").weak());
-            }
-        }
-        if ui.button(RichText::new("Back up now").strong()).clicked() {
-            self.submit(JobRequest::Backup {
-                profile: profile.name.clone(),
-                kind: Some(kind),
-                trigger: Trigger::Manual,
-            });
-        }
-        ui.add_space(8.0);
-        ui.horizontal(|ui| {
-            if ui
-                .button("Verify this profile")
-                .on_hover_text(format!(
-                    "Re-read every archive of {} and check every checksum",
-                    profile.name
-                ))
-                .clicked()
-            {
-                self.submit(JobRequest::Verify(VerifyTarget::All(Some(
-                    profile.name.clone(),
-                ))));
-            }
-            if self.state.snapshot.config.profiles.len() > 1
-                && ui
-                    .button("Verify all profiles")
-                    .on_hover_text(
-                        "Re-read every archive of every profile and check every checksum",
-                    )
+        ui.add_space(12.0);
+        group(ui, "Check", |ui| {
+            ui.horizontal_wrapped(|ui| {
+                if ui
+                    .button("Verify this profile")
+                    .on_hover_text(format!(
+                        "Re-read every archive of {} and check every checksum",
+                        profile.name
+                    ))
                     .clicked()
-            {
-                self.submit(JobRequest::Verify(VerifyTarget::All(None)));
-            }
+                {
+                    self.submit(JobRequest::Verify(VerifyTarget::All(Some(
+                        profile.name.clone(),
+                    ))));
+                }
+                if self.state.snapshot.config.profiles.len() > 1
+                    && ui
+                        .button("Verify all profiles")
+                        .on_hover_text(
+                            "Re-read every archive of every profile and check every checksum",
+                        )
+                        .clicked()
+                {
+                    self.submit(JobRequest::Verify(VerifyTarget::All(None)));
+                }
+            });
+        });
+        group(ui, "Clean up", |ui| {
             if ui
                 .button("Prune now…")
                 .on_hover_text("Show what retention would delete, then ask")
@@ -98,44 +128,52 @@ impl BackstopApp {
                     dry_run: true,
                 });
             }
-            if ui.button("Run due backups now").clicked() {
+        });
+        group(ui, "Bring in", |ui| {
+            let mut import_field = None;
+            ui.horizontal_wrapped(|ui| {
+                if ui
+                    .button("Import…")
+                    .on_hover_text(
+                        "Choose Backstop archives or SQLite files to add as uploaded backups",
+                    )
+                    .clicked()
+                {
+                    self.open_dialog(DialogPurpose::Import);
+                }
+                let label = ui.label("or a path:");
+                let field = ui
+                    .text_edit_singleline(&mut self.import_path)
+                    .labelled_by(label.id);
+                import_field = Some(field);
+                if ui
+                    .add_enabled(
+                        !self.import_path.trim().is_empty(),
+                        egui::Button::new("Import path"),
+                    )
+                    .clicked()
+                {
+                    let path = PathBuf::from(self.import_path.trim());
+                    self.import_path.clear();
+                    self.import(vec![path]);
+                }
+            });
+            if let Some(field) = import_field {
+                self.path_field_fallback(ui, &DialogPurpose::Import, &field);
+            }
+            ui.label(RichText::new("You can also drop archives onto the window.").weak());
+        });
+        group(ui, "Schedule", |ui| {
+            if ui
+                .button("Run due backups now")
+                .on_hover_text(
+                    "Start the automatic backup of every profile whose interval has passed",
+                )
+                .clicked()
+            {
                 self.run_due_now();
             }
         });
-        ui.add_space(8.0);
-        ui.label(RichText::new("Import").strong());
-        let mut import_field = None;
-        ui.horizontal(|ui| {
-            if ui
-                .button("Import…")
-                .on_hover_text(
-                    "Choose Backstop archives or SQLite files to add as uploaded backups",
-                )
-                .clicked()
-            {
-                self.open_dialog(DialogPurpose::Import);
-            }
-            let label = ui.label("or a path:");
-            let field = ui
-                .text_edit_singleline(&mut self.import_path)
-                .labelled_by(label.id);
-            import_field = Some(field);
-            if ui
-                .add_enabled(
-                    !self.import_path.trim().is_empty(),
-                    egui::Button::new("Import path"),
-                )
-                .clicked()
-            {
-                let path = PathBuf::from(self.import_path.trim());
-                self.import_path.clear();
-                self.import(vec![path]);
-            }
-        });
-        if let Some(field) = import_field {
-            self.path_field_fallback(ui, &DialogPurpose::Import, &field);
-        }
-        ui.label(RichText::new("You can also drop archives onto the window.").weak());
     }
 
     /// Queues an automatic backup for every profile whose interval elapsed (like `backstop run-due`).
@@ -180,4 +218,12 @@ impl BackstopApp {
             self.state.automatic.insert(ticket, profile);
         }
     }
+}
+
+/// A titled group of secondary actions.
+fn group(ui: &mut egui::Ui, title: &str, body: impl FnOnce(&mut egui::Ui)) {
+    ui.add_space(4.0);
+    ui.label(RichText::new(title).strong().size(15.0));
+    ui.indent(title, body);
+    ui.add_space(4.0);
 }

@@ -1,6 +1,7 @@
 //! The History panel: its tabs (backups, the restore log, the job log, kept copies), and what opens from it.
 //!
 //! - `table`: the backups table with its per-row actions and the undo of the last restore.
+//! - `badges`: the status badges of the backups table.
 //! - `logs`: the restore log and the job log.
 //! - `kept`: the copies restores kept (folders, server databases, safety backups), with Delete.
 //! - `restore_dialog`: the restore dialog (whole backup or chosen files).
@@ -8,6 +9,7 @@
 //! - `compare`: the Compare window (a backup against any other backup, or the live database).
 //! - `confirm`: the confirmations for deleting a backup, pruning, dropping a kept copy, removing a profile.
 
+mod badges;
 mod compare;
 mod confirm;
 mod kept;

@@ -1,6 +1,7 @@
 //! The backups table: sortable columns, status badges, per-row actions, and the undo of the last restore.
 
-use super::{local, status_color};
+use super::badges::{badges, zone_name};
+use super::local;
 use crate::catalog::BackupRow;
 use crate::jobs::{BackupRef, VerifyTarget};
 use crate::model::Status;
@@ -8,7 +9,7 @@ use crate::ui::app::BackstopApp;
 use crate::ui::dialogs::DialogPurpose;
 use crate::ui::state::human_size;
 use crate::worker::JobRequest;
-use egui::{Color32, RichText};
+use egui::RichText;
 use egui_extras::{Column, TableBuilder};
 
 /// Which column the backups table is sorted by.
@@ -21,8 +22,6 @@ pub enum SortColumn {
     Created,
     /// Status.
     Status,
-    /// Trigger.
-    Trigger,
     /// Kind.
     Kind,
     /// Size.
@@ -54,7 +53,6 @@ pub fn sort_rows(rows: &mut [BackupRow], sort: Sort) {
             SortColumn::Id => a.id.cmp(&b.id),
             SortColumn::Created => a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)),
             SortColumn::Status => a.status.as_str().cmp(b.status.as_str()),
-            SortColumn::Trigger => a.trigger.as_str().cmp(b.trigger.as_str()),
             SortColumn::Kind => a.kind.as_str().cmp(b.kind.as_str()),
             SortColumn::Size => a.size_bytes.cmp(&b.size_bytes),
         };
@@ -64,33 +62,6 @@ pub fn sort_rows(rows: &mut [BackupRow], sort: Sort) {
             order
         }
     });
-}
-
-/// "400 days ahead" beside a backup dated after now: its clock was ahead, and retention keeps it aside.
-fn clock_ahead_badge(ui: &mut egui::Ui, row: &BackupRow) {
-    if let Some(secs) = row.clock_ahead_secs {
-        ui.label(
-            RichText::new(format!("{} ahead", crate::retention::span_text(secs)))
-                .color(Color32::WHITE)
-                .background_color(Color32::from_rgb(190, 120, 0)),
-        )
-        .on_hover_text(
-            "Dated after this computer's clock: the clock was ahead when it was taken, or has since gone back. \
-             Retention keeps it, and it never takes the place of a current backup.",
-        );
-    }
-}
-
-/// "flagged" beside a backup the change check flagged, with its warnings on hover.
-fn flagged_badge(ui: &mut egui::Ui, row: &BackupRow) {
-    if !row.warnings.is_empty() {
-        ui.label(
-            RichText::new("flagged")
-                .color(Color32::WHITE)
-                .background_color(Color32::from_rgb(190, 120, 0)),
-        )
-        .on_hover_text(row.warnings.join("\n"));
-    }
 }
 
 impl BackstopApp {
@@ -140,19 +111,20 @@ impl BackstopApp {
             .show(ui, |ui| {
                 TableBuilder::new(ui)
                     .striped(true)
+                    // Text, badges and buttons share one centre line in each row.
+                    .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
                     .column(Column::auto().at_least(40.0))
                     .column(Column::auto().at_least(150.0))
-                    .column(Column::auto().at_least(90.0))
-                    .column(Column::auto().at_least(80.0))
+                    .column(Column::auto().at_least(150.0))
                     .column(Column::auto().at_least(70.0))
                     .column(Column::auto().at_least(80.0))
                     .column(Column::remainder())
                     .header(22.0, |mut header| {
+                        let created = format!("Created ({})", zone_name());
                         for (title, column) in [
                             ("ID", SortColumn::Id),
-                            ("Created", SortColumn::Created),
+                            (created.as_str(), SortColumn::Created),
                             ("Status", SortColumn::Status),
-                            ("Trigger", SortColumn::Trigger),
                             ("Kind", SortColumn::Kind),
                             ("Size", SortColumn::Size),
                         ] {
@@ -187,25 +159,8 @@ impl BackstopApp {
                                 });
                                 table_row.col(|ui| {
                                     ui.label(local(row.created_at));
-                                    clock_ahead_badge(ui, row);
                                 });
-                                table_row.col(|ui| {
-                                    let badge = RichText::new(row.status.as_str())
-                                        .color(Color32::WHITE)
-                                        .background_color(status_color(row.status));
-                                    let response = ui.label(badge);
-                                    if let Some(error) = &row.error {
-                                        response.on_hover_text(error);
-                                    }
-                                    flagged_badge(ui, row);
-                                });
-                                table_row.col(|ui| {
-                                    ui.label(format!(
-                                        "{}{}",
-                                        row.trigger,
-                                        if row.pinned { " (pinned)" } else { "" }
-                                    ));
-                                });
+                                table_row.col(|ui| badges(ui, row));
                                 table_row.col(|ui| {
                                     ui.label(row.kind.as_str());
                                 });
