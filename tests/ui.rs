@@ -206,7 +206,7 @@ fn the_job_bar_shows_a_running_backup_with_progress_and_cancel_leaves_no_complet
     w.click("Back up now");
     w.wait_for("the job bar", |app| app.state.running.is_some());
     w.harness.get_by_label_contains("Manual backup of big");
-    w.harness.get_by_label("Cancel").click();
+    w.harness.get_by_label("Cancel").click_accesskit();
     w.harness.step();
     w.idle();
     lock.execute_batch("ROLLBACK").unwrap();
