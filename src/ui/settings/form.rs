@@ -89,7 +89,7 @@ pub(super) fn problem_line(ui: &mut egui::Ui, problem: &str) {
 
 /// A line of help under a field, small and quiet.
 pub(super) fn help_line(ui: &mut egui::Ui, help: &str) {
-    ui.add(egui::Label::new(RichText::new(help).small().weak()).wrap());
+    ui.add(egui::Label::new(RichText::new(help).weak()).wrap());
 }
 
 /// What goes under a field: its line of help, then its problem in red.

@@ -204,14 +204,18 @@ impl BackstopApp {
         ui.add_space(4.0);
         let saved_name = edited.saved.name.clone();
         let note = Note::of(&edited.draft.name, &saved_name, None);
-        field(
-            ui,
-            "Name",
-            &mut edited.draft.name,
-            problems.get("name"),
-            None,
-            note,
-        );
+        // Indented as the sections' rows are, so that its field lines up with theirs.
+        ui.horizontal(|ui| {
+            ui.add_space(ui.spacing().indent);
+            field(
+                ui,
+                "Name",
+                &mut edited.draft.name,
+                problems.get("name"),
+                None,
+                note,
+            )
+        });
         self.profile_sections(ui, &profile, &mut edited, &problems);
         sections::notifications(ui, &mut app, &problems);
         self.settings.profiles.insert(profile.name.clone(), edited);

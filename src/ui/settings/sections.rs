@@ -151,7 +151,7 @@ impl BackstopApp {
                 &mut d.auto_enabled,
                 "Automatic backups",
                 saved.auto_enabled,
-                "Backs up on its own when a backup is due (also from cron or a timer with `backstop run-due`). Default: on.",
+                "Backs up on its own when a backup is due (also from cron or a timer running backstop run-due). Default: on.",
             );
             let help = format!(
                 "Counted from the last automatic backup. Default: {} hours.",
