@@ -214,6 +214,47 @@ impl Draft {
         profile
     }
 
+    /// The parts of the form where this draft differs from `saved`, by their headings in the window ("Name" for the
+    /// name, which sits above the sections), in the form's order.
+    pub fn changed_sections(&self, saved: &Draft) -> Vec<&'static str> {
+        let parts = [
+            ("Name", self.name != saved.name),
+            (
+                "Database",
+                self.database != saved.database
+                    || self.server != saved.server
+                    || !self.new_password.0.is_empty(),
+            ),
+            (
+                "Files folder",
+                self.files != saved.files
+                    || self.exclude != saved.exclude
+                    || self.default_kind != saved.default_kind,
+            ),
+            (
+                "Storage",
+                self.storage != saved.storage || self.compression != saved.compression,
+            ),
+            (
+                "Schedule",
+                self.auto_enabled != saved.auto_enabled || self.auto_hours != saved.auto_hours,
+            ),
+            (
+                "Retention",
+                self.keep_last != saved.keep_last
+                    || self.max_age_days != saved.max_age_days
+                    || self.keep_daily != saved.keep_daily
+                    || self.keep_weekly != saved.keep_weekly
+                    || self.keep_monthly != saved.keep_monthly,
+            ),
+        ];
+        parts
+            .into_iter()
+            .filter(|(_, changed)| *changed)
+            .map(|(title, _)| title)
+            .collect()
+    }
+
     /// Fills a path field from a dialog answer.
     pub fn set_path_field(&mut self, field: PathField, value: String) {
         match field {

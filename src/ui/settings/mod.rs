@@ -3,6 +3,8 @@
 //! The drafts themselves, and the checks that need only the typed text, are in `draft`.
 
 mod draft;
+mod form;
+mod sections;
 
 pub use draft::{AppDraft, Draft, Edited, PathField, ServerDraft, SettingsDrafts};
 
@@ -14,7 +16,8 @@ use crate::engine::{Connection, ServerFacts};
 use crate::jobs::ProfilePaths;
 use crate::model::{EngineKind, Kind};
 use crate::worker::JobRequest;
-use egui::{Color32, RichText};
+use egui::RichText;
+use form::{Note, field, form_label, password_field, problem_line};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -77,24 +80,46 @@ impl NewProfileForm {
     }
 }
 
-/// The rows of a server's connection fields, worded for its engine.
-fn server_fields(
+/// A server connection field: its label, its problem's key, and where the draft and the saved state hold it.
+type ServerField = (
+    &'static str,
+    &'static str,
+    fn(&mut ServerDraft) -> &mut String,
+    fn(&ServerDraft) -> &String,
+);
+
+/// The rows of a server's connection fields, worded for its engine, each marked when it differs from `saved`.
+pub(super) fn server_fields(
     ui: &mut egui::Ui,
     typed: &mut ServerDraft,
+    saved: Option<&ServerDraft>,
     facts: &ServerFacts,
     problem: &dyn Fn(&str) -> Option<String>,
 ) {
-    field(ui, "Host", &mut typed.host, problem("host").as_ref(), None);
-    field(ui, "Port", &mut typed.port, problem("port").as_ref(), None);
-    field(ui, "User", &mut typed.user, problem("user").as_ref(), None);
-    field(
-        ui,
-        "Database",
-        &mut typed.dbname,
-        problem("dbname").as_ref(),
-        None,
-    );
-    let label = form_label(ui, facts.tls_label);
+    let fields: [ServerField; 4] = [
+        ("Host", "host", |d| &mut d.host, |d| &d.host),
+        ("Port", "port", |d| &mut d.port, |d| &d.port),
+        ("User", "user", |d| &mut d.user, |d| &d.user),
+        ("Database", "dbname", |d| &mut d.dbname, |d| &d.dbname),
+    ];
+    for (label, key, value, was) in fields {
+        let changed = saved.map(was).filter(|was| *was != value(typed));
+        field(
+            ui,
+            label,
+            value(typed),
+            problem(key).as_ref(),
+            None,
+            Note {
+                changed: changed.map(String::as_str),
+                help: None,
+            },
+        );
+    }
+    let changed = saved
+        .map(|s| s.sslmode.as_str())
+        .filter(|was| *was != typed.sslmode);
+    let label = form_label(ui, facts.tls_label, changed);
     egui::ComboBox::from_id_salt(("tls-mode", facts.tls_label))
         .selected_text(typed.sslmode.clone())
         .show_ui(ui, |ui| {
@@ -106,104 +131,18 @@ fn server_fields(
         .labelled_by(label.id);
 }
 
-/// The fixed-width label that starts every form row (so the fields line up).
-fn form_label(ui: &mut egui::Ui, text: &str) -> egui::Response {
-    let width = label_width(ui);
-    ui.allocate_ui_with_layout(
-        egui::vec2(width, 20.0),
-        egui::Layout::left_to_right(egui::Align::Center),
-        |ui| {
-            ui.set_min_width(width);
-            ui.set_max_width(width);
-            ui.add(egui::Label::new(text).wrap())
-        },
-    )
-    .inner
-}
-
-/// The labels' column: 300 points, less in a narrow window (labels wrap then).
-fn label_width(ui: &egui::Ui) -> f32 {
-    (ui.available_width() * 0.32).clamp(150.0, 300.0)
-}
-
-/// A text field's width beside a label (and a button of about `button` points): 380 points, less in a narrow
-/// window, so that the row's button stays on screen.
-fn field_width(ui: &egui::Ui, button: f32) -> f32 {
-    (ui.available_width() - button - 16.0).clamp(140.0, 380.0)
-}
-
-/// A field's problem in red under it, wrapped to the window.
-fn problem_line(ui: &mut egui::Ui, problem: &str) {
-    ui.add(egui::Label::new(RichText::new(problem).color(Color32::from_rgb(200, 60, 60))).wrap());
-}
-
-/// A masked password row.
-fn password_field(ui: &mut egui::Ui, label: &str, value: &mut String) {
-    ui.horizontal(|ui| {
-        let label = form_label(ui, label);
-        let width = field_width(ui, 0.0);
-        ui.add(
-            egui::TextEdit::singleline(value)
-                .password(true)
-                .desired_width(width),
-        )
-        .labelled_by(label.id);
-    });
-}
-
-/// One form row: a label, a text field labelled by it, an optional button, and the field's problem in red.
-/// Returns whether the button was clicked.
-fn field(
-    ui: &mut egui::Ui,
-    label: &str,
-    value: &mut String,
-    problem: Option<&String>,
-    button: Option<&str>,
-) -> bool {
-    let mut clicked = false;
-    ui.horizontal(|ui| {
-        let label = form_label(ui, label);
-        ui.vertical(|ui| {
-            ui.horizontal(|ui| {
-                let width = field_width(ui, if button.is_some() { 150.0 } else { 0.0 });
-                ui.add(egui::TextEdit::singleline(value).desired_width(width))
-                    .labelled_by(label.id);
-                if let Some(text) = button {
-                    clicked = ui.button(text).clicked();
-                }
-            });
-            if let Some(problem) = problem {
-                problem_line(ui, problem);
-            }
-        });
-    });
-    clicked
-}
-
-/// A multi-line form row: a label, the text labelled by it, and the field's problem in red below.
-fn multiline_field(
-    ui: &mut egui::Ui,
-    label: &str,
-    value: &mut String,
-    problem: Option<&String>,
-    hint: &str,
-) {
-    ui.horizontal(|ui| {
-        let label = form_label(ui, label);
-        ui.vertical(|ui| {
-            let width = field_width(ui, 0.0);
-            ui.add(
-                egui::TextEdit::multiline(value)
-                    .desired_rows(3)
-                    .desired_width(width)
-                    .hint_text(hint),
-            )
-            .labelled_by(label.id);
-            if let Some(problem) = problem {
-                problem_line(ui, problem);
-            }
-        });
-    });
+/// What the Save button saves, in words: "Unsaved changes to profile shop (Retention) and to the settings of all
+/// profiles (Notifications)".
+fn unsaved_summary(name: &str, edited: &Edited<Draft>, app: &Edited<AppDraft>) -> String {
+    let mut parts = Vec::new();
+    let profile = edited.draft.changed_sections(&edited.saved);
+    if !profile.is_empty() {
+        parts.push(format!("to profile {name} ({})", profile.join(", ")));
+    }
+    if app.dirty() {
+        parts.push("to the settings of all profiles (Notifications)".to_string());
+    }
+    format!("Unsaved changes {}", parts.join(" and "))
 }
 
 /// How a backup kind reads in the window.
@@ -243,176 +182,10 @@ impl BackstopApp {
                 ui.label(RichText::new("Checking its paths on the disk…").weak());
             }
         });
-        ui.vertical(|ui| {
-            let d = &mut edited.draft;
-            field(ui, "Name", &mut d.name, problems.get("name"), None);
-            let facts = profile.database.family().connection().server();
-            if let (Some(typed), Some(facts)) = (d.server.as_mut(), facts) {
-                server_fields(ui, typed, &facts, &|key| problems.get(key).cloned());
-                password_field(ui, "Password (leave empty to keep)", &mut d.new_password.0);
-                let stored = profile
-                    .database
-                    .server()
-                    .is_some_and(|cfg| cfg.has_password);
-                ui.horizontal(|ui| {
-                    ui.label(
-                        RichText::new(if stored {
-                            "A password is stored (keyring or file)."
-                        } else {
-                            "No password stored."
-                        })
-                        .weak(),
-                    );
-                    if ui
-                        .button("Test connection")
-                        .on_hover_text("Connect with the saved settings and report")
-                        .clicked()
-                    {
-                        self.submit(JobRequest::TestConnection {
-                            profile: profile.name.clone(),
-                        });
-                    }
-                });
-            } else if field(
-                ui,
-                &format!("{} database", profile.database.family().label()),
-                &mut d.database,
-                problems.get("database"),
-                Some("Choose database…"),
-            ) {
-                self.open_dialog(DialogPurpose::DatabaseFile);
-            }
-            let d = &mut edited.draft;
-            if field(
-                ui,
-                "Files folder (optional)",
-                &mut d.files,
-                problems.get("files"),
-                Some("Choose files folder…"),
-            ) {
-                self.open_dialog(DialogPurpose::FilesFolder);
-            }
-            let d = &mut edited.draft;
-            multiline_field(
-                ui,
-                "Leave out of the files folder (one glob per line)",
-                &mut d.exclude,
-                problems.get("exclude"),
-                "cache/**\n*.tmp",
-            );
-            let has_files = !d.files.trim().is_empty();
-            ui.horizontal(|ui| {
-                let label = form_label(ui, "Default backup kind");
-                ui.add_enabled_ui(has_files, |ui| {
-                    // Without a files folder every backup holds the database only.
-                    let shown = if has_files {
-                        d.default_kind.unwrap_or(Kind::Full)
-                    } else {
-                        Kind::Database
-                    };
-                    egui::ComboBox::from_id_salt("default-kind")
-                        .selected_text(kind_label(shown))
-                        .show_ui(ui, |ui| {
-                            for kind in [Kind::Full, Kind::Database, Kind::Files] {
-                                if ui
-                                    .selectable_label(shown == kind, kind_label(kind))
-                                    .clicked()
-                                {
-                                    d.default_kind = Some(kind);
-                                }
-                            }
-                        })
-                        .response
-                        .labelled_by(label.id)
-                        .on_disabled_hover_text(
-                            "Without a files folder every backup holds the database only",
-                        );
-                });
-            });
-            let d = &mut edited.draft;
-            if field(
-                ui,
-                "Storage folder",
-                &mut d.storage,
-                problems.get("storage"),
-                Some("Choose storage folder…"),
-            ) {
-                self.open_dialog(DialogPurpose::StorageFolder);
-            }
-            let d = &mut edited.draft;
-            field(
-                ui,
-                "Keep at most (backups)",
-                &mut d.keep_last,
-                problems.get("keep_last"),
-                None,
-            );
-            field(
-                ui,
-                "Delete older than (days, 0 = never)",
-                &mut d.max_age_days,
-                problems.get("max_age_days"),
-                None,
-            );
-            field(
-                ui,
-                "Also keep one per day for (days)",
-                &mut d.keep_daily,
-                problems.get("keep_daily"),
-                None,
-            );
-            field(
-                ui,
-                "Also keep one per week for (weeks)",
-                &mut d.keep_weekly,
-                problems.get("keep_weekly"),
-                None,
-            );
-            field(
-                ui,
-                "Also keep one per month for (months)",
-                &mut d.keep_monthly,
-                problems.get("keep_monthly"),
-                None,
-            );
-            ui.checkbox(&mut d.auto_enabled, "Automatic backups");
-            field(
-                ui,
-                "Every (hours)",
-                &mut d.auto_hours,
-                problems.get("auto_hours"),
-                None,
-            );
-            field(
-                ui,
-                "Compression level (0-9)",
-                &mut d.compression,
-                problems.get("compression"),
-                None,
-            );
-        });
-        ui.separator();
-        ui.heading("All profiles");
-        ui.vertical(|ui| {
-            let d = &mut app.draft;
-            ui.checkbox(&mut d.notifications, "Desktop notifications");
-            field(
-                ui,
-                "Warn when size or row count changes by more than (%)",
-                &mut d.alert_percent,
-                problems.get("alert_percent"),
-                None,
-            );
-        });
-        if edited.dirty() || app.dirty() {
-            ui.horizontal(|ui| {
+        // Save and Revert above the form, saying what they save; one row whatever it holds (as above).
+        ui.horizontal_wrapped(|ui| {
+            if edited.dirty() || app.dirty() {
                 let save = ui.add_enabled(problems.is_empty(), egui::Button::new("Save"));
-                if !problems.is_empty() {
-                    ui.label(
-                        RichText::new("Fix the fields marked in red to save")
-                            .color(Color32::from_rgb(200, 60, 60)),
-                    );
-                }
                 if save.clicked() {
                     self.save_settings(&profile, &settings, &mut edited, &mut app);
                 }
@@ -420,8 +193,31 @@ impl BackstopApp {
                     edited.revert();
                     app.revert();
                 }
-            });
-        }
+                ui.add(egui::Label::new(unsaved_summary(&profile.name, &edited, &app)).wrap());
+                if !problems.is_empty() {
+                    problem_line(ui, "Fix the fields marked in red to save");
+                }
+            } else {
+                ui.label(RichText::new("All changes are saved").weak());
+            }
+        });
+        ui.add_space(4.0);
+        let saved_name = edited.saved.name.clone();
+        let note = Note::of(&edited.draft.name, &saved_name, None);
+        // Indented as the sections' rows are, so that its field lines up with theirs.
+        ui.horizontal(|ui| {
+            ui.add_space(ui.spacing().indent);
+            field(
+                ui,
+                "Name",
+                &mut edited.draft.name,
+                problems.get("name"),
+                None,
+                note,
+            )
+        });
+        self.profile_sections(ui, &profile, &mut edited, &problems);
+        sections::notifications(ui, &mut app, &problems);
         self.settings.profiles.insert(profile.name.clone(), edited);
         self.settings.app = app;
         if profile.database.is_server() {
@@ -551,16 +347,23 @@ impl BackstopApp {
                 &mut f.name,
                 shown("name").as_ref(),
                 None,
+                Note::default(),
             );
             if let Some(facts) = server {
-                server_fields(ui, &mut f.server, &facts, &shown);
-                password_field(ui, "Password (optional)", &mut f.password.0);
+                server_fields(ui, &mut f.server, None, &facts, &shown);
+                password_field(
+                    ui,
+                    "Password (optional)",
+                    &mut f.password.0,
+                    Note::default(),
+                );
             } else if field(
                 ui,
                 &format!("Its {} database", crate::engine::family(f.engine).label()),
                 &mut f.database,
                 shown("database").as_ref(),
                 Some("Choose file…"),
+                Note::default(),
             ) {
                 self.open_dialog(DialogPurpose::NewProfileDatabase);
             }
