@@ -161,3 +161,34 @@ fn without_a_file_dialog_export_offers_its_typed_path_with_the_cursor_in_it() {
             .is_none()
     );
 }
+
+#[test]
+fn without_a_file_dialog_the_settings_choose_buttons_hand_over_to_their_path_fields() {
+    let home = TestHome::new();
+    home.sqlite_profile("shop", 100, &["--no-auto"]);
+    let dialogs = ScriptedDialogs {
+        unavailable: Some("no file dialog can open here (no portal in this test)".into()),
+        ..Default::default()
+    };
+    let mut w = open(&home, dialogs);
+    w.state_mut().tab = Tab::Settings;
+    w.run();
+    for (button, field) in [
+        ("Choose files folder…", "Files folder (optional)"),
+        ("Choose storage folder…", "Storage folder"),
+        ("Choose database…", "SQLite database"),
+    ] {
+        w.get_by_label(button).click_accesskit();
+        w.run();
+        assert!(
+            w.get_by_role_and_label(Role::TextInput, field).is_focused(),
+            "{field} has the cursor"
+        );
+        assert_eq!(
+            w.get_all_by_label_contains("type the path here instead")
+                .count(),
+            1,
+            "{field}"
+        );
+    }
+}

@@ -129,22 +129,43 @@ pub(super) fn field(
     button: Option<&str>,
     note: Note<'_>,
 ) -> bool {
+    path_field(ui, label, value, problem, button, note).0
+}
+
+/// [`field`], also handing back the text field's response (for the no-dialog fallback of a path with a Choose…
+/// button).
+pub(super) fn path_field(
+    ui: &mut egui::Ui,
+    label: &str,
+    value: &mut String,
+    problem: Option<&String>,
+    button: Option<&str>,
+    note: Note<'_>,
+) -> (bool, egui::Response) {
     let mut clicked = false;
-    ui.horizontal(|ui| {
-        let label = form_label(ui, label, note.changed);
-        ui.vertical(|ui| {
-            ui.horizontal(|ui| {
-                let width = field_width(ui, if button.is_some() { 150.0 } else { 0.0 });
-                ui.add(egui::TextEdit::singleline(value).desired_width(width))
-                    .labelled_by(label.id);
-                if let Some(text) = button {
-                    clicked = ui.button(text).clicked();
-                }
-            });
-            below(ui, note, problem);
-        });
-    });
-    clicked
+    let response = ui
+        .horizontal(|ui| {
+            let label = form_label(ui, label, note.changed);
+            ui.vertical(|ui| {
+                let text = ui
+                    .horizontal(|ui| {
+                        let width = field_width(ui, if button.is_some() { 150.0 } else { 0.0 });
+                        let text = ui
+                            .add(egui::TextEdit::singleline(value).desired_width(width))
+                            .labelled_by(label.id);
+                        if let Some(button) = button {
+                            clicked = ui.button(button).clicked();
+                        }
+                        text
+                    })
+                    .inner;
+                below(ui, note, problem);
+                text
+            })
+            .inner
+        })
+        .inner;
+    (clicked, response)
 }
 
 /// A multi-line form row: a label, the text labelled by it, a line of help and the field's problem in red.

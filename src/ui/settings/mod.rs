@@ -17,7 +17,7 @@ use crate::jobs::ProfilePaths;
 use crate::model::{EngineKind, Kind};
 use crate::worker::JobRequest;
 use egui::RichText;
-use form::{Note, field, form_label, password_field, problem_line};
+use form::{Note, field, form_label, password_field, path_field, problem_line};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -357,15 +357,19 @@ impl BackstopApp {
                     &mut f.password.0,
                     Note::default(),
                 );
-            } else if field(
-                ui,
-                &format!("Its {} database", crate::engine::family(f.engine).label()),
-                &mut f.database,
-                shown("database").as_ref(),
-                Some("Choose file…"),
-                Note::default(),
-            ) {
-                self.open_dialog(DialogPurpose::NewProfileDatabase);
+            } else {
+                let (choose, text) = path_field(
+                    ui,
+                    &format!("Its {} database", crate::engine::family(f.engine).label()),
+                    &mut f.database,
+                    shown("database").as_ref(),
+                    Some("Choose file…"),
+                    Note::default(),
+                );
+                if choose {
+                    self.open_dialog(DialogPurpose::NewProfileDatabase);
+                }
+                self.path_field_fallback(ui, &DialogPurpose::NewProfileDatabase, &text);
             }
         });
         let ready = problems.is_empty() && candidate.is_some();

@@ -4,7 +4,8 @@
 
 use super::draft::{AppDraft, Draft, Edited};
 use super::form::{
-    Note, checkbox, field, form_label, help_line, multiline_field, password_field, section,
+    Note, checkbox, field, form_label, help_line, multiline_field, password_field, path_field,
+    section,
 };
 use super::{kind_label, server_fields};
 use crate::config::{Profile, Settings};
@@ -70,16 +71,18 @@ impl BackstopApp {
                 });
             } else {
                 let note = Note::of(&d.database, &saved.database, None);
-                if field(
+                let (choose, text) = path_field(
                     ui,
                     &format!("{} database", profile.database.family().label()),
                     &mut d.database,
                     problems.get("database"),
                     Some("Choose database…"),
                     note,
-                ) {
+                );
+                if choose {
                     self.open_dialog(DialogPurpose::DatabaseFile);
                 }
+                self.path_field_fallback(ui, &DialogPurpose::DatabaseFile, &text);
             }
         });
         section(ui, "Files folder", |ui| {
@@ -90,16 +93,18 @@ impl BackstopApp {
                     "Backed up beside the database (uploads, attachments). Default: none, the database only.",
                 ),
             );
-            if field(
+            let (choose, text) = path_field(
                 ui,
                 "Files folder (optional)",
                 &mut d.files,
                 problems.get("files"),
                 Some("Choose files folder…"),
                 note,
-            ) {
+            );
+            if choose {
                 self.open_dialog(DialogPurpose::FilesFolder);
             }
+            self.path_field_fallback(ui, &DialogPurpose::FilesFolder, &text);
             let note = Note::of(
                 &d.exclude,
                 &saved.exclude,
@@ -121,16 +126,18 @@ impl BackstopApp {
                 self.paths.default_storage(&profile.name).display()
             );
             let note = Note::of(&d.storage, &saved.storage, Some(&storage_help));
-            if field(
+            let (choose, text) = path_field(
                 ui,
                 "Storage folder",
                 &mut d.storage,
                 problems.get("storage"),
                 Some("Choose storage folder…"),
                 note,
-            ) {
+            );
+            if choose {
                 self.open_dialog(DialogPurpose::StorageFolder);
             }
+            self.path_field_fallback(ui, &DialogPurpose::StorageFolder, &text);
             let help = format!(
                 "0 stores without packing, 9 packs tightest and slowest. Default: {}.",
                 defaults.compression_level
