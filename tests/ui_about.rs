@@ -86,6 +86,12 @@ fn shortcuts_switch_panels_and_back_up_the_selected_profile() {
         w.run();
         assert_eq!(w.state().tab, tab, "{key:?}");
     }
+    // A focused button does not take the keys (only a text field does).
+    w.get_by_label("Back up now").focus();
+    w.run();
+    w.key_press_modifiers(Modifiers::COMMAND, Key::Num4);
+    w.run();
+    assert_eq!(w.state().tab, Tab::History, "with a button focused");
     w.key_press_modifiers(Modifiers::COMMAND, Key::B);
     common::wait_for_window(&mut w, "the backup", &|app| {
         app.state.running.is_none()

@@ -77,7 +77,8 @@ pub fn shortcut_text(ctx: &egui::Context, shortcut: &KeyboardShortcut) -> String
 impl BackstopApp {
     /// Handles the keyboard shortcuts of [`SHORTCUTS`] (not while a text field has the keyboard, except F1).
     pub(crate) fn shortcuts(&mut self, ctx: &egui::Context) {
-        let typing = ctx.memory(|m| m.focused().is_some());
+        // Only a text field takes the keys for itself (a focused button does not).
+        let typing = ctx.text_edit_focused();
         let pressed = |s: &KeyboardShortcut| ctx.input_mut(|i| i.consume_shortcut(s));
         for (shortcut, _) in SHORTCUTS {
             if shortcut.logical_key != Key::F1 && typing {
