@@ -198,3 +198,22 @@ fn without_a_file_dialog_the_settings_choose_buttons_hand_over_to_their_path_fie
         );
     }
 }
+
+#[test]
+fn history_and_settings_open_the_archive_folder() {
+    let home = TestHome::new();
+    home.sqlite_profile("shop", 100, &["--no-auto"]);
+    let dialogs = ScriptedDialogs::default();
+    let mut w = open(&home, dialogs.clone());
+    let storage = w.state().profile().unwrap().storage_dir.clone();
+    for tab in [Tab::History, Tab::Settings] {
+        w.state_mut().tab = tab;
+        w.run();
+        w.get_by_label("Open archive folder").click_accesskit();
+        w.run();
+    }
+    assert_eq!(
+        *dialogs.opened.lock().unwrap(),
+        vec![storage.clone(), storage]
+    );
+}

@@ -66,6 +66,15 @@ impl BackstopApp {
             ui.selectable_value(&mut self.history_tab, HistoryTab::Restores, "Restore log");
             ui.selectable_value(&mut self.history_tab, HistoryTab::Jobs, "Job log");
             ui.selectable_value(&mut self.history_tab, HistoryTab::Kept, "Kept copies");
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                if ui
+                    .button("Open archive folder")
+                    .on_hover_text(profile.storage_dir.display().to_string())
+                    .clicked()
+                {
+                    self.open_folder(&profile.storage_dir);
+                }
+            });
         });
         ui.separator();
         match self.history_tab {

@@ -138,6 +138,13 @@ impl BackstopApp {
                 self.open_dialog(DialogPurpose::StorageFolder);
             }
             self.path_field_fallback(ui, &DialogPurpose::StorageFolder, &text);
+            if ui
+                .button("Open archive folder")
+                .on_hover_text(profile.storage_dir.display().to_string())
+                .clicked()
+            {
+                self.open_folder(&profile.storage_dir);
+            }
             let help = format!(
                 "0 stores without packing, 9 packs tightest and slowest. Default: {}.",
                 defaults.compression_level
