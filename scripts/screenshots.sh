@@ -44,7 +44,8 @@ for size in $SIZES; do
         height="${size#*x}"
         DISPLAY="$DISPLAY_NUM" xdotool windowsize "$window" "$width" "$height" windowmove "$window" 0 0 \
             windowfocus "$window" 2>/dev/null || true
-        sleep 2
+        # The first launch of a home catches up its automatic backups: let it settle.
+        sleep 4
         for i in "${!PANELS[@]}"; do
             # Through the focused window (without a window manager, synthetic events sent to a window are ignored).
             DISPLAY="$DISPLAY_NUM" xdotool mousemove 400 300 key "ctrl+$((i + 1))"
