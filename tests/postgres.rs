@@ -260,10 +260,14 @@ fn the_window_adds_a_postgres_profile_tests_it_backs_up_and_restores() {
     );
     harness.state_mut().tab = Tab::Settings;
     harness.step();
-    harness.get_by_label(&format!("Delete {copy}…")).click_accesskit();
+    harness
+        .get_by_label(&format!("Delete {copy}…"))
+        .click_accesskit();
     harness.step();
     harness.step();
-    harness.get_by_label(&format!("Drop {copy}")).click_accesskit();
+    harness
+        .get_by_label(&format!("Drop {copy}"))
+        .click_accesskit();
     harness.step();
     wait(&mut harness, "the copy to go", &|_| {
         psql(
