@@ -108,14 +108,16 @@ pub fn working_on(
 impl BackstopApp {
     /// The state of `profile` now.
     pub(crate) fn status_of(&self, profile: &Profile) -> ProfileStatus {
-        let rows: Vec<_> = self
-            .state
-            .snapshot
-            .backups
-            .iter()
-            .filter(|b| b.profile == profile.name)
-            .cloned()
-            .collect();
+        self.status_and_alerts(profile).0
+    }
+
+    /// The state of `profile` now, and the warnings it was judged by.
+    pub(crate) fn status_and_alerts(
+        &self,
+        profile: &Profile,
+    ) -> (ProfileStatus, Vec<crate::health::Alert>) {
+        let rows = self.rows_of(profile);
+        let alerts = self.alerts_in(&rows, profile);
         let last_automatic = self
             .state
             .snapshot
@@ -129,14 +131,15 @@ impl BackstopApp {
                 fraction: running.fraction(),
             })
         });
-        crate::status::profile_status(
+        let status = crate::status::profile_status(
             &rows,
             &profile.policy,
-            &self.alerts_of(profile),
+            &alerts,
             last_automatic,
             working.as_ref(),
             chrono::Utc::now(),
-        )
+        );
+        (status, alerts)
     }
 
     /// The selected profile's status header, and what its button does.

@@ -26,16 +26,28 @@ struct ProfileMark {
 impl BackstopApp {
     /// The warnings of a profile, as its banner shows them.
     pub(crate) fn alerts_of(&self, profile: &Profile) -> Vec<Alert> {
-        let rows: Vec<_> = self
-            .state
+        self.alerts_in(&self.rows_of(profile), profile)
+    }
+
+    /// The catalog rows of a profile.
+    pub(crate) fn rows_of(&self, profile: &Profile) -> Vec<crate::catalog::BackupRow> {
+        self.state
             .snapshot
             .backups
             .iter()
             .filter(|b| b.profile == profile.name)
             .cloned()
-            .collect();
+            .collect()
+    }
+
+    /// The warnings `rows` (a profile's rows) give.
+    pub(crate) fn alerts_in(
+        &self,
+        rows: &[crate::catalog::BackupRow],
+        profile: &Profile,
+    ) -> Vec<Alert> {
         let threshold = self.state.snapshot.config.settings.change_alert_percent;
-        crate::health::alerts(&rows, &profile.policy, threshold, Utc::now())
+        crate::health::alerts(rows, &profile.policy, threshold, Utc::now())
     }
 
     fn profile_marks(&self) -> Vec<ProfileMark> {
@@ -44,11 +56,15 @@ impl BackstopApp {
             .config
             .profiles
             .iter()
-            .map(|p| ProfileMark {
-                name: p.name.clone(),
-                tone: self.status_of(p).tone,
-                unsaved: self.settings.unsaved(&p.name),
-                alerts: self.alerts_of(p),
+            .map(|p| {
+                // One pass over the profile's rows for both its dot and its warnings (every frame).
+                let (status, alerts) = self.status_and_alerts(p);
+                ProfileMark {
+                    name: p.name.clone(),
+                    tone: status.tone,
+                    unsaved: self.settings.unsaved(&p.name),
+                    alerts,
+                }
             })
             .collect()
     }
