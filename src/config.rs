@@ -118,6 +118,12 @@ pub struct Settings {
     pub notifications: bool,
     /// Warn when a backup's size or a table's row count changes by more than this percentage.
     pub change_alert_percent: u32,
+    /// Automatic backups paused (the tray's "Pause automatic backups"): neither the window's scheduler nor
+    /// `run-due` starts one until they are resumed. Backups the user asks for still run.
+    pub automatic_paused: bool,
+    /// What closing the window does while automatic backups are on and a tray shows Backstop: `None` asks once;
+    /// `Some(true)` keeps Backstop running in the tray; `Some(false)` quits.
+    pub close_to_tray: Option<bool>,
 }
 
 impl Default for Settings {
@@ -128,6 +134,8 @@ impl Default for Settings {
             max_import_entries: 100_000,
             notifications: true,
             change_alert_percent: 50,
+            automatic_paused: false,
+            close_to_tray: None,
         }
     }
 }
