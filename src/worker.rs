@@ -158,6 +158,8 @@ pub enum JobRequest {
     },
     /// Only refresh the snapshot.
     Refresh,
+    /// Change one app-wide switch the tray and the close question set (no toast: the caller says what changed).
+    SetFlag(AppFlag),
 }
 
 impl JobRequest {
@@ -233,6 +235,13 @@ impl JobRequest {
                 format!("Delete kept folder {}", path.display())
             }
             JobRequest::Refresh => "Refresh".into(),
+            JobRequest::SetFlag(AppFlag::AutomaticPaused(true)) => "Pause automatic backups".into(),
+            JobRequest::SetFlag(AppFlag::AutomaticPaused(false)) => {
+                "Resume automatic backups".into()
+            }
+            JobRequest::SetFlag(AppFlag::CloseToTray(_)) => {
+                "Remember what closing the window does".into()
+            }
         }
     }
 
@@ -246,6 +255,7 @@ impl JobRequest {
                 | JobRequest::Details { .. }
                 | JobRequest::KeptCopies { .. }
                 | JobRequest::Refresh
+                | JobRequest::SetFlag(_)
                 | JobRequest::SaveConfig(_)
                 | JobRequest::SaveProfile { .. }
                 | JobRequest::AddProfile(..)
@@ -270,6 +280,25 @@ impl SettingsEdit {
     pub fn apply(&self, settings: &mut crate::config::Settings) {
         settings.notifications = self.notifications;
         settings.change_alert_percent = self.change_alert_percent;
+    }
+}
+
+/// An app-wide switch changed outside the Settings form (from the tray or the close question).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppFlag {
+    /// `settings.automatic_paused`.
+    AutomaticPaused(bool),
+    /// `settings.close_to_tray`.
+    CloseToTray(Option<bool>),
+}
+
+impl AppFlag {
+    /// Puts the switch into `settings`.
+    pub fn apply(self, settings: &mut crate::config::Settings) {
+        match self {
+            AppFlag::AutomaticPaused(paused) => settings.automatic_paused = paused,
+            AppFlag::CloseToTray(answer) => settings.close_to_tray = answer,
+        }
     }
 }
 
@@ -736,6 +765,12 @@ fn run(ctx: &mut Context, request: JobRequest, job: &JobControl) -> Result<JobOu
         }
         JobRequest::Refresh => {
             ctx.config = Config::load(&ctx.paths.config_file)?;
+            Ok(JobOutput::Refreshed)
+        }
+        JobRequest::SetFlag(flag) => {
+            let mut saved = Config::load(&ctx.paths.config_file)?;
+            flag.apply(&mut saved.settings);
+            ctx.save_config(saved)?;
             Ok(JobOutput::Refreshed)
         }
     }
