@@ -407,6 +407,15 @@ impl Catalog {
         self.identity.is_some() && file_identity(&self.path) != self.identity
     }
 
+    /// SQLite's `PRAGMA data_version`: it changes when another connection (another process: the CLI, the system
+    /// timer's `run-due`) committed to the catalog since this one last looked; never for this connection's own
+    /// writes. The window's worker polls it to show backups it did not make.
+    pub fn data_version(&self) -> Result<i64> {
+        self.conn
+            .pragma_query_value(None, "data_version", |row| row.get(0))
+            .map_err(|e| self.err(e))
+    }
+
     /// The catalog file.
     pub fn path(&self) -> &Path {
         &self.path

@@ -103,10 +103,24 @@ pub fn temp_path(path: &Path) -> PathBuf {
 
 /// Writes `bytes` to `path` atomically: temp file, fsync, rename, fsync of the folder.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
+    atomic_write_mode(path, bytes, None)
+}
+
+/// [`atomic_write`] of a file others may read (a desktop entry, a systemd unit): the temporary file gets `mode`
+/// (Unix permission bits) before it is renamed into place, whatever the process umask; `None` keeps it 0600.
+pub fn atomic_write_mode(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()> {
     let tmp = temp_path(path);
     let result = (|| {
         let mut file = create_private(&tmp)?;
         file.write_all(bytes).ctx("cannot write", &tmp)?;
+        #[cfg(unix)]
+        if let Some(mode) = mode {
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(fs::Permissions::from_mode(mode))
+                .ctx("cannot set the mode of", &tmp)?;
+        }
+        #[cfg(not(unix))]
+        let _ = mode;
         file.sync_all().ctx("cannot sync", &tmp)?;
         drop(file);
         fs::rename(&tmp, path).ctx("cannot rename into place", path)?;

@@ -24,6 +24,8 @@
 //! - [`import`]: the import job's detection and readers for other apps' backups (part of the job layer).
 //! - [`worker`]: the window's one worker thread (commands in, events out).
 //! - [`notify`]: desktop notifications behind a small trait.
+//! - [`desktop`]: start at login (XDG autostart) and the systemd user timer that runs `run-due` while the window is
+//!   closed: pure unit texts, a few side effects.
 //! - [`cli`]: the command line, a thin adapter over `jobs`.
 //! - [`ui`]: the window (eframe/egui); the only module that knows eframe.
 //!
@@ -40,6 +42,7 @@ pub mod change;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod desktop;
 pub mod engine;
 pub mod error;
 pub mod failure;

@@ -2,7 +2,8 @@
 //!
 //! The UI sends a [`JobRequest`] with [`Worker::submit`] and gets a [`Ticket`] whose cancel token it may set; the
 //! worker runs requests one at a time in order, reports [`Event`]s, and calls the repaint callback after each send.
-//! After every job it sends a fresh [`Snapshot`] of the catalog and config, so the UI never reads them itself.
+//! After every job it sends a fresh [`Snapshot`] of the catalog and config, so the UI never reads them itself; idle,
+//! it sends one when another process changed them (`watch`: a backup the system timer made shows without a click).
 
 use crate::archive::ArchiveReader;
 use crate::catalog::{BackupRow, JobRow, RestoreRow};
@@ -18,10 +19,14 @@ use crate::progress::{CancelToken, JobControl, ProgressSink, ProgressUpdate};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex};
 
 pub use crate::jobs::Password;
+
+mod watch;
+pub use watch::WATCH_EVERY;
+use watch::{Watch, snapshot};
 
 /// Everything the window can ask the worker to do.
 #[derive(Debug, Clone)]
@@ -160,6 +165,13 @@ pub enum JobRequest {
     Refresh,
     /// Change one app-wide switch the tray and the close question set (no toast: the caller says what changed).
     SetFlag(AppFlag),
+    /// Start at login, the system timer, or only read their state (`systemctl` may be slow: never on the UI thread).
+    Desktop {
+        /// Where the desktop files go and what they start.
+        places: Box<crate::desktop::Places>,
+        /// What to change.
+        change: crate::desktop::DesktopChange,
+    },
 }
 
 impl JobRequest {
@@ -242,6 +254,7 @@ impl JobRequest {
             JobRequest::SetFlag(AppFlag::CloseToTray(_)) => {
                 "Remember what closing the window does".into()
             }
+            JobRequest::Desktop { change, .. } => change.label().into(),
         }
     }
 
@@ -256,6 +269,10 @@ impl JobRequest {
                 | JobRequest::KeptCopies { .. }
                 | JobRequest::Refresh
                 | JobRequest::SetFlag(_)
+                | JobRequest::Desktop {
+                    change: crate::desktop::DesktopChange::Status,
+                    ..
+                }
                 | JobRequest::SaveConfig(_)
                 | JobRequest::SaveProfile { .. }
                 | JobRequest::AddProfile(..)
@@ -381,6 +398,8 @@ pub enum JobOutput {
     ProfilesChanged(String),
     /// Nothing but a new snapshot.
     Refreshed,
+    /// A desktop change was made (what, in words; empty when only the state was read), and the state after it.
+    Desktop(String, Box<crate::desktop::DesktopStatus>),
 }
 
 /// Why a job did not succeed.
@@ -534,8 +553,24 @@ fn worker_loop(
             send(Event::Notice(line.clone()));
         }
     }
+    let mut watch = Watch::default();
+    watch.mark(&ctx, &paths);
     send(Event::Snapshot(Box::new(snapshot(&ctx, &paths))));
-    while let Ok((ticket, request)) = requests.recv() {
+    loop {
+        let (ticket, request) = match requests.recv_timeout(WATCH_EVERY) {
+            Ok(next) => next,
+            // Idle: a backup the system timer or the CLI made (or a config another process saved) shows up
+            // without a click.
+            Err(RecvTimeoutError::Timeout) => {
+                if watch.changed(&ctx, &paths) {
+                    watch::follow(&ctx, &paths);
+                    watch.mark(&ctx, &paths);
+                    send(Event::Snapshot(Box::new(snapshot(&ctx, &paths))));
+                }
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => return,
+        };
         let label = ticket.label.clone();
         if ticket.cancel.is_cancelled() {
             send(Event::Finished {
@@ -598,6 +633,7 @@ fn worker_loop(
             label,
             result,
         });
+        watch.mark(&ctx, &paths);
         send(Event::Snapshot(Box::new(snapshot(&ctx, &paths))));
     }
 }
@@ -767,6 +803,11 @@ fn run(ctx: &mut Context, request: JobRequest, job: &JobControl) -> Result<JobOu
             ctx.config = Config::load(&ctx.paths.config_file)?;
             Ok(JobOutput::Refreshed)
         }
+        JobRequest::Desktop { places, change } => {
+            let done = crate::desktop::apply(&places, change)?;
+            let status = crate::desktop::status(&places);
+            Ok(JobOutput::Desktop(done, Box::new(status)))
+        }
         JobRequest::SetFlag(flag) => {
             let mut saved = Config::load(&ctx.paths.config_file)?;
             flag.apply(&mut saved.settings);
@@ -826,42 +867,4 @@ pub fn inspect(ctx: &Context, id: i64, into: Option<&str>) -> Result<Inspection>
         files_dir: profile.files_dir.clone(),
         files: crate::files::entries_of(&reader.manifest.entries),
     })
-}
-
-fn snapshot(ctx: &Mutex<Result<Context>>, paths: &Paths) -> Snapshot {
-    let guard = match ctx.lock() {
-        Ok(guard) => guard,
-        Err(poisoned) => poisoned.into_inner(),
-    };
-    let ctx = match guard.as_ref() {
-        Ok(ctx) => ctx,
-        Err(e) => {
-            return Snapshot {
-                config: Config::load(&paths.config_file).unwrap_or_default(),
-                error: Some(e.to_string()),
-                ..Snapshot::default()
-            };
-        }
-    };
-    let now = Utc::now();
-    let mut snap = Snapshot {
-        config: ctx.config.clone(),
-        ..Snapshot::default()
-    };
-    let result = (|| -> Result<()> {
-        snap.backups = ctx.catalog.list(None, false)?;
-        snap.restores = ctx.catalog.restores(None)?;
-        snap.jobs = ctx.catalog.jobs(None, 200)?;
-        for profile in &ctx.config.profiles {
-            snap.stats.insert(
-                profile.name.clone(),
-                jobs::stats(ctx, Some(&profile.name), now, false)?,
-            );
-        }
-        Ok(())
-    })();
-    if let Err(e) = result {
-        snap.error = Some(e.to_string());
-    }
-    snap
 }

@@ -48,6 +48,7 @@ fn open_with(home: &TestHome, scheduler: bool) -> Window<'static> {
                     notifier: Box::new(n),
                     dialogs: Box::new(d),
                     scheduler,
+                    desktop: None,
                 },
             )
         });

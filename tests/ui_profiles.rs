@@ -39,6 +39,7 @@ fn open(
                     notifier: Box::new(backstop::notify::RecordingNotifier::default()),
                     dialogs: Box::new(ScriptedDialogs::default()),
                     scheduler: false,
+                    desktop: None,
                 },
             )
         });

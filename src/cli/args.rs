@@ -175,6 +175,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Pause automatic backups: neither the window nor `run-due` starts one until `backstop resume` (backups you
+    /// ask for still run).
+    Pause,
+    /// Resume automatic backups after `backstop pause` (or the tray's Pause).
+    Resume,
+    /// Start at login and the system timer (Linux desktops), as the window's Settings set them.
+    #[command(subcommand)]
+    Background(BackgroundCommand),
     /// Statistics about a profile's backups.
     Stats {
         /// The profile.
@@ -453,6 +461,34 @@ impl ProfileFields {
             None => Ok(()),
         }
     }
+}
+
+/// `backstop background ...`
+#[derive(Debug, Subcommand)]
+pub enum BackgroundCommand {
+    /// The systemd user timer that runs `run-due` every 15 minutes, even when Backstop is closed.
+    Timer {
+        /// on, off or status.
+        #[arg(value_enum)]
+        action: Switch,
+    },
+    /// Start Backstop hidden in the tray when you log in (an XDG autostart entry).
+    Login {
+        /// on, off or status.
+        #[arg(value_enum)]
+        action: Switch,
+    },
+}
+
+/// Turn something on or off, or say how it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    /// Turn it on.
+    On,
+    /// Turn it off.
+    Off,
+    /// Say how it is.
+    Status,
 }
 
 /// `backstop catalog ...`

@@ -26,9 +26,13 @@ macro_rules! eprint {
 
 // Declared after the macros, so that the files below print through them (each has `use super::output;`).
 mod args;
+mod background;
 mod print;
 mod profile;
 mod run;
 
-pub use args::{CatalogCommand, Cli, Command, ConnectionFields, ProfileCommand, ProfileFields};
+pub use args::{
+    BackgroundCommand, CatalogCommand, Cli, Command, ConnectionFields, ProfileCommand,
+    ProfileFields, Switch,
+};
 pub use run::run;

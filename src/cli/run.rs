@@ -72,6 +72,9 @@ fn dispatch(command: Command, job: &JobControl) -> Result<i32> {
             Ok(0)
         }
         Command::Demo => demo(job),
+        Command::Pause => pause(true),
+        Command::Resume => pause(false),
+        Command::Background(cmd) => super::background::background_command(cmd),
         other => {
             let mut ctx = open_context()?;
             job_command(&mut ctx, other, job)
@@ -409,6 +412,14 @@ fn job_command(ctx: &mut Context, command: Command, job: &JobControl) -> Result<
         }
         Command::RunDue { json } => {
             let outcomes = jobs::run_due(ctx, job, Utc::now())?;
+            if ctx.config.settings.automatic_paused {
+                // Said once, not once per profile; exit 0: a pause is what the user asked for.
+                match json {
+                    true => print_json(&outcomes)?,
+                    false => println!("{}", jobs::PAUSED),
+                }
+                return Ok(0);
+            }
             let failed = outcomes.iter().filter(|o| o.error.is_some()).count();
             // Scheduled runs have no window: tell the desktop, when there is one, what happened.
             if ctx.config.settings.notifications {
@@ -454,7 +465,10 @@ fn job_command(ctx: &mut Context, command: Command, job: &JobControl) -> Result<
                             }
                         ),
                         (None, Some(e)) => eprintln!("{}: automatic backup FAILED: {e}", o.profile),
-                        (None, None) => println!("{}: {}", o.profile, o.reason),
+                        (None, None) => match &o.skipped {
+                            Some(why) => println!("{}: skipped: {why}", o.profile),
+                            None => println!("{}: {}", o.profile, o.reason),
+                        },
                     }
                     if let Some(b) = &o.backup {
                         for warning in &b.warnings {
@@ -522,10 +536,31 @@ fn job_command(ctx: &mut Context, command: Command, job: &JobControl) -> Result<
             }
             Ok(0)
         }
-        Command::Profile(_) | Command::Catalog(_) | Command::Demo => {
-            Err(Error::JobFailed("internal: not a job".into()))
-        }
+        Command::Profile(_)
+        | Command::Catalog(_)
+        | Command::Demo
+        | Command::Pause
+        | Command::Resume
+        | Command::Background(_) => Err(Error::JobFailed("internal: not a job".into())),
     }
+}
+
+/// `backstop pause` / `backstop resume`.
+fn pause(paused: bool) -> Result<i32> {
+    let changed = jobs::set_automatic_paused(&Paths::from_env()?, paused)?;
+    println!(
+        "{}",
+        match (paused, changed) {
+            (true, true) =>
+                "automatic backups paused: neither the window nor run-due starts one until \
+                             `backstop resume`; backups you ask for still run",
+            (true, false) =>
+                "automatic backups were paused already; `backstop resume` resumes them",
+            (false, true) => "automatic backups resumed",
+            (false, false) => "automatic backups were not paused",
+        }
+    );
+    Ok(0)
 }
 
 fn demo(job: &JobControl) -> Result<i32> {

@@ -43,7 +43,7 @@ pub use prune::{PruneReport, prune};
 pub use rebuild::{RebuildReport, rebuild_catalog};
 pub(crate) use restore::apply_database_of;
 pub use restore::{BackupRef, RestorePlan, RestoreReport, RestoreSpec, plan_restore, restore};
-pub use run_due::{DueOutcome, run_due};
+pub use run_due::{DueOutcome, PAUSED, run_due, set_automatic_paused};
 pub use stats::{Outcomes, RECENT_DAYS, Stats, history, stats};
 pub use undo::{Undo, undo_target};
 pub use verify::{VerifyOutcome, VerifyTarget, diff, show, verify};

@@ -24,11 +24,36 @@ pub struct DueOutcome {
     pub backup: Option<BackupReport>,
     /// Why the backup failed, if it did.
     pub error: Option<String>,
+    /// Why a due backup was not started without it being a failure: another job (the window, another
+    /// `run-due`) holds the profile's lock; the next run checks again.
+    pub skipped: Option<String>,
 }
 
-/// Runs every automatic backup that is due (for cron, systemd timers and Task Scheduler).
+/// What `run-due` says when `settings.automatic_paused` is set (the tray's or the window's Pause).
+pub const PAUSED: &str =
+    "automatic backups are paused (resume them in the window or with `backstop resume`)";
+
+/// Runs every automatic backup that is due (for cron, systemd timers and Task Scheduler). While automatic
+/// backups are paused it starts none: every profile's outcome says so. A profile another job holds (the window
+/// backing it up) is skipped with a note, not failed: its backup is being made, or the next run makes it.
 pub fn run_due(ctx: &Context, job: &JobControl, now: DateTime<Utc>) -> Result<Vec<DueOutcome>> {
     let mut outcomes = Vec::new();
+    if ctx.config.settings.automatic_paused {
+        return Ok(ctx
+            .config
+            .profiles
+            .iter()
+            .map(|profile| DueOutcome {
+                profile: profile.name.clone(),
+                due: false,
+                missed: 0,
+                reason: PAUSED.into(),
+                backup: None,
+                error: None,
+                skipped: None,
+            })
+            .collect());
+    }
     for profile in &ctx.config.profiles {
         let last = ctx.catalog.last_automatic(&profile.name)?;
         let check = schedule::check(
@@ -44,6 +69,7 @@ pub fn run_due(ctx: &Context, job: &JobControl, now: DateTime<Utc>) -> Result<Ve
             reason: check.reason.clone(),
             backup: None,
             error: None,
+            skipped: None,
         };
         if check.due {
             let spec = BackupSpec {
@@ -54,10 +80,29 @@ pub fn run_due(ctx: &Context, job: &JobControl, now: DateTime<Utc>) -> Result<Ve
             match backup(ctx, &spec, job) {
                 Ok(report) => outcome.backup = Some(report),
                 Err(Error::Cancelled) => return Err(Error::Cancelled),
+                Err(Error::ProfileBusy(_)) => {
+                    let why = "another Backstop job (the open window, or another run-due) is working on this \
+                               profile; not started, the next run checks again"
+                        .to_string();
+                    ctx.log("run-due", Some(&profile.name), "skipped", &why);
+                    outcome.skipped = Some(why);
+                }
                 Err(e) => outcome.error = Some(e.to_string()),
             }
         }
         outcomes.push(outcome);
     }
     Ok(outcomes)
+}
+
+/// Pauses (true) or resumes automatic backups for the window's scheduler and `run-due` alike
+/// (`settings.automatic_paused`, read-change-write under the config's lock). Returns whether it changed.
+pub fn set_automatic_paused(paths: &crate::config::Paths, paused: bool) -> Result<bool> {
+    let (mut config, _lock) = crate::config::Config::load_for_update(&paths.config_file)?;
+    if config.settings.automatic_paused == paused {
+        return Ok(false);
+    }
+    config.settings.automatic_paused = paused;
+    config.save(&paths.config_file)?;
+    Ok(true)
 }

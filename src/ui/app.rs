@@ -65,6 +65,9 @@ pub struct AppOptions {
     pub dialogs: Box<dyn Dialogs>,
     /// Whether this window runs automatic backups (at launch, every minute, after a clock jump).
     pub scheduler: bool,
+    /// Where "On this computer" writes the autostart entry and the timer's units, and what they start (`None`:
+    /// those switches are not offered).
+    pub desktop: Option<crate::desktop::Places>,
 }
 
 impl AppOptions {
@@ -75,6 +78,7 @@ impl AppOptions {
             notifier: Box::new(DesktopNotifier::start()),
             dialogs: Box::new(NativeDialogs),
             scheduler: true,
+            desktop: crate::desktop::Places::from_env().ok(),
         }
     }
 }
@@ -163,6 +167,10 @@ pub struct BackstopApp {
     pub(crate) working: HashMap<u64, (String, &'static str)>,
     /// The dialog that could not open (no portal) and why: its typed path field says so and takes the cursor.
     pub(crate) no_dialog: Option<(DialogPurpose, String, bool)>,
+    /// Where "On this computer" writes its files (see [`AppOptions::desktop`]).
+    pub(crate) desktop: Option<crate::desktop::Places>,
+    /// When the desktop state (autostart, timer) was last asked for.
+    pub(crate) desktop_asked: Option<Instant>,
 }
 
 impl BackstopApp {
@@ -222,6 +230,8 @@ impl BackstopApp {
             about: Default::default(),
             working: HashMap::new(),
             no_dialog: None,
+            desktop: options.desktop,
+            desktop_asked: None,
         };
         // Solid scroll bars, shown whenever something does not fit: at 800x600 a wide row (History's buttons) must
         // visibly scroll, not be cut off.
@@ -556,6 +566,34 @@ impl BackstopApp {
             for alert in self.alerts_of(profile).into_iter().skip(1) {
                 lines.push((Color32::from_rgb(190, 120, 0), alert.text));
             }
+        }
+        let paused = self.state.snapshot.config.settings.automatic_paused;
+        if paused && !self.state.snapshot.config.profiles.is_empty() {
+            let color = Color32::from_rgb(190, 120, 0);
+            egui::Frame::new()
+                .fill(color.gamma_multiply(0.18))
+                .inner_margin(6.0)
+                .corner_radius(4.0)
+                .show(ui, |ui| {
+                    ui.horizontal_wrapped(|ui| {
+                        ui.label(
+                            RichText::new("Automatic backups paused")
+                                .strong()
+                                .color(color),
+                        );
+                        ui.label(
+                            RichText::new(
+                                "No automatic backup starts, here or from the system timer.",
+                            )
+                            .color(color),
+                        );
+                        if ui.button("Resume automatic backups").clicked() {
+                            self.submit(JobRequest::SetFlag(
+                                crate::worker::AppFlag::AutomaticPaused(false),
+                            ));
+                        }
+                    });
+                });
         }
         if self.scheduler.elsewhere() && !self.state.snapshot.config.profiles.is_empty() {
             lines.push((

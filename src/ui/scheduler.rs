@@ -1,6 +1,7 @@
 //! The window's scheduler: automatic backups at launch (one catch-up), every minute, at once after a wake from
 //! sleep, retries with backoff when a database or storage is not reachable, and the first automatic backup of a
-//! profile added in the window, which waits until the user has finished setting it up.
+//! profile added in the window, which waits until the user has finished setting it up. Nothing starts while
+//! `settings.automatic_paused` is set.
 //!
 //! The decisions are pure (`schedule::check`, `failure::retry_automatic`, [`first_automatic_waits`]); this file
 //! only applies them to the window's state once a frame.
@@ -168,6 +169,15 @@ impl BackstopApp {
             self.scheduler.profiles_seen = names;
             return;
         }
+        // Paused (the tray, Settings or `backstop pause`): nothing automatic starts, retries included. On resume
+        // the check runs at once, as an ordinary check: the pause is not "missed while Backstop was closed".
+        if self.state.snapshot.config.settings.automatic_paused {
+            self.scheduler.retries.clear();
+            self.scheduler.last_check = None;
+            self.scheduler.launched = true;
+            self.scheduler.profiles_seen = names;
+            return;
+        }
         let wall = SystemTime::now();
         let due_check = match self.scheduler.last_check {
             None => true,
@@ -199,11 +209,9 @@ impl BackstopApp {
         if !due_check {
             return;
         }
+        // Backups made by the CLI or the system timer need no refresh here: the idle worker notices them
+        // (`worker::WATCH_EVERY`) and sends a snapshot, which the due check below reads.
         self.scheduler.last_check = Some((now, wall));
-        // Backups made by the CLI or a system timer (and their failures) show up within a minute.
-        if self.state.running.is_none() && self.state.queue.is_empty() {
-            self.submit(JobRequest::Refresh);
-        }
         let launch = !self.scheduler.launched;
         self.scheduler.launched = true;
         for (profile, missed) in self.due_profiles(launch, Utc::now()) {

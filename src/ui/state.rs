@@ -129,6 +129,10 @@ pub struct AppState {
     /// Jobs whose outcome a dialog shows (the restore dialog's "Validate only"): ticket → None while it runs, then
     /// its report's message or its failure's.
     pub awaited: HashMap<u64, Option<Result<String, String>>>,
+    /// Start at login and the system timer as last read (None: not read yet, or a change failed: read again).
+    pub desktop: Option<crate::desktop::DesktopStatus>,
+    /// Tickets of desktop jobs not finished yet.
+    pub desktop_tickets: std::collections::HashSet<u64>,
     /// History's Kept copies: the copies restores of a profile kept, as last listed.
     pub kept: Option<crate::jobs::KeptReport>,
     /// Server databases' details, by profile, with when they were read.
@@ -229,6 +233,10 @@ impl AppState {
                     .subjects
                     .remove(&ticket)
                     .unwrap_or_else(|| label.clone());
+                // A desktop change that failed left the files as they are now: read them again.
+                if self.desktop_tickets.remove(&ticket) && result.is_err() {
+                    self.desktop = None;
+                }
                 // A dialog that shows the outcome itself: the session log keeps it, no toast repeats it.
                 if let Some(slot) = self.awaited.get_mut(&ticket) {
                     let (kind, verdict) = match &result {
@@ -468,6 +476,12 @@ impl AppState {
             JobOutput::Kept(report) => self.kept = Some(*report),
             JobOutput::KeptDeleted(text) => self.toast(ToastKind::Info, text, now),
             JobOutput::Refreshed => {}
+            JobOutput::Desktop(done, status) => {
+                self.desktop = Some(*status);
+                if !done.is_empty() {
+                    self.toast(ToastKind::Success, done, now);
+                }
+            }
         }
         // Any other success gives back a failure notified before.
         if self.notifications.succeeded(subject).notifies() {

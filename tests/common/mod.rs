@@ -1032,6 +1032,7 @@ fn window_of(
                     notifier: Box::new(notifier),
                     dialogs: Box::new(dialogs),
                     scheduler,
+                    desktop: None,
                 },
             )
         })

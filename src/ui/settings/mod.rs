@@ -1,7 +1,9 @@
 //! The Settings panel: the selected profile edited as a draft (Save and Revert appear only when it differs),
-//! inline validation with the reason beside each field, app-wide settings, and adding or removing profiles.
+//! inline validation with the reason beside each field, app-wide settings, the switches that act at once ("On
+//! this computer": start at login, the system timer, pause, closing), and adding or removing profiles.
 //! The drafts themselves, and the checks that need only the typed text, are in `draft`.
 
+mod computer;
 mod draft;
 mod form;
 mod sections;
@@ -218,6 +220,7 @@ impl BackstopApp {
         });
         self.profile_sections(ui, &profile, &mut edited, &problems);
         sections::notifications(ui, &mut app, &problems);
+        self.on_this_computer(ui);
         self.settings.profiles.insert(profile.name.clone(), edited);
         self.settings.app = app;
         if profile.database.is_server() {
