@@ -23,6 +23,7 @@
 //!   next start.
 //! - [`import`]: the import job's detection and readers for other apps' backups (part of the job layer).
 //! - [`worker`]: the window's one worker thread (commands in, events out).
+//! - [`instance`]: one window per user: a second `backstop` brings the first forward.
 //! - [`notify`]: desktop notifications behind a small trait.
 //! - [`cli`]: the command line, a thin adapter over `jobs`.
 //! - [`ui`]: the window (eframe/egui); the only module that knows eframe.
@@ -47,6 +48,7 @@ pub mod files;
 pub mod fsutil;
 pub mod health;
 pub mod import;
+pub mod instance;
 pub mod jobs;
 pub mod leftovers;
 pub mod lock;

@@ -163,6 +163,8 @@ pub struct BackstopApp {
     pub(crate) working: HashMap<u64, (String, &'static str)>,
     /// The dialog that could not open (no portal) and why: its typed path field says so and takes the cursor.
     pub(crate) no_dialog: Option<(DialogPurpose, String, bool)>,
+    /// The tray, hiding and showing, second `backstop`s and the import offer.
+    pub(crate) desktop: super::desktop::Desktop,
 }
 
 impl BackstopApp {
@@ -185,6 +187,7 @@ impl BackstopApp {
             .and_then(|s| eframe::get_value(s, REMEMBERED_KEY));
         let (dialog_tx, dialog_rx) = channel();
         let scheduler = super::scheduler::Scheduler::start(&options.paths, options.scheduler);
+        let desktop = super::desktop::Desktop::headless(&options.paths);
         let mut app = BackstopApp {
             state: AppState::default(),
             worker,
@@ -222,6 +225,7 @@ impl BackstopApp {
             about: Default::default(),
             working: HashMap::new(),
             no_dialog: None,
+            desktop,
         };
         // Solid scroll bars, shown whenever something does not fit: at 800x600 a wide row (History's buttons) must
         // visibly scroll, not be cut off.
@@ -364,6 +368,7 @@ impl BackstopApp {
         let mut new_snapshot = false;
         while let Some(event) = self.worker.try_recv() {
             self.watch_adding(&event);
+            self.watch_saving(&event);
             new_snapshot |= matches!(event, crate::worker::Event::Snapshot(_));
             for effect in self.state.apply(event, now) {
                 self.perform(effect);
@@ -697,6 +702,7 @@ impl BackstopApp {
 impl eframe::App for BackstopApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.drain(ctx);
+        self.desktop_frame(ctx);
         self.handle_quit(ctx);
     }
 
@@ -741,6 +747,8 @@ impl eframe::App for BackstopApp {
         self.compare_window(&ctx);
         self.toasts(&ctx);
         self.drag_and_drop(&ctx);
+        self.import_offer_dialog(&ctx);
+        self.close_dialog(&ctx);
         self.quit_dialog(&ctx);
     }
 
@@ -756,9 +764,18 @@ impl eframe::App for BackstopApp {
     }
 }
 
-/// Opens the window (what `backstop` with no subcommand does).
-pub fn run(paths: Paths) -> Result<(), String> {
+/// Opens the window (what `backstop` with no subcommand does, when no window is open yet): `launch` says whether
+/// it starts hidden in the tray and which file it offers for import.
+pub fn run(paths: Paths, launch: super::desktop::Launch) -> Result<(), String> {
     paths.ensure().map_err(|e| e.to_string())?;
+    // Bound before the window opens, so that a second `backstop` started meanwhile finds this one.
+    let listener = match crate::instance::Instance::bind(&paths) {
+        Ok(listener) => Some(listener),
+        Err(e) => {
+            eprintln!("note: a second Backstop will not find this window: {e}");
+            None
+        }
+    };
     let icon = eframe::icon_data::from_png_bytes(include_bytes!("../../assets/icon-256.png")).ok();
     let mut viewport = egui::ViewportBuilder::default()
         .with_title("Backstop")
@@ -782,7 +799,9 @@ pub fn run(paths: Paths) -> Result<(), String> {
             // A stop signal wakes the window, which then cancels its jobs and closes.
             let egui_ctx = cc.egui_ctx.clone();
             crate::signals::on_signal(move || egui_ctx.request_repaint());
-            Ok(Box::new(BackstopApp::new(cc, AppOptions::real(paths))))
+            let mut app = BackstopApp::new(cc, AppOptions::real(paths));
+            app.attach_desktop(&cc.egui_ctx, launch, listener);
+            Ok(Box::new(app))
         }),
     )
     .map_err(|e| format!("cannot open the window: {e}"))
