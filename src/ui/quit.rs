@@ -59,11 +59,14 @@ impl BackstopApp {
             // Ctrl+Q always quits: no tray question.
             self.desktop.closing = None;
             self.quit_requested(ctx);
-        } else if close_button && self.quit == Quit::Open && !self.close_button(ctx) {
-            if self.job_in_hand() {
-                self.quit = Quit::Asking;
-            }
-            // An idle window's close button closes it by itself.
+        } else if close_button
+            && self.quit == Quit::Open
+            && !self.close_button(ctx)
+            && self.job_in_hand()
+        {
+            // Closing quits here (`close.rs` left it to quitting): a running job asks first; an idle window's close
+            // button closes it by itself.
+            self.quit = Quit::Asking;
         }
         // The job ended while the question was open: nothing is left to ask about.
         if self.quit == Quit::Asking && !self.job_in_hand() {
