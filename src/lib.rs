@@ -23,6 +23,7 @@
 //!   next start.
 //! - [`import`]: the import job's detection and readers for other apps' backups (part of the job layer).
 //! - [`worker`]: the window's one worker thread (commands in, events out).
+//! - [`instance`]: one window per user: a second `backstop` brings the first forward.
 //! - [`notify`]: desktop notifications behind a small trait.
 //! - [`desktop`]: start at login (XDG autostart) and the systemd user timer that runs `run-due` while the window is
 //!   closed: pure unit texts, a few side effects.
@@ -50,6 +51,7 @@ pub mod files;
 pub mod fsutil;
 pub mod health;
 pub mod import;
+pub mod instance;
 pub mod jobs;
 pub mod leftovers;
 pub mod lock;

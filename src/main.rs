@@ -1,11 +1,14 @@
-//! Boot only: no subcommand opens the window; a subcommand runs the CLI.
+//! Boot only: a subcommand runs the CLI; no subcommand opens the window (`backstop [--hidden] [FILE]`: hidden in
+//! the tray where the desktop has one; FILE offered for import), unless a Backstop window already runs for this
+//! user: then that one is brought forward (and offered FILE) and this process exits 0.
 //! Exit codes: 0 ok, 1 job failed, 2 usage or config, 130 / 143 / 129 stopped by SIGINT / SIGTERM / SIGHUP.
 
 use backstop::cli::{self, Cli};
 use backstop::config::Paths;
 use backstop::progress::CancelToken;
-use backstop::{fsutil, leftovers, signals};
+use backstop::{fsutil, instance, leftovers, signals};
 use clap::Parser;
+use std::path::PathBuf;
 
 fn main() {
     // Before anything is created: every file and folder Backstop makes is private from its first byte.
@@ -18,17 +21,7 @@ fn main() {
         eprintln!("warning: cannot watch for stop signals ({e}); Ctrl-C will not clean up");
     }
     if cli.command.is_none() {
-        // The window's worker reports what the start-up clean-up removed.
-        let code = match Paths::from_env()
-            .map_err(|e| e.to_string())
-            .and_then(backstop::ui::run)
-        {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("error: {e}");
-                1
-            }
-        };
+        let code = window(cli.hidden, cli.file);
         std::process::exit(signals::received().map_or(code, |signal| 128 + signal));
     }
     // Every start, whatever the command: temporary files of Backstop processes that are gone (password files
@@ -39,4 +32,43 @@ fn main() {
         }
     }
     std::process::exit(signals::exit_code(cli::run(cli, cancel)));
+}
+
+/// The window, or the one already open brought forward; the exit code.
+fn window(hidden: bool, file: Option<PathBuf>) -> i32 {
+    let paths = match Paths::from_env() {
+        Ok(paths) => paths,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    let file = match file.map(|f| std::path::absolute(&f).map(|abs| (f, abs))) {
+        None => None,
+        Some(Ok((_, abs))) if abs.exists() => Some(abs),
+        Some(Ok((given, _))) => {
+            eprintln!("error: {}: no such file or folder", given.display());
+            return 2;
+        }
+        Some(Err(e)) => {
+            eprintln!("error: cannot resolve the file's path: {e}");
+            return 2;
+        }
+    };
+    let request = match &file {
+        Some(file) => instance::Request::Open(file.clone()),
+        None => instance::Request::Show,
+    };
+    if instance::reach(&paths, &request) {
+        println!("Backstop is already running; its window was brought forward");
+        return 0;
+    }
+    // The window's worker reports what the start-up clean-up removed.
+    match backstop::ui::run(paths, backstop::ui::Launch { hidden, file }) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e}");
+            1
+        }
+    }
 }

@@ -202,6 +202,47 @@ fn lowercase_first(text: &str) -> String {
     }
 }
 
+/// Every profile's state in one: what the tray's icon and tooltip say.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Overall {
+    /// The colour of the tray's mark.
+    pub tone: Tone,
+    /// The tooltip's words: "All 2 profiles are protected", "shop: Backing up… 62 %", "shop needs attention: …".
+    pub words: String,
+}
+
+/// Sums up `profiles` (name and state, in config order): a running job first (its profile and how far), then the
+/// first profile that needs attention, then one not protected yet; otherwise all are protected. `paused` (the
+/// tray's "Pause automatic backups") is said after it.
+pub fn overall(profiles: &[(String, ProfileStatus)], paused: bool) -> Overall {
+    let first = |tone: Tone| profiles.iter().find(|(_, s)| s.tone == tone);
+    let (tone, words) = if profiles.is_empty() {
+        (Tone::Unprotected, "No profile yet".to_string())
+    } else if let Some((name, status)) = first(Tone::Working) {
+        (Tone::Working, format!("{name}: {}", status.headline))
+    } else if let Some((name, status)) = first(Tone::Attention) {
+        (
+            Tone::Attention,
+            format!("{name} needs attention: {}", status.detail),
+        )
+    } else if let Some((name, _)) = first(Tone::Unprotected) {
+        (Tone::Unprotected, format!("{name} is not protected yet"))
+    } else if let [(name, _)] = profiles {
+        (Tone::Protected, format!("{name} is protected"))
+    } else {
+        (
+            Tone::Protected,
+            format!("All {} profiles are protected", profiles.len()),
+        )
+    };
+    let words = if paused {
+        format!("{words}\nAutomatic backups are paused")
+    } else {
+        words
+    };
+    Overall { tone, words }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -368,5 +409,74 @@ mod tests {
         assert_eq!(ago(m(60 * 72)), "3 days ago");
         assert_eq!(lowercase_first("PostgreSQL is down"), "PostgreSQL is down");
         assert_eq!(lowercase_first("No backup"), "no backup");
+    }
+
+    #[test]
+    fn the_tray_sums_up_every_profile() {
+        let status = |tone: Tone, headline: &str, detail: &str| ProfileStatus {
+            tone,
+            headline: headline.into(),
+            detail: detail.into(),
+            fix: None,
+        };
+        let protected = status(Tone::Protected, "Protected", "last backup 3 h ago");
+        let working = status(Tone::Working, "Backing up… 62 %", "");
+        let attention = status(Tone::Attention, "Needs attention", "the last backup failed");
+        let unprotected = status(Tone::Unprotected, "Not protected yet", "no backup yet");
+        let p = |name: &str, s: &ProfileStatus| (name.to_string(), s.clone());
+        let cases = [
+            ("none", vec![], false, Tone::Unprotected, "No profile yet"),
+            (
+                "one protected",
+                vec![p("shop", &protected)],
+                false,
+                Tone::Protected,
+                "shop is protected",
+            ),
+            (
+                "all protected",
+                vec![p("shop", &protected), p("blog", &protected)],
+                false,
+                Tone::Protected,
+                "All 2 profiles are protected",
+            ),
+            (
+                "a job runs, even beside a problem",
+                vec![p("shop", &attention), p("blog", &working)],
+                false,
+                Tone::Working,
+                "blog: Backing up… 62 %",
+            ),
+            (
+                "attention names the profile",
+                vec![
+                    p("shop", &protected),
+                    p("blog", &attention),
+                    p("wiki", &unprotected),
+                ],
+                false,
+                Tone::Attention,
+                "blog needs attention: the last backup failed",
+            ),
+            (
+                "not protected yet",
+                vec![p("shop", &protected), p("wiki", &unprotected)],
+                false,
+                Tone::Unprotected,
+                "wiki is not protected yet",
+            ),
+            (
+                "paused",
+                vec![p("shop", &protected)],
+                true,
+                Tone::Protected,
+                "shop is protected\nAutomatic backups are paused",
+            ),
+        ];
+        for (what, profiles, paused, tone, words) in cases {
+            let sum = overall(&profiles, paused);
+            assert_eq!(sum.tone, tone, "{what}");
+            assert_eq!(sum.words, words, "{what}");
+        }
     }
 }

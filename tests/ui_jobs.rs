@@ -118,7 +118,8 @@ fn sent(notifier: &RecordingNotifier) -> Vec<(String, String)> {
 #[test]
 fn quitting_while_a_backup_runs_asks_and_a_cancelled_backup_is_no_failure_at_the_next_launch() {
     let home = TestHome::new();
-    home.sqlite_profile("big", 300_000, &[]);
+    // Automatic backups off: closing with them on first says they stop (tests/ui_close.rs).
+    home.sqlite_profile("big", 300_000, &["--no-auto"]);
     let (mut h, notifier) = open(&home, false);
     // Idle, the close button closes at once.
     assert!(!press_close_button(&mut h), "an idle window closes at once");

@@ -12,12 +12,20 @@ use std::path::PathBuf;
     name = "backstop",
     version,
     about,
-    after_help = "With no command, the Backstop window opens."
+    args_conflicts_with_subcommands = true,
+    after_help = "With no command, the Backstop window opens (or the one already open comes forward). \
+                  `backstop FILE` offers FILE for import; `--hidden` starts in the tray where the desktop has one."
 )]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// Start with the window hidden in the tray (where the desktop has a tray; otherwise the window shows).
+    #[arg(long)]
+    pub hidden: bool,
+    /// A backup or dump to offer for import in the window.
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
 }
 
 /// The subcommands.
@@ -505,4 +513,29 @@ pub(super) fn absolute(path: PathBuf) -> Result<PathBuf> {
     let cwd = std::env::current_dir()
         .map_err(|e| Error::io("cannot read the current folder", &path, e))?;
     Ok(cwd.join(path))
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test that meets the unexpected should stop loudly"
+)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_takes_hidden_and_a_file_and_subcommands_take_neither() {
+        let cli = Cli::try_parse_from(["backstop"]).unwrap();
+        assert!(cli.command.is_none() && !cli.hidden && cli.file.is_none());
+        let cli = Cli::try_parse_from(["backstop", "--hidden"]).unwrap();
+        assert!(cli.command.is_none() && cli.hidden);
+        let cli = Cli::try_parse_from(["backstop", "shop.zip"]).unwrap();
+        assert_eq!(cli.file, Some(PathBuf::from("shop.zip")));
+        let cli = Cli::try_parse_from(["backstop", "list"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::List { .. })) && cli.file.is_none());
+        // After a window flag no subcommand follows: "list" is a file name here (and `backstop` says it is missing).
+        let cli = Cli::try_parse_from(["backstop", "--hidden", "list"]).unwrap();
+        assert!(cli.command.is_none() && cli.file == Some(PathBuf::from("list")));
+        assert!(Cli::try_parse_from(["backstop", "list", "--hidden"]).is_err());
+    }
 }

@@ -17,13 +17,7 @@ impl BackstopApp {
         ui.heading(format!("Actions for {}", profile.name));
         ui.add_space(6.0);
         let has_files = profile.files_dir.is_some();
-        // The kind last chosen for this profile, as long as the profile can still make it.
-        let mut kind = self
-            .backup_kind
-            .get(&profile.name)
-            .copied()
-            .filter(|k| has_files || *k == Kind::Database)
-            .unwrap_or_else(|| profile.default_kind());
+        let mut kind = self.chosen_kind(&profile);
         let before = kind;
         // The main action, big, with the kind it makes beside it.
         ui.horizontal(|ui| {
@@ -41,11 +35,7 @@ impl BackstopApp {
                 .on_hover_text(format!("Back up {} now (Ctrl+B)", profile.name))
                 .clicked()
             {
-                self.submit(JobRequest::Backup {
-                    profile: profile.name.clone(),
-                    kind: Some(kind),
-                    trigger: Trigger::Manual,
-                });
+                self.submit(self.backup_now_request(&profile));
             }
             ui.add_space(8.0);
             ui.vertical(|ui| {
@@ -174,6 +164,26 @@ impl BackstopApp {
                 self.run_due_now();
             }
         });
+    }
+
+    /// The kind last chosen for `profile` in Actions, as long as the profile can still make it; else its default.
+    pub(crate) fn chosen_kind(&self, profile: &crate::config::Profile) -> Kind {
+        let has_files = profile.files_dir.is_some();
+        self.backup_kind
+            .get(&profile.name)
+            .copied()
+            .filter(|k| has_files || *k == Kind::Database)
+            .unwrap_or_else(|| profile.default_kind())
+    }
+
+    /// What "Back up now" runs for `profile` (the big button, and the tray's menu): a manual backup of the kind
+    /// chosen in Actions.
+    pub(crate) fn backup_now_request(&self, profile: &crate::config::Profile) -> JobRequest {
+        JobRequest::Backup {
+            profile: profile.name.clone(),
+            kind: Some(self.chosen_kind(profile)),
+            trigger: Trigger::Manual,
+        }
     }
 
     /// Queues an automatic backup for every profile whose interval elapsed (like `backstop run-due`).

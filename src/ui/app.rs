@@ -168,9 +168,11 @@ pub struct BackstopApp {
     /// The dialog that could not open (no portal) and why: its typed path field says so and takes the cursor.
     pub(crate) no_dialog: Option<(DialogPurpose, String, bool)>,
     /// Where "On this computer" writes its files (see [`AppOptions::desktop`]).
-    pub(crate) desktop: Option<crate::desktop::Places>,
+    pub(crate) desktop_places: Option<crate::desktop::Places>,
     /// When the desktop state (autostart, timer) was last asked for.
     pub(crate) desktop_asked: Option<Instant>,
+    /// The tray, hiding and showing, second `backstop`s and the import offer.
+    pub(crate) desktop: super::desktop::Desktop,
 }
 
 impl BackstopApp {
@@ -193,6 +195,7 @@ impl BackstopApp {
             .and_then(|s| eframe::get_value(s, REMEMBERED_KEY));
         let (dialog_tx, dialog_rx) = channel();
         let scheduler = super::scheduler::Scheduler::start(&options.paths, options.scheduler);
+        let desktop = super::desktop::Desktop::headless(&options.paths);
         let mut app = BackstopApp {
             state: AppState::default(),
             worker,
@@ -230,8 +233,9 @@ impl BackstopApp {
             about: Default::default(),
             working: HashMap::new(),
             no_dialog: None,
-            desktop: options.desktop,
+            desktop_places: options.desktop,
             desktop_asked: None,
+            desktop,
         };
         // Solid scroll bars, shown whenever something does not fit: at 800x600 a wide row (History's buttons) must
         // visibly scroll, not be cut off.
@@ -374,6 +378,7 @@ impl BackstopApp {
         let mut new_snapshot = false;
         while let Some(event) = self.worker.try_recv() {
             self.watch_adding(&event);
+            self.watch_saving(&event);
             new_snapshot |= matches!(event, crate::worker::Event::Snapshot(_));
             for effect in self.state.apply(event, now) {
                 self.perform(effect);
@@ -735,6 +740,7 @@ impl BackstopApp {
 impl eframe::App for BackstopApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.drain(ctx);
+        self.desktop_frame(ctx);
         self.handle_quit(ctx);
     }
 
@@ -779,6 +785,8 @@ impl eframe::App for BackstopApp {
         self.compare_window(&ctx);
         self.toasts(&ctx);
         self.drag_and_drop(&ctx);
+        self.import_offer_dialog(&ctx);
+        self.close_dialog(&ctx);
         self.quit_dialog(&ctx);
     }
 
@@ -794,9 +802,18 @@ impl eframe::App for BackstopApp {
     }
 }
 
-/// Opens the window (what `backstop` with no subcommand does).
-pub fn run(paths: Paths) -> Result<(), String> {
+/// Opens the window (what `backstop` with no subcommand does, when no window is open yet): `launch` says whether
+/// it starts hidden in the tray and which file it offers for import.
+pub fn run(paths: Paths, launch: super::desktop::Launch) -> Result<(), String> {
     paths.ensure().map_err(|e| e.to_string())?;
+    // Bound before the window opens, so that a second `backstop` started meanwhile finds this one.
+    let listener = match crate::instance::Instance::bind(&paths) {
+        Ok(listener) => Some(listener),
+        Err(e) => {
+            eprintln!("note: a second Backstop will not find this window: {e}");
+            None
+        }
+    };
     let icon = eframe::icon_data::from_png_bytes(include_bytes!("../../assets/icon-256.png")).ok();
     let mut viewport = egui::ViewportBuilder::default()
         .with_title("Backstop")
@@ -820,7 +837,9 @@ pub fn run(paths: Paths) -> Result<(), String> {
             // A stop signal wakes the window, which then cancels its jobs and closes.
             let egui_ctx = cc.egui_ctx.clone();
             crate::signals::on_signal(move || egui_ctx.request_repaint());
-            Ok(Box::new(BackstopApp::new(cc, AppOptions::real(paths))))
+            let mut app = BackstopApp::new(cc, AppOptions::real(paths));
+            app.attach_desktop(&cc.egui_ctx, launch, listener);
+            Ok(Box::new(app))
         }),
     )
     .map_err(|e| format!("cannot open the window: {e}"))

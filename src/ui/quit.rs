@@ -1,4 +1,5 @@
-//! Quitting: Ctrl+Q, the window's close button and stop signals. While a job the user can see runs or waits, the
+//! Quitting: Ctrl+Q, the tray's Quit, the window's close button (when `close.rs` leaves it to quitting) and stop
+//! signals. While a job the user can see runs or waits, the
 //! window asks first ("Cancel the job and quit" or "Keep working"); a job cancelled by quitting ends as a cancel
 //! from the job bar does (recorded `cancelled`, nothing half-written kept), and the window closes once the worker
 //! is idle. Quitting never leaves a job to be killed half-way and reported as a failure at the next launch.
@@ -20,6 +21,8 @@ pub(crate) enum Quit {
     Asking,
     /// The jobs are being cancelled; the window closes once the worker is idle.
     Cancelling,
+    /// The worker is saving the remembered close answer; the window closes once it is saved.
+    Saving,
     /// The window asked the platform to close.
     Closing,
 }
@@ -52,20 +55,28 @@ impl BackstopApp {
         if crate::signals::received().is_some() && self.quit != Quit::Closing {
             self.quit = Quit::Cancelling;
         }
-        if (shortcut || close_button) && self.quit == Quit::Open {
-            if self.job_in_hand() {
-                self.quit = Quit::Asking;
-            } else if shortcut {
-                self.close(ctx);
-            }
-            // An idle window's close button closes it by itself.
+        if shortcut && self.quit == Quit::Open {
+            // Ctrl+Q always quits: no tray question.
+            self.desktop.closing = None;
+            self.quit_requested(ctx);
+        } else if close_button
+            && self.quit == Quit::Open
+            && !self.close_button(ctx)
+            && self.job_in_hand()
+        {
+            // Closing quits here (`close.rs` left it to quitting): a running job asks first; an idle window's close
+            // button closes it by itself.
+            self.quit = Quit::Asking;
         }
         // The job ended while the question was open: nothing is left to ask about.
         if self.quit == Quit::Asking && !self.job_in_hand() {
             self.close(ctx);
         }
-        if close_button && matches!(self.quit, Quit::Asking | Quit::Cancelling) {
+        if close_button && matches!(self.quit, Quit::Asking | Quit::Cancelling | Quit::Saving) {
             ctx.send_viewport_cmd(ViewportCommand::CancelClose);
+        }
+        if self.quit == Quit::Saving && self.desktop.saving.is_none() {
+            self.close(ctx);
         }
         if self.quit == Quit::Cancelling {
             self.cancel_all();
@@ -85,7 +96,28 @@ impl BackstopApp {
         }
     }
 
+    /// Quit as Ctrl+Q does (also the tray's Quit): ask first while a job runs (showing a hidden window), else
+    /// close.
+    pub(crate) fn quit_requested(&mut self, ctx: &egui::Context) {
+        if self.quit != Quit::Open {
+            return;
+        }
+        if self.job_in_hand() {
+            self.quit = Quit::Asking;
+            if self.desktop.hidden {
+                self.bring_forward(ctx);
+            }
+        } else {
+            self.close(ctx);
+        }
+    }
+
+    /// Closes the window, once a remembered answer the worker is saving is saved.
     fn close(&mut self, ctx: &egui::Context) {
+        if self.desktop.saving.is_some() {
+            self.quit = Quit::Saving;
+            return;
+        }
         self.quit = Quit::Closing;
         ctx.send_viewport_cmd(ViewportCommand::Close);
     }

@@ -16,7 +16,7 @@ const DESKTOP_FRESH: Duration = Duration::from_secs(60);
 impl BackstopApp {
     /// Queues a desktop job and remembers its ticket (the state is read again should it fail).
     fn desktop_job(&mut self, change: DesktopChange) {
-        let Some(places) = self.desktop.clone() else {
+        let Some(places) = self.desktop_places.clone() else {
             return;
         };
         let ticket = self.submit(JobRequest::Desktop {
@@ -33,7 +33,7 @@ impl BackstopApp {
         let stale = self
             .desktop_asked
             .is_none_or(|at| now.saturating_duration_since(at) >= DESKTOP_FRESH);
-        if self.desktop.is_some()
+        if self.desktop_places.is_some()
             && self.state.desktop_tickets.is_empty()
             && (self.state.desktop.is_none() || stale)
         {
@@ -49,7 +49,7 @@ impl BackstopApp {
                 ui,
                 "For all profiles. These switches act at once: they are not part of Save and Revert.",
             );
-            match (&status, self.desktop.is_some()) {
+            match (&status, self.desktop_places.is_some()) {
                 (_, false) => help_line(
                     ui,
                     "Start at login and the system timer are not offered here.",
