@@ -19,6 +19,7 @@ pub mod dialogs;
 pub mod disk_checks;
 pub mod file_tree;
 pub mod first_backup;
+mod frame;
 pub mod history;
 pub mod notifications;
 pub mod quit;
