@@ -1,5 +1,9 @@
 //! Boot only: no subcommand opens the window; a subcommand runs the CLI.
 //! Exit codes: 0 ok, 1 job failed, 2 usage or config, 130 / 143 / 129 stopped by SIGINT / SIGTERM / SIGHUP.
+//!
+//! A Windows release build is a GUI-subsystem program, so a double click opens no console window; the CLI
+//! then writes to the console it was started from ([`attach_parent_console`]).
+#![cfg_attr(all(windows, not(debug_assertions)), windows_subsystem = "windows")]
 
 use backstop::cli::{self, Cli};
 use backstop::config::Paths;
@@ -10,6 +14,11 @@ use clap::Parser;
 fn main() {
     // Before anything is created: every file and folder Backstop makes is private from its first byte.
     fsutil::private_umask();
+    // Any argument means the CLI (or clap's help and errors): on Windows it must reach the terminal.
+    #[cfg(windows)]
+    if std::env::args_os().nth(1).is_some() {
+        attach_parent_console();
+    }
     let cli = Cli::parse();
     // SIGINT, SIGTERM and SIGHUP cancel the job cleanly (partial and password files removed, catalog row marked
     // cancelled), then the process exits 130, 143 or 129.
@@ -39,4 +48,17 @@ fn main() {
         }
     }
     std::process::exit(signals::exit_code(cli::run(cli, cancel)));
+}
+
+/// Windows: writes stdout and stderr to the console of the process that started Backstop (cmd, PowerShell,
+/// Windows Terminal). A GUI-subsystem program gets no console of its own, so without this the CLI would print
+/// nothing. Handles already redirected (`> file`, a pipe) are kept; with no parent console (a double click,
+/// Task Scheduler) nothing changes. The one `unsafe` in Backstop (ARCHITECTURE.md, "Unsafe code").
+#[cfg(windows)]
+#[allow(unsafe_code)]
+fn attach_parent_console() {
+    use windows_sys::Win32::System::Console::{ATTACH_PARENT_PROCESS, AttachConsole};
+    // SAFETY: AttachConsole takes a process id by value and touches no memory of ours; it fails harmlessly
+    // (returns 0) when the parent has no console or this process already has one, which needs no handling.
+    let _ = unsafe { AttachConsole(ATTACH_PARENT_PROCESS) };
 }
