@@ -663,6 +663,7 @@ impl<'a> RealDirs<'a> {
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     // 0700 until its own mode is applied, after everything below it was written.
+                    #[cfg_attr(not(unix), allow(unused_mut))]
                     let mut builder = std::fs::DirBuilder::new();
                     #[cfg(unix)]
                     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
@@ -746,6 +747,7 @@ fn apply_file_meta(file: &File, path: &Path, entry: &ManifestEntry) -> Result<()
 
 /// The mode a restore gives: the recorded permissions and sticky bit, never setuid or setgid (an archive can come
 /// from anywhere, and a restore often runs as root).
+#[cfg(unix)]
 fn restored_mode(mode: u32) -> u32 {
     mode & 0o1777
 }
@@ -894,23 +896,30 @@ pub fn remove_tree(path: &Path) {
     if std::fs::remove_dir_all(path).is_ok() || !path.exists() {
         return;
     }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mut stack = vec![path.to_path_buf()];
-        while let Some(dir) = stack.pop() {
-            let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
-            if let Ok(listing) = std::fs::read_dir(&dir) {
-                for entry in listing.flatten() {
-                    if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                        stack.push(entry.path());
-                    }
+    make_folders_writable(path);
+    let _ = std::fs::remove_dir_all(path);
+}
+
+/// Gives every folder of a tree mode 0700, so that what is inside can be removed.
+#[cfg(unix)]
+fn make_folders_writable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
+        if let Ok(listing) = std::fs::read_dir(&dir) {
+            for entry in listing.flatten() {
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    stack.push(entry.path());
                 }
             }
         }
-        let _ = std::fs::remove_dir_all(path);
     }
 }
+
+/// Elsewhere a restore sets no modes, so nothing it made blocks a removal.
+#[cfg(not(unix))]
+fn make_folders_writable(_path: &Path) {}
 
 /// Removes a folder on drop unless kept.
 struct DirGuard(Option<PathBuf>);

@@ -2,6 +2,10 @@
 //! the tray where the desktop has one; FILE offered for import), unless a Backstop window already runs for this
 //! user: then that one is brought forward (and offered FILE) and this process exits 0.
 //! Exit codes: 0 ok, 1 job failed, 2 usage or config, 130 / 143 / 129 stopped by SIGINT / SIGTERM / SIGHUP.
+//!
+//! A Windows release build is a GUI-subsystem program, so a double click opens no console window; the CLI
+//! then writes to the console it was started from ([`attach_parent_console`]).
+#![cfg_attr(all(windows, not(debug_assertions)), windows_subsystem = "windows")]
 
 use backstop::cli::{self, Cli};
 use backstop::config::Paths;
@@ -13,6 +17,12 @@ use std::path::PathBuf;
 fn main() {
     // Before anything is created: every file and folder Backstop makes is private from its first byte.
     fsutil::private_umask();
+    // An argument usually means the CLI (or clap's help and errors), whose output must reach the terminal on Windows;
+    // for `backstop FILE` from a file manager there is no parent console and nothing changes.
+    #[cfg(windows)]
+    if std::env::args_os().nth(1).is_some() {
+        attach_parent_console();
+    }
     let cli = Cli::parse();
     // SIGINT, SIGTERM and SIGHUP cancel the job cleanly (partial and password files removed, catalog row marked
     // cancelled), then the process exits 130, 143 or 129.
@@ -71,4 +81,17 @@ fn window(hidden: bool, file: Option<PathBuf>) -> i32 {
             1
         }
     }
+}
+
+/// Windows: writes stdout and stderr to the console of the process that started Backstop (cmd, PowerShell,
+/// Windows Terminal). A GUI-subsystem program gets no console of its own, so without this the CLI would print
+/// nothing. Handles already redirected (`> file`, a pipe) are kept; with no parent console (a double click,
+/// Task Scheduler) nothing changes. The one `unsafe` in Backstop (ARCHITECTURE.md, "Unsafe code").
+#[cfg(windows)]
+#[allow(unsafe_code)]
+fn attach_parent_console() {
+    use windows_sys::Win32::System::Console::{ATTACH_PARENT_PROCESS, AttachConsole};
+    // SAFETY: AttachConsole takes a process id by value and touches no memory of ours; it fails harmlessly
+    // (returns 0) when the parent has no console or this process already has one, which needs no handling.
+    let _ = unsafe { AttachConsole(ATTACH_PARENT_PROCESS) };
 }

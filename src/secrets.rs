@@ -3,14 +3,15 @@
 //! A password never goes into the config file, a command line, a log, the catalog or a manifest; it lives in
 //! one of two stores (see `DECISIONS.md`, "Secrets"):
 //! - [`SecretStore::Keyring`]: the OS keyring (on Linux the D-Bus Secret Service: GNOME Keyring, KWallet,
-//!   KeePassXC), entry service `backstop`, user = profile name. When the keyring is missing, locked or does not
+//!   KeePassXC; on macOS the login Keychain; on Windows Credential Manager), entry service `backstop`, user =
+//!   profile name. When the keyring is missing, locked or does not
 //!   answer, the error says exactly that ("keyring unavailable: ...") and never falls back to the file store.
 //! - [`SecretStore::File`]: `<secrets dir>/<profile>.secret`, mode 0600 in a 0700 folder, written atomically. Like
 //!   libpq with a world-readable `.pgpass`, a secret file that group or others may read is refused.
 //!
-//! Every keyring call runs on its own thread and is abandoned after [`KEYRING_TIMEOUT`]: a Secret Service that
-//! never answers (a locked keyring waiting on an unlock prompt, a stuck daemon) makes a scheduled job fail
-//! fast instead of hanging. No error and no `Debug` output of this module ever contains a password.
+//! Every keyring call runs on its own thread and is abandoned after [`KEYRING_TIMEOUT`]: a keyring that never
+//! answers (a locked keyring waiting on an unlock prompt, a stuck daemon) makes a scheduled job fail fast
+//! instead of hanging. No error and no `Debug` output of this module ever contains a password.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -408,110 +409,13 @@ fn sync_dir(dir: &Path) -> Result<(), SecretError> {
     Ok(())
 }
 
-/// The D-Bus Secret Service through `keyring-core` and its pure-Rust zbus store.
-#[cfg(target_os = "linux")]
-mod keyring_backend {
-    use super::{KEYRING_SERVICE, KEYRING_TIMEOUT, SecretError};
-    use keyring_core::api::CredentialStoreApi;
-    use keyring_core::{Entry, Error as KeyringError};
-    use std::sync::mpsc;
+/// The OS keyring: the Secret Service, the macOS Keychain or Windows Credential Manager (`secrets/keyring.rs`).
+#[cfg(any(target_os = "linux", target_os = "macos", windows))]
+#[path = "secrets/keyring.rs"]
+mod keyring_backend;
 
-    pub(super) fn set(profile: &str, password: &str) -> Result<(), SecretError> {
-        let password = password.to_owned();
-        run(profile, move |entry| entry.set_password(&password))
-    }
-
-    pub(super) fn get(profile: &str) -> Result<String, SecretError> {
-        run(profile, |entry| entry.get_password())
-    }
-
-    pub(super) fn delete(profile: &str) -> Result<(), SecretError> {
-        run(profile, |entry| match entry.delete_credential() {
-            Err(KeyringError::NoEntry) => Ok(()),
-            other => other,
-        })
-    }
-
-    /// Runs `op` on the profile's entry on a thread of its own and waits at most [`KEYRING_TIMEOUT`].
-    ///
-    /// The store is made per call: connecting is cheap next to a backup, and a call abandoned after the timeout
-    /// (its thread still blocked on D-Bus) then holds nothing that a later call needs.
-    fn run<T, F>(profile: &str, op: F) -> Result<T, SecretError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Entry) -> keyring_core::Result<T> + Send + 'static,
-    {
-        let (sender, receiver) = mpsc::channel();
-        let user = profile.to_owned();
-        std::thread::Builder::new()
-            .name("backstop-keyring".to_owned())
-            .spawn(move || {
-                let result = zbus_secret_service_keyring_store::Store::new()
-                    .and_then(|store| store.build(KEYRING_SERVICE, &user, None))
-                    .and_then(|entry| op(&entry));
-                // The receiver is gone if the caller gave up waiting; nothing to do then.
-                let _ = sender.send(result);
-            })
-            .map_err(|e| {
-                SecretError::KeyringUnavailable(format!("cannot start the keyring thread: {e}"))
-            })?;
-        match receiver.recv_timeout(KEYRING_TIMEOUT) {
-            Ok(result) => result.map_err(|e| map_error(profile, e)),
-            Err(mpsc::RecvTimeoutError::Timeout) => Err(SecretError::KeyringUnavailable(format!(
-                "the Secret Service did not answer within {} s (is the keyring locked and waiting for an unlock prompt?)",
-                KEYRING_TIMEOUT.as_secs()
-            ))),
-            Err(mpsc::RecvTimeoutError::Disconnected) => Err(SecretError::KeyringUnavailable(
-                "the keyring backend stopped unexpectedly".to_owned(),
-            )),
-        }
-    }
-
-    /// Translates keyring-core's errors; only their Display is used, never the data they carry.
-    fn map_error(profile: &str, e: KeyringError) -> SecretError {
-        match e {
-            KeyringError::NoEntry => SecretError::Missing {
-                profile: profile.to_owned(),
-            },
-            KeyringError::PlatformFailure(why) => {
-                let why = why.to_string();
-                if why.contains("Failed to connect") || why.contains("no secret service provider") {
-                    SecretError::KeyringUnavailable(format!(
-                        "no D-Bus session bus, so no Secret Service (such as GNOME Keyring or KWallet) can be reached ({why})"
-                    ))
-                } else if why.contains("ServiceUnknown") || why.contains("NameHasNoOwner") {
-                    SecretError::KeyringUnavailable(format!(
-                        "no Secret Service (such as GNOME Keyring or KWallet) runs on the D-Bus session bus ({why})"
-                    ))
-                } else {
-                    SecretError::KeyringUnavailable(format!("the Secret Service failed ({why})"))
-                }
-            }
-            KeyringError::NoStorageAccess(why) => SecretError::KeyringUnavailable(format!(
-                "the keyring is locked or refused access ({why})"
-            )),
-            KeyringError::NoDefaultStore | KeyringError::NotSupportedByStore(_) => {
-                SecretError::KeyringUnavailable(e.to_string())
-            }
-            // Holds the stored bytes: never format the payload.
-            KeyringError::BadEncoding(_) => SecretError::Keyring(format!(
-                "the keyring entry of profile {profile} is not valid UTF-8; store the password again"
-            )),
-            KeyringError::Ambiguous(entries) => SecretError::Keyring(format!(
-                "{} keyring entries match service '{KEYRING_SERVICE}' and user '{profile}'; remove the extra ones \
-                 with your keyring manager (e.g. Seahorse) and store the password again",
-                entries.len()
-            )),
-            KeyringError::BadDataFormat(_, why) => SecretError::Keyring(format!(
-                "the keyring entry of profile {profile} is malformed ({why}); store the password again"
-            )),
-            other => SecretError::Keyring(other.to_string()),
-        }
-    }
-}
-
-/// Other platforms: no keyring store yet; the file store works everywhere.
-#[cfg(not(target_os = "linux"))]
+/// Other systems (the BSDs, ...): no keyring store; the file store works everywhere.
+#[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 mod keyring_backend {
     use super::SecretError;
 
