@@ -1,36 +1,41 @@
 #!/usr/bin/env bash
-# Regenerates the Windows and macOS icon files from the app icon in assets/:
+# Regenerates every icon file from the app icon's SVG sources (commit what it writes):
+#   assets/backstop.svg     → assets/icon-32.png … icon-512.png (the window's icon is icon-256.png)
+#   assets/backstop-16.svg  → assets/icon-16.png (the same picture drawn on the 16 px grid, so it stays sharp)
 #   packaging/windows/backstop.ico  (16, 32, 48, 64, 128, 256 px; the exe's icon resource, build.rs)
 #   packaging/macos/backstop.icns   (16, 32, 48, 128, 256, 512 px; Backstop.app, bundle.sh)
-# Uses assets/icon-<size>.png where it exists and renders the missing sizes from assets/backstop.svg.
-# Needs ImageMagick (convert) and icnsutils (png2icns). Both outputs are committed; run this after the icon
-# changes.
+# Needs rsvg-convert (apt librsvg2-bin), ImageMagick (convert) and icnsutils (png2icns).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-scratch="$(mktemp -d)"
-trap 'rm -rf "$scratch"' EXIT
+for tool in rsvg-convert convert png2icns; do
+    command -v "$tool" >/dev/null 2>&1 || {
+        echo "packaging/icons.sh: $tool not found (apt install librsvg2-bin imagemagick icnsutils)" >&2
+        exit 1
+    }
+done
 
-png() {
-    local size="$1"
-    if [[ -f "assets/icon-$size.png" ]]; then
-        cp "assets/icon-$size.png" "$scratch/icon-$size.png"
-    else
-        convert -background none -density 384 assets/backstop.svg -resize "${size}x${size}" \
-            "PNG32:$scratch/icon-$size.png"
-    fi
-    printf '%s\n' "$scratch/icon-$size.png"
+render() {
+    local svg="$1" size="$2" out="assets/icon-$2.png"
+    rsvg-convert --width "$size" --height "$size" --format png --output "$out.tmp" "assets/$svg"
+    mv "$out.tmp" "$out"
+    echo "$out"
 }
+
+render backstop-16.svg 16
+for size in 32 48 64 128 256 512; do
+    render backstop.svg "$size"
+done
 
 ico=()
 for size in 16 32 48 64 128 256; do
-    ico+=("$(png "$size")")
+    ico+=("assets/icon-$size.png")
 done
 convert "${ico[@]}" packaging/windows/backstop.ico
 
 icns=()
 for size in 16 32 48 128 256 512; do
-    icns+=("$(png "$size")")
+    icns+=("assets/icon-$size.png")
 done
 png2icns packaging/macos/backstop.icns "${icns[@]}" >/dev/null
 

@@ -68,3 +68,8 @@ pub mod ui;
 pub mod worker;
 
 pub use error::{Error, Result};
+
+/// The app id, one reverse-DNS name everywhere: the window's app id (X11 `WM_CLASS`, Wayland `app_id`), the desktop
+/// entry `io.github.backstop.Backstop.desktop`, the icon's name in the hicolor theme, the AppStream component id and
+/// the notifications' desktop-entry hint. `packaging/linux/` names its files after it.
+pub const APP_ID: &str = "io.github.backstop.Backstop";

@@ -6,6 +6,20 @@
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 
+/// A notification from Backstop: its name, its icon, and the desktop-entry hint that lets the notification service
+/// group it under the installed launcher (and find the same icon there); hints exist on the D-Bus platforms only.
+fn notification(summary: &str, body: &str) -> notify_rust::Notification {
+    let mut notification = notify_rust::Notification::new();
+    notification
+        .appname("Backstop")
+        .summary(summary)
+        .body(body)
+        .icon(crate::APP_ID);
+    #[cfg(all(unix, not(target_os = "macos")))]
+    notification.hint(notify_rust::Hint::DesktopEntry(crate::APP_ID.to_string()));
+    notification
+}
+
 /// Something that shows a short message to the user outside the window.
 pub trait Notifier: Send {
     /// Shows a notification; never blocks.
@@ -29,12 +43,7 @@ impl DesktopNotifier {
         let spawned = std::thread::Builder::new().name("backstop-notify".into()).spawn(move || {
             let mut reported = false;
             while let Ok((summary, body)) = incoming.recv() {
-                let result = notify_rust::Notification::new()
-                    .appname("Backstop")
-                    .summary(&summary)
-                    .body(&body)
-                    .icon("io.github.backstop.Backstop")
-                    .show();
+                let result = notification(&summary, &body).show();
                 if let Err(e) = result
                     && !reported
                 {
@@ -76,12 +85,7 @@ pub fn notify_and_wait(summary: &str, body: &str, timeout: std::time::Duration) 
     let spawned = std::thread::Builder::new()
         .name("backstop-notify".into())
         .spawn(move || {
-            let _ = notify_rust::Notification::new()
-                .appname("Backstop")
-                .summary(&summary)
-                .body(&body)
-                .icon("io.github.backstop.Backstop")
-                .show();
+            let _ = notification(&summary, &body).show();
             let _ = done_tx.send(());
         });
     if spawned.is_ok() {

@@ -642,7 +642,7 @@ pub fn run(paths: Paths, launch: super::desktop::Launch) -> Result<(), String> {
     let icon = eframe::icon_data::from_png_bytes(include_bytes!("../../assets/icon-256.png")).ok();
     let mut viewport = egui::ViewportBuilder::default()
         .with_title("Backstop")
-        .with_app_id("io.github.backstop.Backstop")
+        .with_app_id(crate::APP_ID)
         .with_inner_size([1200.0, 760.0])
         .with_min_inner_size([640.0, 420.0])
         .with_drag_and_drop(true);
