@@ -310,6 +310,10 @@ fn killed_during_swap(
     } else {
         let id = rename_in_progress(&db.name).unwrap();
         exec(None, &format!("KILL QUERY {id}"));
+        // KILL QUERY only flags the statement: unlocking before it has noticed would let the rename through.
+        common::wait_until("the killed RENAME TABLE ends", || {
+            rename_in_progress(&db.name).is_none()
+        });
         locker.query_drop("UNLOCK TABLES").unwrap();
     }
     (home, db, backed_up, live)
