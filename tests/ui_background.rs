@@ -128,10 +128,9 @@ fn is_checked(w: &Harness<'static, BackstopApp>, label: &str) -> bool {
     w.get_by_label(label).accesskit_node().toggled() == Some(egui::accesskit::Toggled::True)
 }
 
-/// Settings, On this computer: start at login writes and removes the real entry (in a temporary config home),
-/// Pause and the close answer are saved at once, outside Save and Revert.
-#[test]
-fn on_this_computer_switches_act_at_once() {
+/// A home with one SQLite profile ("shop", automatic backups on) and desktop places in a temporary config home that
+/// start this test build's binary.
+fn shop_with_places() -> (TestHome, std::path::PathBuf, Places) {
     let home = TestHome::new();
     home.sqlite_profile("shop", 10, &[]);
     let config_home = home.work().join("config home");
@@ -142,6 +141,14 @@ fn on_this_computer_switches_act_at_once() {
             backstop_home: Some(home.home()),
         },
     );
+    (home, config_home, places)
+}
+
+/// Settings, On this computer: start at login writes and removes the real entry (in a temporary config home),
+/// Pause and the close answer are saved at once, outside Save and Revert.
+#[test]
+fn on_this_computer_switches_act_at_once() {
+    let (home, config_home, places) = shop_with_places();
     let mut w = window(&home, false, Some(places));
     w.state_mut().tab = Tab::Settings;
     w.step();
@@ -184,4 +191,49 @@ fn on_this_computer_switches_act_at_once() {
         app.state.snapshot.config.settings.close_to_tray == Some(false)
     });
     w.get_by_label_contains("All changes are saved");
+}
+
+/// The close button with no tray and automatic backups on: the note offers to turn the system timer on before
+/// quitting. Here no user manager can start it (the units land in a temporary config home that no manager reads),
+/// so the window stays open and says why instead of quitting as if automatic backups would go on.
+#[test]
+fn the_no_tray_note_offers_the_system_timer_and_stays_open_when_it_cannot_start() {
+    let (home, config_home, places) = shop_with_places();
+    let mut w = window(&home, false, Some(places));
+    w.state_mut().pretend_tray(false);
+    wait_for_window(&mut w, "the desktop state read at launch", &|app| {
+        app.state.desktop.is_some() && app.state.desktop_tickets.is_empty()
+    });
+    w.input_mut()
+        .viewports
+        .entry(egui::ViewportId::ROOT)
+        .or_default()
+        .events
+        .push(egui::ViewportEvent::Close);
+    w.step();
+    w.step();
+    w.get_by_label_contains("Automatic backups run only while Backstop is open");
+    click(&mut w, "Use the system timer, then quit");
+    wait_for_window(&mut w, "the timer job to end", &|app| {
+        app.state.desktop_tickets.is_empty()
+            && app
+                .state
+                .session_log
+                .iter()
+                .any(|(_, text)| text.contains("system timer"))
+    });
+    for _ in 0..5 {
+        w.step();
+    }
+    assert!(
+        !w.state().asked_to_close(),
+        "the timer did not start, so the window stays open: {:?}",
+        w.state().state.session_log
+    );
+    assert!(
+        config_home
+            .join("systemd/user/backstop-run-due.timer")
+            .is_file(),
+        "the units were written for the next login"
+    );
 }

@@ -255,6 +255,8 @@ impl BackstopApp {
                 Instant::now(),
             );
         }
+        // Whether the system timer runs automatic backups decides what closing the window says (`close.rs`).
+        let _ = app.desktop_job(crate::desktop::DesktopChange::Status);
         app
     }
 

@@ -1,8 +1,9 @@
 //! The window's close button (Ctrl+Q always quits: `quit.rs`). With automatic backups on and a tray showing
 //! Backstop, closing asks once whether to keep running in the tray (the answer is remembered in the config and can
 //! be changed in Settings), then hides the window or quits as answered; the scheduler keeps running while hidden.
-//! With no tray, closing quits, but the first time automatic backups are on the user is told that they then run
-//! only while Backstop is open or through the system scheduler (remembered in `state/close-note-seen`).
+//! With no tray, closing quits, but the first time automatic backups are on (and the system timer does not run
+//! them) the user is told that they then run only while Backstop is open or through the system timer, which the
+//! note offers to turn on before quitting (remembered in `state/close-note-seen`).
 //! A job running still asks first (`quit.rs`) whenever closing quits.
 
 use super::app::BackstopApp;
@@ -31,18 +32,22 @@ pub enum CloseDecision {
 }
 
 /// What the close button does, from whether any automatic backup would run (`automatic_on`: a profile's schedule
-/// on and not paused), whether a tray shows Backstop, the remembered answer (`close_to_tray`) and whether the
-/// no-tray note was shown before (pure).
+/// on and not paused), whether a tray shows Backstop, the remembered answer (`close_to_tray`), whether the
+/// no-tray note was shown before, and whether the system timer runs automatic backups with the window closed
+/// (then quitting stops nothing, and the note would be wrong) (pure).
 pub fn decide(
     automatic_on: bool,
     tray: bool,
     remembered: Option<bool>,
     told_no_tray: bool,
+    timer_runs: bool,
 ) -> CloseDecision {
     match (automatic_on, tray, remembered) {
         (true, true, None) => CloseDecision::Ask(CloseQuestion::Tray),
         (true, true, Some(true)) => CloseDecision::Hide,
-        (true, false, _) if !told_no_tray => CloseDecision::Ask(CloseQuestion::NoTray),
+        (true, false, _) if !told_no_tray && !timer_runs => {
+            CloseDecision::Ask(CloseQuestion::NoTray)
+        }
         _ => CloseDecision::Quit,
     }
 }
@@ -72,6 +77,7 @@ impl BackstopApp {
             self.desktop.tray.shown(),
             self.state.snapshot.config.settings.close_to_tray,
             self.desktop.told_no_tray,
+            self.timer_runs(),
         );
         match decision {
             CloseDecision::Quit => false,
@@ -86,6 +92,24 @@ impl BackstopApp {
                 true
             }
         }
+    }
+
+    /// Whether the system timer runs automatic backups while the window is closed (as last read).
+    fn timer_runs(&self) -> bool {
+        self.state
+            .desktop
+            .as_ref()
+            .is_some_and(|d| d.timer.enabled && d.timer.active)
+    }
+
+    /// Whether the no-tray note can offer to turn the system timer on (this system has it, and it is off).
+    fn timer_offered(&self) -> bool {
+        self.desktop_places.is_some()
+            && self
+                .state
+                .desktop
+                .as_ref()
+                .is_some_and(|d| !d.timer.unavailable && !d.timer.is_on())
     }
 
     /// Remembers what closing does (the worker saves it; quitting waits for the save).
@@ -103,12 +127,21 @@ impl BackstopApp {
         let _ = crate::fsutil::atomic_write(&told_file(&self.paths), b"");
     }
 
-    /// Forgets the save quitting waits for once the worker reports it done.
+    /// Forgets the save quitting waits for once the worker reports it done; when it failed (the system timer
+    /// could not be turned on), the window stays open with the failure in view instead of quitting.
     pub(crate) fn watch_saving(&mut self, event: &crate::worker::Event) {
-        if let crate::worker::Event::Finished { ticket, .. } = event
+        if let crate::worker::Event::Finished { ticket, result, .. } = event
             && self.desktop.saving == Some(*ticket)
         {
             self.desktop.saving = None;
+            if result.is_err()
+                && matches!(
+                    self.quit,
+                    super::quit::Quit::Saving | super::quit::Quit::Asking
+                )
+            {
+                self.quit = super::quit::Quit::Open;
+            }
         }
     }
 
@@ -118,6 +151,8 @@ impl BackstopApp {
             return;
         };
         let mut choice: Option<Option<bool>> = None;
+        let mut use_timer = false;
+        let timer_offered = self.timer_offered();
         let modal = egui::Modal::new(egui::Id::unique("close-question")).show(ctx, |ui| {
             ui.set_max_width(460.0);
             match question {
@@ -146,11 +181,16 @@ impl BackstopApp {
                 CloseQuestion::NoTray => {
                     ui.heading("Quit Backstop?");
                     ui.label(
-                        "Automatic backups run only while Backstop is open, or through the system scheduler \
-                         (Settings, On this computer).",
+                        "Automatic backups run only while Backstop is open, or through the system timer \
+                         (Settings, On this computer), which runs them every 15 minutes with the window closed and \
+                         catches up after sleep.",
                     );
                     ui.add_space(6.0);
                     ui.horizontal(|ui| {
+                        if timer_offered && ui.button("Use the system timer, then quit").clicked() {
+                            use_timer = true;
+                            choice = Some(Some(false));
+                        }
                         if ui.button("Quit").clicked() {
                             choice = Some(Some(false));
                         }
@@ -181,6 +221,11 @@ impl BackstopApp {
             }
             (CloseQuestion::NoTray, Some(keep_open)) => {
                 self.remember_told();
+                if use_timer {
+                    // Quitting waits for the timer to be on; should that fail, the window stays open and says why.
+                    self.desktop.saving =
+                        self.desktop_job(crate::desktop::DesktopChange::SystemTimer(true));
+                }
                 if !keep_open {
                     self.quit_requested(ctx);
                 }
@@ -199,21 +244,24 @@ mod tests {
         use CloseQuestion::*;
         let cases = [
             // automatic on, tray, remembered, told
-            ((true, true, None, false), Ask(Tray)),
-            ((true, true, Some(true), false), Hide),
-            ((true, true, Some(false), false), Quit),
-            ((true, false, None, false), Ask(NoTray)),
-            ((true, false, Some(true), false), Ask(NoTray)),
-            ((true, false, None, true), Quit),
-            ((false, true, None, false), Quit),
-            ((false, true, Some(true), false), Quit),
-            ((false, false, None, false), Quit),
+            // automatic on, tray, remembered, told, timer runs
+            ((true, true, None, false, false), Ask(Tray)),
+            ((true, true, Some(true), false, false), Hide),
+            ((true, true, Some(false), false, false), Quit),
+            ((true, false, None, false, false), Ask(NoTray)),
+            ((true, false, Some(true), false, false), Ask(NoTray)),
+            ((true, false, None, true, false), Quit),
+            ((true, false, None, false, true), Quit),
+            ((true, true, Some(true), false, true), Hide),
+            ((false, true, None, false, false), Quit),
+            ((false, true, Some(true), false, false), Quit),
+            ((false, false, None, false, false), Quit),
         ];
-        for ((automatic, tray, remembered, told), expected) in cases {
+        for ((automatic, tray, remembered, told, timer), expected) in cases {
             assert_eq!(
-                decide(automatic, tray, remembered, told),
+                decide(automatic, tray, remembered, told, timer),
                 expected,
-                "automatic {automatic}, tray {tray}, remembered {remembered:?}, told {told}"
+                "automatic {automatic}, tray {tray}, remembered {remembered:?}, told {told}, timer {timer}"
             );
         }
     }

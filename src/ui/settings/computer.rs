@@ -14,17 +14,17 @@ use std::time::{Duration, Instant};
 const DESKTOP_FRESH: Duration = Duration::from_secs(60);
 
 impl BackstopApp {
-    /// Queues a desktop job and remembers its ticket (the state is read again should it fail).
-    fn desktop_job(&mut self, change: DesktopChange) {
-        let Some(places) = self.desktop_places.clone() else {
-            return;
-        };
+    /// Queues a desktop job and remembers its ticket (the state is read again should it fail); None where this
+    /// window has no desktop places (tests).
+    pub(crate) fn desktop_job(&mut self, change: DesktopChange) -> Option<u64> {
+        let places = self.desktop_places.clone()?;
         let ticket = self.submit(JobRequest::Desktop {
             places: Box::new(places),
             change,
         });
         self.state.desktop_tickets.insert(ticket);
         self.desktop_asked = Some(Instant::now());
+        Some(ticket)
     }
 
     /// The section "On this computer".
@@ -37,7 +37,7 @@ impl BackstopApp {
             && self.state.desktop_tickets.is_empty()
             && (self.state.desktop.is_none() || stale)
         {
-            self.desktop_job(DesktopChange::Status);
+            let _ = self.desktop_job(DesktopChange::Status);
         }
         let settings = self.state.snapshot.config.settings.clone();
         let status = self.state.desktop.clone();
@@ -119,7 +119,7 @@ impl BackstopApp {
             );
         });
         if let Some(change) = asked {
-            self.desktop_job(change);
+            let _ = self.desktop_job(change);
         }
         if let Some(flag) = flag {
             self.submit(JobRequest::SetFlag(flag));
