@@ -1,6 +1,7 @@
 //! A profile's state in one line, as the window's status header and its profile list say it: protected, at work,
 //! needing attention (with the one thing to do about it), or not protected yet. Pure: the caller passes the
-//! catalog rows, the policy, the banner's alerts, what the worker is doing and the time.
+//! catalog rows, the policy, the banner's alerts, what the worker is doing, whether automatic backups are paused and
+//! the time.
 //!
 //! The words follow Pika Backup and Déjà Dup: one look says whether the data is safe ("Protected — last backup
 //! 3 h ago, verified; next in 21 h"); the details stay one click away.
@@ -77,13 +78,15 @@ impl ProfileStatus {
 }
 
 /// The state of one profile. `backups`: its catalog rows; `alerts`: what its banner says
-/// ([`crate::health::alerts`]); `last_automatic`: the time the schedule counts from; `working`: its running job.
+/// ([`crate::health::alerts`]); `last_automatic`: the time the schedule counts from; `working`: its running job;
+/// `paused`: automatic backups are paused for every profile (`settings.automatic_paused`), so none is coming.
 pub fn profile_status(
     backups: &[BackupRow],
     policy: &Policy,
     alerts: &[Alert],
     last_automatic: Option<DateTime<Utc>>,
     working: Option<&Working>,
+    paused: bool,
     now: DateTime<Utc>,
 ) -> ProfileStatus {
     if let Some(w) = working {
@@ -116,7 +119,9 @@ pub fn profile_status(
         };
     }
     if last_good(backups, now).is_none() {
-        let detail = if policy.auto_enabled {
+        let detail = if policy.auto_enabled && paused {
+            "no backup yet, and automatic backups are paused".to_string()
+        } else if policy.auto_enabled {
             "no backup yet; the first automatic one comes soon".to_string()
         } else {
             "no backup yet, and automatic backups are off".to_string()
@@ -136,6 +141,7 @@ pub fn profile_status(
     );
     let next = match check.next_at {
         None => "automatic backups are off".to_string(),
+        Some(_) if paused => "automatic backups are paused".to_string(),
         Some(at) if at <= now => "the next automatic one is due now".to_string(),
         Some(at) => format!("next in {}", span(at - now)),
     };
@@ -393,10 +399,58 @@ mod tests {
                 .filter(|r| r.trigger == Trigger::Automatic)
                 .map(|r| r.created_at)
                 .max();
-            let s = profile_status(&rows, &policy(auto), &alerts, last_auto, working, now);
+            let s = profile_status(
+                &rows,
+                &policy(auto),
+                &alerts,
+                last_auto,
+                working,
+                false,
+                now,
+            );
             assert_eq!(s.tone, tone, "{name}");
             assert_eq!(s.line(), line, "{name}");
             assert_eq!(s.fix, fix, "{name}");
+        }
+    }
+
+    /// Paused, no automatic backup is coming: the status never promises the next one (it said "next in 23 h"
+    /// beside the banner saying automatic backups are paused).
+    #[test]
+    fn paused_promises_no_next_backup() {
+        let now = Utc.with_ymd_and_hms(2026, 12, 3, 12, 0, 0).unwrap();
+        let good = row(
+            1,
+            Trigger::Automatic,
+            Status::Completed,
+            now - Duration::hours(3),
+        );
+        let cases = [
+            (
+                vec![good.clone()],
+                true,
+                "Protected — last backup 3 h ago, verified; automatic backups are paused",
+            ),
+            (
+                vec![good.clone()],
+                false,
+                "Protected — last backup 3 h ago, verified; automatic backups are off",
+            ),
+            (
+                vec![],
+                true,
+                "Not protected yet — no backup yet, and automatic backups are paused",
+            ),
+            (
+                vec![],
+                false,
+                "Not protected yet — no backup yet, and automatic backups are off",
+            ),
+        ];
+        for (rows, auto, line) in cases {
+            let last_auto = rows.first().map(|r: &BackupRow| r.created_at);
+            let s = profile_status(&rows, &policy(auto), &[], last_auto, None, true, now);
+            assert_eq!(s.line(), line, "automatic {auto}");
         }
     }
 

@@ -277,3 +277,23 @@ fn a_file_given_on_the_command_line_is_offered_for_import() {
     assert!(!shows(&h, "Import this file?"));
     assert!(h.state().import_offer().is_none());
 }
+
+#[test]
+fn with_no_profile_the_offer_says_to_create_one_first() {
+    let home = TestHome::new();
+    let file = home.work().join("shop_full_20261203_120000_manual.zip");
+    std::fs::write(&file, b"not looked at before a profile exists").unwrap();
+    let mut h = open(&home, false);
+    h.state_mut().offer_import(file);
+    h.step();
+    h.step();
+    assert!(shows(&h, "Import this file?"));
+    assert!(shows(
+        &h,
+        "Create a profile first: imported backups belong to a profile. Then drop the file on the window, or use \
+         Import… in Actions."
+    ));
+    click(&mut h, "Close");
+    assert!(!shows(&h, "Import this file?"));
+    assert!(h.state().import_offer().is_none());
+}

@@ -52,6 +52,18 @@ pub fn decide(
     }
 }
 
+/// What "Keep Backstop running in the tray?" says about quitting: with the system timer running, quitting leaves
+/// automatic backups to it rather than stopping them (pure).
+pub fn tray_question_words(timer_runs: bool) -> &'static str {
+    if timer_runs {
+        "Backstop keeps watch from the tray; its icon shows whether your data is protected. Quitting closes it; \
+         the system timer still runs automatic backups."
+    } else {
+        "Automatic backups keep running while Backstop is in the tray; its icon shows whether your data is \
+         protected. Quitting stops them until Backstop is opened again."
+    }
+}
+
 /// Where the no-tray note's "seen" mark lives.
 fn told_file(paths: &Paths) -> std::path::PathBuf {
     paths.state_dir.join("close-note-seen")
@@ -153,15 +165,13 @@ impl BackstopApp {
         let mut choice: Option<Option<bool>> = None;
         let mut use_timer = false;
         let timer_offered = self.timer_offered();
+        let timer_runs = self.timer_runs();
         let modal = egui::Modal::new(egui::Id::unique("close-question")).show(ctx, |ui| {
             ui.set_max_width(460.0);
             match question {
                 CloseQuestion::Tray => {
                     ui.heading("Keep Backstop running in the tray?");
-                    ui.label(
-                        "Automatic backups keep running while Backstop is in the tray; its icon shows whether \
-                         your data is protected. Quitting stops them until Backstop is opened again.",
-                    );
+                    ui.label(tray_question_words(timer_runs));
                     ui.label(
                         RichText::new(
                             "Backstop remembers your answer; change it in Settings, On this computer.",
@@ -182,8 +192,8 @@ impl BackstopApp {
                     ui.heading("Quit Backstop?");
                     ui.label(
                         "Automatic backups run only while Backstop is open, or through the system timer \
-                         (Settings, On this computer), which runs them every 15 minutes with the window closed and \
-                         catches up after sleep.",
+                         (Settings, On this computer), which checks every 15 minutes for backups that are due, \
+                         with the window closed, and catches up after sleep.",
                     );
                     ui.add_space(6.0);
                     ui.horizontal(|ui| {
@@ -243,7 +253,6 @@ mod tests {
         use CloseDecision::*;
         use CloseQuestion::*;
         let cases = [
-            // automatic on, tray, remembered, told
             // automatic on, tray, remembered, told, timer runs
             ((true, true, None, false, false), Ask(Tray)),
             ((true, true, Some(true), false, false), Hide),
@@ -264,5 +273,15 @@ mod tests {
                 "automatic {automatic}, tray {tray}, remembered {remembered:?}, told {told}, timer {timer}"
             );
         }
+    }
+
+    /// With the system timer running, the tray question never says that quitting stops automatic backups.
+    #[test]
+    fn the_tray_question_knows_the_timer() {
+        assert!(tray_question_words(false).contains("Quitting stops them"));
+        assert!(!tray_question_words(true).contains("stops"));
+        assert!(
+            tray_question_words(true).contains("the system timer still runs automatic backups")
+        );
     }
 }

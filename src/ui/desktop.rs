@@ -238,7 +238,7 @@ impl BackstopApp {
             if names.is_empty() {
                 ui.label(
                     "Create a profile first: imported backups belong to a profile. Then drop the file on the \
-                     window, or use Actions, Import….",
+                     window, or use Import… in Actions.",
                 );
                 if ui.button("Close").clicked() {
                     answer = Some(false);

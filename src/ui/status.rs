@@ -137,6 +137,7 @@ impl BackstopApp {
             &alerts,
             last_automatic,
             working.as_ref(),
+            self.state.snapshot.config.settings.automatic_paused,
             chrono::Utc::now(),
         );
         (status, alerts)
