@@ -136,8 +136,8 @@ fn said(out: &Output) -> String {
 /// The advice when no user manager answers.
 fn no_session(detail: &str, enabled: bool) -> String {
     format!(
-        "no systemd user session here ({detail}): the timer is installed{} but not started; log in to a desktop \
-         session or run `systemctl --user enable --now {TIMER}`",
+        "the timer is installed{} but not started: no systemd user session here (systemctl said: {detail}); it \
+         starts at your next login, or now with `systemctl --user enable --now {TIMER}`",
         if enabled {
             " and enabled for your next login"
         } else {

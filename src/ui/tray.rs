@@ -216,10 +216,12 @@ fn run(
 /// The colour of the tray's mark for a state (sRGB).
 pub fn mark_color(tone: Tone) -> [u8; 3] {
     match tone {
+        // The window's colours for the same states (ui/status.rs), bright enough to read on a dark or light panel;
+        // the running mark is a light sky blue so that it stands out on the icon's own blue.
         Tone::Protected => [40, 170, 80],
-        Tone::Working => [40, 110, 220],
-        Tone::Attention => [215, 50, 40],
-        Tone::Unprotected => [235, 150, 20],
+        Tone::Working => [0, 190, 255],
+        Tone::Attention => [235, 130, 0],
+        Tone::Unprotected => [150, 150, 150],
     }
 }
 
@@ -431,7 +433,7 @@ mod tests {
         assert_eq!(argb.len(), rgba.len());
         let at = |x: usize, y: usize| &argb[(y * size + x) * 4..(y * size + x) * 4 + 4];
         assert_eq!(at(0, 0), [200, 10, 20, 30], "the icon, alpha first");
-        assert_eq!(at(size - 7, size - 7), [255, 40, 110, 220], "the mark");
+        assert_eq!(at(size - 7, size - 7), [255, 0, 190, 255], "the mark");
         let green = marked_argb(&rgba, size, mark_color(Tone::Protected));
         assert_ne!(green, argb, "each state has its own mark");
     }
