@@ -103,6 +103,14 @@ fn with_a_tray_closing_asks_once_and_keep_running_hides_the_window() {
     assert!(shows(&h, "Automatic backups keep running"));
     assert!(!h.state().hidden_in_tray());
 
+    // Cancel: the window stays as it was, nothing is remembered, and the next close asks again.
+    click(&mut h, "Cancel");
+    assert!(!shows(&h, TRAY_QUESTION));
+    assert!(!h.state().hidden_in_tray() && !h.state().asked_to_close());
+    assert_eq!(close_to_tray(&home), None);
+    press_close_button(&mut h);
+    assert!(shows(&h, TRAY_QUESTION));
+
     click(&mut h, "Keep running in the tray");
     assert!(h.state().hidden_in_tray());
     assert!(!h.state().asked_to_close());

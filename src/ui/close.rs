@@ -186,6 +186,10 @@ impl BackstopApp {
                         if ui.button("Quit").clicked() {
                             choice = Some(Some(false));
                         }
+                        // Neither: the window stays open and nothing is remembered (as Escape).
+                        if ui.button("Cancel").clicked() {
+                            choice = Some(None);
+                        }
                     });
                 }
                 CloseQuestion::NoTray => {
