@@ -204,14 +204,7 @@ fn the_no_tray_note_offers_the_system_timer_and_stays_open_when_it_cannot_start(
     wait_for_window(&mut w, "the desktop state read at launch", &|app| {
         app.state.desktop.is_some() && app.state.desktop_tickets.is_empty()
     });
-    w.input_mut()
-        .viewports
-        .entry(egui::ViewportId::ROOT)
-        .or_default()
-        .events
-        .push(egui::ViewportEvent::Close);
-    w.step();
-    w.step();
+    common::press_close_button(&mut w);
     w.get_by_label_contains("Automatic backups run only while Backstop is open");
     click(&mut w, "Use the system timer, then quit");
     wait_for_window(&mut w, "the timer job to end", &|app| {

@@ -18,7 +18,7 @@ use backstop::model::{Status, Trigger};
 use backstop::notify::RecordingNotifier;
 use backstop::ui::{BackstopApp, Tab};
 use common::TestHome;
-use egui::{Key, Modifiers, ViewportCommand, ViewportEvent, ViewportId};
+use egui::{Key, Modifiers, ViewportCommand};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use std::time::{Duration, Instant};
@@ -64,24 +64,6 @@ fn shows(harness: &Harness<'_, BackstopApp>, label: &str) -> bool {
     harness.query_by_label_contains(label).is_some()
 }
 
-/// The window manager's close button: one frame with the close request; returns the root viewport's commands of
-/// that frame.
-fn press_close_button(harness: &mut Harness<'_, BackstopApp>) -> Vec<ViewportCommand> {
-    harness
-        .input_mut()
-        .viewports
-        .entry(ViewportId::ROOT)
-        .or_default()
-        .events
-        .push(ViewportEvent::Close);
-    harness.step();
-    let commands = harness.output().viewport_output[&ViewportId::ROOT]
-        .commands
-        .clone();
-    harness.step();
-    commands
-}
-
 fn close_to_tray(home: &TestHome) -> Option<bool> {
     Config::load(&home.paths().config_file)
         .unwrap()
@@ -94,7 +76,7 @@ fn with_a_tray_closing_asks_once_and_keep_running_hides_the_window() {
     let home = TestHome::new();
     home.sqlite_profile("shop", 10, &[]);
     let mut h = open(&home, true);
-    let commands = press_close_button(&mut h);
+    let commands = common::press_close_button(&mut h);
     assert!(
         commands.contains(&ViewportCommand::CancelClose),
         "{commands:?}"
@@ -108,7 +90,7 @@ fn with_a_tray_closing_asks_once_and_keep_running_hides_the_window() {
     assert!(!shows(&h, TRAY_QUESTION));
     assert!(!h.state().hidden_in_tray() && !h.state().asked_to_close());
     assert_eq!(close_to_tray(&home), None);
-    press_close_button(&mut h);
+    common::press_close_button(&mut h);
     assert!(shows(&h, TRAY_QUESTION));
 
     click(&mut h, "Keep running in the tray");
@@ -120,7 +102,7 @@ fn with_a_tray_closing_asks_once_and_keep_running_hides_the_window() {
     assert_eq!(close_to_tray(&home), Some(true), "remembered in the config");
 
     // Asked once: the next close hides without a question.
-    let commands = press_close_button(&mut h);
+    let commands = common::press_close_button(&mut h);
     assert!(
         commands.contains(&ViewportCommand::CancelClose),
         "{commands:?}"
@@ -141,7 +123,7 @@ fn a_remembered_keep_running_hides_without_asking_and_ctrl_q_still_quits() {
     config.settings.close_to_tray = Some(true);
     config.save(&home.paths().config_file).unwrap();
     let mut h = open(&home, true);
-    let commands = press_close_button(&mut h);
+    let commands = common::press_close_button(&mut h);
     assert!(
         commands.contains(&ViewportCommand::Visible(false)),
         "{commands:?}"
@@ -164,7 +146,7 @@ fn answering_quit_is_remembered_and_quits_once_saved() {
     let home = TestHome::new();
     home.sqlite_profile("shop", 10, &[]);
     let mut h = open(&home, true);
-    press_close_button(&mut h);
+    common::press_close_button(&mut h);
     click(&mut h, "Quit");
     wait(&mut h, "the window to close", BackstopApp::asked_to_close);
     assert!(!h.state().hidden_in_tray());
@@ -176,7 +158,7 @@ fn answering_quit_is_remembered_and_quits_once_saved() {
     drop(h);
     // Remembered: the next window quits at once.
     let mut h = open(&home, true);
-    let commands = press_close_button(&mut h);
+    let commands = common::press_close_button(&mut h);
     assert!(
         !commands.contains(&ViewportCommand::CancelClose),
         "{commands:?}"
@@ -189,7 +171,7 @@ fn with_no_tray_closing_quits_after_saying_once_that_automatic_backups_stop() {
     let home = TestHome::new();
     home.sqlite_profile("shop", 10, &[]);
     let mut h = open(&home, false);
-    let commands = press_close_button(&mut h);
+    let commands = common::press_close_button(&mut h);
     assert!(
         commands.contains(&ViewportCommand::CancelClose),
         "{commands:?}"
@@ -201,7 +183,7 @@ fn with_no_tray_closing_quits_after_saying_once_that_automatic_backups_stop() {
     assert!(!h.state().asked_to_close() && !h.state().hidden_in_tray());
 
     // Told once: the close button now quits (the window lets the platform close it).
-    let commands = press_close_button(&mut h);
+    let commands = common::press_close_button(&mut h);
     assert!(
         !commands.contains(&ViewportCommand::CancelClose),
         "{commands:?}"
@@ -209,7 +191,7 @@ fn with_no_tray_closing_quits_after_saying_once_that_automatic_backups_stop() {
     assert!(!shows(&h, NO_TRAY_NOTE));
     drop(h);
     let mut h = open(&home, false);
-    let commands = press_close_button(&mut h);
+    let commands = common::press_close_button(&mut h);
     assert!(
         !commands.contains(&ViewportCommand::CancelClose),
         "told once, across launches: {commands:?}"
@@ -219,7 +201,7 @@ fn with_no_tray_closing_quits_after_saying_once_that_automatic_backups_stop() {
     let other = TestHome::new();
     other.sqlite_profile("blog", 10, &["--no-auto"]);
     let mut h = open(&other, false);
-    let commands = press_close_button(&mut h);
+    let commands = common::press_close_button(&mut h);
     assert!(
         !commands.contains(&ViewportCommand::CancelClose),
         "{commands:?}"
@@ -238,7 +220,7 @@ fn a_running_job_still_asks_first_when_closing_quits() {
     wait(&mut h, "the backup to run", |app| {
         app.state.running.is_some()
     });
-    press_close_button(&mut h);
+    common::press_close_button(&mut h);
     assert!(shows(&h, TRAY_QUESTION));
     click(&mut h, "Quit");
     assert!(

@@ -15,7 +15,7 @@ use backstop::notify::RecordingNotifier;
 use backstop::ui::{BackstopApp, Tab};
 use common::TestHome;
 use egui::accesskit::Role;
-use egui::{Key, Modifiers, ViewportCommand, ViewportEvent, ViewportId};
+use egui::{Key, Modifiers, ViewportCommand};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use std::time::{Duration, Instant};
@@ -74,22 +74,9 @@ fn type_into(harness: &mut Harness<'_, BackstopApp>, label: &str, text: &str) {
     harness.step();
 }
 
-/// The window manager's close button: one frame with the close request; returns whether the window refused
-/// to close in that frame.
+/// The window manager's close button; returns whether the window refused to close in that frame.
 fn press_close_button(harness: &mut Harness<'_, BackstopApp>) -> bool {
-    harness
-        .input_mut()
-        .viewports
-        .entry(ViewportId::ROOT)
-        .or_default()
-        .events
-        .push(ViewportEvent::Close);
-    harness.step();
-    let cancelled = harness.output().viewport_output[&ViewportId::ROOT]
-        .commands
-        .contains(&ViewportCommand::CancelClose);
-    harness.step();
-    cancelled
+    common::press_close_button(harness).contains(&ViewportCommand::CancelClose)
 }
 
 fn press_ctrl_q(harness: &mut Harness<'_, BackstopApp>) {

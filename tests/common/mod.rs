@@ -941,6 +941,26 @@ pub fn window(paths: Paths) -> egui_kittest::Harness<'static, backstop::ui::Back
     window_with(paths, false, backstop::notify::RecordingNotifier::default())
 }
 
+/// The window manager's close button: one frame with the close request; returns the root viewport's commands of
+/// that frame (`CancelClose` among them when the window refused to close).
+pub fn press_close_button(
+    harness: &mut egui_kittest::Harness<'_, backstop::ui::BackstopApp>,
+) -> Vec<egui::ViewportCommand> {
+    harness
+        .input_mut()
+        .viewports
+        .entry(egui::ViewportId::ROOT)
+        .or_default()
+        .events
+        .push(egui::ViewportEvent::Close);
+    harness.step();
+    let commands = harness.output().viewport_output[&egui::ViewportId::ROOT]
+        .commands
+        .clone();
+    harness.step();
+    commands
+}
+
 /// Steps the window's frames until `done` holds (its worker runs on a thread of its own), or fails after 60 s
 /// (a guard against a hang, not a timing assertion).
 pub fn wait_for_window(
