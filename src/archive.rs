@@ -858,7 +858,23 @@ impl ArchiveReader {
     }
 }
 
-fn read_manifest(zip: &mut ZipArchive<BufReader<File>>, path: &Path) -> Result<Manifest> {
+/// Reads and checks only the manifest of an archive behind any seekable reader (a destination's copy, read in
+/// ranges: the zip's central directory and the manifest entry, not the whole archive). `path` names it in errors.
+/// Restoring still opens the whole archive with [`ArchiveReader::open`], which checks everything.
+pub fn manifest_of<R: Read + std::io::Seek>(reader: R, path: &Path) -> Result<Manifest> {
+    let mut zip = ZipArchive::new(reader).map_err(|e| {
+        Error::damaged(
+            path,
+            format!("not a readable zip file ({e}); it may be truncated or not a Backstop archive"),
+        )
+    })?;
+    read_manifest(&mut zip, path)
+}
+
+fn read_manifest<R: Read + std::io::Seek>(
+    zip: &mut ZipArchive<R>,
+    path: &Path,
+) -> Result<Manifest> {
     let mut entry = zip.by_name(MANIFEST_NAME).map_err(|_| {
         Error::damaged(
             path,

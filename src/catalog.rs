@@ -68,7 +68,25 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE backups ADD COLUMN source_sha256 TEXT;
      CREATE INDEX backups_sha256 ON backups(profile, sha256);
      CREATE INDEX backups_source_sha256 ON backups(profile, source_sha256);",
+    // 6: copies at destinations (catalog/copies.rs).
+    "CREATE TABLE copies (
+        backup_id INTEGER NOT NULL,
+        dest TEXT NOT NULL,
+        status TEXT NOT NULL,
+        object TEXT NOT NULL,
+        size_bytes INTEGER,
+        sha256 TEXT,
+        copied_at TEXT,
+        error TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_try_at TEXT,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (backup_id, dest)
+    );",
 ];
+
+mod copies;
+pub use copies::{CopyRow, CopyStatus};
 
 /// One backup as the catalog records it (also the `list --json` object).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -116,6 +134,8 @@ pub struct BackupRow {
     /// How many seconds after now the backup is dated, when the clock was ahead as it was taken (or has since
     /// jumped back); computed when read, never stored.
     pub clock_ahead_secs: Option<i64>,
+    /// Its copies at destinations (`list --json` field `copies`): pending, copying, copied or failed.
+    pub copies: Vec<CopyRow>,
 }
 
 #[cfg(test)]
@@ -149,6 +169,7 @@ impl BackupRow {
             tables: None,
             warnings: Vec::new(),
             clock_ahead_secs: None,
+            copies: Vec::new(),
         }
     }
 }
@@ -337,6 +358,7 @@ fn backup_from_row(row: &Row) -> rusqlite::Result<BackupRow> {
             .and_then(|text| serde_json::from_str(&text).ok())
             .unwrap_or_default(),
         clock_ahead_secs: crate::retention::clock_ahead_secs(created_at, Utc::now()),
+        copies: Vec::new(),
     })
 }
 
@@ -577,7 +599,8 @@ impl Catalog {
 
     /// One backup by id.
     pub fn get(&self, id: i64) -> Result<BackupRow> {
-        self.conn
+        let row = self
+            .conn
             .query_row(
                 &format!("SELECT {BACKUP_COLUMNS} FROM backups WHERE id = ?1"),
                 [id],
@@ -585,7 +608,11 @@ impl Catalog {
             )
             .optional()
             .map_err(|e| self.err(e))?
-            .ok_or(Error::UnknownBackup(id))
+            .ok_or(Error::UnknownBackup(id))?;
+        let mut rows = [row];
+        self.attach_copies(&mut rows)?;
+        let [row] = rows;
+        Ok(row)
     }
 
     /// The backup row whose archive is at `path`, if any (not deleted).
@@ -621,10 +648,12 @@ impl Catalog {
              ORDER BY created_at, id"
         );
         let mut stmt = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
-        let rows = stmt
+        let mut rows = stmt
             .query_map(params![profile, include_deleted], backup_from_row)
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
             .map_err(|e| self.err(e))?;
+        drop(stmt);
+        self.attach_copies(&mut rows)?;
         Ok(rows)
     }
 

@@ -124,6 +124,10 @@ pub struct Settings {
     /// What closing the window does while automatic backups are on and a tray shows Backstop: `None` asks once;
     /// `Some(true)` keeps Backstop running in the tray; `Some(false)` quits.
     pub close_to_tray: Option<bool>,
+    /// This Backstop home's id, written into every destination it uses, so that two homes sharing a bucket
+    /// never take each other's folder (set when the first destination is added).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub home_id: Option<String>,
 }
 
 impl Default for Settings {
@@ -136,6 +140,7 @@ impl Default for Settings {
             change_alert_percent: 50,
             automatic_paused: false,
             close_to_tray: None,
+            home_id: None,
         }
     }
 }
@@ -427,6 +432,9 @@ pub struct Config {
     /// The profiles, in the order the user added them.
     #[serde(default, rename = "profile")]
     pub profiles: Vec<Profile>,
+    /// Where copies of the profiles' backups go (`backstop dest add`).
+    #[serde(default, rename = "destination", skip_serializing_if = "Vec::is_empty")]
+    pub destinations: Vec<crate::storage::Destination>,
 }
 
 impl Config {
@@ -482,7 +490,51 @@ impl Config {
                 return Err(format!("profile '{}': {problem}", profile.name));
             }
         }
+        let mut dest_names = std::collections::HashSet::new();
+        for dest in &self.destinations {
+            if !dest_names.insert(dest.name.as_str()) {
+                return Err(format!("destination '{}' is defined twice", dest.name));
+            }
+            if let Some(problem) = dest.problems().first() {
+                return Err(format!("destination '{}': {problem}", dest.name));
+            }
+            if !seen.contains(dest.profile.as_str()) {
+                return Err(format!(
+                    "destination '{}' belongs to profile '{}', which does not exist",
+                    dest.name, dest.profile
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// The destination with this name.
+    pub fn destination(&self, name: &str) -> Result<&crate::storage::Destination> {
+        self.destinations
+            .iter()
+            .find(|d| d.name == name)
+            .ok_or_else(|| Error::UnknownDestination {
+                name: name.to_string(),
+                known: if self.destinations.is_empty() {
+                    "none".to_string()
+                } else {
+                    self.destinations
+                        .iter()
+                        .map(|d| d.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                },
+            })
+    }
+
+    /// The destinations of one profile.
+    pub fn destinations_of<'a>(
+        &'a self,
+        profile: &'a str,
+    ) -> impl Iterator<Item = &'a crate::storage::Destination> + 'a {
+        self.destinations
+            .iter()
+            .filter(move |d| d.profile == profile)
     }
 
     /// Writes the config atomically (temp file, fsync, rename).

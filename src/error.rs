@@ -243,6 +243,28 @@ pub enum Error {
         "{what} cannot be backed up: {problem}; nothing was backed up and no backup was deleted"
     )]
     SourceUnusable { what: String, problem: String },
+
+    /// No destination by this name.
+    #[error(
+        "no destination named '{name}' (known destinations: {known}); see `backstop dest list`"
+    )]
+    UnknownDestination { name: String, known: String },
+
+    /// A destination that cannot be reached now (network, server down, a time-out): copies wait and try again.
+    #[error(
+        "cannot reach destination {dest} ({detail}); the copy waits and is tried again; check the network and that the server runs"
+    )]
+    DestinationUnreachable { dest: String, detail: String },
+
+    /// The destination refused the credentials or the access.
+    #[error(
+        "destination {dest} refused access ({detail}); check the key or password (store it again with `backstop dest add {dest} ... --secret-stdin`) and the permissions on the bucket or folder"
+    )]
+    DestinationDenied { dest: String, detail: String },
+
+    /// Any other failure at a destination.
+    #[error("destination {dest}: {detail}")]
+    DestinationFailed { dest: String, detail: String },
 }
 
 /// Why a database server cannot serve Backstop now (each passes by itself, so an automatic backup tries again).

@@ -46,14 +46,16 @@ impl Error {
             | Error::NoProfiles
             | Error::ConsentRequired { .. }
             | Error::OtherProfile { .. }
-            | Error::UnknownBackup(_) => ErrorKind::Usage,
+            | Error::UnknownBackup(_)
+            | Error::UnknownDestination { .. } => ErrorKind::Usage,
             Error::ServerUnreachable { .. }
             | Error::StorageMissing(_)
             | Error::DatabaseMissing(_)
             | Error::FilesFolderMissing(_)
             | Error::DatabaseBusy { .. }
             | Error::ServerUnavailable { .. }
-            | Error::ProfileBusy(_) => ErrorKind::Transient,
+            | Error::ProfileBusy(_)
+            | Error::DestinationUnreachable { .. } => ErrorKind::Transient,
             Error::Refused { .. } => ErrorKind::Refused,
             Error::Cancelled => ErrorKind::Cancelled,
             Error::StorageNotWritable { .. }
@@ -73,7 +75,9 @@ impl Error {
             | Error::JobFailed(_)
             | Error::SourceUnusable { .. }
             | Error::Io { .. }
-            | Error::Catalog { .. } => ErrorKind::JobFailed,
+            | Error::Catalog { .. }
+            | Error::DestinationDenied { .. }
+            | Error::DestinationFailed { .. } => ErrorKind::JobFailed,
         }
     }
 }

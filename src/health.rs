@@ -157,6 +157,7 @@ mod tests {
             tables: Some(BTreeMap::from([("orders".to_string(), orders)])),
             warnings: Vec::new(),
             clock_ahead_secs: None,
+            copies: Vec::new(),
         }
     }
 

@@ -341,6 +341,7 @@ fn catalogue(
         tables: database.map(|d| d.tables.clone()),
         warnings: Vec::new(),
         clock_ahead_secs: crate::retention::clock_ahead_secs(manifest.created_at, Utc::now()),
+        copies: Vec::new(),
     };
     let id = source.ctx.catalog.insert_uploaded(&row, &source_sha256)?;
     Ok(ImportReport {

@@ -64,6 +64,7 @@ pub mod schedule;
 pub mod secrets;
 pub mod signals;
 pub mod status;
+pub mod storage;
 pub mod ui;
 pub mod worker;
 

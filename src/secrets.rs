@@ -78,6 +78,10 @@ pub enum SecretError {
     )]
     Missing { profile: String },
 
+    /// No secret stored for a destination or a profile's encryption.
+    #[error("no {what} stored; {fix}")]
+    MissingSecret { what: String, fix: String },
+
     /// The keyring cannot be reached, is locked, or did not answer in time. Never a wrong password.
     #[error(
         "keyring unavailable: {0}; store the password in a file instead with --secret-store file, or unlock the keyring"
@@ -169,7 +173,7 @@ impl Secrets {
         store: SecretStore,
         password: &str,
     ) -> Result<(), SecretError> {
-        check_profile(profile)?;
+        check_account(profile)?;
         check_password(password)?;
         match store {
             SecretStore::Keyring => keyring_backend::set(profile, password),
@@ -183,16 +187,22 @@ impl Secrets {
     /// locked keyring may make the desktop show its own unlock dialog; the call does not wait for it longer than
     /// [`KEYRING_TIMEOUT`] (headless, the daemon dismisses the prompt and the error comes at once).
     pub fn get(&self, profile: &str, store: SecretStore) -> Result<String, SecretError> {
-        check_profile(profile)?;
-        match store {
+        check_account(profile)?;
+        let got = match store {
             SecretStore::Keyring => keyring_backend::get(profile),
             SecretStore::File => self.read_file(profile),
+        };
+        match got {
+            Err(SecretError::Missing { .. }) if profile.contains('.') => {
+                Err(missing_account(profile))
+            }
+            other => other,
         }
     }
 
     /// Removes it (missing is fine).
     pub fn delete(&self, profile: &str, store: SecretStore) -> Result<(), SecretError> {
-        check_profile(profile)?;
+        check_account(profile)?;
         match store {
             SecretStore::Keyring => keyring_backend::delete(profile),
             SecretStore::File => self.remove_file(profile),
@@ -330,6 +340,38 @@ fn check_profile(profile: &str) -> Result<(), SecretError> {
         Ok(())
     } else {
         Err(SecretError::InvalidProfile(profile.to_owned()))
+    }
+}
+
+/// An account: a profile name (its database password), or `dest.<name>` (a destination's secret) or
+/// `encrypt.<profile>` (a profile's encryption passphrase); `.` never occurs in a profile name, so the three never
+/// meet.
+fn check_account(account: &str) -> Result<(), SecretError> {
+    match account.split_once('.') {
+        Some(("dest" | "encrypt", name)) => check_profile(name),
+        Some(_) => Err(SecretError::InvalidProfile(account.to_owned())),
+        None => check_profile(account),
+    }
+}
+
+/// The "nothing stored" error of a destination or encryption account, saying how to store it.
+fn missing_account(account: &str) -> SecretError {
+    match account.split_once('.') {
+        Some(("encrypt", profile)) => SecretError::MissingSecret {
+            what: format!("encryption passphrase for profile {profile}"),
+            fix: format!(
+                "set it with `backstop profile edit {profile} --encrypt-passphrase-stdin`"
+            ),
+        },
+        Some((_, dest)) => SecretError::MissingSecret {
+            what: format!("secret for destination {dest}"),
+            fix: format!(
+                "add the destination again with `backstop dest add {dest} ... --secret-stdin`"
+            ),
+        },
+        None => SecretError::Missing {
+            profile: account.to_owned(),
+        },
     }
 }
 

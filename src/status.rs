@@ -277,6 +277,7 @@ mod tests {
             tables: None,
             warnings: Vec::new(),
             clock_ahead_secs: None,
+            copies: Vec::new(),
         }
     }
 

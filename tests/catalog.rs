@@ -212,7 +212,7 @@ fn migrations_are_idempotent_and_versioned() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 5);
+    assert_eq!(version, 6);
     conn.pragma_update(None, "user_version", 99).unwrap();
     drop(conn);
     let err = Catalog::open(&path).err().unwrap().to_string();
@@ -257,7 +257,7 @@ fn processes_starting_at_once_on_a_new_home_share_one_catalog() {
             .unwrap()
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 5, "round {round}");
+        assert_eq!(version, 6, "round {round}");
         assert!(home.list_json().is_empty());
     }
 }
@@ -277,7 +277,7 @@ fn processes_starting_at_once_on_an_old_catalog_migrate_it_once() {
                 "DROP INDEX backups_sha256; DROP INDEX backups_source_sha256;
                  ALTER TABLE backups DROP COLUMN source_sha256; ALTER TABLE restores DROP COLUMN step;
                  ALTER TABLE backups DROP COLUMN warnings_json; ALTER TABLE backups DROP COLUMN tables_json;
-                 PRAGMA user_version = 1;",
+                 DROP TABLE copies; PRAGMA user_version = 1;",
             )
             .unwrap();
         }

@@ -104,6 +104,10 @@ pub enum Command {
         /// The folder --only restores into (created if missing; existing names in it are never overwritten).
         #[arg(long, value_name = "DIR", requires = "only")]
         to: Option<PathBuf>,
+        /// Restore from this destination's copy (downloaded and checked first), also when the local archive is
+        /// gone.
+        #[arg(long, value_name = "DEST")]
+        from: Option<String>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -215,6 +219,9 @@ pub enum Command {
     /// Catalog maintenance.
     #[command(subcommand)]
     Catalog(CatalogCommand),
+    /// Destinations: copies of a profile's backups in another folder, S3-compatible storage, SFTP or WebDAV.
+    #[command(subcommand)]
+    Dest(super::dest::DestCommand),
     /// Make a sample database and a `demo` profile, back it up and list the backups.
     Demo,
 }
@@ -357,17 +364,10 @@ impl ConnectionFields {
         if !self.password_stdin {
             return Ok(None);
         }
-        let mut line = String::new();
-        std::io::stdin().read_line(&mut line).map_err(|e| {
-            Error::Usage(format!("cannot read the password from standard input: {e}"))
-        })?;
-        let password = line.trim_end_matches(['\n', '\r']);
-        if password.is_empty() {
-            return Err(Error::Usage(
-                "--password-stdin read an empty password".into(),
-            ));
-        }
-        Ok(Some(crate::jobs::Password(password.to_string())))
+        Ok(Some(crate::jobs::Password(read_stdin_line(
+            "--password-stdin",
+            "password",
+        )?)))
     }
 }
 
@@ -502,8 +502,26 @@ pub enum Switch {
 /// `backstop catalog ...`
 #[derive(Debug, Subcommand)]
 pub enum CatalogCommand {
-    /// Rebuild the catalog from the archives' manifests.
-    Rebuild,
+    /// Rebuild the catalog from the archives' manifests (in the storage folders, or at a destination).
+    Rebuild {
+        /// The disaster case: add every backup at this destination to the catalog (read from the archives'
+        /// manifests there), so that each can be restored with `restore ID --from DEST`.
+        #[arg(long, value_name = "DEST")]
+        from: Option<String>,
+    },
+}
+
+/// One line from standard input for a `--…-stdin` flag (its line break removed); empty is refused.
+pub(super) fn read_stdin_line(flag: &str, what: &str) -> Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| Error::Usage(format!("cannot read the {what} from standard input: {e}")))?;
+    let value = line.trim_end_matches(['\n', '\r']);
+    if value.is_empty() {
+        return Err(Error::Usage(format!("{flag} read an empty {what}")));
+    }
+    Ok(value.to_string())
 }
 
 pub(super) fn absolute(path: PathBuf) -> Result<PathBuf> {

@@ -27,6 +27,7 @@ macro_rules! eprint {
 // Declared after the macros, so that the files below print through them (each has `use super::output;`).
 mod args;
 mod background;
+mod dest;
 mod print;
 mod profile;
 mod run;
@@ -35,4 +36,5 @@ pub use args::{
     BackgroundCommand, CatalogCommand, Cli, Command, ConnectionFields, ProfileCommand,
     ProfileFields, Switch,
 };
+pub use dest::{DestAddArgs, DestCommand};
 pub use run::run;

@@ -60,7 +60,30 @@ pub(super) fn open_context() -> Result<Context> {
 fn dispatch(command: Command, job: &JobControl) -> Result<i32> {
     match command {
         Command::Profile(cmd) => profile_command(*cmd),
-        Command::Catalog(CatalogCommand::Rebuild) => {
+        Command::Catalog(CatalogCommand::Rebuild { from: Some(dest) }) => {
+            let ctx = open_context()?;
+            let report = jobs::rebuild_from(&ctx, &dest, job)?;
+            println!(
+                "catalog rebuilt from {}: {} backup(s) added, {} known already",
+                report.dest,
+                report.added.len(),
+                report.known
+            );
+            if let Some(whose) = &report.took_over_from {
+                println!("  the folder was another home's ({whose}); it is this home's now");
+            }
+            for damaged in &report.damaged {
+                println!("  unreadable: {damaged}");
+            }
+            if let Some(id) = report.added.last() {
+                println!(
+                    "  restore one with `backstop restore {id} --from {}`",
+                    report.dest
+                );
+            }
+            Ok(if report.damaged.is_empty() { 0 } else { 1 })
+        }
+        Command::Catalog(CatalogCommand::Rebuild { from: None }) => {
             let report = jobs::rebuild_catalog(&Paths::from_env()?, job)?;
             println!("catalog rebuilt: {} archive(s) catalogued", report.archives);
             for damaged in &report.damaged {
@@ -75,6 +98,10 @@ fn dispatch(command: Command, job: &JobControl) -> Result<i32> {
         Command::Pause => pause(true),
         Command::Resume => pause(false),
         Command::Background(cmd) => super::background::background_command(cmd),
+        Command::Dest(cmd) => {
+            let mut ctx = open_context()?;
+            super::dest::dest_command(&mut ctx, cmd, job)
+        }
         other => {
             let mut ctx = open_context()?;
             job_command(&mut ctx, other, job)
@@ -118,6 +145,7 @@ fn job_command(ctx: &mut Context, command: Command, job: &JobControl) -> Result<
             if let Some(why) = &report.retention_skipped {
                 eprintln!("flagged: {why}");
             }
+            super::dest::print_copies(&report.copies);
             Ok(0)
         }
         Command::List { profile, all, json } => {
@@ -202,6 +230,7 @@ fn job_command(ctx: &mut Context, command: Command, job: &JobControl) -> Result<
             allow_other_profile,
             only,
             to,
+            from,
             json,
         } => {
             let spec = RestoreSpec {
@@ -214,6 +243,7 @@ fn job_command(ctx: &mut Context, command: Command, job: &JobControl) -> Result<
                 only,
                 to: to.map(absolute).transpose()?,
                 allow_other_profile,
+                from,
             };
             if !validate_only && !yes && spec.only.is_empty() {
                 let plan = jobs::plan_restore(ctx, &spec)?;
@@ -538,6 +568,7 @@ fn job_command(ctx: &mut Context, command: Command, job: &JobControl) -> Result<
         }
         Command::Profile(_)
         | Command::Catalog(_)
+        | Command::Dest(_)
         | Command::Demo
         | Command::Pause
         | Command::Resume

@@ -53,6 +53,9 @@ pub struct BackupReport {
     pub warnings: Vec<String>,
     /// Why the retention run after this backup deleted nothing, when the change check flagged it.
     pub retention_skipped: Option<String>,
+    /// The copies to the profile's destinations made after it (a failed copy never fails the backup: it waits
+    /// and is tried again).
+    pub copies: Vec<super::copy::DestSync>,
 }
 
 impl BackupReport {
@@ -68,8 +71,8 @@ impl BackupReport {
 pub fn backup(ctx: &Context, spec: &BackupSpec, job: &JobControl) -> Result<BackupReport> {
     let profile = ctx.config.select(spec.profile.as_deref())?.clone();
     let kind = resolve_kind(&profile, spec.kind)?;
-    let _lock = ProfileLock::acquire(&ctx.paths, &profile.name)?;
-    ctx.logged("backup", Some(&profile.name), || {
+    let lock = ProfileLock::acquire(&ctx.paths, &profile.name)?;
+    let mut report = ctx.logged("backup", Some(&profile.name), || {
         let report = backup_locked(ctx, &profile, kind, spec.trigger, job)?;
         let message = format!(
             "{} backup {} written: {} ({} bytes, {} ms){}",
@@ -94,7 +97,34 @@ pub fn backup(ctx: &Context, spec: &BackupSpec, job: &JobControl) -> Result<Back
                 .map(|w| format!("; warning: {w}"))
                 .collect::<String>();
         Ok((report, message))
-    })
+    })?;
+    drop(lock);
+    report.copies = copy_after(ctx, &profile, job);
+    Ok(report)
+}
+
+/// Copies the new backup (and anything else pending) to the profile's destinations, after the backup's lock is
+/// released. Nothing here fails the backup: a cancel leaves the copies pending, an error is reported per
+/// destination.
+fn copy_after(ctx: &Context, profile: &Profile, job: &JobControl) -> Vec<super::copy::DestSync> {
+    if ctx.config.destinations_of(&profile.name).next().is_none() {
+        return Vec::new();
+    }
+    match super::copy::sync(ctx, Some(&profile.name), false, job) {
+        Ok(reports) => reports,
+        Err(e) => {
+            let why = if matches!(e, Error::Cancelled) {
+                "copying was cancelled; the copies wait for the next sync".to_string()
+            } else {
+                e.to_string()
+            };
+            ctx.log("copy", Some(&profile.name), "failed", &why);
+            ctx.config
+                .destinations_of(&profile.name)
+                .map(|d| super::copy::DestSync::failed(&d.name, &why))
+                .collect()
+        }
+    }
 }
 
 fn resolve_kind(profile: &Profile, kind: Option<Kind>) -> Result<Kind> {
@@ -133,6 +163,18 @@ pub(super) fn backup_locked(
         Ok((mut done, database_size_bytes, mut warnings)) => {
             done.warnings = change_flags(ctx, profile, kind, trigger, id, &done)?;
             ctx.catalog.complete(id, &path, &done)?;
+            if matches!(trigger, Trigger::Manual | Trigger::Automatic) {
+                for dest in ctx.config.destinations_of(&profile.name) {
+                    if let Err(e) = super::copy::queue(ctx, profile, dest) {
+                        ctx.log(
+                            "copy",
+                            Some(&profile.name),
+                            "failed",
+                            &format!("{}: {e}", dest.name),
+                        );
+                    }
+                }
+            }
             let (pruned, retention_skipped) = retention_after(ctx, profile, trigger, id, &done)?;
             warnings.extend(done.warnings);
             Ok(BackupReport {
@@ -146,6 +188,7 @@ pub(super) fn backup_locked(
                 pruned,
                 warnings,
                 retention_skipped,
+                copies: Vec::new(),
             })
         }
         Err(e) => {

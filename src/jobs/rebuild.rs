@@ -198,6 +198,7 @@ fn row_from_archive(file: &Path, storage_profile: &str, report: &mut RebuildRepo
                 // The change check's flags live in the catalog only; a rebuilt row starts unflagged.
                 warnings: Vec::new(),
                 clock_ahead_secs: None,
+                copies: Vec::new(),
             }
         }
         Err(e) => {
@@ -223,6 +224,7 @@ fn row_from_archive(file: &Path, storage_profile: &str, report: &mut RebuildRepo
                 tables: None,
                 warnings: Vec::new(),
                 clock_ahead_secs: None,
+                copies: Vec::new(),
             }
         }
     }

@@ -62,6 +62,8 @@ pub struct RestoreSpec {
     pub to: Option<PathBuf>,
     /// Consent to restoring a backup of one profile into another (same engine only).
     pub allow_other_profile: bool,
+    /// Restore from this destination's copy (downloaded and checked first), also when the local archive is gone.
+    pub from: Option<String>,
 }
 
 /// What a restore did (or would do, for validate-only).
@@ -104,11 +106,22 @@ pub struct RestorePlan {
 
 /// Resolves a restore's source and target without changing anything.
 pub fn plan_restore(ctx: &Context, spec: &RestoreSpec) -> Result<RestorePlan> {
+    plan_restore_from(ctx, spec, None)
+}
+
+/// `plan_restore`, reading the archive at `fetched` (a destination's copy, downloaded) instead of the local one.
+fn plan_restore_from(
+    ctx: &Context,
+    spec: &RestoreSpec,
+    fetched: Option<&std::path::Path>,
+) -> Result<RestorePlan> {
     let (row, archive_path) = match &spec.source {
         BackupRef::Id(id) => {
             let row = ctx.catalog.get(*id)?;
             match row.status {
                 Status::Completed => {}
+                // Deleted here by retention or by hand, but its copy at a destination is there.
+                Status::Deleted if spec.from.is_some() => {}
                 Status::Corrupted => {
                     return Err(Error::damaged(
                         &row.path,
@@ -124,8 +137,24 @@ pub fn plan_restore(ctx: &Context, spec: &RestoreSpec) -> Result<RestorePlan> {
                     )));
                 }
             }
-            let path = row.path.clone();
+            let path = match (fetched, &spec.from) {
+                (Some(fetched), _) => fetched.to_path_buf(),
+                // Planned from the copy's manifest, read in place; the restore downloads it.
+                (None, Some(_)) => row.path.clone(),
+                (None, None) => {
+                    if !row.path.exists() {
+                        return Err(super::remote::local_archive_gone(&row));
+                    }
+                    row.path.clone()
+                }
+            };
             (Some(row), path)
+        }
+        BackupRef::Path(_) if spec.from.is_some() => {
+            return Err(Error::Usage(
+                "--from restores a backup by its id (see `backstop dest ls NAME`), not a file"
+                    .into(),
+            ));
         }
         BackupRef::Path(path) => {
             if !path.exists() {
@@ -136,7 +165,10 @@ pub fn plan_restore(ctx: &Context, spec: &RestoreSpec) -> Result<RestorePlan> {
         }
     };
     // The archive's own word on what it is; an archive outside the catalog is read for it.
-    let manifest = ArchiveReader::open(&archive_path)?.manifest;
+    let manifest = match (fetched, &spec.from, &row) {
+        (None, Some(dest), Some(row)) => super::remote::copy_manifest(ctx, row, dest)?,
+        _ => ArchiveReader::open(&archive_path)?.manifest,
+    };
     // Whose backup it is: the catalog's row (an import re-homes an archive), else the manifest's profile.
     let owner = row
         .as_ref()
@@ -208,7 +240,13 @@ pub fn plan_restore(ctx: &Context, spec: &RestoreSpec) -> Result<RestorePlan> {
 /// Restores a backup: validate everything (checksums, manifest, integrity, row counts), take a safety backup,
 /// then swap. Any failure leaves the live database exactly as it was.
 pub fn restore(ctx: &Context, spec: &RestoreSpec, job: &JobControl) -> Result<RestoreReport> {
-    let plan = plan_restore(ctx, spec)?;
+    // A destination's copy is downloaded (and checked) into a private temporary file first; it is removed when
+    // the restore ends, whatever happened.
+    let fetched = match (&spec.from, &spec.source) {
+        (Some(dest), BackupRef::Id(id)) => Some(super::remote::fetch_copy(ctx, *id, dest, job)?),
+        _ => None,
+    };
+    let plan = plan_restore_from(ctx, spec, fetched.as_ref().map(|f| f.path()))?;
     let profile = plan.profile.clone();
     let _lock = ProfileLock::acquire(&ctx.paths, &profile.name)?;
     let job_name = if spec.validate_only {

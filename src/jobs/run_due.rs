@@ -27,6 +27,9 @@ pub struct DueOutcome {
     /// Why a due backup was not started without it being a failure: another job (the window, another
     /// `run-due`) holds the profile's lock; the next run checks again.
     pub skipped: Option<String>,
+    /// Copies to destinations made in this run when no backup was made (retries of failed copies, copies queued
+    /// by another process); a backup's own copies are in its report.
+    pub copies: Vec<super::copy::DestSync>,
 }
 
 /// What `run-due` says when `settings.automatic_paused` is set (the tray's or the window's Pause).
@@ -51,6 +54,7 @@ pub fn run_due(ctx: &Context, job: &JobControl, now: DateTime<Utc>) -> Result<Ve
                 backup: None,
                 error: None,
                 skipped: None,
+                copies: Vec::new(),
             })
             .collect());
     }
@@ -70,6 +74,7 @@ pub fn run_due(ctx: &Context, job: &JobControl, now: DateTime<Utc>) -> Result<Ve
             backup: None,
             error: None,
             skipped: None,
+            copies: Vec::new(),
         };
         if check.due {
             let spec = BackupSpec {
@@ -88,6 +93,21 @@ pub fn run_due(ctx: &Context, job: &JobControl, now: DateTime<Utc>) -> Result<Ve
                     outcome.skipped = Some(why);
                 }
                 Err(e) => outcome.error = Some(e.to_string()),
+            }
+        }
+        // Copies waiting for their retry (a destination that was down, a failed check) go now when their wait is
+        // over; a backup made above already copied.
+        if outcome.backup.is_none() && ctx.config.destinations_of(&profile.name).next().is_some() {
+            match super::copy::sync(ctx, Some(&profile.name), false, job) {
+                Ok(copies) => outcome.copies = copies,
+                Err(Error::Cancelled) => return Err(Error::Cancelled),
+                Err(e) => {
+                    outcome.copies = ctx
+                        .config
+                        .destinations_of(&profile.name)
+                        .map(|d| super::copy::DestSync::failed(&d.name, &e.to_string()))
+                        .collect()
+                }
             }
         }
         outcomes.push(outcome);

@@ -560,6 +560,7 @@ impl BackstopApp {
             only: Vec::new(),
             to: None,
             allow_other_profile,
+            from: None,
         }))
     }
 }

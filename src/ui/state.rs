@@ -634,6 +634,7 @@ mod tests {
             pruned: Vec::new(),
             warnings: vec!["table 'orders' went from 400 to 40 rows since backup 1".into()],
             retention_skipped: skipped.map(str::to_string),
+            copies: Vec::new(),
         };
         let cases = [
             (
@@ -824,6 +825,7 @@ mod tests {
             pruned: Vec::new(),
             warnings: Vec::new(),
             retention_skipped: None,
+            copies: Vec::new(),
         };
         use crate::model::Trigger::{Automatic, Manual};
         use crate::worker::JobRequest;

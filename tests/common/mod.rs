@@ -10,6 +10,7 @@
 )]
 
 pub mod mysql;
+pub mod servers;
 
 use backstop::config::Paths;
 use backstop::jobs::Context;
@@ -23,13 +24,21 @@ use std::process::{Command, Output};
 /// A temporary Backstop home with a work folder beside it.
 pub struct TestHome {
     pub dir: tempfile::TempDir,
+    /// Environment variables every command of this home gets (HOME for the ssh client of SFTP tests).
+    pub env: std::cell::RefCell<Vec<(String, std::ffi::OsString)>>,
 }
 
 impl TestHome {
     pub fn new() -> Self {
         TestHome {
             dir: tempfile::tempdir().unwrap(),
+            env: Default::default(),
         }
+    }
+
+    /// Gives every later command of this home `key=value`.
+    pub fn set_env(&self, key: &str, value: impl Into<std::ffi::OsString>) {
+        self.env.borrow_mut().push((key.to_string(), value.into()));
     }
 
     /// `BACKSTOP_HOME`.
@@ -65,6 +74,9 @@ impl TestHome {
             .args(args)
             .env("BACKSTOP_HOME", self.home())
             .stdin(std::process::Stdio::null());
+        for (key, value) in self.env.borrow().iter() {
+            command.env(key, value);
+        }
         command
     }
 

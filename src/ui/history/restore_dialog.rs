@@ -523,6 +523,7 @@ impl BackstopApp {
                     only: only.clone(),
                     to: Some(PathBuf::from(dialog.destination.trim())),
                     allow_other_profile: false,
+                    from: None,
                 }));
                 close = true;
             }
