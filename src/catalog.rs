@@ -80,6 +80,8 @@ const MIGRATIONS: &[&str] = &[
         error TEXT,
         attempts INTEGER NOT NULL DEFAULT 0,
         next_try_at TEXT,
+        upload_id TEXT,
+        part_size INTEGER,
         updated_at TEXT NOT NULL,
         PRIMARY KEY (backup_id, dest)
     );",

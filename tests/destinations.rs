@@ -688,3 +688,127 @@ fn two_homes_sharing_a_bucket_never_meet() {
         a_there
     );
 }
+
+/// A SQLite database of incompressible blobs: its archive is about `mib` MiB.
+fn big_profile(home: &TestHome, mib: u32) -> std::path::PathBuf {
+    let db = home.work().join("big.sqlite3");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch("CREATE TABLE blobs (id INTEGER PRIMARY KEY, data BLOB NOT NULL);")
+        .unwrap();
+    for _ in 0..mib {
+        conn.execute("INSERT INTO blobs (data) VALUES (randomblob(1048576))", [])
+            .unwrap();
+    }
+    drop(conn);
+    home.run_ok(&["profile", "add", "shop", "--sqlite", db.to_str().unwrap()]);
+    db
+}
+
+/// kill -9 in the middle of a large multipart upload to S3 (an abort right after part 3 reached the server, as a
+/// kill would): the backup stays completed, the copy waits with its upload remembered, and the next sync sends
+/// only the parts S3 does not have, then completes an object identical to the archive.
+#[test]
+fn a_killed_s3_upload_resumes_without_sending_again_what_was_done() {
+    let server = S3Server::start();
+    server.create_bucket(BUCKET);
+    let home = TestHome::new();
+    big_profile(&home, 44);
+    ok(&add_s3(&home, "offsite", &server, "p", &[]));
+    let out = common::run_env(
+        &home,
+        &["backup", "--profile", "shop"],
+        &[("BACKSTOP_FAILPOINT", "copy-part-3:abort")],
+    );
+    assert_eq!(
+        out.status.code(),
+        None,
+        "killed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = home.list_json();
+    assert_eq!(rows.len(), 1);
+    let id = rows[0]["id"].as_i64().unwrap();
+    assert_eq!(
+        rows[0]["status"], "completed",
+        "the backup was done before its copy began"
+    );
+    assert_eq!(
+        copy_status(&home, id, "offsite").as_deref(),
+        Some("copying")
+    );
+    let there = s3_there(&server, BUCKET, "p");
+    assert!(
+        archives(&(there.names)()).is_empty(),
+        "no half object is visible"
+    );
+    assert!(
+        !server.pending_multipart_files().is_empty(),
+        "the parts sent wait on the server"
+    );
+
+    let report: Vec<Value> =
+        serde_json::from_str(&home.run_ok(&["dest", "sync", "--json"])).unwrap();
+    assert_eq!(report[0]["copied"], serde_json::json!([id]), "{report:?}");
+    assert_eq!(
+        report[0]["resumed_bytes"],
+        3 * 8 * 1024 * 1024,
+        "parts 1 to 3 were not sent again: {report:?}"
+    );
+    let local = std::path::PathBuf::from(rows[0]["path"].as_str().unwrap());
+    let name = local.file_name().unwrap().to_string_lossy().into_owned();
+    assert_eq!((there.bytes)(&name), std::fs::read(&local).unwrap());
+    assert_eq!(copy_status(&home, id, "offsite").as_deref(), Some("copied"));
+    assert!(
+        server.pending_multipart_files().is_empty(),
+        "{:?}",
+        server.pending_multipart_files()
+    );
+}
+
+/// A kill in the middle of an upload to SFTP (no resume there: the protocol has no multipart) leaves only a hidden
+/// `.NAME.partial` that is never listed as an archive; the next sync sends the archive again, whole and checked.
+#[test]
+fn a_killed_sftp_upload_leaves_no_archive_and_the_next_sync_copies_it_whole() {
+    let server = SftpServer::start();
+    let home = TestHome::new();
+    home.set_env("HOME", server.home());
+    home.set_env("PATH", server.path_with_ssh_wrapper());
+    big_profile(&home, 20);
+    ok(&sftp_add(&home, &server, &[]));
+    let out = common::run_env(
+        &home,
+        &["backup", "--profile", "shop"],
+        &[("BACKSTOP_FAILPOINT", "copy-chunk-1:abort")],
+    );
+    assert_eq!(
+        out.status.code(),
+        None,
+        "killed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let root = server.root();
+    assert!(
+        archives(&common::names_in(&root)).is_empty(),
+        "{:?}",
+        common::names_in(&root)
+    );
+    let ls: Vec<Value> =
+        serde_json::from_str(&home.run_ok(&["dest", "ls", "nas", "--json"])).unwrap();
+    assert!(ls.is_empty(), "{ls:?}");
+    let out = home.run_ok(&["dest", "sync"]);
+    assert!(out.contains("nas: 1 copied"), "{out}");
+    let row = &home.list_json()[0];
+    let local = std::path::PathBuf::from(row["path"].as_str().unwrap());
+    let name = local.file_name().unwrap().to_string_lossy().into_owned();
+    assert_eq!(
+        std::fs::read(root.join(&name)).unwrap(),
+        std::fs::read(&local).unwrap()
+    );
+    assert!(
+        !common::names_in(&root)
+            .iter()
+            .any(|n| n.ends_with(".partial")),
+        "{:?}",
+        common::names_in(&root)
+    );
+}

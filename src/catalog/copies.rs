@@ -88,10 +88,13 @@ pub struct CopyRow {
     /// Not tried again before this.
     #[serde(skip)]
     pub next_try_at: Option<DateTime<Utc>>,
+    /// An S3 multipart upload in progress (its id and part size), resumed by the next try.
+    #[serde(skip)]
+    pub upload: Option<(String, u64)>,
 }
 
-const COPY_COLUMNS: &str =
-    "backup_id, dest, status, copied_at, object, size_bytes, sha256, error, attempts, next_try_at";
+const COPY_COLUMNS: &str = "backup_id, dest, status, copied_at, object, size_bytes, sha256, error, attempts, \
+     next_try_at, upload_id, part_size";
 
 fn copy_from_row(row: &Row) -> rusqlite::Result<CopyRow> {
     let opt_ts = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
@@ -110,6 +113,13 @@ fn copy_from_row(row: &Row) -> rusqlite::Result<CopyRow> {
         error: row.get(7)?,
         attempts: row.get::<_, i64>(8)?.clamp(0, u32::MAX.into()) as u32,
         next_try_at: opt_ts(9)?,
+        upload: match (
+            row.get::<_, Option<String>>(10)?,
+            row.get::<_, Option<i64>>(11)?,
+        ) {
+            (Some(id), Some(size)) if size > 0 => Some((id, size as u64)),
+            _ => None,
+        },
     })
 }
 
@@ -166,7 +176,8 @@ impl Catalog {
     ) -> Result<()> {
         self.update_copy(
             "UPDATE copies SET status = 'copied', size_bytes = ?3, sha256 = ?4, copied_at = ?5, error = NULL, \
-             attempts = 0, next_try_at = NULL, updated_at = ?5 WHERE backup_id = ?1 AND dest = ?2",
+             attempts = 0, next_try_at = NULL, upload_id = NULL, part_size = NULL, updated_at = ?5 \
+             WHERE backup_id = ?1 AND dest = ?2",
             params![backup_id, dest, size_bytes as i64, sha256, ts(at)],
         )
     }
@@ -183,6 +194,25 @@ impl Catalog {
             "UPDATE copies SET status = 'failed', error = ?3, attempts = attempts + 1, next_try_at = ?4, \
              updated_at = ?5 WHERE backup_id = ?1 AND dest = ?2",
             params![backup_id, dest, error, ts(next_try_at), ts(Utc::now())],
+        )
+    }
+
+    /// Remembers (or forgets, with None) the S3 multipart upload of a copy, the moment S3 gives its id.
+    pub fn set_copy_upload(
+        &self,
+        backup_id: i64,
+        dest: &str,
+        upload: Option<(&str, u64)>,
+    ) -> Result<()> {
+        self.update_copy(
+            "UPDATE copies SET upload_id = ?3, part_size = ?4, updated_at = ?5 WHERE backup_id = ?1 AND dest = ?2",
+            params![
+                backup_id,
+                dest,
+                upload.map(|u| u.0),
+                upload.map(|u| u.1 as i64),
+                ts(Utc::now())
+            ],
         )
     }
 

@@ -38,6 +38,8 @@ pub struct DestSync {
     pub error: Option<String>,
     /// Why its retention deleted nothing, when it was held back.
     pub retention_skipped: Option<String>,
+    /// Bytes of the copies made now that an earlier, interrupted try had sent already (not sent again).
+    pub resumed_bytes: u64,
 }
 
 impl DestSync {
@@ -50,6 +52,7 @@ impl DestSync {
             pruned: Vec::new(),
             error: None,
             retention_skipped: None,
+            resumed_bytes: 0,
         }
     }
 
@@ -287,6 +290,9 @@ fn sync_one(
         };
         if !kept.contains(&row.id) || row.status != Status::Completed || !row.path.is_file() {
             // Retention moved past it, or the local archive is gone before it was copied: nothing to copy.
+            if let (Some(remote), Some((upload_id, _))) = (remote.as_ref(), &copy.upload) {
+                remote.abort_upload(&copy.object, upload_id);
+            }
             ctx.catalog.copy_pruned(row.id, &dest.name)?;
             continue;
         }
@@ -323,15 +329,22 @@ fn sync_one(
             continue;
         };
         ctx.catalog.copy_started(row.id, &dest.name)?;
-        match copy_one(remote, row, &copy.object, job) {
-            Ok(moved) => {
+        let memory = CatalogMemory {
+            ctx,
+            backup_id: row.id,
+            dest: &dest.name,
+            saved: copy.upload.clone(),
+        };
+        match copy_one(remote, row, &copy.object, &memory, job) {
+            Ok(done) => {
                 ctx.catalog.copy_done(
                     row.id,
                     &dest.name,
-                    moved.size_bytes,
-                    &moved.sha256,
+                    done.moved.size_bytes,
+                    &done.moved.sha256,
                     Utc::now(),
                 )?;
+                report.resumed_bytes += done.resumed_bytes;
                 report.copied.push(row.id);
             }
             Err(e) if e.kind() == ErrorKind::Cancelled => {
@@ -375,16 +388,43 @@ fn open_claimed(ctx: &Context, profile: &Profile, dest: &Destination) -> Result<
     Ok(remote)
 }
 
+/// The catalog as the memory of a resumable upload.
+struct CatalogMemory<'a> {
+    ctx: &'a Context,
+    backup_id: i64,
+    dest: &'a str,
+    saved: Option<(String, u64)>,
+}
+
+impl storage::UploadMemory for CatalogMemory<'_> {
+    fn saved(&self) -> Option<(String, u64)> {
+        self.saved.clone()
+    }
+
+    fn remember(&self, upload: Option<(&str, u64)>) -> Result<()> {
+        self.ctx
+            .catalog
+            .set_copy_upload(self.backup_id, self.dest, upload)
+    }
+}
+
 /// Uploads one archive and its sidecar, then reads the copy back whole: it counts only when its size and
-/// SHA-256 are the catalog's.
+/// SHA-256 are the catalog's. Large archives go to S3 in parts that a later try resumes.
 fn copy_one(
     remote: &Remote,
     row: &BackupRow,
     object: &str,
+    memory: &CatalogMemory,
     job: &JobControl,
-) -> Result<storage::Moved> {
+) -> Result<storage::Resumed> {
     let expected = row.sha256.as_deref();
-    let sent = remote.upload(&row.path, object, expected, job)?;
+    let (sent, resumed_bytes) = match (expected, row.size_bytes) {
+        (Some(sha), Some(size)) if remote.resumes(size) => {
+            let done = remote.upload_resumable(&row.path, object, sha, memory, job)?;
+            (done.moved, done.resumed_bytes)
+        }
+        _ => (remote.upload(&row.path, object, expected, job)?, 0),
+    };
     let sidecar = format!("{}  {object}\n", sent.sha256);
     remote.write_small(&storage::sidecar_name(object), sidecar.as_bytes())?;
     let back = remote.hash(object, job)?;
@@ -398,7 +438,10 @@ fn copy_one(
             ),
         });
     }
-    Ok(back)
+    Ok(storage::Resumed {
+        moved: back,
+        resumed_bytes,
+    })
 }
 
 /// Deletes at the destination the copies its retention no longer keeps (only copies this catalog made: never

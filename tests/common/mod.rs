@@ -467,10 +467,7 @@ pub type Fingerprint = (BTreeMap<String, (u64, String)>, String);
 
 /// Runs the real binary with this home and extra environment variables (failpoints), no terminal on stdin.
 pub fn run_env(home: &TestHome, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_backstop"));
-    cmd.args(args)
-        .env("BACKSTOP_HOME", home.home())
-        .stdin(std::process::Stdio::null());
+    let mut cmd = home.command(args);
     for (k, v) in env {
         cmd.env(k, v);
     }
