@@ -812,3 +812,69 @@ fn a_killed_sftp_upload_leaves_no_archive_and_the_next_sync_copies_it_whole() {
         common::names_in(&root)
     );
 }
+
+/// A destination that is down at backup time: the backup succeeds, its copy fails and waits; `dest sync` while it
+/// is still down fails (exit 1) and changes nothing; once it is back, the copy is made and checked.
+fn down_then_back(home: &TestHome, dest: &str, stop: &mut dyn FnMut(), restart: &mut dyn FnMut(), there: &There) {
+    stop();
+    let (report, stderr) = home.backup_json("shop");
+    let id = report["id"].as_i64().unwrap();
+    assert!(stderr.contains(&format!("copy failed: {dest}")), "{stderr}");
+    assert_eq!(copy_status(home, id, dest).as_deref(), Some("failed"));
+    home.run_code(&["dest", "sync"], 1);
+    assert_eq!(row(home, id)["status"], "completed");
+    restart();
+    let out = home.run_ok(&["dest", "sync"]);
+    assert!(out.contains(&format!("{dest}: 1 copied")), "{out}");
+    assert_eq!(copy_status(home, id, dest).as_deref(), Some("copied"));
+    let name = std::path::Path::new(row(home, id)["path"].as_str().unwrap())
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    assert!(archives(&(there.names)()).contains(&name));
+}
+
+#[test]
+fn sftp_down_then_back_and_a_key_it_does_not_know() {
+    let mut server = SftpServer::start();
+    let home = TestHome::new();
+    home.set_env("HOME", server.home());
+    home.set_env("PATH", server.path_with_ssh_wrapper());
+    home.sqlite_profile("shop", 50, &[]);
+    // A key the server does not know is refused, and nothing is saved.
+    let other_key = home.work().join("other_key");
+    let status = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f", other_key.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let target = format!("{}@127.0.0.1:{}{}", server.user(), server.port(), server.root().display());
+    let out = home
+        .command(&["dest", "add", "nas", "--profile", "shop", "--sftp", &target, "--identity", other_key.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("destination nas"), "{stderr}");
+    assert!(home.run_ok(&["dest", "list"]).contains("no destinations"));
+    ok(&sftp_add(&home, &server, &[]));
+    let root = server.root();
+    let there = folder_there(&root);
+    let server = std::cell::RefCell::new(&mut server);
+    down_then_back(&home, "nas", &mut || server.borrow_mut().stop(), &mut || server.borrow_mut().restart(), &there);
+}
+
+#[test]
+fn webdav_down_then_back() {
+    let mut server = WebDavServer::start();
+    let home = TestHome::new();
+    home.sqlite_profile("shop", 50, &[]);
+    let url = server.url();
+    let args = ["dav", "--profile", "shop", "--webdav", &url, "--user", WebDavServer::USER, "--secret-stdin", "--secret-store", "file"];
+    ok(&dest_add(&home, &args, Some(WebDavServer::PASS)));
+    let root = server.root();
+    let there = folder_there(&root);
+    let server = std::cell::RefCell::new(&mut server);
+    down_then_back(&home, "dav", &mut || server.borrow_mut().stop(), &mut || server.borrow_mut().restart(), &there);
+}

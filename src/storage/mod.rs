@@ -14,13 +14,13 @@
 //! takes a folder over only through `catalog rebuild --from` (the disaster case).
 
 mod remote;
+mod resume;
 mod s3;
 pub mod spec;
+mod webdav;
 
-pub use remote::{
-    CHUNK, Moved, Remote, RemoteFile, RemoteObject, Resumed, SHA256_META, UploadMemory,
-    partial_name,
-};
+pub use remote::{CHUNK, Moved, Remote, RemoteFile, RemoteObject, SHA256_META, partial_name};
+pub use resume::{Resumed, UploadMemory};
 pub use spec::{Destination, Target};
 
 use crate::error::{Error, Result};
