@@ -84,7 +84,8 @@ const MIGRATIONS: &[&str] = &[
         part_size INTEGER,
         updated_at TEXT NOT NULL,
         PRIMARY KEY (backup_id, dest)
-    );",
+    );
+    ALTER TABLE backups ADD COLUMN encryption TEXT;",
 ];
 
 mod copies;
@@ -138,6 +139,8 @@ pub struct BackupRow {
     pub clock_ahead_secs: Option<i64>,
     /// Its copies at destinations (`list --json` field `copies`): pending, copying, copied or failed.
     pub copies: Vec<CopyRow>,
+    /// How its archive is encrypted: `passphrase:<key id>` or `recipients:<key hash>`; None: not encrypted here.
+    pub encryption: Option<String>,
 }
 
 #[cfg(test)]
@@ -172,6 +175,7 @@ impl BackupRow {
             warnings: Vec::new(),
             clock_ahead_secs: None,
             copies: Vec::new(),
+            encryption: None,
         }
     }
 }
@@ -271,6 +275,8 @@ pub struct Completion {
     pub tables: Option<std::collections::BTreeMap<String, u64>>,
     /// What the change check flagged.
     pub warnings: Vec<String>,
+    /// How the archive is encrypted (its key label), when it is.
+    pub encryption: Option<String>,
 }
 
 /// An open catalog.
@@ -322,7 +328,8 @@ fn warnings_json(warnings: &[String]) -> Option<String> {
 }
 
 const BACKUP_COLUMNS: &str = "id, profile, kind, trigger, status, path, size_bytes, sha256, created_at, \
-    finished_at, duration_ms, engine, engine_version, database_name, database_size_bytes, error, pinned, tables_json, warnings_json";
+    finished_at, duration_ms, engine, engine_version, database_name, database_size_bytes, error, pinned, tables_json, warnings_json, \
+    encryption";
 
 fn backup_from_row(row: &Row) -> rusqlite::Result<BackupRow> {
     let opt_ts = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
@@ -361,6 +368,7 @@ fn backup_from_row(row: &Row) -> rusqlite::Result<BackupRow> {
             .unwrap_or_default(),
         clock_ahead_secs: crate::retention::clock_ahead_secs(created_at, Utc::now()),
         copies: Vec::new(),
+        encryption: row.get(19)?,
     })
 }
 
@@ -475,8 +483,8 @@ impl Catalog {
         self.conn
             .execute(
                 "INSERT INTO backups (id, profile, kind, trigger, status, path, size_bytes, sha256, created_at, finished_at, \
-                 duration_ms, engine, engine_version, database_name, database_size_bytes, error, pinned, tables_json, warnings_json) \
-                 VALUES (?17, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?18, ?19)",
+                 duration_ms, engine, engine_version, database_name, database_size_bytes, error, pinned, tables_json, warnings_json, \
+                 encryption) VALUES (?17, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?18, ?19, ?20)",
                 params![
                     row.profile,
                     row.kind.as_str(),
@@ -497,6 +505,7 @@ impl Catalog {
                     (row.id > 0).then_some(row.id),
                     row.tables.as_ref().and_then(|t| serde_json::to_string(t).ok()),
                     warnings_json(&row.warnings),
+                    row.encryption,
                 ],
             )
             .map_err(|e| self.err(e))?;
@@ -540,7 +549,7 @@ impl Catalog {
             .execute(
                 "UPDATE backups SET status = 'completed', path = ?2, size_bytes = ?3, sha256 = ?4, finished_at = ?5, \
                  duration_ms = ?6, engine = ?7, engine_version = ?8, database_name = ?9, database_size_bytes = ?10, \
-                 tables_json = ?11, warnings_json = ?12, error = NULL WHERE id = ?1",
+                 tables_json = ?11, warnings_json = ?12, encryption = ?13, error = NULL WHERE id = ?1",
                 params![
                     id,
                     path.to_string_lossy(),
@@ -554,6 +563,7 @@ impl Catalog {
                     done.database_size_bytes.map(|v| v as i64),
                     done.tables.as_ref().and_then(|t| serde_json::to_string(t).ok()),
                     warnings_json(&done.warnings),
+                    done.encryption,
                 ],
             )
             .map_err(|e| self.err(e))?;

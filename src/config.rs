@@ -379,12 +379,73 @@ pub struct Profile {
     /// Retention and automatic backups.
     #[serde(default)]
     pub policy: Policy,
+    /// Encryption of its archives (`profile edit --encrypt-…`); None: not encrypted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<Encryption>,
+}
+
+/// A profile's encryption (`[profile.encryption]`): a passphrase (in the secret store under `encrypt.<profile>`) or
+/// recipient public keys, for every archive or only for the copies at destinations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Encryption {
+    /// The current passphrase's key id (`p1`, `p2`, …: a new one with every new passphrase), so each backup says
+    /// which passphrase opens it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passphrase_id: Option<String>,
+    /// When the current passphrase was set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passphrase_set_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Recipient public keys (`age1…`, `ssh-ed25519 …`): archives are encrypted to them; this machine need not
+    /// hold the key that decrypts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recipients: Vec<String>,
+    /// Only the copies at destinations are encrypted; the archives here stay as they are.
+    #[serde(default)]
+    pub offsite_only: bool,
+    /// Where the passphrase is kept.
+    #[serde(default)]
+    pub secret_store: crate::secrets::SecretStore,
+}
+
+impl Encryption {
+    /// What a backup encrypted this way records: `passphrase:<id>` or `recipients:<8 hex of their hash>`.
+    pub fn key_label(&self) -> String {
+        match &self.passphrase_id {
+            Some(id) => format!("passphrase:{id}"),
+            None => {
+                let joined = self.recipients.join("\n");
+                let digest = crate::progress::sha256_hex(joined.as_bytes());
+                format!("recipients:{}", digest.get(..8).unwrap_or_default())
+            }
+        }
+    }
+
+    /// Why it cannot be used, if it cannot.
+    pub fn problem(&self) -> Option<String> {
+        match (&self.passphrase_id, self.recipients.is_empty()) {
+            (Some(_), false) => {
+                Some("encryption has both a passphrase and recipients; choose one".into())
+            }
+            (None, true) => Some("encryption has neither a passphrase nor recipients".into()),
+            (Some(id), true)
+                if id.is_empty()
+                    || id.len() > 16
+                    || !id.chars().all(|c| c.is_ascii_alphanumeric()) =>
+            {
+                Some(format!("encryption passphrase_id '{id}' is not a key id"))
+            }
+            (None, false) => crate::crypto::check_recipients(&self.recipients).err(),
+            _ => None,
+        }
+    }
 }
 
 impl Profile {
     /// Why this profile's numbers cannot be used, if they cannot: the policy's and the server port's, named.
     pub fn problems(&self) -> Vec<String> {
         let mut problems = self.policy.problems();
+        problems.extend(self.encryption.as_ref().and_then(Encryption::problem));
         problems.extend(
             self.database
                 .problems()

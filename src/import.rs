@@ -342,6 +342,7 @@ fn catalogue(
         warnings: Vec::new(),
         clock_ahead_secs: crate::retention::clock_ahead_secs(manifest.created_at, Utc::now()),
         copies: Vec::new(),
+        encryption: None,
     };
     let id = source.ctx.catalog.insert_uploaded(&row, &source_sha256)?;
     Ok(ImportReport {

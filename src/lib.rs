@@ -42,6 +42,7 @@ pub mod catalog;
 pub mod change;
 pub mod cli;
 pub mod config;
+pub mod crypto;
 pub mod demo;
 pub mod desktop;
 pub mod engine;

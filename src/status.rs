@@ -278,6 +278,7 @@ mod tests {
             warnings: Vec::new(),
             clock_ahead_secs: None,
             copies: Vec::new(),
+            encryption: None,
         }
     }
 

@@ -815,7 +815,13 @@ fn a_killed_sftp_upload_leaves_no_archive_and_the_next_sync_copies_it_whole() {
 
 /// A destination that is down at backup time: the backup succeeds, its copy fails and waits; `dest sync` while it
 /// is still down fails (exit 1) and changes nothing; once it is back, the copy is made and checked.
-fn down_then_back(home: &TestHome, dest: &str, stop: &mut dyn FnMut(), restart: &mut dyn FnMut(), there: &There) {
+fn down_then_back(
+    home: &TestHome,
+    dest: &str,
+    stop: &mut dyn FnMut(),
+    restart: &mut dyn FnMut(),
+    there: &There,
+) {
     stop();
     let (report, stderr) = home.backup_json("shop");
     let id = report["id"].as_i64().unwrap();
@@ -845,13 +851,36 @@ fn sftp_down_then_back_and_a_key_it_does_not_know() {
     // A key the server does not know is refused, and nothing is saved.
     let other_key = home.work().join("other_key");
     let status = std::process::Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f", other_key.to_str().unwrap()])
+        .args([
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-f",
+            other_key.to_str().unwrap(),
+        ])
         .status()
         .unwrap();
     assert!(status.success());
-    let target = format!("{}@127.0.0.1:{}{}", server.user(), server.port(), server.root().display());
+    let target = format!(
+        "{}@127.0.0.1:{}{}",
+        server.user(),
+        server.port(),
+        server.root().display()
+    );
     let out = home
-        .command(&["dest", "add", "nas", "--profile", "shop", "--sftp", &target, "--identity", other_key.to_str().unwrap()])
+        .command(&[
+            "dest",
+            "add",
+            "nas",
+            "--profile",
+            "shop",
+            "--sftp",
+            &target,
+            "--identity",
+            other_key.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -862,7 +891,13 @@ fn sftp_down_then_back_and_a_key_it_does_not_know() {
     let root = server.root();
     let there = folder_there(&root);
     let server = std::cell::RefCell::new(&mut server);
-    down_then_back(&home, "nas", &mut || server.borrow_mut().stop(), &mut || server.borrow_mut().restart(), &there);
+    down_then_back(
+        &home,
+        "nas",
+        &mut || server.borrow_mut().stop(),
+        &mut || server.borrow_mut().restart(),
+        &there,
+    );
 }
 
 #[test]
@@ -871,10 +906,27 @@ fn webdav_down_then_back() {
     let home = TestHome::new();
     home.sqlite_profile("shop", 50, &[]);
     let url = server.url();
-    let args = ["dav", "--profile", "shop", "--webdav", &url, "--user", WebDavServer::USER, "--secret-stdin", "--secret-store", "file"];
+    let args = [
+        "dav",
+        "--profile",
+        "shop",
+        "--webdav",
+        &url,
+        "--user",
+        WebDavServer::USER,
+        "--secret-stdin",
+        "--secret-store",
+        "file",
+    ];
     ok(&dest_add(&home, &args, Some(WebDavServer::PASS)));
     let root = server.root();
     let there = folder_there(&root);
     let server = std::cell::RefCell::new(&mut server);
-    down_then_back(&home, "dav", &mut || server.borrow_mut().stop(), &mut || server.borrow_mut().restart(), &there);
+    down_then_back(
+        &home,
+        "dav",
+        &mut || server.borrow_mut().stop(),
+        &mut || server.borrow_mut().restart(),
+        &there,
+    );
 }

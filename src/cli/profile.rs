@@ -59,6 +59,7 @@ pub(super) fn profile_command(cmd: ProfileCommand) -> Result<i32> {
                 default_kind: None,
                 storage_dir: storage,
                 policy,
+                encryption: None,
             };
             fields.apply_files(&mut profile)?;
             jobs::add_profile(&paths, profile.clone(), || connection.password())?;

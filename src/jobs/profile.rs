@@ -314,6 +314,7 @@ pub fn ensure_demo(paths: &Paths) -> Result<Vec<String>> {
             default_kind: None,
             storage_dir: paths.default_storage("demo"),
             policy: crate::model::Policy::default(),
+            encryption: None,
         };
         prepare_profile(&profile)?;
         config.profiles.push(profile);

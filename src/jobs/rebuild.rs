@@ -199,6 +199,7 @@ fn row_from_archive(file: &Path, storage_profile: &str, report: &mut RebuildRepo
                 warnings: Vec::new(),
                 clock_ahead_secs: None,
                 copies: Vec::new(),
+                encryption: None,
             }
         }
         Err(e) => {
@@ -225,6 +226,7 @@ fn row_from_archive(file: &Path, storage_profile: &str, report: &mut RebuildRepo
                 warnings: Vec::new(),
                 clock_ahead_secs: None,
                 copies: Vec::new(),
+                encryption: None,
             }
         }
     }

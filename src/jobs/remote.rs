@@ -259,6 +259,7 @@ fn rebuild_locked(
             warnings: Vec::new(),
             clock_ahead_secs: None,
             copies: Vec::new(),
+            encryption: None,
         };
         let id = ctx.catalog.insert_completed(&row)?;
         ctx.catalog.insert_copied(

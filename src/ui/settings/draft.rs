@@ -407,6 +407,7 @@ mod tests {
             default_kind: None,
             storage_dir: dir.path().to_path_buf(),
             policy: Default::default(),
+            encryption: None,
         };
         let mut draft = Draft::of(&profile);
         assert_eq!(draft.default_kind, None);
@@ -495,6 +496,7 @@ mod tests {
             default_kind: None,
             storage_dir: dir.path().to_path_buf(),
             policy: Default::default(),
+            encryption: None,
         };
         assert!(
             good.problems(&profile).is_empty(),

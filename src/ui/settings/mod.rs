@@ -78,6 +78,7 @@ impl NewProfileForm {
             default_kind: None,
             storage_dir: storage,
             policy: Default::default(),
+            encryption: None,
         })
     }
 }
