@@ -10,6 +10,7 @@
 )]
 
 pub mod mysql;
+pub mod servers;
 
 use backstop::config::Paths;
 use backstop::jobs::Context;
