@@ -1,7 +1,9 @@
-//! No silent failure: the warnings a profile's banner shows. Pure, tested with a case table.
+//! No silent failure: the warnings a profile's banner shows (and `backstop stats` prints). Pure, tested with
+//! case tables.
 
 use crate::catalog::BackupRow;
 use crate::change;
+use crate::jobs::DestInfo;
 use crate::model::{Policy, Status, Trigger};
 use chrono::{DateTime, Duration, Utc};
 
@@ -12,6 +14,75 @@ pub struct Alert {
     pub key: String,
     /// What the banner says.
     pub text: String,
+    /// The destination it is about, when it is about one: its fix is to check that destination and copy again
+    /// ([`dest_fix`]; the window's Sync now).
+    pub dest: Option<String>,
+}
+
+/// How long a destination may go without a backup before it counts as behind: a day.
+pub const DEST_BEHIND_LIMIT: Duration = Duration::hours(24);
+
+/// The alerts about a profile's destinations (`dests`: its own):
+///
+/// - copies to a destination are failing (a copy there whose latest try failed), with why; how far behind it is
+///   rides along when that is more than [`DEST_BEHIND_LIMIT`];
+/// - a destination is behind by more than [`DEST_BEHIND_LIMIT`] (its oldest waiting copy is of a backup older
+///   than that) while nothing failed: copies wait and nothing copies them (the window closed, no timer).
+///
+/// One alert per destination at most. "Behind" counts from the waiting backup's time, as `dest list` does.
+pub fn dest_alerts<'a>(
+    dests: impl IntoIterator<Item = &'a DestInfo>,
+    now: DateTime<Utc>,
+) -> Vec<Alert> {
+    let mut out = Vec::new();
+    for d in dests {
+        let behind = d
+            .waiting_since
+            .map(|t| now - t)
+            .filter(|age| *age > DEST_BEHIND_LIMIT);
+        let behind_words = |age: Duration| behind_words(age.num_seconds());
+        if d.failed > 0 {
+            let why = d.last_error.as_deref().unwrap_or("no reason recorded");
+            out.push(Alert {
+                key: format!("dest-failing-{}", d.name),
+                text: match behind {
+                    Some(age) => format!(
+                        "Copies to {} are failing: {why} ({} behind)",
+                        d.name,
+                        behind_words(age)
+                    ),
+                    None => format!("Copies to {} are failing: {why}", d.name),
+                },
+                dest: Some(d.name.clone()),
+            });
+        } else if let (Some(age), Some(since)) = (behind, d.waiting_since) {
+            out.push(Alert {
+                key: format!("dest-behind-{}-{}", d.name, since.timestamp()),
+                text: format!(
+                    "Destination {} is {} behind: the oldest backup waiting to be copied there is from {}",
+                    d.name,
+                    behind_words(age),
+                    since.format("%Y-%m-%d %H:%M UTC")
+                ),
+                dest: Some(d.name.clone()),
+            });
+        }
+    }
+    out
+}
+
+/// How far behind a destination is, in words: "under a minute", "3 hours", "2 days".
+pub fn behind_words(secs: i64) -> String {
+    if secs < 60 {
+        "under a minute".to_string()
+    } else {
+        crate::retention::span_text(secs)
+    }
+}
+
+/// The one thing to do about a destination's alert, in the terminal's words.
+pub fn dest_fix(dest: &str) -> String {
+    format!("check the destination: `backstop dest test {dest}`, then `backstop dest sync`")
 }
 
 /// The alerts for one profile's backups (oldest first, as the catalog lists them).
@@ -53,6 +124,7 @@ pub fn alerts(
                 last.created_at.format("%Y-%m-%d %H:%M UTC"),
                 last.error.as_deref().unwrap_or("no reason recorded")
             ),
+            dest: None,
         });
     }
     let good: Vec<&&BackupRow> = own
@@ -85,6 +157,7 @@ pub fn alerts(
                         .to_string(),
                     None => "No backup has succeeded yet".to_string(),
                 },
+                dest: None,
             });
         }
     }
@@ -99,6 +172,7 @@ pub fn alerts(
                     last.id,
                     last.warnings.join("; ")
                 ),
+                dest: None,
             });
         }
         let before = good
@@ -117,6 +191,7 @@ pub fn alerts(
                     out.push(Alert {
                         key: finding.key,
                         text: format!("Backup {}: {}", last.id, finding.text),
+                        dest: None,
                     });
                 }
             }
@@ -270,6 +345,101 @@ mod tests {
         assert!(
             alerts(&[row(1, 500, ok, 1, 1)], &off, 50, now).is_empty(),
             "no staleness alert without automatic backups"
+        );
+    }
+
+    fn dest(
+        name: &str,
+        failed: usize,
+        waiting_hours: Option<i64>,
+        error: Option<&str>,
+    ) -> DestInfo {
+        let now = DateTime::parse_from_rfc3339("2026-11-23T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let waiting_since = waiting_hours.map(|h| now - Duration::hours(h));
+        DestInfo {
+            name: name.into(),
+            profile: "p".into(),
+            kind: "folder".into(),
+            location: format!("folder /media/{name}"),
+            keep_last: 7,
+            max_age_days: 0,
+            copied: 3,
+            pending: usize::from(waiting_hours.is_some() && failed == 0),
+            failed,
+            last_copied_at: Some(now - Duration::hours(50)),
+            last_error: error.map(str::to_string),
+            behind_secs: waiting_since.map(|t| (now - t).num_seconds()),
+            waiting_since,
+            next_try_at: (failed > 0).then(|| now + Duration::minutes(4)),
+            other_home: None,
+        }
+    }
+
+    #[test]
+    fn destination_alert_cases() {
+        let now = DateTime::parse_from_rfc3339("2026-11-23T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let gone = Some(
+            "cannot reach destination usb (folder /media/usb is missing (is the drive mounted?))",
+        );
+        let cases: Vec<(&str, Vec<DestInfo>, Vec<&str>)> = vec![
+            ("no destinations", vec![], vec![]),
+            ("up to date", vec![dest("usb", 0, None, None)], vec![]),
+            (
+                "a copy waits for 2 hours: not behind yet",
+                vec![dest("usb", 0, Some(2), None)],
+                vec![],
+            ),
+            (
+                "23 hours is within a day",
+                vec![dest("usb", 0, Some(23), None)],
+                vec![],
+            ),
+            (
+                "a copy has waited 25 hours with no failure: behind",
+                vec![dest("usb", 0, Some(25), None)],
+                vec![
+                    "Destination usb is 1 day behind: the oldest backup waiting to be copied there is from 2026-11-22 11:00 UTC",
+                ],
+            ),
+            (
+                "its latest try failed, an hour ago",
+                vec![dest("usb", 1, Some(1), gone)],
+                vec![
+                    "Copies to usb are failing: cannot reach destination usb (folder /media/usb is missing (is the drive mounted?))",
+                ],
+            ),
+            (
+                "failing for three days: one alert, how far behind rides along",
+                vec![dest("usb", 2, Some(72), gone)],
+                vec![
+                    "Copies to usb are failing: cannot reach destination usb (folder /media/usb is missing (is the drive mounted?)) (3 days behind)",
+                ],
+            ),
+            (
+                "two destinations apart: one fine, one failing with no reason kept",
+                vec![dest("usb", 0, None, None), dest("s3", 1, Some(1), None)],
+                vec!["Copies to s3 are failing: no reason recorded"],
+            ),
+        ];
+        for (name, dests, expected) in cases {
+            let got = dest_alerts(&dests, now);
+            let texts: Vec<&str> = got.iter().map(|a| a.text.as_str()).collect();
+            assert_eq!(texts, expected, "case {name}");
+            for alert in &got {
+                assert!(alert.key.starts_with("dest-"), "case {name}: {alert:?}");
+                assert!(
+                    alert.dest.is_some(),
+                    "case {name}: the fix needs the destination"
+                );
+            }
+        }
+        assert_eq!(
+            dest_fix("usb"),
+            "check the destination: `backstop dest test usb`, then `backstop dest sync`"
         );
     }
 }

@@ -33,6 +33,8 @@ pub enum Fix {
     TryAgain,
     /// Look at the backup in History (a flagged one: is the data what you expect?).
     OpenHistory,
+    /// Copy what waits to the profile's destinations now, without waiting for the next retry.
+    SyncNow,
 }
 
 impl Fix {
@@ -42,6 +44,7 @@ impl Fix {
             Fix::FirstBackup => "Make the first backup",
             Fix::TryAgain => "Back up again now",
             Fix::OpenHistory => "Open History",
+            Fix::SyncNow => "Sync now",
         }
     }
 }
@@ -113,6 +116,8 @@ pub fn profile_status(
             detail: format!("{}{more}", lowercase_first(&alert.text)),
             fix: Some(if flagged {
                 Fix::OpenHistory
+            } else if alert.dest.is_some() {
+                Fix::SyncNow
             } else {
                 Fix::TryAgain
             }),
@@ -310,10 +315,17 @@ mod tests {
         let alert = Alert {
             key: "failed-2".into(),
             text: "The last backup failed (…): cannot reach the database server".into(),
+            dest: None,
         };
         let flagged = Alert {
             key: "flagged-3".into(),
             text: "Backup 3 was flagged".into(),
+            dest: None,
+        };
+        let copies = Alert {
+            key: "dest-failing-usb".into(),
+            text: "Copies to usb are failing: folder /media/usb is missing".into(),
+            dest: Some("usb".into()),
         };
         let working = Working {
             doing: "Backing up".into(),
@@ -372,6 +384,16 @@ mod tests {
                 Tone::Attention,
                 "Needs attention — backup 3 was flagged (and 1 more below)",
                 Some(Fix::OpenHistory),
+            ),
+            (
+                "copies failing",
+                vec![good.clone()],
+                true,
+                vec![copies],
+                None,
+                Tone::Attention,
+                "Needs attention — copies to usb are failing: folder /media/usb is missing",
+                Some(Fix::SyncNow),
             ),
             (
                 "nothing yet",

@@ -110,6 +110,14 @@ pub enum JobOutput {
     Refreshed,
     /// A desktop change was made (what, in words; empty when only the state was read), and the state after it.
     Desktop(String, Box<crate::desktop::DesktopStatus>),
+    /// Copies to destinations ran: what each destination did, and whether it was asked for (Sync now) rather
+    /// than the scheduler's retry.
+    Synced {
+        /// One report per destination.
+        reports: Vec<jobs::DestSync>,
+        /// Sync now (waits after failures ignored), not the scheduler.
+        forced: bool,
+    },
 }
 
 /// Why a job did not succeed.
@@ -148,6 +156,11 @@ pub struct Snapshot {
     pub jobs: Vec<JobRow>,
     /// Statistics per profile.
     pub stats: BTreeMap<String, Stats>,
+    /// Every destination with its copies' state (`jobs::dest_list`), in config order.
+    pub destinations: Vec<jobs::DestInfo>,
+    /// Completed backups of profiles with destinations whose archive is not in the storage folder (deleted by
+    /// hand, a drive unplugged): History's "local" badge is left off them. Looked at here, never in a frame.
+    pub archives_absent: std::collections::BTreeSet<i64>,
     /// Problems reading state (config or catalog), shown as a banner.
     pub error: Option<String>,
 }
@@ -512,6 +525,12 @@ fn run(ctx: &mut Context, request: JobRequest, job: &JobControl) -> Result<JobOu
         JobRequest::Refresh => {
             ctx.config = Config::load(&ctx.paths.config_file)?;
             Ok(JobOutput::Refreshed)
+        }
+        JobRequest::Sync { profile, force } => {
+            jobs::sync(ctx, profile.as_deref(), force, job).map(|reports| JobOutput::Synced {
+                reports,
+                forced: force,
+            })
         }
         JobRequest::Desktop { places, change } => {
             let done = crate::desktop::apply(&places, change)?;

@@ -105,6 +105,7 @@ pub(super) fn print_stats(s: &jobs::Stats) {
         println!("  success rate: {rate:.0}%");
     }
     println!("  last 30 days: {}", s.last_30_days.words());
+    print_destinations(&s.destinations, Utc::now());
     if let Some(details) = &s.details {
         if let Some(version) = &details.server_version {
             println!("  server version: {version}");
@@ -118,6 +119,35 @@ pub(super) fn print_stats(s: &jobs::Stats) {
                 human_size(*bytes)
             );
         }
+    }
+}
+
+/// A profile's destinations in `stats`: one line each, then what the banner would say about them, with the fix.
+fn print_destinations(dests: &[jobs::DestInfo], now: chrono::DateTime<Utc>) {
+    for d in dests {
+        let behind = match d.waiting_since {
+            Some(t) => format!(
+                "behind by {}",
+                crate::health::behind_words((now - t).num_seconds())
+            ),
+            None => "up to date".into(),
+        };
+        let last = d
+            .last_copied_at
+            .map(|t| format!("last copied {}", t.format("%Y-%m-%d %H:%M:%S UTC")))
+            .unwrap_or_else(|| "nothing copied yet".into());
+        println!(
+            "  destination {} ({} {}): {} copied, {} waiting, {} failed; {last}; {behind}",
+            d.name, d.kind, d.location, d.copied, d.pending, d.failed
+        );
+    }
+    for alert in crate::health::dest_alerts(dests, now) {
+        let fix = alert
+            .dest
+            .as_deref()
+            .map(|d| format!("; {}", crate::health::dest_fix(d)))
+            .unwrap_or_default();
+        println!("  alert: {}{fix}", alert.text);
     }
 }
 

@@ -44,6 +44,11 @@ pub struct DestInfo {
     pub last_error: Option<String>,
     /// How far behind: the age of the oldest backup waiting to be copied there (seconds), None when up to date.
     pub behind_secs: Option<i64>,
+    /// When the oldest backup waiting to be copied there was taken (None when up to date): what `behind_secs`
+    /// counts from, for whoever judges it later (the window's banner, from its own clock).
+    pub waiting_since: Option<DateTime<Utc>>,
+    /// The earliest time a failed copy is tried again (None when no copy failed).
+    pub next_try_at: Option<DateTime<Utc>>,
     /// When the folder holds another home's backups (a new machine that replaces an old one): whose, and that
     /// nothing is copied there until `catalog rebuild --from` takes it over.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -154,7 +159,7 @@ pub fn info(ctx: &Context, dest: &Destination) -> Result<DestInfo> {
         .and_then(|c| c.error.clone());
     let rows = ctx.catalog.list(Some(&dest.profile), false)?;
     let now = Utc::now();
-    let behind_secs = rows
+    let waiting_since = rows
         .iter()
         .filter(|r| {
             copies.iter().any(|c| {
@@ -165,8 +170,14 @@ pub fn info(ctx: &Context, dest: &Destination) -> Result<DestInfo> {
                     )
             })
         })
-        .map(|r| (now - r.created_at).num_seconds().max(0))
-        .max();
+        .map(|r| r.created_at)
+        .min();
+    let behind_secs = waiting_since.map(|t| (now - t).num_seconds().max(0));
+    let next_try_at = copies
+        .iter()
+        .filter(|c| c.status == CopyStatus::Failed)
+        .filter_map(|c| c.next_try_at)
+        .min();
     Ok(DestInfo {
         name: dest.name.clone(),
         profile: dest.profile.clone(),
@@ -180,6 +191,8 @@ pub fn info(ctx: &Context, dest: &Destination) -> Result<DestInfo> {
         last_copied_at,
         last_error,
         behind_secs,
+        waiting_since,
+        next_try_at,
         other_home: None,
     })
 }

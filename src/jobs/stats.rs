@@ -39,6 +39,8 @@ pub struct Stats {
     pub success_rate_percent: Option<f64>,
     /// The backup jobs of the last [`RECENT_DAYS`] days: how many finished, how many succeeded.
     pub last_30_days: Outcomes,
+    /// The profile's destinations: what each holds and how far behind it is (`health::dest_alerts` judges them).
+    pub destinations: Vec<super::DestInfo>,
 }
 
 /// How many days [`Stats::last_30_days`] looks back.
@@ -164,6 +166,11 @@ pub fn stats(
             Some(100.0 * jobs.succeeded as f64 / jobs.finished as f64)
         },
         last_30_days,
+        destinations: ctx
+            .config
+            .destinations_of(&profile.name)
+            .map(|d| super::dest::info(ctx, d))
+            .collect::<Result<_>>()?,
     })
 }
 

@@ -9,14 +9,16 @@ use std::time::Instant;
 
 impl BackstopApp {
     pub(super) fn banners(&mut self, ui: &mut egui::Ui) {
-        let mut lines: Vec<(Color32, String)> = Vec::new();
+        // Each line: its colour, its words, and the destination whose Sync now it offers.
+        let mut lines: Vec<(Color32, String, Option<String>)> = Vec::new();
         if let Some(error) = &self.state.snapshot.error {
-            lines.push((Color32::from_rgb(200, 60, 60), error.clone()));
+            lines.push((Color32::from_rgb(200, 60, 60), error.clone(), None));
         }
+        let profile = self.profile().map(|p| p.name.clone());
         if let Some(profile) = self.profile() {
             // The first one is the status header's.
             for alert in self.alerts_of(profile).into_iter().skip(1) {
-                lines.push((Color32::from_rgb(190, 120, 0), alert.text));
+                lines.push((Color32::from_rgb(190, 120, 0), alert.text, alert.dest));
             }
         }
         let paused = self.state.snapshot.config.settings.automatic_paused;
@@ -51,16 +53,33 @@ impl BackstopApp {
             lines.push((
                 Color32::from_rgb(90, 110, 160),
                 "Automatic backups run in the other open Backstop window, not in this one.".into(),
+                None,
             ));
         }
-        for (color, text) in lines {
+        let mut sync = false;
+        for (color, text, dest) in lines {
             egui::Frame::new()
                 .fill(color.gamma_multiply(0.18))
                 .inner_margin(6.0)
                 .corner_radius(4.0)
-                .show(ui, |ui| {
-                    ui.label(RichText::new(text).color(color));
+                .show(ui, |ui| match dest {
+                    None => {
+                        ui.label(RichText::new(text).color(color));
+                    }
+                    // A destination's alert offers its fix beside it.
+                    Some(dest) => {
+                        ui.horizontal_wrapped(|ui| {
+                            ui.label(RichText::new(text).color(color));
+                            sync |= ui
+                                .button("Sync now")
+                                .on_hover_text(sync_hover(&dest))
+                                .clicked();
+                        });
+                    }
                 });
+        }
+        if sync {
+            self.sync_now(profile.as_deref());
         }
     }
 
@@ -182,4 +201,12 @@ impl BackstopApp {
         ui.label(RichText::new("Or back up your own SQLite database:").strong());
         self.new_profile_form(ui);
     }
+}
+
+/// What a Sync now button beside a destination's alert does.
+fn sync_hover(dest: &str) -> String {
+    format!(
+        "Copy what waits to {dest} (and the profile's other destinations) now, without waiting for the next \
+         retry. Is the drive plugged in, the server reachable? `backstop dest test {dest}` checks it."
+    )
 }

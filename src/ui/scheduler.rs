@@ -3,8 +3,12 @@
 //! profile added in the window, which waits until the user has finished setting it up. Nothing starts while
 //! `settings.automatic_paused` is set.
 //!
-//! The decisions are pure (`schedule::check`, `failure::retry_automatic`, [`first_automatic_waits`]); this file
-//! only applies them to the window's state once a frame.
+//! Copies to destinations that wait (a failed copy whose retry is due, a copy queued and not made) are retried by
+//! the same once-a-minute check, when no job runs or waits: the backoff after failures is the copies' own
+//! (`jobs::backoff`, kept in the catalog), so the window, `run-due` and `dest sync` share it.
+//!
+//! The decisions are pure (`schedule::check`, `failure::retry_automatic`, [`first_automatic_waits`],
+//! [`copies_due`]); this file only applies them to the window's state once a frame.
 
 use super::app::{BackstopApp, Tab};
 use super::state::ToastKind;
@@ -28,6 +32,15 @@ pub const FIRST_AUTOMATIC_GRACE: Duration = Duration::from_secs(5 * 60);
 /// user stays in its settings, and never longer than [`FIRST_AUTOMATIC_GRACE`].
 pub fn first_automatic_waits(added: Instant, now: Instant, in_its_settings: bool) -> bool {
     in_its_settings && now.saturating_duration_since(added) < FIRST_AUTOMATIC_GRACE
+}
+
+/// Whether copies wait that a retry would try now: a failed copy whose wait is over, or a copy queued at a
+/// destination that is not waiting out a failure (one that is fails again at once: its wait counts).
+pub fn copies_due(dests: &[crate::jobs::DestInfo], now: DateTime<Utc>) -> bool {
+    dests.iter().any(|d| match d.next_try_at {
+        Some(at) => at <= now,
+        None => d.pending > 0,
+    })
 }
 
 /// A profile added in this window.
@@ -217,6 +230,17 @@ impl BackstopApp {
         for (profile, missed) in self.due_profiles(launch, Utc::now()) {
             self.queue_automatic(&profile, missed);
         }
+        // A backup queued above copies after itself; otherwise waiting copies go when nothing else runs.
+        let idle = self.state.running.is_none() && self.state.queue.is_empty();
+        if idle && copies_due(&self.state.snapshot.destinations, Utc::now()) {
+            let request = JobRequest::Sync {
+                profile: None,
+                force: false,
+            };
+            if !self.state.is_pending(&request.label()) {
+                self.submit(request);
+            }
+        }
     }
 
     /// Automatic backups that ended: a completed one ends its retries; a failure's kind decides the next try.
@@ -355,6 +379,60 @@ mod tests {
                 waits,
                 "{what}"
             );
+        }
+    }
+
+    #[test]
+    fn copies_are_retried_when_their_wait_is_over_or_they_were_never_tried() {
+        use chrono::TimeZone;
+        let now = Utc.with_ymd_and_hms(2026, 12, 3, 12, 0, 0).unwrap();
+        let minutes = chrono::Duration::minutes;
+        let dest = |pending: usize, failed: usize, next_try_at: Option<DateTime<Utc>>| {
+            crate::jobs::DestInfo {
+                name: "usb".into(),
+                profile: "shop".into(),
+                kind: "folder".into(),
+                location: "/media/usb".into(),
+                keep_last: 7,
+                max_age_days: 0,
+                copied: 2,
+                pending,
+                failed,
+                last_copied_at: None,
+                last_error: None,
+                behind_secs: None,
+                waiting_since: None,
+                next_try_at,
+                other_home: None,
+            }
+        };
+        let cases = [
+            ("no destinations", vec![], false),
+            ("up to date", vec![dest(0, 0, None)], false),
+            ("a copy queued, never tried", vec![dest(1, 0, None)], true),
+            (
+                "a failure waits 4 more minutes",
+                vec![dest(0, 1, Some(now + minutes(4)))],
+                false,
+            ),
+            (
+                "a queued copy behind a failure that waits: it would fail too",
+                vec![dest(3, 1, Some(now + minutes(4)))],
+                false,
+            ),
+            (
+                "the wait is over",
+                vec![dest(0, 1, Some(now - minutes(1)))],
+                true,
+            ),
+            (
+                "one of two destinations is due",
+                vec![dest(0, 0, None), dest(0, 1, Some(now))],
+                true,
+            ),
+        ];
+        for (what, dests, due) in cases {
+            assert_eq!(copies_due(&dests, now), due, "{what}");
         }
     }
 

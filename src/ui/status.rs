@@ -90,6 +90,10 @@ pub fn working_on(
     match request {
         JobRequest::Backup { profile, .. } => Some((profile.clone(), "Backing up")),
         JobRequest::Import { profile, .. } => Some((profile.clone(), "Importing")),
+        JobRequest::Sync {
+            profile: Some(profile),
+            ..
+        } => Some((profile.clone(), "Copying to its destinations")),
         JobRequest::Prune {
             profile,
             dry_run: false,
@@ -160,6 +164,7 @@ impl BackstopApp {
                 });
             }
             Some(Fix::OpenHistory) => self.tab = Tab::History,
+            Some(Fix::SyncNow) => self.sync_now(Some(&profile.name)),
             None => {}
         }
     }

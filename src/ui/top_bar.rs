@@ -1,7 +1,7 @@
 //! The top of the window: the profile list and the panel tabs. The list marks each profile with what waits for
 //! the user even while another profile is shown: Settings not saved yet, and warnings (the last backup failed, no
-//! backup for too long, a flagged backup: what its banner would say). Profiles that need attention are named
-//! beside the list too, one click from their banner.
+//! backup for too long, a flagged backup, copies to a destination failing or behind: what its banner would say).
+//! Profiles that need attention are named beside the list too, one click from their banner.
 
 use super::app::{BackstopApp, Tab};
 use crate::config::Profile;
@@ -47,7 +47,37 @@ impl BackstopApp {
         profile: &Profile,
     ) -> Vec<Alert> {
         let threshold = self.state.snapshot.config.settings.change_alert_percent;
-        crate::health::alerts(rows, &profile.policy, threshold, Utc::now())
+        let now = Utc::now();
+        let mut alerts = crate::health::alerts(rows, &profile.policy, threshold, now);
+        alerts.extend(crate::health::dest_alerts(
+            self.dests_of(&profile.name),
+            now,
+        ));
+        alerts
+    }
+
+    /// The destinations of a profile, as the worker last saw them.
+    pub(crate) fn dests_of<'a>(
+        &'a self,
+        profile: &'a str,
+    ) -> impl Iterator<Item = &'a crate::jobs::DestInfo> + 'a {
+        self.state
+            .snapshot
+            .destinations
+            .iter()
+            .filter(move |d| d.profile == profile)
+    }
+
+    /// Copies what waits to the destinations of `profile` (all when None) now, retry waits ignored: the Sync now
+    /// buttons. Nothing is queued twice.
+    pub(crate) fn sync_now(&mut self, profile: Option<&str>) {
+        let request = crate::worker::JobRequest::Sync {
+            profile: profile.map(str::to_string),
+            force: true,
+        };
+        if !self.state.is_pending(&request.label()) {
+            self.submit(request);
+        }
     }
 
     fn profile_marks(&self) -> Vec<ProfileMark> {

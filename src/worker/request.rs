@@ -140,6 +140,13 @@ pub enum JobRequest {
     },
     /// Only refresh the snapshot.
     Refresh,
+    /// Copy what waits to the destinations (`jobs::sync`): of one profile, or of all.
+    Sync {
+        /// Profile name (None: every profile's destinations).
+        profile: Option<String>,
+        /// Ignore the waits after failures (Sync now); the scheduler's retries keep them.
+        force: bool,
+    },
     /// Change one app-wide switch the tray and the close question set (no toast: the caller says what changed).
     SetFlag(AppFlag),
     /// Start at login, the system timer, or only read their state (`systemctl` may be slow: never on the UI thread).
@@ -224,6 +231,22 @@ impl JobRequest {
                 format!("Delete kept folder {}", path.display())
             }
             JobRequest::Refresh => "Refresh".into(),
+            JobRequest::Sync {
+                profile: Some(profile),
+                force: true,
+            } => format!("Copy the backups of {profile} to its destinations"),
+            JobRequest::Sync {
+                profile: None,
+                force: true,
+            } => "Copy backups to every destination".into(),
+            JobRequest::Sync {
+                profile: Some(profile),
+                force: false,
+            } => format!("Retry the copies of {profile}"),
+            JobRequest::Sync {
+                profile: None,
+                force: false,
+            } => "Retry waiting copies".into(),
             JobRequest::SetFlag(AppFlag::AutomaticPaused(true)) => "Pause automatic backups".into(),
             JobRequest::SetFlag(AppFlag::AutomaticPaused(false)) => {
                 "Resume automatic backups".into()

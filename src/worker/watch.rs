@@ -138,12 +138,29 @@ pub(super) fn snapshot(ctx: &Mutex<Result<Context>>, paths: &Paths) -> Snapshot 
                 jobs::stats(ctx, Some(&profile.name), now, false)?,
             );
         }
+        snap.destinations = jobs::dest_list(ctx)?;
+        snap.archives_absent = archives_absent(&snap.backups, &snap.destinations);
         Ok(())
     })();
     if let Err(e) = result {
         snap.error = Some(e.to_string());
     }
     snap
+}
+
+/// The completed backups of profiles with destinations whose archive file is not where the catalog says (one
+/// `stat` each, here on the worker: History's badges never look at the disk).
+fn archives_absent(
+    backups: &[crate::catalog::BackupRow],
+    dests: &[jobs::DestInfo],
+) -> std::collections::BTreeSet<i64> {
+    backups
+        .iter()
+        .filter(|b| b.status == crate::model::Status::Completed)
+        .filter(|b| dests.iter().any(|d| d.profile == b.profile))
+        .filter(|b| !b.path.is_file())
+        .map(|b| b.id)
+        .collect()
 }
 
 #[cfg(test)]

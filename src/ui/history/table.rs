@@ -103,6 +103,18 @@ impl BackstopApp {
             return;
         }
         sort_rows(&mut rows, self.sort);
+        // Where each backup is, for a profile with destinations (the worker looked at the disk, not this frame).
+        let has_dests = self
+            .state
+            .snapshot
+            .destinations
+            .iter()
+            .any(|d| d.profile == profile);
+        let absent = &self.state.snapshot.archives_absent;
+        let here: Vec<Option<bool>> = rows
+            .iter()
+            .map(|r| (has_dests || !r.copies.is_empty()).then(|| !absent.contains(&r.id)))
+            .collect();
         let mut clicked_sort = None;
         let mut actions: Vec<(&'static str, BackupRow)> = Vec::new();
         // Narrow windows scroll sideways rather than hide the row actions.
@@ -152,7 +164,7 @@ impl BackstopApp {
                         });
                     })
                     .body(|mut body| {
-                        for row in &rows {
+                        for (row, here) in rows.iter().zip(&here) {
                             body.row(26.0, |mut table_row| {
                                 table_row.col(|ui| {
                                     ui.label(row.id.to_string());
@@ -160,7 +172,7 @@ impl BackstopApp {
                                 table_row.col(|ui| {
                                     ui.label(local(row.created_at));
                                 });
-                                table_row.col(|ui| badges(ui, row));
+                                table_row.col(|ui| badges(ui, row, *here));
                                 table_row.col(|ui| {
                                     ui.label(row.kind.as_str());
                                 });

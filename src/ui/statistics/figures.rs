@@ -348,6 +348,7 @@ mod tests {
             next_automatic_at: None,
             success_rate_percent: None,
             last_30_days: recent,
+            destinations: Vec::new(),
         }
     }
 

@@ -1,9 +1,11 @@
 //! The Statistics panel, read at a glance: a few big figures on top (`figures`), then archive size and backup
 //! duration over one shared time axis with failures marked (`charts`). A single backup shows as values, not a
-//! one-point chart; a profile with no backup says so and offers Back up now. Below: the server's facts (server
-//! engines) and the remaining numbers, folded.
+//! one-point chart; a profile with no backup says so and offers Back up now. Between the figures and the charts,
+//! the profile's destinations (`destinations`: how far behind each is, Sync now); below, the server's facts
+//! (server engines) and the remaining numbers, folded.
 
 mod charts;
+mod destinations;
 mod figures;
 
 pub use charts::{DURATION_CHART_ID, SIZE_CHART_ID, duration_words};
@@ -61,6 +63,24 @@ impl BackstopApp {
             let rows: Vec<&BackupRow> = self.state.snapshot.backups.iter().filter(mine).collect();
             let database = self.database_size(&profile, &stats);
             figures::show(ui, &figures::figures(&stats, &rows, database, now));
+        }
+        // Where the backups are besides here, read at a glance like the figures.
+        let dests = destinations::rows(self.dests_of(&profile.name), now);
+        if !dests.is_empty() {
+            let busy = self.state.is_pending(
+                &JobRequest::Sync {
+                    profile: Some(profile.name.clone()),
+                    force: true,
+                }
+                .label(),
+            );
+            if destinations::show(ui, &dests, busy) {
+                self.sync_now(Some(&profile.name));
+            }
+            ui.add_space(8.0);
+        }
+        if !empty {
+            let rows: Vec<&BackupRow> = self.state.snapshot.backups.iter().filter(mine).collect();
             ui.add_space(8.0);
             over_time(ui, &ChartData::of(&rows, now));
         }
