@@ -243,6 +243,7 @@ mod tests {
             pruned: Vec::new(),
             error: failed.map(str::to_string),
             retention_skipped: None,
+            resumed_bytes: 0,
         }
     }
 

@@ -227,6 +227,7 @@ mod tests {
             error: error.map(str::to_string),
             attempts: 0,
             next_try_at: None,
+            upload: None,
         }
     }
 

@@ -361,6 +361,7 @@ fn copies_join_their_jobs_one_notification_and_repeat_failures_stay_quiet() {
         pruned: Vec::new(),
         error: failed.then(|| gone.to_string()),
         retention_skipped: None,
+        resumed_bytes: 0,
     };
     let backup = |id: i64, copies: Vec<crate::jobs::DestSync>| {
         Ok(JobOutput::Backup(Box::new(crate::jobs::BackupReport {
