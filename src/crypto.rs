@@ -126,6 +126,27 @@ pub fn decrypting_reader<'a, R: Read + 'a>(
     unlock: &Unlock,
     what: &str,
 ) -> Result<Box<dyn Read + 'a>> {
+    Ok(Box::new(open_stream(input, unlock, what)?))
+}
+
+/// The manifest of an encrypted archive, read through the decryption in place (age's stream seeks: only the zip
+/// directory and the manifest are decrypted).
+pub fn manifest_of_encrypted<R: Read + std::io::Seek>(
+    input: R,
+    unlock: &Unlock,
+    shown: &Path,
+) -> Result<crate::archive::Manifest> {
+    let what = shown.display().to_string();
+    let stream = open_stream(input, unlock, &what)?;
+    crate::archive::manifest_of(BufReader::with_capacity(64 << 10, stream), shown)
+}
+
+/// The plaintext stream of an age file (it seeks when the input does).
+fn open_stream<R: Read>(
+    input: R,
+    unlock: &Unlock,
+    what: &str,
+) -> Result<age::stream::StreamReader<BufReader<R>>> {
     let decryptor = age::Decryptor::new(BufReader::with_capacity(1 << 20, input))
         .map_err(|e| decrypt_error(e, what))?;
     let reader = match unlock {
@@ -155,7 +176,7 @@ pub fn decrypting_reader<'a, R: Read + 'a>(
                 .map_err(|e| decrypt_error(e, what))?
         }
     };
-    Ok(Box::new(reader))
+    Ok(reader)
 }
 
 /// Decrypts `input` into a new private file `output` (fsynced), hashing the encrypted bytes as they are read:

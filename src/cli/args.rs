@@ -108,6 +108,8 @@ pub enum Command {
         /// gone.
         #[arg(long, value_name = "DEST")]
         from: Option<String>,
+        #[command(flatten)]
+        unlock: UnlockFlags,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -263,6 +265,8 @@ pub enum ProfileCommand {
         connection: ConnectionFields,
         #[command(flatten)]
         fields: ProfileFields,
+        #[command(flatten)]
+        encrypt: EncryptFlags,
     },
     /// List profiles.
     List {
@@ -471,6 +475,83 @@ impl ProfileFields {
     }
 }
 
+/// What opens an encrypted archive when the stored passphrase does not.
+#[derive(Debug, Args, Default)]
+pub struct UnlockFlags {
+    /// Read the passphrase of an encrypted backup from standard input (one line): an old passphrase, or on a
+    /// machine that does not store it.
+    #[arg(long, conflicts_with = "identity")]
+    pub passphrase_stdin: bool,
+    /// The private key that decrypts a backup encrypted to recipient keys (an age identity file or an
+    /// unprotected SSH private key).
+    #[arg(long, value_name = "KEYFILE")]
+    pub identity: Option<PathBuf>,
+}
+
+impl UnlockFlags {
+    /// What the flags give, read now.
+    pub(super) fn read(&self) -> Result<Option<crate::jobs::UnlockSpec>> {
+        if self.passphrase_stdin {
+            let passphrase = read_stdin_line("--passphrase-stdin", "passphrase")?;
+            return Ok(Some(crate::jobs::UnlockSpec::Passphrase(
+                crate::jobs::Password(passphrase),
+            )));
+        }
+        Ok(self
+            .identity
+            .clone()
+            .map(absolute)
+            .transpose()?
+            .map(crate::jobs::UnlockSpec::Identity))
+    }
+}
+
+/// `profile edit`'s encryption flags (the off-site issue fixes their names).
+#[derive(Debug, Args, Default)]
+pub struct EncryptFlags {
+    /// Encrypt new backups with a passphrase read from standard input (one line; at least 8 characters). A new
+    /// passphrase applies to new backups; older ones keep the passphrase they were made with.
+    #[arg(long, conflicts_with_all = ["encrypt_to", "no_encrypt"])]
+    pub encrypt_passphrase_stdin: bool,
+    /// Encrypt new backups to these recipient public keys (`age1…`, or an SSH public key line `ssh-ed25519 …`):
+    /// this machine then cannot decrypt them, only the holders of the private keys can.
+    #[arg(long, value_name = "RECIPIENT", num_args = 1.., conflicts_with = "no_encrypt")]
+    pub encrypt_to: Vec<String>,
+    /// Stop encrypting new backups (encrypted ones stay encrypted).
+    #[arg(long)]
+    pub no_encrypt: bool,
+    /// With --encrypt-…: encrypt only the copies at destinations; the archives here stay unencrypted.
+    #[arg(long)]
+    pub encrypt_offsite_only: bool,
+}
+
+impl EncryptFlags {
+    /// The change the flags ask for, if any (the passphrase read now).
+    pub(super) fn change(&self) -> Result<Option<crate::jobs::EncryptChange>> {
+        if self.encrypt_passphrase_stdin {
+            let passphrase = read_stdin_line("--encrypt-passphrase-stdin", "passphrase")?;
+            return Ok(Some(crate::jobs::EncryptChange::Passphrase(
+                crate::jobs::Password(passphrase),
+            )));
+        }
+        if !self.encrypt_to.is_empty() {
+            return Ok(Some(crate::jobs::EncryptChange::Recipients(
+                self.encrypt_to.clone(),
+            )));
+        }
+        if self.no_encrypt {
+            return Ok(Some(crate::jobs::EncryptChange::Off));
+        }
+        if self.encrypt_offsite_only {
+            return Err(Error::Usage(
+                "--encrypt-offsite-only goes with --encrypt-passphrase-stdin or --encrypt-to"
+                    .into(),
+            ));
+        }
+        Ok(None)
+    }
+}
+
 /// `backstop background ...`
 #[derive(Debug, Subcommand)]
 pub enum BackgroundCommand {
@@ -508,6 +589,8 @@ pub enum CatalogCommand {
         /// manifests there), so that each can be restored with `restore ID --from DEST`.
         #[arg(long, value_name = "DEST")]
         from: Option<String>,
+        #[command(flatten)]
+        unlock: UnlockFlags,
     },
 }
 

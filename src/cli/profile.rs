@@ -73,10 +73,29 @@ pub(super) fn profile_command(cmd: ProfileCommand) -> Result<i32> {
         ProfileCommand::Edit {
             name,
             sqlite,
-            connection,
+            mut connection,
             fields,
+            encrypt,
         } => {
             drop(config_lock);
+            // With an encryption flag, --secret-store says where the passphrase is kept.
+            let change = encrypt.change()?;
+            let passphrase_store = match &change {
+                Some(_)
+                    if connection.secret_store.is_some()
+                        && config.profile(&name)?.database.server().is_none() =>
+                {
+                    let store = connection.secret_store()?;
+                    connection.secret_store = None;
+                    Some(store)
+                }
+                Some(_) => connection
+                    .secret_store
+                    .as_ref()
+                    .map(|_| connection.secret_store())
+                    .transpose()?,
+                None => None,
+            };
             let mut profile = config.profile(&name)?.clone();
             fields.apply(&mut profile.policy)?;
             if let Some(path) = sqlite {
@@ -100,6 +119,18 @@ pub(super) fn profile_command(cmd: ProfileCommand) -> Result<i32> {
             }
             for warning in jobs::save_profile(&paths, profile, || connection.password())? {
                 eprintln!("warning: {warning}");
+            }
+            if let Some(change) = change {
+                println!(
+                    "{}",
+                    jobs::set_encryption(
+                        &paths,
+                        &name,
+                        change,
+                        encrypt.encrypt_offsite_only,
+                        passphrase_store
+                    )?
+                );
             }
             println!("profile {name} saved");
             Ok(0)

@@ -60,9 +60,12 @@ pub(super) fn open_context() -> Result<Context> {
 fn dispatch(command: Command, job: &JobControl) -> Result<i32> {
     match command {
         Command::Profile(cmd) => profile_command(*cmd),
-        Command::Catalog(CatalogCommand::Rebuild { from: Some(dest) }) => {
+        Command::Catalog(CatalogCommand::Rebuild {
+            from: Some(dest),
+            unlock,
+        }) => {
             let ctx = open_context()?;
-            let report = jobs::rebuild_from(&ctx, &dest, job)?;
+            let report = jobs::rebuild_from(&ctx, &dest, unlock.read()?.as_ref(), job)?;
             println!(
                 "catalog rebuilt from {}: {} backup(s) added, {} known already",
                 report.dest,
@@ -83,7 +86,7 @@ fn dispatch(command: Command, job: &JobControl) -> Result<i32> {
             }
             Ok(if report.damaged.is_empty() { 0 } else { 1 })
         }
-        Command::Catalog(CatalogCommand::Rebuild { from: None }) => {
+        Command::Catalog(CatalogCommand::Rebuild { from: None, .. }) => {
             let report = jobs::rebuild_catalog(&Paths::from_env()?, job)?;
             println!("catalog rebuilt: {} archive(s) catalogued", report.archives);
             for damaged in &report.damaged {
@@ -231,6 +234,7 @@ fn job_command(ctx: &mut Context, command: Command, job: &JobControl) -> Result<
             only,
             to,
             from,
+            unlock,
             json,
         } => {
             let spec = RestoreSpec {
@@ -244,6 +248,7 @@ fn job_command(ctx: &mut Context, command: Command, job: &JobControl) -> Result<
                 to: to.map(absolute).transpose()?,
                 allow_other_profile,
                 from,
+                unlock: unlock.read()?,
             };
             if !validate_only && !yes && spec.only.is_empty() {
                 let plan = jobs::plan_restore(ctx, &spec)?;

@@ -151,16 +151,28 @@ pub(super) fn backup_locked(
     fsutil::check_writable_dir(storage)?;
     // Microseconds: what the catalog stores, so the manifest and the catalog agree exactly.
     let created_at = chrono::SubsecRound::trunc_subsecs(Utc::now(), 6);
+    // An encrypted profile's archive is `<name>.zip.age`: the zip never gets its plain name on disk.
+    let encryption = super::encryption::encrypt_for(ctx, profile, false)?;
     let path =
         archive::unique_archive_path(storage, &profile.name, kind, created_at, trigger, |p| {
             ctx.catalog.path_known(p)
         });
+    let path = match &encryption {
+        Some(_) => PathBuf::from(format!("{}{}", path.display(), crate::crypto::AGE_SUFFIX)),
+        None => path,
+    };
     let id = ctx
         .catalog
         .insert_running(&profile.name, kind, trigger, created_at, &path)?;
-    let result = write_backup(ctx, profile, kind, trigger, created_at, &path, job);
+    let out = ArchiveOut {
+        path: &path,
+        created_at,
+        encrypt: encryption.as_ref().map(|(how, _)| how),
+    };
+    let result = write_backup(ctx, profile, kind, trigger, &out, job);
     match result {
         Ok((mut done, database_size_bytes, mut warnings)) => {
+            done.encryption = encryption.map(|(_, label)| label);
             done.warnings = change_flags(ctx, profile, kind, trigger, id, &done)?;
             ctx.catalog.complete(id, &path, &done)?;
             if matches!(trigger, Trigger::Manual | Trigger::Automatic) {
@@ -205,16 +217,23 @@ pub(super) fn backup_locked(
     }
 }
 
+/// Where a new archive goes, its time stamp, and how it is encrypted.
+struct ArchiveOut<'a> {
+    path: &'a Path,
+    created_at: DateTime<Utc>,
+    encrypt: Option<&'a crate::crypto::Encrypt>,
+}
+
 /// Writes and verifies the archive; returns what the catalog records. Any error leaves no file behind.
 fn write_backup(
     ctx: &Context,
     profile: &Profile,
     kind: Kind,
     trigger: Trigger,
-    created_at: DateTime<Utc>,
-    path: &Path,
+    out: &ArchiveOut,
     job: &JobControl,
 ) -> Result<(Completion, u64, Vec<String>)> {
+    let (path, created_at, encrypt) = (out.path, out.created_at, out.encrypt);
     let start = Instant::now();
     let with_database = kind != Kind::Files;
     resolve_kind(profile, Some(kind))?;
@@ -302,7 +321,7 @@ fn write_backup(
         job,
     )?;
     writer.finish(manifest)?;
-    let completion = seal(partial, path, job)?;
+    let completion = seal_with(partial, path, encrypt, job)?;
     Ok((
         Completion {
             duration_ms: millis(start),
@@ -394,6 +413,84 @@ fn retention_after(
 
 /// Verifies a finished `.partial` archive by reading it back, renames it into place and writes its sidecar.
 pub(crate) fn seal(partial: TempGuard, path: &Path, job: &JobControl) -> Result<Completion> {
+    seal_with(partial, path, None, job)
+}
+
+/// `seal`, encrypting the verified archive first when `encrypt` says so: the plain zip is verified, encrypted into
+/// `<path>.enc.partial` (fsynced), the encrypted file checked (decrypted again and compared with the plain zip's
+/// SHA-256 when a passphrase can; re-read and hashed when it is encrypted to keys this machine cannot open), and
+/// only that is renamed to `path`; the plain zip never gets a final name and is deleted.
+pub(crate) fn seal_with(
+    partial: TempGuard,
+    path: &Path,
+    encrypt: Option<&crate::crypto::Encrypt>,
+    job: &JobControl,
+) -> Result<Completion> {
+    let Some(how) = encrypt else {
+        return seal_plain(partial, path, job);
+    };
+    job.stage("verifying archive", None);
+    let report = archive::verify(partial.path(), None, job)?;
+    if !report.ok() {
+        return Err(Error::damaged(
+            path,
+            format!(
+                "verification after writing failed: {}",
+                report.problems.join("; ")
+            ),
+        ));
+    }
+    let plain_sha = report.archive_sha256.unwrap_or_default();
+    let sealed = TempGuard::new(fsutil::partial_path(&PathBuf::from(format!(
+        "{}.enc",
+        path.display()
+    ))));
+    let (size_bytes, sha256) =
+        crate::crypto::encrypt_file(partial.path(), sealed.path(), how, job)?;
+    job.stage("checking the encrypted archive", Some(size_bytes));
+    let check = match how {
+        crate::crypto::Encrypt::Passphrase(p) => {
+            let file = std::fs::File::open(sealed.path()).ctx("cannot read", sealed.path())?;
+            let mut reader = crate::crypto::decrypting_reader(
+                file,
+                &crate::crypto::Unlock::Passphrase(p.clone()),
+                "the new archive",
+            )?;
+            match crate::progress::copy_hashing(
+                &mut reader,
+                &mut std::io::sink(),
+                u64::MAX,
+                job,
+                "checking the encrypted archive",
+                Some(size_bytes),
+            ) {
+                Ok(copied) => copied.sha256 == plain_sha,
+                Err(crate::progress::CopyError::Cancelled) => return Err(Error::Cancelled),
+                Err(_) => false,
+            }
+        }
+        crate::crypto::Encrypt::Recipients(_) => {
+            crate::progress::sha256_file(sealed.path(), job)?.sha256 == sha256
+        }
+    };
+    if !check {
+        return Err(Error::damaged(
+            path,
+            "the encrypted archive did not read back as written; nothing was kept",
+        ));
+    }
+    fsutil::rename_no_replace(sealed.path(), path)?;
+    sealed.keep();
+    drop(partial);
+    archive::write_sidecar(path, &sha256)?;
+    Ok(Completion {
+        size_bytes,
+        sha256,
+        ..Completion::default()
+    })
+}
+
+fn seal_plain(partial: TempGuard, path: &Path, job: &JobControl) -> Result<Completion> {
     job.stage("verifying archive", None);
     let report = archive::verify(partial.path(), None, job)?;
     if !report.ok() {

@@ -195,7 +195,7 @@ pub fn queue(ctx: &Context, profile: &Profile, dest: &Destination) -> Result<Vec
         }
         if ctx
             .catalog
-            .queue_copy(row.id, &dest.name, &object_name(row))?
+            .queue_copy(row.id, &dest.name, &copy_name(profile, row))?
         {
             queued.push(row.id);
         }
@@ -210,6 +210,17 @@ fn copies_by_backup(ctx: &Context, dest: &str) -> Result<HashMap<i64, CopyRow>> 
         .into_iter()
         .map(|c| (c.backup_id, c))
         .collect())
+}
+
+/// The name of a backup's copy at a destination: the archive's, with `.age` when only copies are encrypted.
+fn copy_name(profile: &Profile, row: &BackupRow) -> String {
+    let name = object_name(row);
+    let encrypt_copy = profile.encryption.as_ref().is_some_and(|e| e.offsite_only);
+    if encrypt_copy && !storage::is_encrypted_name(&name) {
+        format!("{name}{}", crate::crypto::AGE_SUFFIX)
+    } else {
+        name
+    }
 }
 
 /// The name of a backup's copy: the archive's file name.
@@ -335,7 +346,7 @@ fn sync_one(
             dest: &dest.name,
             saved: copy.upload.clone(),
         };
-        match copy_one(remote, row, &copy.object, &memory, job) {
+        match copy_one(ctx, profile, remote, row, &copy.object, &memory, job) {
             Ok(done) => {
                 ctx.catalog.copy_done(
                     row.id,
@@ -411,24 +422,47 @@ impl storage::UploadMemory for CatalogMemory<'_> {
 /// Uploads one archive and its sidecar, then reads the copy back whole: it counts only when its size and
 /// SHA-256 are the catalog's. Large archives go to S3 in parts that a later try resumes.
 fn copy_one(
+    ctx: &Context,
+    profile: &Profile,
     remote: &Remote,
     row: &BackupRow,
     object: &str,
     memory: &CatalogMemory,
     job: &JobControl,
 ) -> Result<storage::Resumed> {
-    let expected = row.sha256.as_deref();
-    let (sent, resumed_bytes) = match (expected, row.size_bytes) {
-        (Some(sha), Some(size)) if remote.resumes(size) => {
-            let done = remote.upload_resumable(&row.path, object, sha, memory, job)?;
+    // "Encrypt off-site copies only": the copy is encrypted into a private temporary file first (a new file key
+    // each time, so such an upload starts over rather than resuming parts of another encryption).
+    let local_encrypted = super::encryption::is_encrypted_name(&row.path);
+    let encrypted_copy = if storage::is_encrypted_name(object) && !local_encrypted {
+        Some(encrypt_for_copy(ctx, profile, row, job)?)
+    } else {
+        None
+    };
+    let (source, expected, size) = match &encrypted_copy {
+        Some((guard, size, sha)) => (guard.path().to_path_buf(), Some(sha.clone()), Some(*size)),
+        None => (row.path.clone(), row.sha256.clone(), row.size_bytes),
+    };
+    if encrypted_copy.is_some()
+        && let Some((upload_id, _)) = memory.saved.as_ref()
+    {
+        remote.abort_upload(object, upload_id);
+        memory
+            .ctx
+            .catalog
+            .set_copy_upload(memory.backup_id, memory.dest, None)?;
+    }
+    let (sent, resumed_bytes) = match (expected.as_deref(), size) {
+        (Some(sha), Some(size)) if remote.resumes(size) && encrypted_copy.is_none() => {
+            let done = remote.upload_resumable(&source, object, sha, memory, job)?;
             (done.moved, done.resumed_bytes)
         }
-        _ => (remote.upload(&row.path, object, expected, job)?, 0),
+        _ => (remote.upload(&source, object, expected.as_deref(), job)?, 0),
     };
+    drop(encrypted_copy);
     let sidecar = format!("{}  {object}\n", sent.sha256);
     remote.write_small(&storage::sidecar_name(object), sidecar.as_bytes())?;
     let back = remote.hash(object, job)?;
-    if back != sent || row.size_bytes.is_some_and(|s| s != back.size_bytes) {
+    if back != sent || size.is_some_and(|s| s != back.size_bytes) {
         return Err(Error::DestinationFailed {
             dest: remote.name().to_string(),
             detail: format!(
@@ -442,6 +476,42 @@ fn copy_one(
         moved: back,
         resumed_bytes,
     })
+}
+
+/// The local (plain) archive encrypted for a destination into a private temporary file, after its SHA-256 was
+/// checked against the catalog: the file, its size and SHA-256.
+fn encrypt_for_copy(
+    ctx: &Context,
+    profile: &Profile,
+    row: &BackupRow,
+    job: &JobControl,
+) -> Result<(crate::fsutil::TempGuard, u64, String)> {
+    let Some((how, _)) = super::encryption::encrypt_for(ctx, profile, true)? else {
+        return Err(Error::Usage(format!(
+            "the copy of backup {} is to be encrypted but profile {} has no encryption any more; it was not copied",
+            row.id, profile.name
+        )));
+    };
+    let plain = crate::progress::sha256_file(&row.path, job)?;
+    if row.sha256.as_deref().is_some_and(|sha| sha != plain.sha256) {
+        return Err(Error::damaged(
+            &row.path,
+            "its SHA-256 differs from the one recorded when it was written; it was not copied",
+        ));
+    }
+    let dir = ctx.paths.tmp_dir();
+    if !dir.is_dir() {
+        crate::fsutil::create_private_dir(&dir)?;
+    }
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = dir.join(format!(
+        ".encrypt-{}-{n}.zip.age.partial",
+        std::process::id()
+    ));
+    let guard = crate::fsutil::TempGuard::new(path.clone());
+    let (size, sha) = crate::crypto::encrypt_file(&row.path, &path, &how, job)?;
+    Ok((guard, size, sha))
 }
 
 /// Deletes at the destination the copies its retention no longer keeps (only copies this catalog made: never

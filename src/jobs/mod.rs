@@ -16,6 +16,7 @@ mod backup;
 mod context;
 mod copy;
 mod dest;
+mod encryption;
 mod import;
 mod kept;
 mod manage;
@@ -38,6 +39,7 @@ pub use dest::{
     DestAdd, DestInfo, RemoteArchive, default_secret_store, dest_add, dest_list, dest_ls,
     dest_remove, dest_test,
 };
+pub use encryption::{EncryptChange, MIN_PASSPHRASE, UnlockSpec, set_encryption};
 pub use import::{ImportReport, import, import_batch};
 pub use kept::{
     KeptCopy, KeptReport, KeptWhat, delete_kept_database, delete_kept_folder, kept_copies,

@@ -72,12 +72,20 @@ pub fn rebuild_catalog(paths: &Paths, job: &JobControl) -> Result<RebuildReport>
             let mut files: Vec<PathBuf> = entries
                 .flatten()
                 .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "zip") && p.is_file())
+                .filter(|p| {
+                    let name = p.to_string_lossy();
+                    (name.ends_with(".zip") || name.ends_with(".zip.age")) && p.is_file()
+                })
                 .collect();
             files.sort();
+            let unlock = stored_unlock(paths, profile);
             for file in files {
                 job.check()?;
-                let mut row = row_from_archive(&file, &profile.name, &mut report);
+                let mut row = if crate::crypto::is_age_file(&file) {
+                    row_from_encrypted(&file, profile, unlock.as_ref(), &mut report)
+                } else {
+                    row_from_archive(&file, &profile.name, &mut report)
+                };
                 // A renamed profile's archives still carry the old name: they belong to the folder's profile.
                 if !config.profiles.iter().any(|p| p.name == row.profile) {
                     row.profile = profile.name.clone();
@@ -163,6 +171,100 @@ fn old_catalog_path(catalog: &Path, now: chrono::DateTime<Utc>) -> PathBuf {
         })
         .find(|path| !taken(path))
         .unwrap_or_else(|| catalog.with_file_name(base))
+}
+
+/// What opens this profile's encrypted archives here: its stored passphrase, when it has one.
+fn stored_unlock(paths: &Paths, profile: &crate::config::Profile) -> Option<crate::crypto::Unlock> {
+    let enc = profile.encryption.as_ref()?;
+    enc.passphrase_id.as_ref()?;
+    let secrets = crate::secrets::Secrets::new(paths.secrets_dir());
+    let passphrase = secrets
+        .get(&format!("encrypt.{}", profile.name), enc.secret_store)
+        .ok()?;
+    Some(crate::crypto::Unlock::Passphrase(
+        age::secrecy::SecretString::from(passphrase),
+    ))
+}
+
+/// An encrypted archive's row: from its manifest when the stored passphrase opens it; otherwise (an older
+/// passphrase, keys this machine does not hold) from its name, with a note, since its contents cannot be read.
+fn row_from_encrypted(
+    file: &Path,
+    profile: &crate::config::Profile,
+    unlock: Option<&crate::crypto::Unlock>,
+    report: &mut RebuildReport,
+) -> BackupRow {
+    let name = file
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    let manifest = unlock.and_then(|unlock| {
+        let f = std::fs::File::open(file).ok()?;
+        crate::crypto::manifest_of_encrypted(f, unlock, file).ok()
+    });
+    let mut row = BackupRow {
+        id: 0,
+        profile: profile.name.clone(),
+        kind: Kind::Full,
+        trigger: Trigger::Manual,
+        status: Status::Completed,
+        path: file.to_path_buf(),
+        size_bytes: std::fs::metadata(file).map(|m| m.len()).ok(),
+        sha256: read_sidecar(file),
+        created_at: crate::import::created_time_of(file, &name),
+        finished_at: None,
+        duration_ms: None,
+        engine: None,
+        engine_version: None,
+        database_name: None,
+        database_size_bytes: None,
+        error: None,
+        pinned: archive::pin_marker_path(file).exists(),
+        tables: None,
+        warnings: Vec::new(),
+        clock_ahead_secs: None,
+        copies: Vec::new(),
+        encryption: None,
+    };
+    match manifest {
+        Some(m) => {
+            report.archives += 1;
+            row.kind = m.kind;
+            row.trigger = m.trigger;
+            row.created_at = m.created_at;
+            row.engine = m.database.as_ref().map(|d| d.engine.to_string());
+            row.engine_version = m.database.as_ref().map(|d| d.engine_version.clone());
+            row.database_name = m.database.as_ref().map(|d| d.name.clone());
+            row.database_size_bytes = m.database.as_ref().map(|d| d.size_bytes);
+            row.tables = m.database.as_ref().map(|d| d.tables.clone());
+            row.encryption = profile
+                .encryption
+                .as_ref()
+                .map(crate::config::Encryption::key_label);
+        }
+        None => {
+            report.archives += 1;
+            let stem = name.trim_end_matches(".zip.age");
+            let parts: Vec<&str> = stem.rsplitn(5, '_').collect();
+            if let Some(trigger) = parts
+                .first()
+                .and_then(|t| t.split('-').next())
+                .and_then(|t| t.parse().ok())
+            {
+                row.trigger = trigger;
+            }
+            if let Some(kind) = parts.get(3).and_then(|k| k.parse().ok()) {
+                row.kind = kind;
+            }
+            report.damaged.push(format!(
+                "{}: encrypted with a passphrase or key this machine does not hold; catalogued from its name \
+                 (restore it with --passphrase-stdin or --identity)",
+                file.display()
+            ));
+        }
+    }
+    row
 }
 
 fn row_from_archive(file: &Path, storage_profile: &str, report: &mut RebuildReport) -> BackupRow {

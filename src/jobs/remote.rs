@@ -73,7 +73,7 @@ pub(super) fn fetch_copy(
     let path = dir.join(format!(".download-{}-{n}.zip.partial", std::process::id()));
     let guard = TempGuard::new(path.clone());
     let moved = remote.download_to(&copy.object, &path, job)?;
-    let expected = row.sha256.as_deref().or(copy.sha256.as_deref());
+    let expected = copy.sha256.as_deref().or(row.sha256.as_deref());
     if expected.is_some_and(|sha| sha != moved.sha256) {
         return Err(Error::DestinationFailed {
             dest: dest.to_string(),
@@ -94,6 +94,7 @@ pub(super) fn copy_manifest(
     ctx: &Context,
     row: &BackupRow,
     dest: &str,
+    unlock: Option<&super::UnlockSpec>,
 ) -> Result<crate::archive::Manifest> {
     let destination = ctx.config.destination(dest)?.clone();
     let copy = ctx
@@ -103,8 +104,18 @@ pub(super) fn copy_manifest(
         .ok_or_else(|| no_copy(row.id, dest))?;
     let remote = connect(ctx, &destination)?;
     let shown = std::path::PathBuf::from(format!("{dest}:{}", copy.object));
-    let file = remote.open(&copy.object)?;
-    archive::manifest_of(BufReader::with_capacity(256 << 10, file), &shown)
+    let file = BufReader::with_capacity(256 << 10, remote.open(&copy.object)?);
+    if storage::is_encrypted_name(&copy.object) {
+        let unlock = super::encryption::unlock_for(
+            ctx,
+            &row.profile,
+            row.encryption.as_deref(),
+            unlock,
+            &format!("the copy of backup {} at {dest}", row.id),
+        )?;
+        return crate::crypto::manifest_of_encrypted(file, &unlock, &shown);
+    }
+    archive::manifest_of(file, &shown)
 }
 
 fn no_copy(id: i64, dest: &str) -> Error {
@@ -133,13 +144,18 @@ pub struct RemoteRebuildReport {
 /// destination (ranged reads: the zip directory and the manifest, not the whole archive), adds each backup the
 /// catalog does not know as `completed` with a checked copy there, and claims the folder. Each backup can then
 /// be restored with `restore ID --from DEST`.
-pub fn rebuild_from(ctx: &Context, dest: &str, job: &JobControl) -> Result<RemoteRebuildReport> {
+pub fn rebuild_from(
+    ctx: &Context,
+    dest: &str,
+    unlock: Option<&super::UnlockSpec>,
+    job: &JobControl,
+) -> Result<RemoteRebuildReport> {
     let destination = ctx.config.destination(dest)?.clone();
     let profile = ctx.config.profile(&destination.profile)?.clone();
     let _lock = ProfileLock::acquire(&ctx.paths, &profile.name)?;
     let _dest_lock = ProfileLock::acquire(&ctx.paths, &format!("dest.{dest}"))?;
     ctx.logged("rebuild", Some(&profile.name), || {
-        let report = rebuild_locked(ctx, &profile, &destination, job)?;
+        let report = rebuild_locked(ctx, &profile, &destination, unlock, job)?;
         let message = format!(
             "catalog rebuilt from {}: {} backup(s) added, {} known already, {} unreadable",
             report.dest,
@@ -155,6 +171,7 @@ fn rebuild_locked(
     ctx: &Context,
     profile: &crate::config::Profile,
     destination: &storage::Destination,
+    unlock: Option<&super::UnlockSpec>,
     job: &JobControl,
 ) -> Result<RemoteRebuildReport> {
     let remote = connect(ctx, destination)?;
@@ -212,7 +229,14 @@ fn rebuild_locked(
         }
         let shown = std::path::PathBuf::from(format!("{}:{}", destination.name, object.name));
         let manifest = match remote.open(&object.name).and_then(|file| {
-            archive::manifest_of(BufReader::with_capacity(256 << 10, file), &shown)
+            let file = BufReader::with_capacity(256 << 10, file);
+            if storage::is_encrypted_name(&object.name) {
+                let unlock =
+                    super::encryption::unlock_for(ctx, &profile.name, None, unlock, &object.name)?;
+                crate::crypto::manifest_of_encrypted(file, &unlock, &shown)
+            } else {
+                archive::manifest_of(file, &shown)
+            }
         }) {
             Ok(m) => m,
             Err(e) => {

@@ -8,7 +8,7 @@ use crate::archive::{self, ArchiveReader};
 use crate::catalog::BackupRow;
 use crate::config::Profile;
 use crate::engine;
-use crate::error::{Error, Result};
+use crate::error::{Error, IoContext, Result};
 use crate::files;
 use crate::fsutil;
 use crate::lock::ProfileLock;
@@ -64,6 +64,8 @@ pub struct RestoreSpec {
     pub allow_other_profile: bool,
     /// Restore from this destination's copy (downloaded and checked first), also when the local archive is gone.
     pub from: Option<String>,
+    /// What opens an encrypted archive when the stored passphrase does not (an old passphrase, a private key).
+    pub unlock: Option<super::UnlockSpec>,
 }
 
 /// What a restore did (or would do, for validate-only).
@@ -102,6 +104,9 @@ pub struct RestorePlan {
     pub target: String,
     /// The profile whose backup it is (another than `profile` only with `allow_other_profile`).
     pub owner: String,
+    /// Whether the archive's whole-file SHA-256 was already checked against the catalog (a downloaded or
+    /// decrypted archive is checked as it is read).
+    pub archive_checked: bool,
 }
 
 /// Resolves a restore's source and target without changing anything.
@@ -166,7 +171,27 @@ fn plan_restore_from(
     };
     // The archive's own word on what it is; an archive outside the catalog is read for it.
     let manifest = match (fetched, &spec.from, &row) {
-        (None, Some(dest), Some(row)) => super::remote::copy_manifest(ctx, row, dest)?,
+        (None, Some(dest), Some(row)) => {
+            super::remote::copy_manifest(ctx, row, dest, spec.unlock.as_ref())?
+        }
+        (None, None, _) if super::encryption::is_encrypted_name(&archive_path) => {
+            let owner = row
+                .as_ref()
+                .map(|r| r.profile.clone())
+                .or_else(|| spec.profile.clone())
+                .or_else(|| ctx.config.select(None).ok().map(|p| p.name.clone()))
+                .unwrap_or_default();
+            let unlock = super::encryption::unlock_for(
+                ctx,
+                &owner,
+                row.as_ref().and_then(|r| r.encryption.as_deref()),
+                spec.unlock.as_ref(),
+                &what_of(row.as_ref(), &archive_path),
+            )?;
+            let file =
+                std::fs::File::open(&archive_path).ctx("cannot open archive", &archive_path)?;
+            crate::crypto::manifest_of_encrypted(file, &unlock, &archive_path)?
+        }
         _ => ArchiveReader::open(&archive_path)?.manifest,
     };
     // Whose backup it is: the catalog's row (an import re-homes an archive), else the manifest's profile.
@@ -234,7 +259,62 @@ fn plan_restore_from(
         archive: archive_path,
         target,
         owner,
+        archive_checked: fetched.is_some(),
     })
+}
+
+/// How a backup is named in messages: "backup N", or the archive's file name.
+fn what_of(row: Option<&BackupRow>, path: &std::path::Path) -> String {
+    match row {
+        Some(row) => format!("backup {}", row.id),
+        None => path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    }
+}
+
+/// The decrypted copy of an encrypted source (the local archive, or the copy `fetched` from a destination), or
+/// None when it is not encrypted.
+fn decrypt_source(
+    ctx: &Context,
+    spec: &RestoreSpec,
+    fetched: Option<&std::path::Path>,
+    job: &JobControl,
+) -> Result<Option<crate::fsutil::TempGuard>> {
+    let row = match &spec.source {
+        BackupRef::Id(id) => Some(ctx.catalog.get(*id)?),
+        BackupRef::Path(_) => None,
+    };
+    let path = match (fetched, &spec.source, &row) {
+        (Some(f), _, _) => f.to_path_buf(),
+        (None, BackupRef::Path(p), _) => p.clone(),
+        (None, BackupRef::Id(_), Some(row)) => row.path.clone(),
+        (None, BackupRef::Id(_), None) => return Ok(None),
+    };
+    if !crate::crypto::is_age_file(&path) {
+        return Ok(None);
+    }
+    let owner = row
+        .as_ref()
+        .map(|r| r.profile.clone())
+        .or_else(|| spec.profile.clone())
+        .or_else(|| ctx.config.select(None).ok().map(|p| p.name.clone()))
+        .unwrap_or_default();
+    let label = row.as_ref().and_then(|r| r.encryption.clone());
+    let unlock = super::encryption::unlock_for(
+        ctx,
+        &owner,
+        label.as_deref(),
+        spec.unlock.as_ref(),
+        &what_of(row.as_ref(), &path),
+    )?;
+    // A download was checked as it came; a local archive is checked now, against the catalog.
+    let expected = match fetched {
+        Some(_) => None,
+        None => row.as_ref().and_then(|r| r.sha256.clone()),
+    };
+    super::encryption::decrypt_to_temp(ctx, &path, &unlock, expected.as_deref(), job).map(Some)
 }
 
 /// Restores a backup: validate everything (checksums, manifest, integrity, row counts), take a safety backup,
@@ -246,7 +326,14 @@ pub fn restore(ctx: &Context, spec: &RestoreSpec, job: &JobControl) -> Result<Re
         (Some(dest), BackupRef::Id(id)) => Some(super::remote::fetch_copy(ctx, *id, dest, job)?),
         _ => None,
     };
-    let plan = plan_restore_from(ctx, spec, fetched.as_ref().map(|f| f.path()))?;
+    // An encrypted archive (here, or the copy just downloaded) is decrypted into a private temporary file first,
+    // its SHA-256 checked against the catalog as it is read.
+    let decrypted = decrypt_source(ctx, spec, fetched.as_ref().map(|f| f.path()), job)?;
+    let plan = plan_restore_from(
+        ctx,
+        spec,
+        decrypted.as_ref().or(fetched.as_ref()).map(|f| f.path()),
+    )?;
     let profile = plan.profile.clone();
     let _lock = ProfileLock::acquire(&ctx.paths, &profile.name)?;
     let job_name = if spec.validate_only {
@@ -301,7 +388,12 @@ fn restore_locked(
 ) -> Result<RestoreReport> {
     let profile = &plan.profile;
     job.stage("checking archive", None);
-    if let Some(expected) = plan.row.as_ref().and_then(|r| r.sha256.as_deref()) {
+    if let Some(expected) = plan
+        .row
+        .as_ref()
+        .and_then(|r| r.sha256.as_deref())
+        .filter(|_| !plan.archive_checked)
+    {
         let whole = crate::progress::sha256_file(&plan.archive, job)?;
         if whole.sha256 != expected {
             if let Some(row) = &plan.row {

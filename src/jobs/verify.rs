@@ -61,7 +61,9 @@ pub fn verify(
     };
     let mut outcomes = Vec::new();
     for row in rows.into_iter().flatten() {
-        let report = if row.path.is_file() {
+        let report = if row.path.is_file() && crate::crypto::is_age_file(&row.path) {
+            verify_encrypted(ctx, &row, job)?
+        } else if row.path.is_file() {
             archive::verify(&row.path, row.sha256.as_deref(), job)?
         } else {
             VerifyReport {
@@ -117,11 +119,65 @@ pub(super) fn read_sidecar(archive: &Path) -> Option<String> {
 
 /// Reads an archive's manifest (after the same structural checks as a restore), by id or path.
 pub fn show(ctx: &Context, which: &BackupRef) -> Result<Manifest> {
-    let path = match which {
-        BackupRef::Id(id) => ctx.catalog.get(*id)?.path,
-        BackupRef::Path(path) => path.clone(),
+    let (path, row) = match which {
+        BackupRef::Id(id) => {
+            let row = ctx.catalog.get(*id)?;
+            (row.path.clone(), Some(row))
+        }
+        BackupRef::Path(path) => (path.clone(), None),
     };
+    if crate::crypto::is_age_file(&path) {
+        let profile = row
+            .as_ref()
+            .map(|r| r.profile.clone())
+            .or_else(|| ctx.config.select(None).ok().map(|p| p.name.clone()))
+            .unwrap_or_default();
+        let unlock = super::encryption::unlock_for(
+            ctx,
+            &profile,
+            row.as_ref().and_then(|r| r.encryption.as_deref()),
+            None,
+            &path.display().to_string(),
+        )?;
+        let file = std::fs::File::open(&path)
+            .map_err(|e| crate::error::Error::io("cannot open archive", &path, e))?;
+        return crate::crypto::manifest_of_encrypted(file, &unlock, &path);
+    }
     Ok(ArchiveReader::open(&path)?.manifest)
+}
+
+/// Verifies an encrypted archive: its file's SHA-256 against the catalog always; its contents too when this
+/// machine can open it (the profile's current passphrase), decrypted into a private temporary file.
+fn verify_encrypted(ctx: &Context, row: &BackupRow, job: &JobControl) -> Result<VerifyReport> {
+    let whole = crate::progress::sha256_file(&row.path, job)?;
+    let mut problems = Vec::new();
+    if row.sha256.as_deref().is_some_and(|sha| sha != whole.sha256) {
+        problems.push(
+            "the encrypted archive's SHA-256 differs from the one recorded when it was written"
+                .to_string(),
+        );
+    }
+    let mut report = VerifyReport {
+        path: row.path.clone(),
+        entries_checked: 0,
+        bytes_checked: 0,
+        archive_sha256: Some(whole.sha256),
+        problems,
+    };
+    if !report.problems.is_empty() {
+        return Ok(report);
+    }
+    let what = format!("backup {}", row.id);
+    if let Ok(unlock) =
+        super::encryption::unlock_for(ctx, &row.profile, row.encryption.as_deref(), None, &what)
+    {
+        let plain = super::encryption::decrypt_to_temp(ctx, &row.path, &unlock, None, job)?;
+        let inner = archive::verify(plain.path(), None, job)?;
+        report.entries_checked = inner.entries_checked;
+        report.bytes_checked = inner.bytes_checked;
+        report.problems = inner.problems;
+    }
+    Ok(report)
 }
 
 /// How two backups differ (files added, removed and changed; database size; row counts), from their manifests.

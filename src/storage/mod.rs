@@ -108,9 +108,14 @@ pub fn write_marker(remote: &Remote, home_id: &str, profile: &str) -> Result<()>
 /// Whether a name at a destination is an archive Backstop may read (a Backstop archive name ending in `.zip`);
 /// sidecars, the marker, uploads in progress and anything else are not.
 pub fn is_archive_name(name: &str) -> bool {
-    name.ends_with(".zip")
+    (name.ends_with(".zip") || name.ends_with(".zip.age"))
         && !name.starts_with('.')
         && crate::archive::unsafe_name_reason(name).is_none()
+}
+
+/// Whether an archive's name says it is encrypted (`.zip.age`).
+pub fn is_encrypted_name(name: &str) -> bool {
+    name.ends_with(crate::crypto::AGE_SUFFIX)
 }
 
 /// The sidecar's name of an archive at a destination.

@@ -561,6 +561,7 @@ impl BackstopApp {
             to: None,
             allow_other_profile,
             from: None,
+            unlock: None,
         }))
     }
 }

@@ -524,6 +524,7 @@ impl BackstopApp {
                     to: Some(PathBuf::from(dialog.destination.trim())),
                     allow_other_profile: false,
                     from: None,
+                    unlock: None,
                 }));
                 close = true;
             }
