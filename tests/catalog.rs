@@ -277,7 +277,7 @@ fn processes_starting_at_once_on_an_old_catalog_migrate_it_once() {
                 "DROP INDEX backups_sha256; DROP INDEX backups_source_sha256;
                  ALTER TABLE backups DROP COLUMN source_sha256; ALTER TABLE restores DROP COLUMN step;
                  ALTER TABLE backups DROP COLUMN warnings_json; ALTER TABLE backups DROP COLUMN tables_json;
-                 DROP TABLE copies; PRAGMA user_version = 1;",
+                 DROP TABLE copies; ALTER TABLE backups DROP COLUMN encryption; PRAGMA user_version = 1;",
             )
             .unwrap();
         }

@@ -494,3 +494,53 @@ fn a_local_rebuild_keeps_encrypted_archives() {
     ]);
     assert_eq!(db_fingerprint(&db), fingerprint);
 }
+
+/// The recovery sheet names where the copies are and the stock commands that restore one (decrypt with `age`,
+/// check with `sha256sum -c`, `unzip`, `sqlite3`), and holds no secret; `--html` writes a printable page.
+#[test]
+fn the_recovery_sheet_says_where_and_how_and_holds_no_secret() {
+    let server = S3Server::start();
+    server.create_bucket(BUCKET);
+    let home = TestHome::new();
+    home.sqlite_profile("shop", 50, &[]);
+    encrypt_with_passphrase(&home, PASSPHRASE, &[]);
+    add_s3(&home, &server, "sheet/shop");
+    let archive = home.backup("shop");
+    let name = archive.file_name().unwrap().to_string_lossy().into_owned();
+    let page = home.work().join("sheet.html");
+    let sheet = home.run_ok(&[
+        "recovery-sheet",
+        "--profile",
+        "shop",
+        "--html",
+        page.to_str().unwrap(),
+    ]);
+    for expected in [
+        "BACKSTOP RECOVERY SHEET: profile shop",
+        "s3://backups/sheet/shop",
+        &server.endpoint(),
+        S3Server::ACCESS_KEY,
+        &name,
+        "key p1",
+        "age -d -o backup.zip NAME.zip.age",
+        "sha256sum -c NAME.zip.age.sha256",
+        "unzip backup.zip -d restored",
+        "database/shop.sqlite3",
+        "sqlite3",
+        "backstop catalog rebuild --from offsite",
+        "backstop restore ID --from offsite",
+    ] {
+        assert!(sheet.contains(expected), "missing {expected:?}:\n{sheet}");
+    }
+    assert!(
+        !sheet.contains(PASSPHRASE) && !sheet.contains(S3Server::SECRET_KEY),
+        "{sheet}"
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        html.contains("<pre>")
+            && html.contains("window.print()")
+            && html.contains("s3://backups/sheet/shop")
+    );
+    assert!(!html.contains(PASSPHRASE) && !html.contains(S3Server::SECRET_KEY));
+}

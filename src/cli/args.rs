@@ -226,6 +226,16 @@ pub enum Command {
     Dest(super::dest::DestCommand),
     /// Make a sample database and a `demo` profile, back it up and list the backups.
     Demo,
+    /// A profile's recovery sheet: where its copies are and how to restore from one with stock tools alone
+    /// (print it, or keep it in your password manager).
+    RecoverySheet {
+        /// The profile (may be left out when only one exists).
+        #[arg(long)]
+        profile: Option<String>,
+        /// Also write it as a printable HTML page.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+    },
 }
 
 /// `backstop profile ...`

@@ -105,6 +105,21 @@ fn dispatch(command: Command, job: &JobControl) -> Result<i32> {
             let mut ctx = open_context()?;
             super::dest::dest_command(&mut ctx, cmd, job)
         }
+        Command::RecoverySheet { profile, html } => {
+            let ctx = open_context()?;
+            let text = jobs::recovery_sheet(&ctx, profile.as_deref())?;
+            if let Some(file) = html {
+                let file = absolute(file)?;
+                let name = ctx.config.select(profile.as_deref())?.name.clone();
+                crate::fsutil::atomic_write(
+                    &file,
+                    jobs::recovery_sheet_html(&text, &name).as_bytes(),
+                )?;
+                eprintln!("printable page written to {}", file.display());
+            }
+            print!("{text}");
+            Ok(0)
+        }
         other => {
             let mut ctx = open_context()?;
             job_command(&mut ctx, other, job)
@@ -574,6 +589,7 @@ fn job_command(ctx: &mut Context, command: Command, job: &JobControl) -> Result<
         Command::Profile(_)
         | Command::Catalog(_)
         | Command::Dest(_)
+        | Command::RecoverySheet { .. }
         | Command::Demo
         | Command::Pause
         | Command::Resume
