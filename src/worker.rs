@@ -110,6 +110,8 @@ pub enum JobOutput {
     Refreshed,
     /// A desktop change was made (what, in words; empty when only the state was read), and the state after it.
     Desktop(String, Box<crate::desktop::DesktopStatus>),
+    /// A recovery sheet was written (the page to open).
+    RecoverySheet(PathBuf),
     /// Copies to destinations ran: what each destination did, and whether it was asked for (Sync now) rather
     /// than the scheduler's retry.
     Synced {
@@ -525,6 +527,18 @@ fn run(ctx: &mut Context, request: JobRequest, job: &JobControl) -> Result<JobOu
         JobRequest::Refresh => {
             ctx.config = Config::load(&ctx.paths.config_file)?;
             Ok(JobOutput::Refreshed)
+        }
+        JobRequest::RecoverySheet { profile } => {
+            let text = jobs::recovery_sheet(ctx, Some(&profile))?;
+            let path = ctx
+                .paths
+                .state_dir
+                .join(format!("recovery-sheet-{profile}.html"));
+            crate::fsutil::atomic_write(
+                &path,
+                jobs::recovery_sheet_html(&text, &profile).as_bytes(),
+            )?;
+            Ok(JobOutput::RecoverySheet(path))
         }
         JobRequest::Sync { profile, force } => {
             jobs::sync(ctx, profile.as_deref(), force, job).map(|reports| JobOutput::Synced {

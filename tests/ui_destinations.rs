@@ -210,3 +210,34 @@ fn the_scheduler_copies_what_waits_without_a_click() {
         "the window says what its retry did: {log:?}"
     );
 }
+
+/// Statistics' Recovery sheet writes the printable page and opens it with the desktop's application.
+#[test]
+fn the_recovery_sheet_button_writes_the_page_and_opens_it() {
+    let home = TestHome::new();
+    let usb = shop_with_usb(&home);
+    home.backup("shop");
+    let dialogs = backstop::ui::dialogs::ScriptedDialogs::default();
+    let mut w = common::window_ready(home.paths(), [1100.0, 900.0], dialogs.clone());
+    wait_for_usb(&mut w, 1, 0);
+    show(&mut w, Tab::Statistics);
+    w.get_by_label("Recovery sheet").click();
+    common::wait_for_window(&mut w, "the recovery sheet", &|app| {
+        app.state.running.is_none()
+            && app.state.queue.is_empty()
+            && app
+                .state
+                .toasts
+                .iter()
+                .any(|t| t.text.contains("Recovery sheet written to"))
+    });
+    w.run();
+    let page = home.home().join("state").join("recovery-sheet-shop.html");
+    assert_eq!(dialogs.opened.lock().unwrap().clone(), vec![page.clone()]);
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        html.contains("BACKSTOP RECOVERY SHEET: profile shop"),
+        "{html}"
+    );
+    assert!(html.contains(usb.to_str().unwrap()), "{html}");
+}

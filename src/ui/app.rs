@@ -448,6 +448,7 @@ impl BackstopApp {
                     self.notifier.notify(&summary, &body);
                 }
             }
+            Effect::Open(path) => self.open_folder(&path),
         }
     }
 

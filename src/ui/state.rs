@@ -94,6 +94,8 @@ pub enum Effect {
         /// Text.
         body: String,
     },
+    /// Open a file with the desktop's application for it (the recovery sheet in the browser).
+    Open(std::path::PathBuf),
 }
 
 /// Everything the window shows that comes from jobs.
@@ -491,6 +493,14 @@ impl AppState {
             JobOutput::Kept(report) => self.kept = Some(*report),
             JobOutput::KeptDeleted(text) => self.toast(ToastKind::Info, text, now),
             JobOutput::Refreshed => {}
+            JobOutput::RecoverySheet(path) => {
+                self.toast(
+                    ToastKind::Success,
+                    format!("Recovery sheet written to {}: print it, or keep it away from this computer", path.display()),
+                    now,
+                );
+                effects.push(Effect::Open(path));
+            }
             JobOutput::Synced { reports, forced } => {
                 if let Some(effect) = self.synced(&reports, forced, now) {
                     effects.push(effect);

@@ -140,6 +140,11 @@ pub enum JobRequest {
     },
     /// Only refresh the snapshot.
     Refresh,
+    /// Write a profile's recovery sheet as a printable page and open it.
+    RecoverySheet {
+        /// Profile name.
+        profile: String,
+    },
     /// Copy what waits to the destinations (`jobs::sync`): of one profile, or of all.
     Sync {
         /// Profile name (None: every profile's destinations).
@@ -231,6 +236,9 @@ impl JobRequest {
                 format!("Delete kept folder {}", path.display())
             }
             JobRequest::Refresh => "Refresh".into(),
+            JobRequest::RecoverySheet { profile } => {
+                format!("Make the recovery sheet of {profile}")
+            }
             JobRequest::Sync {
                 profile: Some(profile),
                 force: true,

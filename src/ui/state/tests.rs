@@ -111,8 +111,9 @@ fn a_flagged_backup_notifies_that_it_is_flagged_and_why() {
         );
         let notified: Vec<(String, String)> = effects
             .into_iter()
-            .map(|e| match e {
-                Effect::Notify { summary, body } => (summary, body),
+            .filter_map(|e| match e {
+                Effect::Notify { summary, body } => Some((summary, body)),
+                Effect::Open(_) => None,
             })
             .collect();
         assert_eq!(notified.len(), 1, "{skipped:?}: one notification");
@@ -323,7 +324,10 @@ fn a_repeating_backup_failure_notifies_once_until_it_changes_or_recovers() {
         );
         let summaries: Vec<String> = effects
             .into_iter()
-            .map(|Effect::Notify { summary, .. }| summary)
+            .filter_map(|e| match e {
+                Effect::Notify { summary, .. } => Some(summary),
+                Effect::Open(_) => None,
+            })
             .collect();
         match notified {
             Some(words) => {
@@ -430,7 +434,10 @@ fn copies_join_their_jobs_one_notification_and_repeat_failures_stay_quiet() {
         );
         let notified: Vec<(String, String)> = effects
             .into_iter()
-            .map(|Effect::Notify { summary, body }| (summary, body))
+            .filter_map(|e| match e {
+                Effect::Notify { summary, body } => Some((summary, body)),
+                Effect::Open(_) => None,
+            })
             .collect();
         match summary {
             Some(summary) => {

@@ -90,18 +90,39 @@ fn shortened(location: &str) -> String {
     format!("{head}…{tail}")
 }
 
-/// Draws the section; true when Sync now was clicked (`busy`: a copy job is queued or running already).
-pub fn show(ui: &mut egui::Ui, rows: &[DestRow], busy: bool) -> bool {
-    let mut sync = false;
+/// What a click in the section asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DestClick {
+    /// Sync now.
+    Sync,
+    /// The recovery sheet.
+    Sheet,
+}
+
+/// Draws the section; what was clicked (`busy`: a copy job is queued or running already).
+pub fn show(ui: &mut egui::Ui, rows: &[DestRow], busy: bool) -> Option<DestClick> {
+    let mut click = None;
     ui.horizontal(|ui| {
         ui.label(RichText::new("Destinations").strong());
-        sync = ui
+        if ui
             .add_enabled(!busy, egui::Button::new("Sync now"))
             .on_hover_text(
                 "Copy every backup that waits to this profile's destinations now, without waiting for the next retry",
             )
             .on_disabled_hover_text("Copying to the destinations is queued or running")
-            .clicked();
+            .clicked()
+        {
+            click = Some(DestClick::Sync);
+        }
+        if ui
+            .button("Recovery sheet")
+            .on_hover_text(
+                "A printable page: where the copies are and how to restore from one with stock tools, without Backstop",
+            )
+            .clicked()
+        {
+            click = Some(DestClick::Sheet);
+        }
     });
     let dark = ui.visuals().dark_mode;
     card_frame(ui).show(ui, |ui| {
@@ -148,7 +169,7 @@ pub fn show(ui: &mut egui::Ui, rows: &[DestRow], busy: bool) -> bool {
             }
         }
     });
-    sync
+    click
 }
 
 #[cfg(test)]

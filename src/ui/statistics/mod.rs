@@ -74,8 +74,14 @@ impl BackstopApp {
                 }
                 .label(),
             );
-            if destinations::show(ui, &dests, busy) {
-                self.sync_now(Some(&profile.name));
+            match destinations::show(ui, &dests, busy) {
+                Some(destinations::DestClick::Sync) => self.sync_now(Some(&profile.name)),
+                Some(destinations::DestClick::Sheet) => {
+                    self.submit(crate::worker::JobRequest::RecoverySheet {
+                        profile: profile.name.clone(),
+                    });
+                }
+                None => {}
             }
             ui.add_space(8.0);
         }
