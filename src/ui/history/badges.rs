@@ -188,10 +188,29 @@ pub(super) fn badges(ui: &mut egui::Ui, row: &BackupRow, here: Option<bool>) {
              Retention keeps it, and it never takes the place of a current backup.",
         );
     }
+    if let Some(label) = &row.encryption {
+        badge(ui, "encrypted", TEAL, &encryption_meaning(label));
+    }
     if let Some(here) = here {
         for (text, fill, meaning) in location(row, here) {
             badge(ui, text, fill, &meaning);
         }
+    }
+}
+
+/// What the "encrypted" badge says on hover: which passphrase or keys open the backup.
+fn encryption_meaning(label: &str) -> String {
+    match label.split_once(':') {
+        Some(("passphrase", id)) => format!(
+            "Encrypted with age, with passphrase {id}. Restoring it needs that passphrase: the stored one when it is \
+             still the profile's, otherwise you are asked for it."
+        ),
+        Some(("recipients", _)) => {
+            "Encrypted with age to recipient keys: only their private keys decrypt it \
+             (give one with Restore's key file, or `backstop restore ID --identity KEYFILE`)."
+                .to_string()
+        }
+        _ => "Encrypted with age.".to_string(),
     }
 }
 
@@ -229,6 +248,12 @@ mod tests {
             next_try_at: None,
             upload: None,
         }
+    }
+
+    #[test]
+    fn the_encrypted_badge_names_the_passphrase() {
+        assert!(encryption_meaning("passphrase:p2").contains("passphrase p2"));
+        assert!(encryption_meaning("recipients:abcd1234").contains("private keys"));
     }
 
     #[test]
