@@ -175,6 +175,20 @@ impl Measured {
             stdout: String::new(),
         }
     }
+
+    /// A part of a step timed from outside (until a file appeared): its seconds, no peak RSS of its own.
+    pub(crate) fn part(secs: f64) -> Measured {
+        Measured {
+            secs,
+            rss_kib: None,
+            stdout: String::new(),
+        }
+    }
+
+    /// What the command printed on its standard output (when it was not redirected to a file).
+    pub(crate) fn stdout(&self) -> &str {
+        &self.stdout
+    }
 }
 
 /// Runs commands, under `/usr/bin/time -f %M` when it works (for the peak RSS).
