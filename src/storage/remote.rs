@@ -343,27 +343,30 @@ impl Remote {
                 .map_err(|e| self.error("cannot find the copy", e))?;
             let total = meta.content_length();
             job.stage(stage, Some(total));
+            // One streaming request for the whole object (ranged reads of 8 MiB cost a request each, which some
+            // servers serve slowly); memory stays at what the stream hands over at a time.
             let reader = self
                 .op
-                .reader_with(name)
-                .chunk(CHUNK)
+                .reader(name)
                 .await
                 .map_err(|e| self.error("cannot read the copy", e))?;
+            let stream = reader
+                .into_stream(0..total)
+                .await
+                .map_err(|e| self.error("cannot read the copy", e))?;
+            let mut stream = std::pin::pin!(stream);
             let mut hasher = Sha256::new();
             let mut done = 0u64;
-            while done < total {
+            loop {
                 job.check()?;
-                let end = (done + CHUNK as u64).min(total);
-                let buffer = reader
-                    .read(done..end)
-                    .await
-                    .map_err(|e| self.error("cannot read the copy", e))?;
-                if buffer.is_empty() {
-                    return Err(self.error(
-                        "the copy ended early",
-                        opendal::Error::new(opendal::ErrorKind::Unexpected, "short read"),
-                    ));
-                }
+                let next =
+                    std::future::poll_fn(|cx| futures_core::Stream::poll_next(stream.as_mut(), cx))
+                        .await;
+                let buffer = match next {
+                    None => break,
+                    Some(Ok(buffer)) => buffer,
+                    Some(Err(e)) => return Err(self.error("cannot read the copy", e)),
+                };
                 for bytes in buffer {
                     hasher.update(&bytes);
                     out.write_all(&bytes).map_err(|e| Error::Io {
@@ -374,6 +377,12 @@ impl Remote {
                     done += bytes.len() as u64;
                 }
                 job.progress(stage, done, Some(total));
+            }
+            if done != total {
+                return Err(self.error(
+                    "the copy ended early",
+                    opendal::Error::new(opendal::ErrorKind::Unexpected, "short read"),
+                ));
             }
             Ok(Moved {
                 size_bytes: done,
