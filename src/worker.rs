@@ -5,7 +5,6 @@
 //! After every job it sends a fresh [`Snapshot`] of the catalog and config, so the UI never reads them itself; idle,
 //! it sends one when another process changed them (`watch`: a backup the system timer made shows without a click).
 
-use crate::archive::ArchiveReader;
 use crate::catalog::{BackupRow, JobRow, RestoreRow};
 use crate::config::{Config, Paths};
 use crate::error::{Error, Result};
@@ -25,7 +24,7 @@ pub use crate::jobs::Password;
 
 mod request;
 mod watch;
-pub use request::{AppFlag, JobRequest, SettingsEdit};
+pub use request::{AppFlag, EncryptRequest, JobRequest, SettingsEdit};
 pub use watch::WATCH_EVERY;
 use watch::{Watch, snapshot};
 
@@ -528,6 +527,71 @@ fn run(ctx: &mut Context, request: JobRequest, job: &JobControl) -> Result<JobOu
             ctx.config = Config::load(&ctx.paths.config_file)?;
             Ok(JobOutput::Refreshed)
         }
+        JobRequest::AddDestination(dest, secret) => {
+            let info = jobs::dest_add(
+                ctx,
+                jobs::DestAdd {
+                    dest: *dest,
+                    secret: secret.map(|p| p.0),
+                },
+            )?;
+            Ok(JobOutput::ProfilesChanged(match &info.other_home {
+                Some(note) => format!("Destination {} added: {note}", info.name),
+                None => format!(
+                    "Destination {} added ({}); {} backup(s) will be copied there",
+                    info.name, info.location, info.pending
+                ),
+            }))
+        }
+        JobRequest::TestDestination(name) => {
+            jobs::dest_test(ctx, &name).map(JobOutput::ProfilesChanged)
+        }
+        JobRequest::RemoveDestination(name) => {
+            let dest = jobs::dest_remove(ctx, &name)?;
+            Ok(JobOutput::ProfilesChanged(format!(
+                "Destination {} removed; its copies at {} were left there",
+                dest.name,
+                dest.target.describe()
+            )))
+        }
+        JobRequest::RebuildFrom(name) => {
+            let report = jobs::rebuild_from(ctx, &name, None, job)?;
+            let mut text = format!(
+                "Catalog rebuilt from {}: {} backup(s) added, {} known already",
+                report.dest,
+                report.added.len(),
+                report.known
+            );
+            if let Some(whose) = &report.took_over_from {
+                text.push_str(&format!(
+                    "; the folder was another home's ({whose}) and is this home's now"
+                ));
+            }
+            if !report.damaged.is_empty() {
+                text.push_str(&format!(
+                    "; {} could not be read: {}",
+                    report.damaged.len(),
+                    report.damaged.join("; ")
+                ));
+            }
+            Ok(JobOutput::ProfilesChanged(text))
+        }
+        JobRequest::SetEncryption {
+            profile,
+            change,
+            offsite_only,
+            store,
+        } => {
+            let change = match change {
+                EncryptRequest::Passphrase(p) => jobs::EncryptChange::Passphrase(p),
+                EncryptRequest::Recipients(r) => jobs::EncryptChange::Recipients(r),
+                EncryptRequest::Off => jobs::EncryptChange::Off,
+            };
+            let text =
+                jobs::set_encryption(&ctx.paths, &profile, change, offsite_only, Some(store))?;
+            ctx.config = Config::load(&ctx.paths.config_file)?;
+            Ok(JobOutput::ProfilesChanged(text))
+        }
         JobRequest::RecoverySheet { profile } => {
             let text = jobs::recovery_sheet(ctx, Some(&profile))?;
             let path = ctx
@@ -565,9 +629,9 @@ fn run(ctx: &mut Context, request: JobRequest, job: &JobControl) -> Result<JobOu
 pub fn inspect(ctx: &Context, id: i64, into: Option<&str>) -> Result<Inspection> {
     let row = ctx.catalog.get(id)?;
     let profile = ctx.config.profile(into.unwrap_or(&row.profile))?;
-    let reader = ArchiveReader::open(&row.path)?;
-    let db = reader
-        .manifest
+    // Encrypted, or only at a destination: `show` reads the manifest wherever it is.
+    let manifest = jobs::show(ctx, &jobs::BackupRef::Id(id))?;
+    let db = manifest
         .database
         .clone()
         .unwrap_or_else(|| crate::archive::DatabaseInfo {
@@ -599,15 +663,15 @@ pub fn inspect(ctx: &Context, id: i64, into: Option<&str>) -> Result<Inspection>
         id,
         profile: profile.name.clone(),
         target: engine.describe(),
-        backup_created_at: reader.manifest.created_at,
+        backup_created_at: manifest.created_at,
         backup_database_size: db.size_bytes,
         backup_tables: db.tables,
         now_database_size,
         now_tables,
         now_error,
         missing_database,
-        kind: reader.manifest.kind,
+        kind: manifest.kind,
         files_dir: profile.files_dir.clone(),
-        files: crate::files::entries_of(&reader.manifest.entries),
+        files: crate::files::entries_of(&manifest.entries),
     })
 }

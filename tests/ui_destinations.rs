@@ -241,3 +241,122 @@ fn the_recovery_sheet_button_writes_the_page_and_opens_it() {
     );
     assert!(html.contains(usb.to_str().unwrap()), "{html}");
 }
+
+/// The disaster case in the window: a new machine's profile, a destination added in Settings (its folder holds
+/// another home's backups), "Rebuild the catalog from it", then the backup restored from its copy.
+#[test]
+fn a_new_machine_rebuilds_from_a_destination_and_restores_in_the_window() {
+    let old = TestHome::new();
+    let usb = shop_with_usb(&old);
+    let old_db = old.work().join("shop.sqlite3");
+    old.backup("shop");
+    let fingerprint = common::db_fingerprint(&old_db);
+
+    let new = TestHome::new();
+    let db = new.work().join("shop.sqlite3");
+    backstop::demo::make_sample_database(&db, 5).unwrap();
+    new.run_ok(&[
+        "profile",
+        "add",
+        "shop",
+        "--sqlite",
+        db.to_str().unwrap(),
+        "--no-auto",
+    ]);
+    let mut w = common::window(new.paths());
+    common::wait_for_window(&mut w, "the first snapshot", &|app| {
+        app.state.snapshot_received
+    });
+    show(&mut w, Tab::Settings);
+    w.get_by_label("Copies elsewhere");
+    w.state_mut().settings.dest_form = backstop::ui::settings::DestForm {
+        name: "usb".into(),
+        location: usb.to_str().unwrap().into(),
+        ..Default::default()
+    };
+    w.run();
+    w.get_by_label("Add destination").scroll_to_me();
+    w.run();
+    w.get_by_label("Add destination").click();
+    let toast = |w: &Harness<'static, BackstopApp>, text: &str| {
+        w.state().state.toasts.iter().any(|t| t.text.contains(text))
+    };
+    common::wait_for_window(&mut w, "the destination added", &|app| {
+        app.state.running.is_none()
+            && app
+                .state
+                .toasts
+                .iter()
+                .any(|t| t.text.contains("another Backstop home"))
+    });
+    w.run();
+    w.get_by_label("Rebuild the catalog from it").click();
+    common::wait_for_window(&mut w, "the catalog rebuilt", &|app| {
+        app.state.running.is_none() && app.state.snapshot.backups.len() == 1
+    });
+    w.run();
+    assert!(toast(&w, "Catalog rebuilt from usb: 1 backup(s) added"));
+    show(&mut w, Tab::History);
+    w.get_by_label("off-site");
+    let id = w.state().state.snapshot.backups[0].id;
+    assert_eq!(w.state().copy_to_restore_from(id).as_deref(), Some("usb"));
+    w.state_mut()
+        .restore_into(id, None, false, false, None, false);
+    common::wait_for_window(&mut w, "the restore", &|app| {
+        app.state.running.is_none() && app.state.queue.is_empty()
+    });
+    w.run();
+    assert_eq!(
+        common::db_fingerprint(&db),
+        fingerprint,
+        "restored from the copy at usb"
+    );
+}
+
+/// Settings' encryption: a passphrase typed twice encrypts new backups (kept in a private file here, where there
+/// is no keyring), and History marks them "encrypted".
+#[test]
+fn encryption_set_in_the_window_encrypts_the_next_backup() {
+    let home = TestHome::new();
+    home.sqlite_profile("shop", 20, &["--no-auto"]);
+    let mut w = common::window_ready(
+        home.paths(),
+        [1100.0, 2000.0],
+        backstop::ui::dialogs::ScriptedDialogs::default(),
+    );
+    show(&mut w, Tab::Settings);
+    w.get_by_label_contains("Not encrypted");
+    w.state_mut().settings.dest_form = backstop::ui::settings::DestForm {
+        passphrase: backstop::worker::Password("window passphrase".into()),
+        passphrase_again: backstop::worker::Password("window passphrase".into()),
+        secret_in_file: true,
+        ..Default::default()
+    };
+    w.run();
+    let button = "Encrypt new backups with it";
+    w.get_by_label(button).scroll_to_me();
+    w.run();
+    w.get_by_label(button).click();
+    common::wait_for_window(&mut w, "the encryption set", &|app| {
+        app.state.running.is_none()
+            && app.state.queue.is_empty()
+            && app.state.snapshot.config.profiles[0].encryption.is_some()
+    });
+    w.run();
+    // The section's state line, and the job's toast.
+    assert!(w.get_all_by_label_contains("passphrase p1").count() >= 1);
+    w.get_by_label_contains("Encrypted with age (every backup and copy), passphrase p1");
+    w.state_mut().submit(JobRequest::Backup {
+        profile: "shop".into(),
+        kind: None,
+        trigger: Trigger::Manual,
+    });
+    common::wait_for_window(&mut w, "the backup", &|app| {
+        app.state.running.is_none() && app.state.snapshot.backups.len() == 1
+    });
+    show(&mut w, Tab::History);
+    w.get_by_label("encrypted");
+    let row = &w.state().state.snapshot.backups[0];
+    assert_eq!(row.encryption.as_deref(), Some("passphrase:p1"));
+    assert!(row.path.to_string_lossy().ends_with(".zip.age"));
+}

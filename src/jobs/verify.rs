@@ -126,6 +126,16 @@ pub fn show(ctx: &Context, which: &BackupRef) -> Result<Manifest> {
         }
         BackupRef::Path(path) => (path.clone(), None),
     };
+    // An archive that is gone here (deleted, or a catalog rebuilt from a destination) is read at its copy.
+    if let Some(row) = &row
+        && !path.exists()
+        && let Some(copy) = row
+            .copies
+            .iter()
+            .find(|c| c.status == crate::catalog::CopyStatus::Copied)
+    {
+        return super::remote::copy_manifest(ctx, row, &copy.dest, None);
+    }
     if crate::crypto::is_age_file(&path) {
         let profile = row
             .as_ref()

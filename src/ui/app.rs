@@ -130,7 +130,7 @@ pub struct BackstopApp {
     /// The profile picked at the top.
     pub selected: Option<String>,
     /// Every profile's Settings draft, and the app-wide one.
-    pub(crate) settings: SettingsDrafts,
+    pub settings: SettingsDrafts,
     /// The forms' disk checks, on a thread of their own.
     pub(crate) disk_checks: DiskChecks,
     /// A profile to select once the config lists it (one being renamed).
@@ -541,7 +541,7 @@ impl BackstopApp {
 
     /// A restore of backup `id` into profile `into` (None: the backup's own; another needs the user's consent,
     /// which the restore dialog's typed confirmation of that profile's name gives). Returns its ticket.
-    pub(crate) fn restore_into(
+    pub fn restore_into(
         &mut self,
         id: i64,
         into: Option<String>,
@@ -551,6 +551,7 @@ impl BackstopApp {
         terminate_sessions: bool,
     ) -> u64 {
         let allow_other_profile = into.is_some();
+        let from = self.copy_to_restore_from(id);
         self.submit(JobRequest::Restore(RestoreSpec {
             source: BackupRef::Id(id),
             profile: into,
@@ -561,9 +562,22 @@ impl BackstopApp {
             only: Vec::new(),
             to: None,
             allow_other_profile,
-            from: None,
+            from,
             unlock: None,
         }))
+    }
+
+    /// The destination to restore backup `id` from: None while its archive is here; else the first destination
+    /// with a checked copy (a catalog rebuilt from a destination, an archive deleted here).
+    pub fn copy_to_restore_from(&self, id: i64) -> Option<String> {
+        if !self.state.snapshot.archives_absent.contains(&id) {
+            return None;
+        }
+        let row = self.state.snapshot.backups.iter().find(|r| r.id == id)?;
+        row.copies
+            .iter()
+            .find(|c| c.status == crate::catalog::CopyStatus::Copied)
+            .map(|c| c.dest.clone())
     }
 }
 

@@ -140,6 +140,25 @@ pub enum JobRequest {
     },
     /// Only refresh the snapshot.
     Refresh,
+    /// Add a destination (checked by connecting first), with its secret.
+    AddDestination(Box<crate::storage::Destination>, Option<Password>),
+    /// Test a destination: a probe written, read, listed and deleted.
+    TestDestination(String),
+    /// Remove a destination (its copies there stay).
+    RemoveDestination(String),
+    /// The disaster case: add the backups at a destination to the catalog, from their manifests there.
+    RebuildFrom(String),
+    /// Set, change or turn off a profile's encryption.
+    SetEncryption {
+        /// Profile name.
+        profile: String,
+        /// A new passphrase, recipients, or off.
+        change: EncryptRequest,
+        /// Only the copies at destinations.
+        offsite_only: bool,
+        /// Where a passphrase is kept.
+        store: crate::secrets::SecretStore,
+    },
     /// Write a profile's recovery sheet as a printable page and open it.
     RecoverySheet {
         /// Profile name.
@@ -239,6 +258,13 @@ impl JobRequest {
             JobRequest::RecoverySheet { profile } => {
                 format!("Make the recovery sheet of {profile}")
             }
+            JobRequest::AddDestination(dest, _) => format!("Add destination {}", dest.name),
+            JobRequest::TestDestination(name) => format!("Test destination {name}"),
+            JobRequest::RemoveDestination(name) => format!("Remove destination {name}"),
+            JobRequest::RebuildFrom(name) => format!("Rebuild the catalog from {name}"),
+            JobRequest::SetEncryption { profile, .. } => {
+                format!("Set the encryption of {profile}")
+            }
             JobRequest::Sync {
                 profile: Some(profile),
                 force: true,
@@ -289,6 +315,17 @@ impl JobRequest {
                 | JobRequest::SetPassword { .. }
         )
     }
+}
+
+/// An encryption change asked in the window (the passphrase never printed: `Password`'s Debug).
+#[derive(Debug, Clone)]
+pub enum EncryptRequest {
+    /// A new passphrase.
+    Passphrase(Password),
+    /// Recipient public keys.
+    Recipients(Vec<String>),
+    /// No encryption for new backups.
+    Off,
 }
 
 /// The app-wide settings the window edits; the others (set in the config file) are left as they are.

@@ -523,7 +523,7 @@ impl BackstopApp {
                     only: only.clone(),
                     to: Some(PathBuf::from(dialog.destination.trim())),
                     allow_other_profile: false,
-                    from: None,
+                    from: self.copy_to_restore_from(dialog.id),
                     unlock: None,
                 }));
                 close = true;

@@ -364,6 +364,8 @@ pub struct SettingsDrafts {
     pub profiles: HashMap<String, Edited<Draft>>,
     /// The settings for all profiles.
     pub app: Edited<AppDraft>,
+    /// The "add a destination" form and the encryption fields (Copies elsewhere).
+    pub dest_form: super::DestForm,
 }
 
 impl SettingsDrafts {

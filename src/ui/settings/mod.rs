@@ -4,10 +4,12 @@
 //! The drafts themselves, and the checks that need only the typed text, are in `draft`.
 
 mod computer;
+mod destinations;
 mod draft;
 mod form;
 mod sections;
 
+pub use destinations::{DestForm, DestKind};
 pub use draft::{AppDraft, Draft, Edited, PathField, ServerDraft, SettingsDrafts};
 
 use super::app::BackstopApp;
@@ -220,6 +222,7 @@ impl BackstopApp {
             )
         });
         self.profile_sections(ui, &profile, &mut edited, &problems);
+        self.copies_elsewhere(ui, &profile);
         sections::notifications(ui, &mut app, &problems);
         self.on_this_computer(ui);
         self.settings.profiles.insert(profile.name.clone(), edited);
