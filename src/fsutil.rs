@@ -101,6 +101,21 @@ pub fn temp_path(path: &Path) -> PathBuf {
     ))
 }
 
+/// A private temporary file's guard in `dir` (made 0700 if missing), named `.<purpose>-<pid>-<n>.<ext>.partial`
+/// so that a start after a kill removes it (`leftovers`); the file itself is not created.
+pub fn owned_temp(dir: &Path, purpose: &str, ext: &str) -> Result<TempGuard> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    if !dir.is_dir() {
+        create_private_dir(dir)?;
+    }
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    Ok(TempGuard::new(dir.join(format!(
+        ".{purpose}-{}-{n}.{ext}{PARTIAL_SUFFIX}",
+        std::process::id()
+    ))))
+}
+
 /// Writes `bytes` to `path` atomically: temp file, fsync, rename, fsync of the folder.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
     atomic_write_mode(path, bytes, None)

@@ -429,18 +429,7 @@ pub(crate) fn seal_with(
     let Some(how) = encrypt else {
         return seal_plain(partial, path, job);
     };
-    job.stage("verifying archive", None);
-    let report = archive::verify(partial.path(), None, job)?;
-    if !report.ok() {
-        return Err(Error::damaged(
-            path,
-            format!(
-                "verification after writing failed: {}",
-                report.problems.join("; ")
-            ),
-        ));
-    }
-    let plain_sha = report.archive_sha256.unwrap_or_default();
+    let plain_sha = verify_partial(&partial, path, job)?;
     let sealed = TempGuard::new(fsutil::partial_path(&PathBuf::from(format!(
         "{}.enc",
         path.display()
@@ -490,7 +479,8 @@ pub(crate) fn seal_with(
     })
 }
 
-fn seal_plain(partial: TempGuard, path: &Path, job: &JobControl) -> Result<Completion> {
+/// Reads a finished `.partial` archive back completely; its SHA-256 when every check passed.
+fn verify_partial(partial: &TempGuard, path: &Path, job: &JobControl) -> Result<String> {
     job.stage("verifying archive", None);
     let report = archive::verify(partial.path(), None, job)?;
     if !report.ok() {
@@ -502,7 +492,11 @@ fn seal_plain(partial: TempGuard, path: &Path, job: &JobControl) -> Result<Compl
             ),
         ));
     }
-    let sha256 = report.archive_sha256.unwrap_or_default();
+    Ok(report.archive_sha256.unwrap_or_default())
+}
+
+fn seal_plain(partial: TempGuard, path: &Path, job: &JobControl) -> Result<Completion> {
+    let sha256 = verify_partial(&partial, path, job)?;
     let size_bytes = std::fs::metadata(partial.path())
         .ctx("cannot read", partial.path())?
         .len();

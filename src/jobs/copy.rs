@@ -499,17 +499,8 @@ fn encrypt_for_copy(
             "its SHA-256 differs from the one recorded when it was written; it was not copied",
         ));
     }
-    let dir = ctx.paths.tmp_dir();
-    if !dir.is_dir() {
-        crate::fsutil::create_private_dir(&dir)?;
-    }
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let path = dir.join(format!(
-        ".encrypt-{}-{n}.zip.age.partial",
-        std::process::id()
-    ));
-    let guard = crate::fsutil::TempGuard::new(path.clone());
+    let guard = crate::fsutil::owned_temp(&ctx.paths.tmp_dir(), "encrypt", "zip.age")?;
+    let path = guard.path().to_path_buf();
     let (size, sha) = crate::crypto::encrypt_file(&row.path, &path, &how, job)?;
     Ok((guard, size, sha))
 }

@@ -226,14 +226,8 @@ pub fn decrypt_to_temp(
     expected: Option<&str>,
     job: &JobControl,
 ) -> Result<TempGuard> {
-    let dir = ctx.paths.tmp_dir();
-    if !dir.is_dir() {
-        fsutil::create_private_dir(&dir)?;
-    }
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let out = dir.join(format!(".decrypt-{}-{n}.zip.partial", std::process::id()));
-    let guard = TempGuard::new(out.clone());
+    let guard = fsutil::owned_temp(&ctx.paths.tmp_dir(), "decrypt", "zip")?;
+    let out = guard.path().to_path_buf();
     let sha = crypto::decrypt_file(path, &out, unlock, job)?;
     if let Some(expected) = expected
         && expected != sha

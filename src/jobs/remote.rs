@@ -68,11 +68,8 @@ pub(super) fn fetch_copy(
             available,
         });
     }
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let path = dir.join(format!(".download-{}-{n}.zip.partial", std::process::id()));
-    let guard = TempGuard::new(path.clone());
-    let moved = remote.download_to(&copy.object, &path, job)?;
+    let guard = fsutil::owned_temp(&dir, "download", "zip")?;
+    let moved = remote.download_to(&copy.object, guard.path(), job)?;
     let expected = copy.sha256.as_deref().or(row.sha256.as_deref());
     if expected.is_some_and(|sha| sha != moved.sha256) {
         return Err(Error::DestinationFailed {

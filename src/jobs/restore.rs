@@ -175,12 +175,7 @@ fn plan_restore_from(
             super::remote::copy_manifest(ctx, row, dest, spec.unlock.as_ref())?
         }
         (None, None, _) if super::encryption::is_encrypted_name(&archive_path) => {
-            let owner = row
-                .as_ref()
-                .map(|r| r.profile.clone())
-                .or_else(|| spec.profile.clone())
-                .or_else(|| ctx.config.select(None).ok().map(|p| p.name.clone()))
-                .unwrap_or_default();
+            let owner = key_owner(ctx, spec, row.as_ref());
             let unlock = super::encryption::unlock_for(
                 ctx,
                 &owner,
@@ -263,6 +258,14 @@ fn plan_restore_from(
     })
 }
 
+/// The profile whose passphrase or keys open the archive: the backup's, else the one asked for, else the only one.
+fn key_owner(ctx: &Context, spec: &RestoreSpec, row: Option<&BackupRow>) -> String {
+    row.map(|r| r.profile.clone())
+        .or_else(|| spec.profile.clone())
+        .or_else(|| ctx.config.select(None).ok().map(|p| p.name.clone()))
+        .unwrap_or_default()
+}
+
 /// How a backup is named in messages: "backup N", or the archive's file name.
 fn what_of(row: Option<&BackupRow>, path: &std::path::Path) -> String {
     match row {
@@ -295,12 +298,7 @@ fn decrypt_source(
     if !crate::crypto::is_age_file(&path) {
         return Ok(None);
     }
-    let owner = row
-        .as_ref()
-        .map(|r| r.profile.clone())
-        .or_else(|| spec.profile.clone())
-        .or_else(|| ctx.config.select(None).ok().map(|p| p.name.clone()))
-        .unwrap_or_default();
+    let owner = key_owner(ctx, spec, row.as_ref());
     let label = row.as_ref().and_then(|r| r.encryption.clone());
     let unlock = super::encryption::unlock_for(
         ctx,

@@ -626,6 +626,17 @@ fn to_chrono(t: opendal::raw::Timestamp) -> Option<DateTime<Utc>> {
     Some(DateTime::<Utc>::from(std::time::SystemTime::from(t)))
 }
 
+/// What a refused HTTP request to a destination means: the credentials refused (401, 403), the server out of
+/// reach for now (408, 429, 5xx: the copy waits and is tried again), or another failure.
+pub(super) fn http_status_error(dest: &str, status: u16, detail: String) -> Error {
+    let dest = dest.to_string();
+    match status {
+        401 | 403 => Error::DestinationDenied { dest, detail },
+        408 | 429 | 500..=599 => Error::DestinationUnreachable { dest, detail },
+        _ => Error::DestinationFailed { dest, detail },
+    }
+}
+
 /// What an OpenDAL error means to the user: refused credentials, a destination that cannot be reached (a copy
 /// waits and tries again), or another failure, each naming the destination.
 fn classify(dest: &str, what: &str, e: opendal::Error) -> Error {

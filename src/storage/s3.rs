@@ -299,20 +299,11 @@ impl S3Client {
         }
         let code = tag_text(&text, "Code").unwrap_or_else(|| status.to_string());
         let detail = format!("{code} (HTTP {})", status.as_u16());
-        Err(match status.as_u16() {
-            401 | 403 => Error::DestinationDenied {
-                dest: self.dest.clone(),
-                detail,
-            },
-            408 | 429 | 500..=599 => Error::DestinationUnreachable {
-                dest: self.dest.clone(),
-                detail,
-            },
-            _ => Error::DestinationFailed {
-                dest: self.dest.clone(),
-                detail,
-            },
-        })
+        Err(super::remote::http_status_error(
+            &self.dest,
+            status.as_u16(),
+            detail,
+        ))
     }
 }
 

@@ -132,20 +132,11 @@ impl Remote {
         let status = response.status();
         if !status.is_success() {
             let detail = format!("upload refused: HTTP {status}");
-            return Err(match status.as_u16() {
-                401 | 403 => Error::DestinationDenied {
-                    dest: self.name.clone(),
-                    detail,
-                },
-                408 | 429 | 500..=599 => Error::DestinationUnreachable {
-                    dest: self.name.clone(),
-                    detail,
-                },
-                _ => Error::DestinationFailed {
-                    dest: self.name.clone(),
-                    detail,
-                },
-            });
+            return Err(super::remote::http_status_error(
+                &self.name,
+                status.as_u16(),
+                detail,
+            ));
         }
         let sent = sent.load(Ordering::Relaxed);
         let sha256 = match hasher.lock() {

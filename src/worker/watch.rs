@@ -138,7 +138,20 @@ pub(super) fn snapshot(ctx: &Mutex<Result<Context>>, paths: &Paths) -> Snapshot 
                 jobs::stats(ctx, Some(&profile.name), now, false)?,
             );
         }
-        snap.destinations = jobs::dest_list(ctx)?;
+        // Each profile's statistics hold its destinations already: taken from there, in the config's order.
+        snap.destinations = ctx
+            .config
+            .destinations
+            .iter()
+            .filter_map(|d| {
+                snap.stats
+                    .get(&d.profile)?
+                    .destinations
+                    .iter()
+                    .find(|info| info.name == d.name)
+                    .cloned()
+            })
+            .collect();
         snap.archives_absent = archives_absent(&snap.backups, &snap.destinations);
         Ok(())
     })();
